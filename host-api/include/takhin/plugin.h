@@ -1,0 +1,169 @@
+/*
+ * takhin/plugin.h - the contract between a Takhin host and its plugins.
+ *
+ * This is the only header a plugin includes. Everything the host offers
+ * reaches the plugin through the function table `tk_host_api`; the plugin
+ * has no link-time dependency on host symbols.
+ *
+ * Versioning: TK_ABI_MAJOR changes break compatibility and must match
+ * exactly; TK_ABI_MINOR changes only append members at the end of
+ * `tk_host_api` and `tk_plugin_def`. A plugin checks
+ * `api->abi_minor` (or TK_API_HAS) before using a member newer than 1.0.
+ *
+ * Threads: the host calls a plugin's lifecycle callbacks and its admin
+ * command handlers one at a time, never concurrently. The host API
+ * functions themselves are thread-safe and may be called from any thread
+ * the plugin creates.
+ *
+ * Ownership, at every hand-off:
+ *  - `tk_host_api`, `tk_host` and `tk_process_info`: owned by the host, valid
+ *    from init until fini returns.
+ *  - `tk_config`: owned by the host, valid only during the callback that
+ *    receives it (init, reconfigure). Copy what you keep; strings returned
+ *    by config reads die with the config.
+ *  - `tk_plugin_def`: owned by the plugin, static, valid while it is loaded.
+ *  - The plugin's `state` pointer: created by init, owned by the plugin,
+ *    freed by fini. The host only passes it back.
+ *  - `tk_reply`: owned by the host, valid during one command handler call.
+ */
+#ifndef TAKHIN_PLUGIN_H
+#define TAKHIN_PLUGIN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TK_ABI_MAJOR 1
+#define TK_ABI_MINOR 0
+
+/* The one symbol a plugin exports: `const tk_plugin_def *takhin_plugin_entry(void)`. */
+#define TK_PLUGIN_ENTRY_SYMBOL "takhin_plugin_entry"
+
+/* Opaque handles. */
+typedef struct tk_host tk_host;     /* the host's record of one plugin */
+typedef struct tk_config tk_config; /* one validated config snapshot */
+typedef struct tk_reply tk_reply;   /* the reply to one admin command */
+
+typedef enum tk_log_level {
+    TK_LOG_DEBUG,
+    TK_LOG_INFO,
+    TK_LOG_WARN,
+    TK_LOG_ERROR,
+} tk_log_level;
+
+/* ---- Config schema: a plugin declares its keys, the host validates. ---- */
+
+typedef enum tk_config_type {
+    TK_CONFIG_BOOL,   /* true/false/yes/no/on/off/1/0, any case */
+    TK_CONFIG_INT,    /* decimal integer within [min, max] */
+    TK_CONFIG_STRING, /* any scalar; non-empty unless min == 0 */
+    TK_CONFIG_HOST,   /* an IPv4 address or "localhost" (civetweb has no IPv6) */
+} tk_config_type;
+
+/* One key of a plugin's config section; arrays end with a zeroed entry. */
+typedef struct tk_config_key {
+    const char *name;          /* relative to the section: "port", "auth.token" */
+    tk_config_type type;
+    const char *default_value; /* as it would be written in YAML; NULL = unset */
+    int64_t min, max;          /* INT: bounds; STRING: min 0 allows "" */
+    const char *help;          /* one line, shown in errors and docs */
+} tk_config_key;
+
+/* A value as read: typed, with the text it came from and its origin. */
+typedef struct tk_config_value {
+    tk_config_type type;
+    bool set;            /* false: no default and not configured */
+    bool b;              /* BOOL */
+    int64_t i;           /* INT */
+    const char *s;       /* the text; STRING and HOST read it here */
+    const char *origin;  /* "default", "configs/takhin.yaml:12:9" or "env TAKHIN_PROFILER_PORT" */
+} tk_config_value;
+
+/* ---- Process information ---- */
+
+typedef struct tk_process_info {
+    int argc;
+    char *const *argv;       /* the host's argv, as started */
+    int pid;
+    const char *host_name;   /* "takhind" */
+    const char *host_version;
+    int64_t start_unix_ns;   /* when the host process started */
+} tk_process_info;
+
+/* An admin command handler. argv[0] is the first word after the
+ * registered prefix. Write the answer with api->reply_printf and return 0,
+ * or write the error and return non-zero. */
+typedef int (*tk_command_fn)(void *state, int argc, char **argv, tk_reply *reply);
+
+/* ---- What the host gives a plugin ---- */
+
+typedef struct tk_host_api {
+    uint32_t abi_major, abi_minor;
+    size_t size; /* sizeof(tk_host_api) as the host compiled it */
+
+    /* Logs one line to the host's log, prefixed with the plugin's name. */
+    void (*log)(tk_host *host, tk_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* Reads a key of the plugin's own section. NULL when the key is not
+     * in the plugin's schema. The value lives as long as `cfg`. */
+    const tk_config_value *(*config_get)(const tk_config *cfg, const char *key);
+
+    /* Registers an admin command, such as "profiler status" for prefix
+     * "profiler" and word "status". Allowed only during init.
+     * Returns 0, or EBUSY (not during init), EEXIST (taken), EINVAL. */
+    int (*register_command)(tk_host *host, const char *prefix, const char *word,
+                            const char *usage, tk_command_fn fn);
+
+    /* Appends text to the reply of the command being handled. */
+    void (*reply_printf)(tk_reply *reply, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+    /* The host process. */
+    const tk_process_info *(*process_info)(tk_host *host);
+} tk_host_api;
+
+/* True when the host's table has member `m` (for members newer than 1.0). */
+#define TK_API_HAS(api, m) \
+    ((api)->size >= offsetof(tk_host_api, m) + sizeof((api)->m) && (api)->m != NULL)
+
+/* ---- What a plugin gives the host ---- */
+
+typedef struct tk_plugin_def {
+    uint32_t abi_major, abi_minor; /* TK_ABI_MAJOR, TK_ABI_MINOR as built */
+    const char *name;              /* also its config section and log prefix */
+    const char *version;
+    const char *description;
+    const tk_config_key *config_keys; /* its section's schema */
+
+    /* Creates the plugin's state from a validated config; registers
+     * commands. On failure writes `err` (NUL-terminated) and returns -1;
+     * the host then unloads the plugin without calling fini. */
+    int (*init)(const tk_host_api *api, tk_host *host, const tk_config *cfg,
+                void **state, char *err, size_t errlen);
+    /* Starts serving (the host is up). -1 with `err` on failure. */
+    int (*start)(void *state, char *err, size_t errlen);
+    /* Stops serving: no plugin thread may run host code after this returns. */
+    void (*stop)(void *state);
+    /* Optional (NULL accepts every config that passed the schema): may the
+     * host switch to `cfg`? -1 with `err` refuses the whole reload, and the
+     * old config stays in force everywhere. Must not change any state. */
+    int (*check_config)(void *state, const tk_config *cfg, char *err, size_t errlen);
+    /* A new config was validated and is now in force. -1 with `err`
+     * when it cannot be applied; the plugin then keeps running as before. */
+    int (*reconfigure)(void *state, const tk_config *cfg, char *err, size_t errlen);
+    /* Frees the state; the host unloads the library next. */
+    void (*fini)(void *state);
+} tk_plugin_def;
+
+typedef const tk_plugin_def *(*tk_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TAKHIN_PLUGIN_H */

@@ -1,0 +1,60 @@
+/*
+ * plugin/http.h - the profiler's HTTP server on civetweb: one dispatcher for
+ * every path (no file serving, no directory listing: only the endpoints in
+ * the table exist), Go-compatible error responses, and a fast stop.
+ */
+#ifndef TAKHIN_PLUGIN_HTTP_H
+#define TAKHIN_PLUGIN_HTTP_H
+
+#include "profiler.h"
+
+#include <civetweb.h>
+
+#define PROF_HTTP_PREFIX "/debug/pprof/"
+
+typedef struct prof_http prof_http;
+
+/* One request as a handler sees it; valid during the handler call. */
+typedef struct prof_request {
+    struct mg_connection *conn;
+    const struct mg_request_info *info;
+    prof_http *http;
+    void *ctx; /* as given to prof_http_start */
+} prof_request;
+
+typedef void (*prof_handler)(prof_request *req);
+
+/* One path under /debug/pprof/. The table is static, owned by the caller. */
+typedef struct prof_endpoint {
+    const char *name;        /* "profile"; "" is the index */
+    bool post;               /* POST accepted besides GET */
+    prof_handler handler;
+    const char *description; /* one line, for the index */
+    /* Profiles only: the index's Count column (-1: unknown). NULL: not a
+     * profile, listed among the other paths. */
+    long (*count)(void *ctx);
+} prof_endpoint;
+
+/* Starts serving on s->host:s->port. NULL with err (e.g. port in use).
+ * `s` is copied; `endpoints` and `ctx` must outlive the server. */
+prof_http *prof_http_start(const prof_settings *s, const prof_endpoint *endpoints,
+                           size_t count, void *ctx, const prof_host *ph,
+                           char *err, size_t errlen);
+/* The port really bound (differs from the setting when it was 0). */
+int prof_http_port(const prof_http *http);
+const prof_settings *prof_http_settings(const prof_http *http);
+const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
+/* True once a stop began: long handlers poll it and end early. */
+bool prof_http_stopping(const prof_http *http);
+/* Ends in-flight requests, closes the port, frees. NULL is fine. */
+void prof_http_stop(prof_http *http);
+
+/* Responses. Every one carries X-Content-Type-Options: nosniff and
+ * Connection: close. */
+void prof_http_send(struct mg_connection *conn, int status, const char *content_type,
+                    const char *extra_headers, const void *body, size_t len);
+/* A text/plain error with X-Go-Pprof: 1, which makes pprof print it. */
+void prof_http_error(struct mg_connection *conn, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

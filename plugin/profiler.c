@@ -1,0 +1,231 @@
+/*
+ * profiler.so - Go-style /debug/pprof/ profiling for a Takhin host.
+ * The entry point, the lifecycle the host drives, and the admin commands
+ * "profiler status|enable|disable".
+ */
+#include "profiler.h"
+
+#include "http.h"
+#include "pages.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const prof_endpoint endpoints[] = {
+    {"", false, prof_page_index, "this page", NULL},
+    {"cmdline", false, prof_page_cmdline, "the server's command line, NUL-separated", NULL},
+};
+
+/* ---- serving on and off ---- */
+
+static int serve_on(profiler *p, char *err, size_t errlen)
+{
+    p->http = prof_http_start(&p->settings, endpoints, sizeof endpoints / sizeof *endpoints,
+                              p, &p->ph, err, errlen);
+    if (p->http == NULL)
+        return -1;
+    prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on http://%s:%d%s",
+             p->settings.host, prof_http_port(p->http), PROF_HTTP_PREFIX);
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Stops serving; returns how long it took in ms. */
+static double serve_off(profiler *p)
+{
+    double t0 = now_ms();
+    prof_http_stop(p->http);
+    p->http = NULL;
+    double took = now_ms() - t0;
+    prof_log(&p->ph, TK_LOG_INFO, "stopped serving (%.1f ms)", took);
+    return took;
+}
+
+static bool same_listen(const prof_settings *a, const prof_settings *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* ---- admin commands ---- */
+
+static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
+{
+    (void)argv;
+    profiler *p = state;
+    const tk_host_api *api = p->ph.api;
+    if (argc != 0) {
+        api->reply_printf(reply, "usage: profiler status");
+        return 1;
+    }
+    api->reply_printf(reply, "{\"enabled\":%s,\"listen\":", p->http ? "true" : "false");
+    if (p->http != NULL)
+        api->reply_printf(reply, "\"%s:%d\"", p->settings.host, prof_http_port(p->http));
+    else
+        api->reply_printf(reply, "null");
+    api->reply_printf(reply, ",\"configured\":{\"enabled\":%s,\"host\":\"%s\",\"port\":%d},"
+                      "\"version\":\"%s\"}",
+                      p->settings.enabled ? "true" : "false", p->settings.host,
+                      p->settings.port, PROF_VERSION);
+    return 0;
+}
+
+static int cmd_enable(void *state, int argc, char **argv, tk_reply *reply)
+{
+    (void)argv;
+    profiler *p = state;
+    const tk_host_api *api = p->ph.api;
+    char err[512];
+    if (argc != 0) {
+        api->reply_printf(reply, "usage: profiler enable");
+        return 1;
+    }
+    if (p->http == NULL && serve_on(p, err, sizeof err) != 0) {
+        api->reply_printf(reply, "profiler enable failed: %s", err);
+        return 1;
+    }
+    api->reply_printf(reply, "enabled, listening on %s:%d", p->settings.host,
+                      prof_http_port(p->http));
+    return 0;
+}
+
+static int cmd_disable(void *state, int argc, char **argv, tk_reply *reply)
+{
+    (void)argv;
+    profiler *p = state;
+    const tk_host_api *api = p->ph.api;
+    if (argc != 0) {
+        api->reply_printf(reply, "usage: profiler disable");
+        return 1;
+    }
+    if (p->http == NULL) {
+        api->reply_printf(reply, "already disabled");
+        return 0;
+    }
+    api->reply_printf(reply, "disabled in %.1f ms", serve_off(p));
+    return 0;
+}
+
+static int register_commands(profiler *p)
+{
+    const tk_host_api *api = p->ph.api;
+    int rc = api->register_command(p->ph.host, "profiler", "status",
+                                   "profiler status  state and listen address (JSON)", cmd_status);
+    if (rc == 0)
+        rc = api->register_command(p->ph.host, "profiler", "enable",
+                                   "profiler enable  start serving with the current config",
+                                   cmd_enable);
+    if (rc == 0)
+        rc = api->register_command(p->ph.host, "profiler", "disable",
+                                   "profiler disable stop serving and close the port",
+                                   cmd_disable);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+/* gperftools' SIGPROF handler lives in libprofiler: keep that library
+ * mapped after our dlclose, or a late SIGPROF would jump into unmapped
+ * code and kill the host. */
+static int pin_libprofiler(char *err, size_t errlen)
+{
+    if (dlopen("libprofiler.so.0", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == NULL) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "cannot pin libprofiler.so.0: %s",
+                 why ? why : "it is not loaded (was profiler.so linked without it?)");
+        return -1;
+    }
+    return 0;
+}
+
+static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *cfg,
+                       void **state, char *err, size_t errlen)
+{
+    if (pin_libprofiler(err, errlen) != 0)
+        return -1;
+    profiler *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->ph = (prof_host){api, host};
+    p->info = api->process_info(host);
+    prof_settings_read(api, cfg, &p->settings);
+    int rc = register_commands(p);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
+        free(p);
+        return -1;
+    }
+    mg_init_library(0);
+    *state = p;
+    return 0;
+}
+
+static int plugin_start(void *state, char *err, size_t errlen)
+{
+    profiler *p = state;
+    p->started = true;
+    return p->settings.enabled ? serve_on(p, err, errlen) : 0;
+}
+
+static void plugin_stop(void *state)
+{
+    profiler *p = state;
+    if (p->http != NULL)
+        serve_off(p);
+    p->started = false;
+}
+
+/* The enabled state follows profiler.enabled; a new address restarts. */
+static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size_t errlen)
+{
+    profiler *p = state;
+    prof_settings next;
+    prof_settings_read(p->ph.api, cfg, &next);
+    bool restart = p->http != NULL && (!next.enabled || !same_listen(&next, &p->settings));
+    p->settings = next;
+    if (restart)
+        serve_off(p);
+    if (p->started && next.enabled && p->http == NULL)
+        return serve_on(p, err, errlen);
+    return 0;
+}
+
+static void plugin_fini(void *state)
+{
+    profiler *p = state;
+    if (p->http != NULL)
+        serve_off(p);
+    mg_exit_library();
+    free(p);
+}
+
+static const tk_plugin_def definition = {
+    .abi_major = TK_ABI_MAJOR,
+    .abi_minor = TK_ABI_MINOR,
+    .name = "profiler",
+    .version = PROF_VERSION,
+    .description = "Go-style /debug/pprof/ profiling over HTTP",
+    .config_keys = prof_config_keys,
+    .init = plugin_init,
+    .start = plugin_start,
+    .stop = plugin_stop,
+    .check_config = NULL,
+    .reconfigure = plugin_reconfigure,
+    .fini = plugin_fini,
+};
+
+const tk_plugin_def *takhin_plugin_entry(void);
+__attribute__((visibility("default"))) const tk_plugin_def *takhin_plugin_entry(void)
+{
+    return &definition;
+}

@@ -1,0 +1,46 @@
+/*
+ * plugin/profiler.h - what the profiler plugin's files share. Prefix prof_.
+ *
+ * Threads: lifecycle callbacks and admin commands run one at a time on a
+ * host thread; HTTP handlers run on civetweb's workers and read only the
+ * immutable prof_settings copy owned by their prof_http server.
+ */
+#ifndef TAKHIN_PLUGIN_PROFILER_H
+#define TAKHIN_PLUGIN_PROFILER_H
+
+#include "takhin/plugin.h"
+
+#define PROF_VERSION "0.1.0"
+
+/* The plugin's config section, copied out of a tk_config. */
+typedef struct prof_settings {
+    bool enabled;
+    char host[64];
+    int port;
+} prof_settings;
+
+extern const tk_config_key prof_config_keys[];
+
+/* Copies the `profiler` section into *out. */
+void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out);
+
+/* The host, as the plugin sees it: for logging from any thread. */
+typedef struct prof_host {
+    const tk_host_api *api;
+    tk_host *host;
+} prof_host;
+
+#define prof_log(ph, level, ...) ((ph)->api->log((ph)->host, (level), __VA_ARGS__))
+
+struct prof_http;
+
+/* The plugin's state, from init to fini. HTTP handlers get it as ctx. */
+typedef struct profiler {
+    prof_host ph;
+    const tk_process_info *info;
+    prof_settings settings;  /* the config in force */
+    struct prof_http *http;  /* NULL while disabled */
+    bool started;            /* between the host's start and stop */
+} profiler;
+
+#endif

@@ -1,0 +1,385 @@
+/* The reference server's workload: see workload.h. */
+#include "workload.h"
+
+#include "takhin/host/log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+/* Profiles must show these frames by name: keep them out of line. */
+#define WORKLOAD_FRAME __attribute__((noinline))
+
+const tk_config_key workload_config_keys[] = {
+    {"enabled", TK_CONFIG_BOOL, "true", 0, 0, "run the demo workload"},
+    {"producers", TK_CONFIG_INT, "2", 1, 64, "producer threads"},
+    {"consumers", TK_CONFIG_INT, "1", 1, 16, "consumer threads"},
+    {"partitions", TK_CONFIG_INT, "4", 1, 256, "log partitions, one lock each"},
+    {"record_bytes", TK_CONFIG_INT, "1024", 16, 1 << 20, "payload size of a record"},
+    {"retain_records", TK_CONFIG_INT, "1024", 16, 1 << 20, "records kept per partition"},
+    {"rate", TK_CONFIG_INT, "5000", 0, 10000000,
+     "records per second per producer; 0 = as fast as possible"},
+    {0},
+};
+
+/* One stored record: compressed payload plus the producer's hash. */
+typedef struct log_entry {
+    uint64_t hash;
+    uint32_t crc;
+    uint32_t raw_len;
+    uint32_t len;
+    unsigned char data[];
+} log_entry;
+
+typedef struct partition {
+    pthread_mutex_t lock;
+    log_entry **ring; /* the newest `retain` records; owned */
+    uint64_t next;    /* offset of the next record */
+} partition;
+
+typedef struct settings {
+    bool enabled;
+    int producers, consumers, partitions, record_bytes, retain;
+} settings;
+
+struct workload {
+    settings set;
+    _Atomic long rate;
+    _Atomic bool running;
+    partition *parts;
+    pthread_mutex_t notify_lock; /* consumers wait here for new records */
+    pthread_cond_t notify;
+    uint64_t appended;           /* under notify_lock */
+    _Atomic uint64_t produced, consumed, bytes_in, corrupt;
+    pthread_t *threads;
+    int nthreads;
+};
+
+static int64_t cfg_int(const tkh_config *cfg, const char *key)
+{
+    return tkh_config_lookup(cfg, key)->i;
+}
+
+static settings read_settings(const tkh_config *cfg)
+{
+    return (settings){
+        .enabled = tkh_config_lookup(cfg, "demo.enabled")->b,
+        .producers = (int)cfg_int(cfg, "demo.producers"),
+        .consumers = (int)cfg_int(cfg, "demo.consumers"),
+        .partitions = (int)cfg_int(cfg, "demo.partitions"),
+        .record_bytes = (int)cfg_int(cfg, "demo.record_bytes"),
+        .retain = (int)cfg_int(cfg, "demo.retain_records"),
+    };
+}
+
+/* ---- the produce path ---- */
+
+/* xorshift64*: cheap, reproducible record contents. */
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+/* A record that compresses like real log lines: words from a small
+ * vocabulary with random numbers in between. */
+static WORKLOAD_FRAME unsigned char *record_generate(uint64_t *rng, int len)
+{
+    static const char *const words[] = {"topic", "orders", "partition", "offset", "user",
+                                        "event", "click", "purchase", "session", "key"};
+    unsigned char *buf = malloc((size_t)len);
+    if (buf == NULL)
+        return NULL;
+    int n = 0;
+    while (n < len) {
+        uint64_t r = next_random(rng);
+        n += snprintf((char *)buf + n, (size_t)(len - n), "%s=%llu ", words[r % 10],
+                      (unsigned long long)(r >> 40));
+    }
+    return buf;
+}
+
+/* FNV-1a over the payload: the record key's hash picks the partition. */
+static WORKLOAD_FRAME uint64_t record_hash(const unsigned char *p, int len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len, uint64_t hash)
+{
+    uLongf bound = compressBound((uLong)len);
+    log_entry *e = malloc(sizeof *e + bound);
+    if (e == NULL)
+        return NULL;
+    if (compress2(e->data, &bound, p, (uLong)len, 1) != Z_OK) {
+        free(e);
+        return NULL;
+    }
+    e->hash = hash;
+    e->raw_len = (uint32_t)len;
+    e->len = (uint32_t)bound;
+    return e;
+}
+
+/* Stores an entry at the head of a partition; frees what falls off. */
+static WORKLOAD_FRAME void log_write(workload *wl, partition *part, log_entry *e)
+{
+    e->crc = (uint32_t)crc32(0, e->data, e->len);
+    size_t slot = part->next % (uint64_t)wl->set.retain;
+    free(part->ring[slot]);
+    part->ring[slot] = e;
+    part->next++;
+}
+
+static WORKLOAD_FRAME void storage_append(workload *wl, partition *part, log_entry *e)
+{
+    pthread_mutex_lock(&part->lock);
+    log_write(wl, part, e);
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_lock(&wl->notify_lock);
+    wl->appended++;
+    pthread_cond_broadcast(&wl->notify);
+    pthread_mutex_unlock(&wl->notify_lock);
+}
+
+/* Handles one produce request: hash, compress, append. Takes `payload`. */
+static WORKLOAD_FRAME void produce_handle(workload *wl, unsigned char *payload, int len)
+{
+    uint64_t hash = record_hash(payload, len);
+    log_entry *e = record_compress(payload, len, hash);
+    free(payload);
+    if (e == NULL)
+        return;
+    storage_append(wl, &wl->parts[hash % (uint64_t)wl->set.partitions], e);
+    atomic_fetch_add(&wl->produced, 1);
+    atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps until `done` records are due at `rate` per second since `start`. */
+static void pace(double start, uint64_t done, long rate)
+{
+    double due = start + (double)done / (double)rate;
+    double ahead = due - now_seconds();
+    if (ahead > 0.001) {
+        struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *producer_main(void *arg)
+{
+    workload *wl = arg;
+    uint64_t rng = (uint64_t)(uintptr_t)&rng | 1;
+    double start = now_seconds();
+    uint64_t done = 0;
+    long rate_seen = atomic_load(&wl->rate);
+    while (atomic_load(&wl->running)) {
+        long rate = atomic_load(&wl->rate);
+        if (rate != rate_seen) { /* re-base pacing after a reload */
+            start = now_seconds();
+            done = 0;
+            rate_seen = rate;
+        }
+        unsigned char *payload = record_generate(&rng, wl->set.record_bytes);
+        if (payload != NULL)
+            produce_handle(wl, payload, wl->set.record_bytes);
+        if (rate > 0)
+            pace(start, ++done, rate);
+    }
+    return NULL;
+}
+
+/* ---- the consume path ---- */
+
+/* Verifies one record: decompress and re-hash. */
+static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scratch)
+{
+    uLongf raw = e->raw_len;
+    if (uncompress(scratch, &raw, e->data, e->len) != Z_OK || raw != e->raw_len)
+        return false;
+    return record_hash(scratch, (int)raw) == e->hash;
+}
+
+/* Reads what is new in one partition since *offset (records that were
+ * evicted meanwhile are skipped). */
+static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_t *offset,
+                                          unsigned char *scratch)
+{
+    pthread_mutex_lock(&part->lock);
+    uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
+    if (*offset < oldest)
+        *offset = oldest;
+    for (; *offset < part->next; (*offset)++) {
+        const log_entry *e = part->ring[*offset % (uint64_t)wl->set.retain];
+        if (!record_verify(e, scratch))
+            atomic_fetch_add(&wl->corrupt, 1);
+        atomic_fetch_add(&wl->consumed, 1);
+    }
+    pthread_mutex_unlock(&part->lock);
+}
+
+/* Waits on the condition variable until records arrive, then reads them. */
+static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint64_t *seen,
+                                           unsigned char *scratch)
+{
+    pthread_mutex_lock(&wl->notify_lock);
+    while (wl->appended == *seen && atomic_load(&wl->running))
+        pthread_cond_wait(&wl->notify, &wl->notify_lock);
+    *seen = wl->appended;
+    pthread_mutex_unlock(&wl->notify_lock);
+    for (int i = 0; i < wl->set.partitions; i++)
+        partition_read(wl, &wl->parts[i], &offsets[i], scratch);
+}
+
+static void *consumer_main(void *arg)
+{
+    workload *wl = arg;
+    uint64_t *offsets = calloc((size_t)wl->set.partitions, sizeof *offsets);
+    unsigned char *scratch = malloc((size_t)wl->set.record_bytes);
+    uint64_t seen = 0;
+    while (offsets != NULL && scratch != NULL && atomic_load(&wl->running))
+        consume_records(wl, offsets, &seen, scratch);
+    free(offsets);
+    free(scratch);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int alloc_partitions(workload *wl)
+{
+    wl->parts = calloc((size_t)wl->set.partitions, sizeof *wl->parts);
+    if (wl->parts == NULL)
+        return -1;
+    for (int i = 0; i < wl->set.partitions; i++) {
+        pthread_mutex_init(&wl->parts[i].lock, NULL);
+        wl->parts[i].ring = calloc((size_t)wl->set.retain, sizeof(log_entry *));
+        if (wl->parts[i].ring == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static int start_threads(workload *wl, char *err, size_t errlen)
+{
+    int want = wl->set.producers + wl->set.consumers;
+    wl->threads = calloc((size_t)want, sizeof *wl->threads);
+    if (wl->threads == NULL) {
+        snprintf(err, errlen, "workload: out of memory");
+        return -1;
+    }
+    atomic_store(&wl->running, true);
+    for (int i = 0; i < want; i++) {
+        bool producer = i < wl->set.producers;
+        if (pthread_create(&wl->threads[i], NULL, producer ? producer_main : consumer_main,
+                           wl) != 0) {
+            snprintf(err, errlen, "workload: cannot create thread %d of %d", i + 1, want);
+            return -1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "%s-%d", producer ? "producer" : "consumer",
+                 producer ? i : i - wl->set.producers);
+        name[15] = '\0'; /* the kernel's limit for thread names */
+        pthread_setname_np(wl->threads[i], name);
+        wl->nthreads++;
+    }
+    return 0;
+}
+
+workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
+{
+    workload *wl = calloc(1, sizeof *wl);
+    if (wl == NULL) {
+        snprintf(err, errlen, "workload: out of memory");
+        return NULL;
+    }
+    wl->set = read_settings(cfg);
+    atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
+    pthread_mutex_init(&wl->notify_lock, NULL);
+    pthread_cond_init(&wl->notify, NULL);
+    if (!wl->set.enabled)
+        return wl;
+    if (alloc_partitions(wl) != 0) {
+        snprintf(err, errlen, "workload: out of memory for %d partitions", wl->set.partitions);
+        workload_stop(wl);
+        return NULL;
+    }
+    if (start_threads(wl, err, errlen) != 0) {
+        workload_stop(wl);
+        return NULL;
+    }
+    tkh_log(TK_LOG_INFO, "workload", "%d producers, %d consumers, %d partitions, "
+            "%d-byte records at %ld/s per producer", wl->set.producers, wl->set.consumers,
+            wl->set.partitions, wl->set.record_bytes, atomic_load(&wl->rate));
+    return wl;
+}
+
+void workload_reconfigure(workload *wl, const tkh_config *cfg)
+{
+    settings next = read_settings(cfg);
+    long rate = (long)cfg_int(cfg, "demo.rate");
+    if (rate != atomic_load(&wl->rate)) {
+        atomic_store(&wl->rate, rate);
+        tkh_log(TK_LOG_INFO, "workload", "rate is now %ld records/s per producer", rate);
+    }
+    if (memcmp(&next, &wl->set, sizeof next) != 0)
+        tkh_log(TK_LOG_WARN, "workload", "demo.enabled, threads, partitions and sizes "
+                "change at restart only; demo.rate changes live");
+}
+
+void workload_status(const workload *wl, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "{\"enabled\":%s,\"producers\":%d,\"consumers\":%d,\"rate\":%ld,"
+             "\"produced\":%llu,\"consumed\":%llu,\"bytes_in\":%llu,\"corrupt\":%llu}",
+             wl->set.enabled ? "true" : "false", wl->set.producers, wl->set.consumers,
+             atomic_load(&wl->rate), (unsigned long long)atomic_load(&wl->produced),
+             (unsigned long long)atomic_load(&wl->consumed),
+             (unsigned long long)atomic_load(&wl->bytes_in),
+             (unsigned long long)atomic_load(&wl->corrupt));
+}
+
+static void free_partitions(workload *wl)
+{
+    for (int i = 0; wl->parts != NULL && i < wl->set.partitions; i++) {
+        for (int j = 0; wl->parts[i].ring != NULL && j < wl->set.retain; j++)
+            free(wl->parts[i].ring[j]);
+        free(wl->parts[i].ring);
+        pthread_mutex_destroy(&wl->parts[i].lock);
+    }
+    free(wl->parts);
+}
+
+void workload_stop(workload *wl)
+{
+    if (wl == NULL)
+        return;
+    atomic_store(&wl->running, false);
+    pthread_mutex_lock(&wl->notify_lock);
+    pthread_cond_broadcast(&wl->notify);
+    pthread_mutex_unlock(&wl->notify_lock);
+    for (int i = 0; i < wl->nthreads; i++)
+        pthread_join(wl->threads[i], NULL);
+    free(wl->threads);
+    free_partitions(wl);
+    pthread_cond_destroy(&wl->notify);
+    pthread_mutex_destroy(&wl->notify_lock);
+    free(wl);
+}

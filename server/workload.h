@@ -1,0 +1,30 @@
+/*
+ * server/workload.h - the reference server's workload, modelled on Takhin:
+ * producer threads hash and compress records and append them to a
+ * partitioned in-memory log (produce_handle -> storage_append -> log_write);
+ * consumer threads wait for new records (consume_records), read them back
+ * and verify them. The log keeps the newest records of each partition and
+ * frees older ones, so allocations and frees run steadily.
+ */
+#ifndef TAKHIN_SERVER_WORKLOAD_H
+#define TAKHIN_SERVER_WORKLOAD_H
+
+#include "takhin/host/config.h"
+
+typedef struct workload workload;
+
+/* The `demo` config section. */
+extern const tk_config_key workload_config_keys[];
+
+/* Reads the `demo` section of cfg; starts the threads when demo.enabled.
+ * NULL with err on failure. The caller owns the result. */
+workload *workload_start(const tkh_config *cfg, char *err, size_t errlen);
+/* Applies a reloaded config: rate and pause take effect at once; a change
+ * of thread counts or sizes is logged as needing a restart. */
+void workload_reconfigure(workload *wl, const tkh_config *cfg);
+/* One line of JSON: records produced and consumed, bytes, rate. */
+void workload_status(const workload *wl, char *buf, size_t len);
+/* Stops and joins the threads, frees everything. NULL is fine. */
+void workload_stop(workload *wl);
+
+#endif

@@ -1,0 +1,117 @@
+# Helpers for integration tests: start the real takhind on loopback with
+# its own admin socket and a free port, drive it over real sockets, and
+# stop everything it started. Source it; call `finish` at the end.
+set -u
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
+TK_PIDS=()
+tk_n=0 tk_failed=0
+
+tk_cleanup() {
+    local pid
+    for pid in "${TK_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    rm -rf "$TK_TMP"
+}
+trap tk_cleanup EXIT
+
+ok()     { tk_n=$((tk_n + 1)); echo "ok $tk_n - $*"; }
+not_ok() { tk_n=$((tk_n + 1)); tk_failed=$((tk_failed + 1)); echo "not ok $tk_n - $*"; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# contains TEXT PART: true when PART occurs in TEXT; prints both otherwise.
+contains() {
+    case $1 in *"$2"*) return 0 ;; esac
+    printf '  expected to find: %s\n  in: %s\n' "$2" "$1" >&2
+    return 1
+}
+finish() { [ "$tk_failed" -eq 0 ]; exit $?; }
+
+# write_config FILE [EXTRA_YAML]: a config with the profiler plugin, the
+# profiler on a free port (0), and a light workload.
+write_config() {
+    cat >"$1" <<YAML
+plugins:
+  - name: profiler
+    path: $ROOT/$BUILD/profiler.so
+profiler:
+  enabled: ${TK_ENABLED:-true}
+  port: 0
+demo:
+  rate: ${TK_RATE:-1000}
+${2:-}
+YAML
+}
+
+# start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
+# and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
+# SERVER_LOG. Returns non-zero when the server died or never answered.
+start_server() {
+    local name=$1 config=$2
+    shift 2
+    SERVER_SOCK=$TK_TMP/$name.sock SERVER_LOG=$TK_TMP/$name.log
+    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$@" "$BUILD/takhind" -c "$config" \
+        2>"$SERVER_LOG" &
+    SERVER_PID=$!
+    TK_PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 100); do
+        "$BUILD/takhin-admin" -s "$SERVER_SOCK" help >/dev/null 2>&1 && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
+        sleep 0.1
+    done
+    cat "$SERVER_LOG" >&2
+    return 1
+}
+
+# stop_server: SIGTERM, then the exit code of takhind (124 if it hung).
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    local i
+    for i in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$SERVER_PID" 2>/dev/null && { kill -KILL "$SERVER_PID"; wait "$SERVER_PID"; return 124; }
+    wait "$SERVER_PID"
+}
+
+admin() { "$BUILD/takhin-admin" -s "$SERVER_SOCK" "$@"; }
+
+# profiler_port: the port the running profiler listens on (from status).
+profiler_port() {
+    admin profiler status | sed -nE 's/.*"listen":"[^"]*:([0-9]+)".*/\1/p'
+}
+
+# port_open PORT: true when something accepts TCP connections on it.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port: a port nobody listens on now (random, checked).
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        port_open "$p" || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# http PATH [curl args...]: GET from the running profiler; body on stdout.
+http() {
+    local path=$1
+    shift
+    curl -sS --max-time 30 "$@" "http://127.0.0.1:$(profiler_port)$path"
+}
+
+# http_status PATH [curl args...]: only the status code.
+http_status() { http "$1" -o /dev/null -w '%{http_code}' "${@:2}"; }
+
+# proc_figures PID: "fds threads rss_kib" of a process.
+proc_figures() {
+    local fds threads rss
+    fds=$(ls "/proc/$1/fd" | wc -l)
+    threads=$(awk '/^Threads:/ {print $2}' "/proc/$1/status")
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+    echo "$fds $threads $rss"
+}
