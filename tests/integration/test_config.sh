@@ -76,7 +76,7 @@ start_fails "TAKHIN_PROFILER_ENABLED=maybe" "$TK_TMP/yaml.yaml" \
 write_config "$TK_TMP/unknown.yaml"
 sed -i 's/  port: 0/  port: 0\n  potr: 1/' "$TK_TMP/unknown.yaml"
 start_fails "unknown key under profiler" "$TK_TMP/unknown.yaml" 'unknown key profiler.potr'
-printf 'profiler:\n  enabled: [true\n' >"$TK_TMP/malformed.yaml"
+printf 'profiler:\n  enabled: "unterminated\n' >"$TK_TMP/malformed.yaml"
 start_fails "malformed YAML" "$TK_TMP/malformed.yaml" 'malformed YAML'
 write_config "$TK_TMP/host.yaml"
 sed -i 's/  port: 0/  port: 0\n  host: not-an-address/' "$TK_TMP/host.yaml"

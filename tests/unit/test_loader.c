@@ -123,7 +123,11 @@ static int open_host_with(host_fixture *f, const char *name, const char *plugin,
 {
     FILE *fp = fopen(f->yaml, "w");
     assert_non_null(fp);
-    fprintf(fp, "plugins:\n  - name: %s\n    path: %s\n", name, fake(plugin));
+    /* Absolute: a relative path would resolve against the YAML's directory. */
+    char *abs = realpath(fake(plugin), NULL);
+    assert_non_null(abs);
+    fprintf(fp, "plugins:\n  - name: %s\n    path: %s\n", name, abs);
+    free(abs);
     fclose(fp);
     static char *argv[] = {"test_loader", NULL};
     tkh_host_options opt = {.config_path = f->yaml, .argc = 1, .argv = argv,

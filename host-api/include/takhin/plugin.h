@@ -71,7 +71,7 @@ typedef struct tk_config_key {
     tk_config_type type;
     const char *default_value; /* as it would be written in YAML; NULL = unset */
     int64_t min, max;          /* INT: bounds; STRING: min 0 allows "" */
-    const char *help;          /* one line, shown in errors and docs */
+    const char *help;          /* one line, for docs and listings */
 } tk_config_key;
 
 /* A value as read: typed, with the text it came from and its origin. */

@@ -5,7 +5,8 @@
  * connection: the client writes one line (at most TKH_ADMIN_MAX_LINE bytes,
  * ending in '\n'); the server answers "ok\n" or "error\n", then the reply
  * text, and closes. Words are split on blanks; "double" or 'single' quotes
- * group words, and backslash escapes the next character inside quotes.
+ * group words, and backslash escapes the next character except inside
+ * 'single' quotes. Control characters other than tab are rejected.
  *
  * Commands are "<prefix> <word> [args...]" (e.g. "profiler status") or a
  * bare prefix with word NULL (e.g. "help"). Handlers run one at a time on
@@ -47,7 +48,7 @@ void tkh_admin_stop(tkh_admin *admin);
 int tkh_admin_execute(tkh_admin *admin, const char *line, tk_reply *reply);
 
 /* Splits `line` in place into words. Returns the word count, or -1 with
- * err (unterminated quote, too many words). */
+ * err (unterminated quote, too many words, a control character). */
 int tkh_admin_split(char *line, char **argv, int max, char *err, size_t errlen);
 
 /* Replies: a growable text buffer. */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs, only those missing.
+# Run as root (or with sudo available). Safe to run again.
+set -euo pipefail
+
+packages=(
+    gcc make pkg-config libc6-dev             # toolchain
+    libyaml-dev                               # config
+    libgoogle-perftools-dev                   # CPU profiler, tcmalloc
+    libcivetweb-dev                           # HTTP server
+    libprotobuf-c-dev protobuf-c-compiler     # profile.proto
+    golang-github-google-pprof-dev            # the profile.proto schema
+    zlib1g-dev libdw-dev                      # gzip, symbols
+    libcmocka-dev                             # unit tests
+    golang-go curl                            # real clients for the tests
+    chromium fonts-dejavu-core                # looks at pages in tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
