@@ -22,6 +22,7 @@ struct prof_http {
     int port;
     _Atomic bool stopping;
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
+    _Atomic int inflight; /* handlers running */
 };
 
 static const char *status_text(int status)
@@ -109,6 +110,40 @@ static const prof_endpoint *find_endpoint(const prof_http *h, const char *name)
     return NULL;
 }
 
+/* civetweb's workers have about 100 KiB of stack (Debian builds it with
+ * USE_STACK_SIZE); libdw's line-table reader alone needs more. Handlers
+ * marked `deep` run on a thread with a normal 8 MiB stack. */
+#define DEEP_STACK_BYTES (8u << 20)
+
+typedef struct deep_call {
+    prof_handler handler;
+    prof_request *req;
+} deep_call;
+
+static void *deep_main(void *arg)
+{
+    deep_call *call = arg;
+    call->handler(call->req);
+    return NULL;
+}
+
+static void run_deep(prof_handler handler, prof_request *req)
+{
+    deep_call call = {handler, req};
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, DEEP_STACK_BYTES);
+    int rc = pthread_create(&t, &attr, deep_main, &call);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        prof_http_error(req->conn, 503, "cannot start a thread for this request: %s; "
+                        "retry later", strerror(rc));
+        return;
+    }
+    pthread_join(t, NULL);
+}
+
 /* The one civetweb handler: every path of the server comes here. */
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
@@ -134,7 +169,12 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         return 405;
     }
     prof_request req = {conn, info, h, h->ctx};
-    ep->handler(&req);
+    atomic_fetch_add(&h->inflight, 1);
+    if (ep->deep)
+        run_deep(ep->handler, &req);
+    else
+        ep->handler(&req);
+    atomic_fetch_sub(&h->inflight, 1);
     return 200;
 }
 
@@ -241,12 +281,25 @@ static void *knock(void *arg)
     return NULL;
 }
 
+/* Gives running handlers up to STOP_GRACE_MS to see `stopping` and answer:
+ * once mg_stop begins, civetweb drops every write. */
+#define STOP_GRACE_MS 1000
+
+static void drain(prof_http *h)
+{
+    for (int waited = 0; waited < STOP_GRACE_MS && atomic_load(&h->inflight) > 0; waited++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void prof_http_stop(prof_http *h)
 {
     if (h == NULL)
         return;
     atomic_store(&h->stopping, true);
     if (h->mg != NULL) {
+        drain(h);
         pthread_t knocker;
         bool knocking = h->port > 0 && pthread_create(&knocker, NULL, knock, h) == 0;
         mg_stop(h->mg); /* waits for in-flight handlers, which see `stopping` */

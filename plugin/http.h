@@ -28,6 +28,8 @@ typedef void (*prof_handler)(prof_request *req);
 typedef struct prof_endpoint {
     const char *name;        /* "profile"; "" is the index */
     bool post;               /* POST accepted besides GET */
+    bool deep;               /* needs a deep stack (libdw, encoders): runs on
+                                a thread of its own, see http.c */
     prof_handler handler;
     const char *description; /* one line, for the index */
     /* Profiles only: the index's Count column (-1: unknown). NULL: not a

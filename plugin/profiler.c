@@ -5,8 +5,11 @@
  */
 #include "profiler.h"
 
+#include "cpu.h"
 #include "http.h"
 #include "pages.h"
+#include "pf_symbolize.h"
+#include "symbol.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -14,9 +17,21 @@
 #include <string.h>
 #include <time.h>
 
+static long no_count(void *ctx)
+{
+    (void)ctx;
+    return -1;
+}
+
 static const prof_endpoint endpoints[] = {
-    {"", false, prof_page_index, "this page", NULL},
-    {"cmdline", false, prof_page_cmdline, "the server's command line, NUL-separated", NULL},
+    {"", false, false, prof_page_index, "this page", NULL},
+    {"cmdline", false, false, prof_page_cmdline, "the server's command line, NUL-separated",
+     NULL},
+    {"profile", false, true, prof_cpu_handle,
+     "CPU profile of the whole process; ?seconds=N (default 30), then go tool pprof",
+     no_count},
+    {"symbol", true, true, prof_symbol_handle,
+     "function names of addresses: POST 0xA+0xB (what pprof asks)", NULL},
 };
 
 /* ---- serving on and off ---- */
@@ -159,15 +174,20 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
     p->ph = (prof_host){api, host};
     p->info = api->process_info(host);
     prof_settings_read(api, cfg, &p->settings);
+    pf_err perr = {0};
     int rc = register_commands(p);
-    if (rc != 0) {
+    if (rc != 0)
         snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
-        free(p);
-        return -1;
+    else if ((p->sym = pf_symbolizer_new(&perr)) == NULL)
+        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
+    else if ((p->cpu = prof_cpu_new(err, errlen)) != NULL) {
+        mg_init_library(0);
+        *state = p;
+        return 0;
     }
-    mg_init_library(0);
-    *state = p;
-    return 0;
+    pf_symbolizer_free(p->sym);
+    free(p);
+    return -1;
 }
 
 static int plugin_start(void *state, char *err, size_t errlen)
@@ -206,6 +226,8 @@ static void plugin_fini(void *state)
     if (p->http != NULL)
         serve_off(p);
     mg_exit_library();
+    prof_cpu_free(p->cpu);
+    pf_symbolizer_free(p->sym);
     free(p);
 }
 

@@ -12,11 +12,18 @@
 
 #define PROF_VERSION "0.1.0"
 
+/* Upper bound of profiler.cpu_hz. ITIMER_PROF is driven by the kernel
+ * tick (250 Hz on Debian's kernels), so the rate achieved may be lower;
+ * the profile records the rate achieved. */
+#define PROF_MAX_CPU_HZ 1000
+
 /* The plugin's config section, copied out of a tk_config. */
 typedef struct prof_settings {
     bool enabled;
     char host[64];
     int port;
+    int cpu_hz;
+    long max_duration; /* seconds */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];
@@ -33,6 +40,8 @@ typedef struct prof_host {
 #define prof_log(ph, level, ...) ((ph)->api->log((ph)->host, (level), __VA_ARGS__))
 
 struct prof_http;
+struct prof_cpu;
+struct pf_symbolizer;
 
 /* The plugin's state, from init to fini. HTTP handlers get it as ctx. */
 typedef struct profiler {
@@ -40,6 +49,8 @@ typedef struct profiler {
     const tk_process_info *info;
     prof_settings settings;  /* the config in force */
     struct prof_http *http;  /* NULL while disabled */
+    struct prof_cpu *cpu;    /* the one-at-a-time CPU profile slot */
+    struct pf_symbolizer *sym; /* shared by every profile; thread-safe */
     bool started;            /* between the host's start and stop */
 } profiler;
 

@@ -7,6 +7,10 @@ const tk_config_key prof_config_keys[] = {
     {"enabled", TK_CONFIG_BOOL, "false", 0, 0, "serve /debug/pprof/ (off by default)"},
     {"host", TK_CONFIG_HOST, "127.0.0.1", 0, 0, "address to bind (loopback by default)"},
     {"port", TK_CONFIG_INT, "6060", 0, 65535, "TCP port; 0 picks a free one"},
+    {"cpu_hz", TK_CONFIG_INT, "100", 1, PROF_MAX_CPU_HZ,
+     "CPU sampling rate asked of the kernel (the rate achieved is reported)"},
+    {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
+     "longest CPU profile or trace, in seconds"},
     {0},
 };
 
@@ -15,6 +19,8 @@ void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_setti
     *out = (prof_settings){
         .enabled = api->config_get(cfg, "enabled")->b,
         .port = (int)api->config_get(cfg, "port")->i,
+        .cpu_hz = (int)api->config_get(cfg, "cpu_hz")->i,
+        .max_duration = (long)api->config_get(cfg, "max_duration")->i,
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
 }

@@ -24,6 +24,8 @@ const tk_config_key workload_config_keys[] = {
     {"retain_records", TK_CONFIG_INT, "1024", 16, 1 << 20, "records kept per partition"},
     {"rate", TK_CONFIG_INT, "5000", 0, 10000000,
      "records per second per producer; 0 = as fast as possible"},
+    {"calibration", TK_CONFIG_BOOL, "false", 0, 0,
+     "one more thread that burns CPU 3:1 in calibrate_heavy and calibrate_light"},
     {0},
 };
 
@@ -43,7 +45,7 @@ typedef struct partition {
 } partition;
 
 typedef struct settings {
-    bool enabled;
+    bool enabled, calibration;
     int producers, consumers, partitions, record_bytes, retain;
 } settings;
 
@@ -69,6 +71,7 @@ static settings read_settings(const tkh_config *cfg)
 {
     return (settings){
         .enabled = tkh_config_lookup(cfg, "demo.enabled")->b,
+        .calibration = tkh_config_lookup(cfg, "demo.calibration")->b,
         .producers = (int)cfg_int(cfg, "demo.producers"),
         .consumers = (int)cfg_int(cfg, "demo.consumers"),
         .partitions = (int)cfg_int(cfg, "demo.partitions"),
@@ -131,10 +134,34 @@ static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len
     return e;
 }
 
-/* Stores an entry at the head of a partition; frees what falls off. */
+/* CRC-32C (Castagnoli), as Kafka record batches carry it; bytewise. */
+static uint32_t crc32c_table[256];
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;
+        crc32c_table[i] = c;
+    }
+}
+
+static uint32_t crc32c(const unsigned char *p, size_t len)
+{
+    pthread_once(&crc32c_once, crc32c_init);
+    uint32_t crc = ~0u;
+    while (len--)
+        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* Stores an entry at the head of a partition, checking its CRC-32C as a
+ * broker validates a batch on append; frees what falls off. */
 static WORKLOAD_FRAME void log_write(workload *wl, partition *part, log_entry *e)
 {
-    e->crc = (uint32_t)crc32(0, e->data, e->len);
+    e->crc = crc32c(e->data, e->len);
     size_t slot = part->next % (uint64_t)wl->set.retain;
     free(part->ring[slot]);
     part->ring[slot] = e;
@@ -261,6 +288,45 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
+/* ---- calibration: a known CPU split for checking profiles ---- */
+
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Burns `seconds` of this thread's CPU time. */
+static WORKLOAD_FRAME void burn(double seconds)
+{
+    double end = thread_cpu_seconds() + seconds;
+    volatile uint64_t x = 1;
+    while (thread_cpu_seconds() < end)
+        for (int i = 0; i < 20000; i++)
+            x = x * 6364136223846793005ULL + 1;
+}
+
+static WORKLOAD_FRAME void calibrate_heavy(void)
+{
+    burn(0.003);
+}
+
+static WORKLOAD_FRAME void calibrate_light(void)
+{
+    burn(0.001);
+}
+
+static void *calibration_main(void *arg)
+{
+    workload *wl = arg;
+    while (atomic_load(&wl->running)) {
+        calibrate_heavy();
+        calibrate_light();
+    }
+    return NULL;
+}
+
 /* ---- lifecycle ---- */
 
 static int alloc_partitions(workload *wl)
@@ -277,9 +343,30 @@ static int alloc_partitions(workload *wl)
     return 0;
 }
 
+typedef void *(*thread_fn)(void *);
+
+/* Thread i: producers first, then consumers (when demo.enabled), then
+ * the calibration thread. */
+static thread_fn thread_main(const settings *set, int i, char *name, size_t len)
+{
+    int producers = set->enabled ? set->producers : 0;
+    int consumers = set->enabled ? set->consumers : 0;
+    if (i < producers) {
+        snprintf(name, len, "producer-%d", i);
+        return producer_main;
+    }
+    if (i < producers + consumers) {
+        snprintf(name, len, "consumer-%d", i - producers);
+        return consumer_main;
+    }
+    snprintf(name, len, "calibration");
+    return calibration_main;
+}
+
 static int start_threads(workload *wl, char *err, size_t errlen)
 {
-    int want = wl->set.producers + wl->set.consumers;
+    int want = wl->set.enabled ? wl->set.producers + wl->set.consumers : 0;
+    want += wl->set.calibration ? 1 : 0;
     wl->threads = calloc((size_t)want, sizeof *wl->threads);
     if (wl->threads == NULL) {
         snprintf(err, errlen, "workload: out of memory");
@@ -287,15 +374,12 @@ static int start_threads(workload *wl, char *err, size_t errlen)
     }
     atomic_store(&wl->running, true);
     for (int i = 0; i < want; i++) {
-        bool producer = i < wl->set.producers;
-        if (pthread_create(&wl->threads[i], NULL, producer ? producer_main : consumer_main,
+        char name[32];
+        if (pthread_create(&wl->threads[i], NULL, thread_main(&wl->set, i, name, sizeof name),
                            wl) != 0) {
             snprintf(err, errlen, "workload: cannot create thread %d of %d", i + 1, want);
             return -1;
         }
-        char name[32];
-        snprintf(name, sizeof name, "%s-%d", producer ? "producer" : "consumer",
-                 producer ? i : i - wl->set.producers);
         name[15] = '\0'; /* the kernel's limit for thread names */
         pthread_setname_np(wl->threads[i], name);
         wl->nthreads++;
@@ -314,7 +398,7 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
     pthread_mutex_init(&wl->notify_lock, NULL);
     pthread_cond_init(&wl->notify, NULL);
-    if (!wl->set.enabled)
+    if (!wl->set.enabled && !wl->set.calibration)
         return wl;
     if (alloc_partitions(wl) != 0) {
         snprintf(err, errlen, "workload: out of memory for %d partitions", wl->set.partitions);

@@ -1,0 +1,56 @@
+/* Watching a client's connection: see conn.h. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* True when fd is a TCP socket from `peer` to local port `local_port`. */
+static bool is_connection(int fd, const struct sockaddr_in *peer, int local_port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    if (getpeername(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET ||
+        a.sin_port != peer->sin_port || a.sin_addr.s_addr != peer->sin_addr.s_addr)
+        return false;
+    len = sizeof a;
+    return getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+           ntohs(a.sin_port) == local_port;
+}
+
+int prof_conn_fd(const struct mg_request_info *info, int local_port)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)info->remote_port)};
+    if (inet_pton(AF_INET, info->remote_addr, &peer.sin_addr) != 1)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end == '\0' && end != e->d_name && fd != dirfd(d) &&
+            is_connection((int)fd, &peer, local_port))
+            found = (int)fd;
+    }
+    closedir(d);
+    return found;
+}
+
+bool prof_conn_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return true;
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}

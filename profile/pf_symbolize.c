@@ -1,0 +1,430 @@
+/* pf_symbolize.c - libdw symbolizer of the own process, with a cache. */
+#include "pf_symbolize.h"
+#include "pf_internal.h"
+#include "pf_maps.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX_CACHE_ENTRIES 1000000u
+
+typedef struct cache_entry {
+    uint64_t addr;
+    uint8_t nframes;
+    bool has_debug_info;
+    pf_sym_frame frame[];
+} cache_entry;
+
+struct pf_symbolizer {
+    pthread_mutex_t lock;
+    Dwfl *dwfl;
+    unsigned long long adds, subs; /* loader counters the Dwfl reflects */
+    size_t modules;
+    pf_strtab strings;   /* names and files; live until free */
+    pf_arena entry_mem;  /* cache entries; dropped with the cache */
+    cache_entry **entry;
+    size_t nentry, cap_entry;
+    pf_idxmap map;       /* addr -> entry index */
+    uint64_t lookups, hits, misses, reloads;
+};
+
+/* ---- debug info: local files only ----
+ * dwfl_standard_find_debuginfo would, failing a local file, dlopen the
+ * debuginfod client (and with it libcurl, gnutls, ... into the server) and
+ * may go to the network. Debian's -dbg/-dbgsym packages install by build
+ * ID, so the build-ID lookup under /usr/lib/debug is enough. */
+
+static char *debuginfo_path; /* NULL: libdwfl's default search path */
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf, /* unused: every module comes with an fd */
+    .find_debuginfo = dwfl_build_id_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+/* ---- reporting the loaded objects to libdwfl ---- */
+
+/* The mapping of the object that has a file name, or NULL. */
+static const pf_mapping *object_mapping(const pf_maps *maps, const pf_object *ob)
+{
+    for (size_t i = 0; maps != NULL && i < maps->len; i++) {
+        const pf_mapping *m = &maps->map[i];
+        if (m->start >= ob->lo && m->start < ob->hi && m->path[0] != '\0')
+            return m;
+    }
+    return NULL;
+}
+
+/* A copy of the vDSO image in a memfd, so libdwfl can read its symbols. */
+static int vdso_fd(const pf_mapping *m)
+{
+    int fd = memfd_create("vdso", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = (size_t)(m->limit - m->start);
+    if (write(fd, (const void *)(uintptr_t)m->start, len) != (ssize_t)len) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Opens the file an object was loaded from, also when it was replaced. */
+static int object_fd(const pf_object *ob, const pf_mapping *m, bool main_program)
+{
+    if (main_program)
+        return open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (m == NULL)
+        return -1;
+    if (strcmp(m->path, "[vdso]") == 0)
+        return vdso_fd(m);
+    if (m->path[0] != '/')
+        return -1;
+    if (!m->deleted) {
+        char id[81] = "";
+        int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && (ob->build_id[0] == '\0' ||
+                        (pf_elf_build_id_fd(fd, id, sizeof id) == 0 &&
+                         strcmp(id, ob->build_id) == 0)))
+            return fd;
+        if (fd >= 0)
+            close(fd);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/map_files/%" PRIx64 "-%" PRIx64, m->start, m->limit);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void report_object(pf_symbolizer *s, const pf_object *ob, const pf_maps *maps)
+{
+    if (ob->hi == 0)
+        return;
+    bool main_program = ob->name[0] == '\0';
+    const pf_mapping *m = object_mapping(maps, ob);
+    if (m == NULL && !main_program)
+        return;
+    int fd = object_fd(ob, m, main_program);
+    if (fd < 0)
+        return;
+    const char *path = m != NULL ? m->path : "/proc/self/exe";
+    if (dwfl_report_elf(s->dwfl, path, path, fd, ob->bias, false) == NULL)
+        close(fd);
+    else
+        s->modules++;
+}
+
+/* Builds a new Dwfl with every object loaded now. Caller holds the lock. */
+static void reload(pf_symbolizer *s)
+{
+    if (s->dwfl != NULL)
+        dwfl_end(s->dwfl);
+    s->modules = 0;
+    s->dwfl = dwfl_begin(&callbacks);
+    pf_objects objs;
+    if (s->dwfl == NULL || pf_objects_collect(&objs) != 0)
+        return;
+    char *text;
+    size_t len;
+    pf_maps *maps = NULL;
+    if (pf_read_file("/proc/self/maps", 64u << 20, &text, &len, NULL) == PF_OK) {
+        maps = pf_maps_parse(text, len, 0, NULL);
+        free(text);
+    }
+    dwfl_report_begin(s->dwfl);
+    for (size_t i = 0; i < objs.len; i++)
+        report_object(s, &objs.obj[i], maps);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    s->adds = objs.adds;
+    s->subs = objs.subs;
+    pf_maps_free(maps);
+    pf_objects_free(&objs);
+}
+
+/* ---- cache ---- */
+
+static bool entry_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    const pf_symbolizer *s = ctx;
+    return s->entry[idx]->addr == *(const uint64_t *)key;
+}
+
+static cache_entry *cache_find(pf_symbolizer *s, uint64_t addr)
+{
+    int64_t i = pf_idxmap_find(&s->map, pf_hash_u64(addr), entry_eq, s, &addr);
+    return i < 0 ? NULL : s->entry[i];
+}
+
+static void cache_clear(pf_symbolizer *s)
+{
+    pf_idxmap_clear(&s->map);
+    pf_arena_free(&s->entry_mem);
+    s->nentry = 0;
+}
+
+/* Stores a result; on allocation failure the result is just not cached. */
+static void cache_add(pf_symbolizer *s, uint64_t addr, const pf_symbol *sym)
+{
+    if (s->nentry >= MAX_CACHE_ENTRIES)
+        cache_clear(s);
+    cache_entry *e = pf_arena_alloc(&s->entry_mem, sizeof *e + sym->nframes * sizeof(pf_sym_frame));
+    if (e == NULL || pf_grow(&s->entry, &s->cap_entry, s->nentry + 1, sizeof e) != 0)
+        return;
+    e->addr = addr;
+    e->nframes = (uint8_t)sym->nframes;
+    e->has_debug_info = sym->has_debug_info;
+    memcpy(e->frame, sym->frame, sym->nframes * sizeof(pf_sym_frame));
+    if (pf_idxmap_insert(&s->map, pf_hash_u64(addr), (uint32_t)s->nentry) == 0)
+        s->entry[s->nentry++] = e;
+}
+
+/* ---- resolving one address ---- */
+
+static const char *intern(pf_symbolizer *s, const char *str)
+{
+    if (str == NULL)
+        return NULL;
+    int64_t i = pf_strtab_intern(&s->strings, str);
+    return i < 0 ? NULL : s->strings.str[i];
+}
+
+/* ELF symbol name with any "@VERSION" / "@@VERSION" suffix removed. */
+static const char *symbol_name(pf_symbolizer *s, Dwfl_Module *mod, uint64_t addr)
+{
+    GElf_Sym sym;
+    GElf_Off off;
+    const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+    if (name == NULL || name[0] == '\0')
+        return NULL;
+    const char *at = strchr(name, '@');
+    if (at == NULL || at == name)
+        return intern(s, name);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", (int)(at - name), name);
+    return intern(s, buf);
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    if (n == NULL)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+    if (n == NULL)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    return n;
+}
+
+/* Source file of an inlined call site (DW_AT_call_file). */
+static const char *call_file(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    Dwarf_Word idx;
+    Dwarf_Die cu;
+    Dwarf_Files *files;
+    size_t nfiles;
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &a), &idx) != 0 ||
+        dwarf_diecu(die, &cu, NULL, NULL) == NULL ||
+        dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 || idx >= nfiles)
+        return NULL;
+    return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static int64_t call_line(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    Dwarf_Word v;
+    return dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &a), &v) == 0 ? (int64_t)v : 0;
+}
+
+static bool is_function(int tag)
+{
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+/* The innermost function-like DIE containing pc, into *fn. */
+static bool innermost_function(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *fn)
+{
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(cu, pc, &scopes);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++) {
+        if (is_function(dwarf_tag(&scopes[i]))) {
+            *fn = scopes[i];
+            found = true;
+        }
+    }
+    free(scopes);
+    return found;
+}
+
+/* Appends a frame; beyond the limit the last slot is overwritten, so the
+ * outermost (real) function always stays last. */
+static void add_frame(pf_symbol *out, const pf_sym_frame *f)
+{
+    size_t slot = out->nframes < PF_SYM_MAX_FRAMES ? out->nframes++ : PF_SYM_MAX_FRAMES - 1;
+    out->frame[slot] = *f;
+}
+
+/* Walks from the innermost inlined function out to the real function. */
+static void inline_chain(pf_symbolizer *s, Dwarf_Die *fn, pf_sym_frame pos,
+                         const char *symname, pf_symbol *out)
+{
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes_die(fn, &scopes);
+    for (int i = 0; i < n; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (!is_function(tag))
+            continue;
+        const char *name = die_name(&scopes[i]);
+        int decl = 0;
+        pos.function = intern(s, name != NULL ? name : symname);
+        pos.start_line = dwarf_decl_line(&scopes[i], &decl) == 0 ? decl : 0;
+        add_frame(out, &pos);
+        if (tag != DW_TAG_inlined_subroutine)
+            break;
+        pos.file = intern(s, call_file(&scopes[i]));
+        pos.line = call_line(&scopes[i]);
+    }
+    free(scopes);
+}
+
+static void resolve(pf_symbolizer *s, uint64_t addr, pf_symbol *out)
+{
+    memset(out, 0, sizeof *out);
+    Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, addr) : NULL;
+    if (mod == NULL)
+        return;
+    const char *symname = symbol_name(s, mod, addr);
+    pf_sym_frame pos = {symname, NULL, 0, 0};
+    Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+    int lineno = 0;
+    if (line != NULL) {
+        pos.file = intern(s, dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL));
+        pos.line = lineno;
+    }
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+    Dwarf_Die fn;
+    out->has_debug_info = cu != NULL;
+    if (cu != NULL && innermost_function(cu, addr - bias, &fn))
+        inline_chain(s, &fn, pos, symname, out);
+    if (out->nframes == 0 && symname != NULL)
+        add_frame(out, &pos);
+}
+
+/* ---- public API ---- */
+
+pf_symbolizer *pf_symbolizer_new(pf_err *err)
+{
+    pf_symbolizer *s = calloc(1, sizeof *s);
+    if (s == NULL || pf_strtab_init(&s->strings) != 0) {
+        free(s);
+        pf_seterr(err, PF_ERR_NOMEM, "symbolizer: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    reload(s);
+    if (s->dwfl == NULL) {
+        pf_seterr(err, PF_ERR_NOMEM, "symbolizer: libdw: %s", dwfl_errmsg(-1));
+        pf_symbolizer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Reloads if objects were loaded or unloaded since. Lock held. */
+static void sync_locked(pf_symbolizer *s)
+{
+    unsigned long long adds, subs;
+    pf_objects_counters(&adds, &subs);
+    if (s->dwfl != NULL && adds == s->adds && subs == s->subs)
+        return;
+    cache_clear(s);
+    reload(s);
+    s->reloads++;
+}
+
+void pf_symbolizer_sync(pf_symbolizer *s)
+{
+    pthread_mutex_lock(&s->lock);
+    sync_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Fills *out for addr under the lock. */
+static void lookup_locked(pf_symbolizer *s, uint64_t addr, pf_symbol *out)
+{
+    s->lookups++;
+    cache_entry *e = cache_find(s, addr);
+    if (e != NULL) {
+        s->hits++;
+        out->nframes = e->nframes;
+        out->has_debug_info = e->has_debug_info;
+        memcpy(out->frame, e->frame, e->nframes * sizeof(pf_sym_frame));
+        return;
+    }
+    s->misses++;
+    if (s->dwfl == NULL || dwfl_addrmodule(s->dwfl, addr) == NULL)
+        sync_locked(s);
+    resolve(s, addr, out);
+    cache_add(s, addr, out);
+}
+
+bool pf_symbolize(pf_symbolizer *s, uint64_t addr, pf_symbol *out)
+{
+    pthread_mutex_lock(&s->lock);
+    lookup_locked(s, addr, out);
+    pthread_mutex_unlock(&s->lock);
+    return out->nframes > 0;
+}
+
+bool pf_symbolize_name(pf_symbolizer *s, uint64_t addr, char *buf, size_t len)
+{
+    pf_symbol sym;
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    lookup_locked(s, addr, &sym);
+    if (sym.nframes > 0 && sym.frame[0].function != NULL && len > 0) {
+        snprintf(buf, len, "%s", sym.frame[0].function);
+        found = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+void pf_symbolizer_get_stats(pf_symbolizer *s, pf_symbolizer_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    out->lookups = s->lookups;
+    out->hits = s->hits;
+    out->misses = s->misses;
+    out->reloads = s->reloads;
+    out->entries = s->nentry;
+    out->modules = s->modules;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void pf_symbolizer_free(pf_symbolizer *s)
+{
+    if (s == NULL)
+        return;
+    if (s->dwfl != NULL)
+        dwfl_end(s->dwfl);
+    cache_clear(s);
+    pf_idxmap_free(&s->map);
+    free(s->entry);
+    pf_strtab_free(&s->strings);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

@@ -1,0 +1,312 @@
+/* pf_util.c - errors, arena, hashing, index map and string table. */
+#include "pf_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *pf_code_name(pf_code code)
+{
+    switch (code) {
+    case PF_OK: return "ok";
+    case PF_ERR_NOMEM: return "out of memory";
+    case PF_ERR_ARG: return "invalid argument";
+    case PF_ERR_IO: return "I/O error";
+    case PF_ERR_FORMAT: return "malformed input";
+    case PF_ERR_LIMIT: return "limit exceeded";
+    case PF_ERR_WRITE: return "write failed";
+    }
+    return "unknown error";
+}
+
+pf_code pf_seterr(pf_err *err, pf_code code, const char *fmt, ...)
+{
+    if (err == NULL)
+        return code;
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
+{
+    void **p = arr;
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return -1;
+        ncap *= 2;
+    }
+    if (ncap > SIZE_MAX / elem)
+        return -1;
+    void *n = realloc(*p, ncap * elem);
+    if (n == NULL)
+        return -1;
+    *p = n;
+    *cap = ncap;
+    return 0;
+}
+
+static pf_code read_fd(int fd, const char *path, size_t max, char **buf, size_t *len,
+                       pf_err *err)
+{
+    size_t n = 0, cap = 0;
+    char *b = NULL;
+    for (;;) {
+        if (pf_grow(&b, &cap, n + 65537, 1) != 0) {
+            free(b);
+            return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
+        }
+        ssize_t r = read(fd, b + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(b);
+            return pf_seterr(err, PF_ERR_IO, "reading %s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            free(b);
+            return pf_seterr(err, PF_ERR_LIMIT, "%s is larger than %zu bytes", path, max);
+        }
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return PF_OK;
+}
+
+pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pf_seterr(err, PF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    pf_code rc = read_fd(fd, path, max, buf, len, err);
+    close(fd);
+    return rc;
+}
+
+/* ---- arena ---- */
+
+#define CHUNK_SIZE (64u * 1024u)
+
+struct pf_chunk {
+    struct pf_chunk *next;
+    size_t used, size;
+    _Alignas(16) unsigned char data[];
+};
+
+void *pf_arena_alloc(pf_arena *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    struct pf_chunk *c = a->head;
+    if (c == NULL || c->size - c->used < size) {
+        size_t csize = size > CHUNK_SIZE / 4 ? size : CHUNK_SIZE;
+        if (csize > SIZE_MAX - sizeof *c)
+            return NULL;
+        struct pf_chunk *n = malloc(sizeof *n + csize);
+        if (n == NULL)
+            return NULL;
+        n->size = csize;
+        n->used = 0;
+        if (c != NULL && csize != CHUNK_SIZE) {
+            /* A big block: keep the current chunk in front for small ones. */
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            a->head = n;
+        }
+        c = n;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void *pf_arena_array(pf_arena *a, size_t n, size_t size)
+{
+    if (size != 0 && n > (SIZE_MAX - 16) / size)
+        return NULL;
+    return pf_arena_alloc(a, n * size);
+}
+
+char *pf_arena_strdup(pf_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = pf_arena_alloc(a, n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+void pf_arena_free(pf_arena *a)
+{
+    struct pf_chunk *c = a->head;
+    while (c != NULL) {
+        struct pf_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+}
+
+/* ---- hashing (64-bit FNV-1a over words, then a murmur finalizer) ---- */
+
+uint64_t pf_hash_u64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+uint64_t pf_hash_bytes(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+        p += 8;
+        len -= 8;
+    }
+    while (len-- > 0)
+        h = (h ^ *p++) * 0x100000001b3ULL;
+    return pf_hash_u64(h);
+}
+
+/* ---- index map (open addressing, linear probing, load <= 1/2) ----
+ * Only the low 32 bits of the (well mixed) hash are kept: they pick the
+ * first probe slot and reject most mismatches before calling eq(). */
+
+int64_t pf_idxmap_find(const pf_idxmap *m, uint64_t hash, pf_idx_eq eq,
+                       const void *ctx, const void *key)
+{
+    if (m->cap == 0)
+        return -1;
+    size_t mask = m->cap - 1;
+    uint32_t h32 = (uint32_t)hash;
+    for (size_t pos = h32 & mask;; pos = (pos + 1) & mask) {
+        uint32_t v = m->idx[pos];
+        if (v == 0)
+            return -1;
+        if (m->hash[pos] == h32 && eq(ctx, v - 1, key))
+            return v - 1;
+    }
+}
+
+static void idxmap_put(pf_idxmap *m, uint32_t h32, uint32_t v)
+{
+    size_t mask = m->cap - 1;
+    size_t pos = h32 & mask;
+    while (m->idx[pos] != 0)
+        pos = (pos + 1) & mask;
+    m->idx[pos] = v;
+    m->hash[pos] = h32;
+}
+
+static int idxmap_rehash(pf_idxmap *m, size_t ncap)
+{
+    pf_idxmap n = {calloc(ncap, sizeof(uint32_t)), calloc(ncap, sizeof(uint32_t)),
+                   ncap, m->len};
+    if (n.idx == NULL || n.hash == NULL) {
+        free(n.idx);
+        free(n.hash);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->idx[i] != 0)
+            idxmap_put(&n, m->hash[i], m->idx[i]);
+    }
+    free(m->idx);
+    free(m->hash);
+    *m = n;
+    return 0;
+}
+
+int pf_idxmap_insert(pf_idxmap *m, uint64_t hash, uint32_t idx)
+{
+    if ((m->len + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        if (ncap > ((size_t)1 << 32) || idxmap_rehash(m, ncap) != 0)
+            return -1;
+    }
+    idxmap_put(m, (uint32_t)hash, idx + 1);
+    m->len++;
+    return 0;
+}
+
+void pf_idxmap_clear(pf_idxmap *m)
+{
+    if (m->cap) {
+        memset(m->idx, 0, m->cap * sizeof(uint32_t));
+        memset(m->hash, 0, m->cap * sizeof(uint32_t));
+    }
+    m->len = 0;
+}
+
+void pf_idxmap_free(pf_idxmap *m)
+{
+    free(m->idx);
+    free(m->hash);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- string table ---- */
+
+static bool str_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    const pf_strtab *t = ctx;
+    return strcmp(t->str[idx], key) == 0;
+}
+
+int pf_strtab_init(pf_strtab *t)
+{
+    memset(t, 0, sizeof *t);
+    return pf_strtab_intern(t, "") == 0 ? 0 : -1;
+}
+
+int64_t pf_strtab_intern(pf_strtab *t, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    uint64_t h = pf_hash_bytes(s, strlen(s), 0);
+    int64_t found = pf_idxmap_find(&t->map, h, str_eq, t, s);
+    if (found >= 0)
+        return found;
+    if (t->len >= UINT32_MAX - 1 || pf_grow(&t->str, &t->cap, t->len + 1, sizeof(char *)) != 0)
+        return -1;
+    char *copy = pf_arena_strdup(&t->arena, s);
+    if (copy == NULL || pf_idxmap_insert(&t->map, h, (uint32_t)t->len) != 0)
+        return -1;
+    t->str[t->len] = copy;
+    return (int64_t)t->len++;
+}
+
+void pf_strtab_free(pf_strtab *t)
+{
+    free(t->str);
+    pf_idxmap_free(&t->map);
+    pf_arena_free(&t->arena);
+    memset(t, 0, sizeof *t);
+}
