@@ -13,7 +13,7 @@ CC       ?= gcc
 PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
-CPPFLAGS += -Ihost-api/include -Iprofile -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
+CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-common \
             -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             $(shell pkg-config --cflags $(PKGS))
@@ -47,6 +47,7 @@ FAKE_SO     := $(patsubst tests/unit/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(F
 
 HOSTLIB  := $(BUILD)/libtakhinhost.a
 PROFLIB  := $(BUILD)/libtkprofile.a
+PLUGLIB  := $(BUILD)/libtkplugin.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl $(PTHREAD)
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin
@@ -68,6 +69,9 @@ $(HOSTLIB): $(HOSTLIB_OBJ)
 	ar rcs $@ $^
 $(PROFLIB): $(PROFILE_OBJ)
 	ar rcs $@ $^
+# The plugin's objects as an archive, so unit tests can link its modules.
+$(PLUGLIB): $(PLUGIN_OBJ)
+	ar rcs $@ $^
 
 # The reference server links tcmalloc from the start (heap profiling needs
 # it as the process allocator); --no-as-needed keeps it although no symbol
@@ -85,9 +89,9 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PROFLIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(HOSTLIB) $(PROFLIB) $(LIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
 
 # Plugins the loader tests load: well-formed and broken ones.
 $(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h

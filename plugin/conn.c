@@ -1,12 +1,15 @@
 /* Watching a client's connection: see conn.h. */
 #include "conn.h"
 
+#include "http.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* True when fd is a TCP socket from `peer` to local port `local_port`. */
 static bool is_connection(int fd, const struct sockaddr_in *peer, int local_port)
@@ -53,4 +56,26 @@ bool prof_conn_gone(int fd)
         return true;
     char c;
     return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+prof_wait_end prof_conn_wait(struct prof_request *req, double seconds)
+{
+    int fd = prof_conn_fd(req->info, prof_http_port(req->http));
+    double end = mono_now() + seconds;
+    while (mono_now() < end) {
+        if (prof_http_stopping(req->http))
+            return PROF_WAIT_STOPPING;
+        if (prof_conn_gone(fd))
+            return PROF_WAIT_CLIENT_GONE;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return PROF_WAIT_DONE;
 }

@@ -15,4 +15,16 @@ int prof_conn_fd(const struct mg_request_info *info, int local_port);
 /* True when the peer closed the connection (fd -1: never). */
 bool prof_conn_gone(int fd);
 
+struct prof_request;
+
+typedef enum prof_wait_end {
+    PROF_WAIT_DONE,        /* the time is up */
+    PROF_WAIT_STOPPING,    /* the server is stopping (disable, reload) */
+    PROF_WAIT_CLIENT_GONE, /* nobody is waiting for the answer any more */
+} prof_wait_end;
+
+/* Waits `seconds` for a timed profile, looking every 20 ms at the server
+ * and at the client. */
+prof_wait_end prof_conn_wait(struct prof_request *req, double seconds);
+
 #endif

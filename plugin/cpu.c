@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #define CPU_DEFAULT_SECONDS 30
-#define CPU_POLL_MS 20 /* how often a running profile looks at its client */
 
 struct prof_cpu {
     char dir[256];        /* private, mode 0700 */
@@ -103,22 +102,6 @@ static void set_rate(int hz)
 
 typedef enum run_end { RUN_DONE, RUN_STOPPING, RUN_CLIENT_GONE, RUN_START_FAILED } run_end;
 
-/* Sleeps for `seconds` unless the server stops or the client leaves. */
-static run_end wait_profile(prof_request *req, long seconds)
-{
-    int fd = prof_conn_fd(req->info, prof_http_port(req->http));
-    double end = mono_now() + (double)seconds;
-    while (mono_now() < end) {
-        if (prof_http_stopping(req->http))
-            return RUN_STOPPING;
-        if (prof_conn_gone(fd))
-            return RUN_CLIENT_GONE;
-        struct timespec ts = {0, CPU_POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return RUN_DONE;
-}
-
 /* Runs gperftools into `path` for up to `seconds`; fills the CPU time the
  * process used meanwhile. */
 static run_end run_profile(prof_request *req, const char *path, long seconds, int hz,
@@ -130,12 +113,13 @@ static run_end run_profile(prof_request *req, const char *path, long seconds, in
     if (!ProfilerStart(path))
         return RUN_START_FAILED;
     set_rate(hz);
-    run_end how = wait_profile(req, seconds);
+    prof_wait_end waited = prof_conn_wait(req, (double)seconds);
     ProfilerStop();
     run->cpu_seconds = process_cpu_seconds() - run->cpu_seconds;
     run->wall_seconds = mono_now() - run->wall_seconds;
     run->requested_hz = hz;
-    return how;
+    return waited == PROF_WAIT_DONE ? RUN_DONE
+         : waited == PROF_WAIT_STOPPING ? RUN_STOPPING : RUN_CLIENT_GONE;
 }
 
 static void send_profile(prof_request *req, const char *path, const prof_cpu_run *run)

@@ -24,6 +24,7 @@ typedef struct prof_settings {
     int port;
     int cpu_hz;
     long max_duration; /* seconds */
+    long heap_sample_bytes;
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];

@@ -11,6 +11,8 @@ const tk_config_key prof_config_keys[] = {
      "CPU sampling rate asked of the kernel (the rate achieved is reported)"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
+    {"heap_sample_bytes", TK_CONFIG_INT, "524288", 0, 1 << 30,
+     "mean bytes between heap samples; 0 turns heap and allocs profiling off"},
     {0},
 };
 
@@ -21,6 +23,7 @@ void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_setti
         .port = (int)api->config_get(cfg, "port")->i,
         .cpu_hz = (int)api->config_get(cfg, "cpu_hz")->i,
         .max_duration = (long)api->config_get(cfg, "max_duration")->i,
+        .heap_sample_bytes = (long)api->config_get(cfg, "heap_sample_bytes")->i,
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
 }
