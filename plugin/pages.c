@@ -25,11 +25,17 @@ static void index_rows(strbuf *sb, const prof_endpoint *eps, size_t n, void *ctx
         char num[32] = "";
         if (count >= 0)
             snprintf(num, sizeof num, "%ld", count);
-        sb_printf(sb, "<tr><td class=\"n\">%s</td><td><a href=\"%s?debug=1\">%s</a></td>"
+        /* Profiles with a count have a text form; the CPU profile is a
+         * download that takes ?seconds. */
+        sb_printf(sb, "<tr><td class=\"n\">%s</td><td><a href=\"%s%s\">%s</a></td>"
                       "<td class=\"d\">%s</td></tr>\n",
-                  num, eps[i].name, eps[i].name, eps[i].description);
+                  num, eps[i].name, count >= 0 ? "?debug=1" : "", eps[i].name,
+                  eps[i].description);
     }
     sb_printf(sb, "</tbody>\n</table>\n");
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(eps[i].name, "goroutine") == 0)
+            sb_printf(sb, "<p><a href=\"goroutine?debug=2\">full thread stack dump</a></p>\n");
 }
 
 static void index_others(strbuf *sb, const prof_endpoint *eps, size_t n)
@@ -54,7 +60,7 @@ void prof_page_index(prof_request *req)
     index_rows(&sb, eps, n, req->ctx);
     index_others(&sb, eps, n);
     sb_printf(&sb, "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/NAME"
-                   "</code> or <code>takhin-profiler</code>.</p>\n"
+                   "</code>.</p>\n"
                    "<footer>takhin profiler plugin %s</footer>\n</body>\n</html>\n",
               PROF_VERSION);
     if (sb.failed) {

@@ -25,6 +25,8 @@ typedef struct prof_settings {
     int cpu_hz;
     long max_duration; /* seconds */
     long heap_sample_bytes;
+    long mutex_fraction;
+    int64_t block_rate; /* ns */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];

@@ -2,6 +2,7 @@
 #include "workload.h"
 
 #include "takhin/host/log.h"
+#include "takhin/host/sync.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,7 +40,7 @@ typedef struct log_entry {
 } log_entry;
 
 typedef struct partition {
-    pthread_mutex_t lock;
+    tkh_mutex lock;
     log_entry **ring; /* the newest `retain` records; owned */
     uint64_t next;    /* offset of the next record */
 } partition;
@@ -54,8 +55,8 @@ struct workload {
     _Atomic long rate;
     _Atomic bool running;
     partition *parts;
-    pthread_mutex_t notify_lock; /* consumers wait here for new records */
-    pthread_cond_t notify;
+    tkh_mutex notify_lock;       /* consumers wait here for new records */
+    tkh_cond notify;
     uint64_t appended;           /* under notify_lock */
     _Atomic uint64_t produced, consumed, bytes_in, corrupt;
     pthread_t *threads;
@@ -170,26 +171,28 @@ static WORKLOAD_FRAME void log_write(workload *wl, partition *part, log_entry *e
 
 static WORKLOAD_FRAME void storage_append(workload *wl, partition *part, log_entry *e)
 {
-    pthread_mutex_lock(&part->lock);
+    tkh_mutex_lock(&part->lock);
     log_write(wl, part, e);
-    pthread_mutex_unlock(&part->lock);
-    pthread_mutex_lock(&wl->notify_lock);
+    tkh_mutex_unlock(&part->lock);
+    tkh_mutex_lock(&wl->notify_lock);
     wl->appended++;
-    pthread_cond_broadcast(&wl->notify);
-    pthread_mutex_unlock(&wl->notify_lock);
+    tkh_cond_broadcast(&wl->notify);
+    tkh_mutex_unlock(&wl->notify_lock);
 }
 
 /* Handles one produce request: hash, compress, append. Takes `payload`. */
 static WORKLOAD_FRAME void produce_handle(workload *wl, unsigned char *payload, int len)
 {
+    int64_t span = tkh_span_begin();
     uint64_t hash = record_hash(payload, len);
     log_entry *e = record_compress(payload, len, hash);
     free(payload);
-    if (e == NULL)
-        return;
-    storage_append(wl, &wl->parts[hash % (uint64_t)wl->set.partitions], e);
-    atomic_fetch_add(&wl->produced, 1);
-    atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
+    if (e != NULL) {
+        storage_append(wl, &wl->parts[hash % (uint64_t)wl->set.partitions], e);
+        atomic_fetch_add(&wl->produced, 1);
+        atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
+    }
+    tkh_span_end("produce", span);
 }
 
 static double now_seconds(void)
@@ -249,7 +252,7 @@ static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scra
 static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_t *offset,
                                           unsigned char *scratch)
 {
-    pthread_mutex_lock(&part->lock);
+    tkh_mutex_lock(&part->lock);
     uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
     if (*offset < oldest)
         *offset = oldest;
@@ -259,20 +262,22 @@ static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_
             atomic_fetch_add(&wl->corrupt, 1);
         atomic_fetch_add(&wl->consumed, 1);
     }
-    pthread_mutex_unlock(&part->lock);
+    tkh_mutex_unlock(&part->lock);
 }
 
 /* Waits on the condition variable until records arrive, then reads them. */
 static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint64_t *seen,
                                            unsigned char *scratch)
 {
-    pthread_mutex_lock(&wl->notify_lock);
+    tkh_mutex_lock(&wl->notify_lock);
     while (wl->appended == *seen && atomic_load(&wl->running))
-        pthread_cond_wait(&wl->notify, &wl->notify_lock);
+        tkh_cond_wait(&wl->notify, &wl->notify_lock);
     *seen = wl->appended;
-    pthread_mutex_unlock(&wl->notify_lock);
+    tkh_mutex_unlock(&wl->notify_lock);
+    int64_t span = tkh_span_begin();
     for (int i = 0; i < wl->set.partitions; i++)
         partition_read(wl, &wl->parts[i], &offsets[i], scratch);
+    tkh_span_end("consume", span);
 }
 
 static void *consumer_main(void *arg)
@@ -335,7 +340,7 @@ static int alloc_partitions(workload *wl)
     if (wl->parts == NULL)
         return -1;
     for (int i = 0; i < wl->set.partitions; i++) {
-        pthread_mutex_init(&wl->parts[i].lock, NULL);
+        tkh_mutex_init(&wl->parts[i].lock);
         wl->parts[i].ring = calloc((size_t)wl->set.retain, sizeof(log_entry *));
         if (wl->parts[i].ring == NULL)
             return -1;
@@ -396,8 +401,8 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
     }
     wl->set = read_settings(cfg);
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
-    pthread_mutex_init(&wl->notify_lock, NULL);
-    pthread_cond_init(&wl->notify, NULL);
+    tkh_mutex_init(&wl->notify_lock);
+    tkh_cond_init(&wl->notify);
     if (!wl->set.enabled && !wl->set.calibration)
         return wl;
     if (alloc_partitions(wl) != 0) {
@@ -446,7 +451,7 @@ static void free_partitions(workload *wl)
         for (int j = 0; wl->parts[i].ring != NULL && j < wl->set.retain; j++)
             free(wl->parts[i].ring[j]);
         free(wl->parts[i].ring);
-        pthread_mutex_destroy(&wl->parts[i].lock);
+        tkh_mutex_destroy(&wl->parts[i].lock);
     }
     free(wl->parts);
 }
@@ -456,14 +461,14 @@ void workload_stop(workload *wl)
     if (wl == NULL)
         return;
     atomic_store(&wl->running, false);
-    pthread_mutex_lock(&wl->notify_lock);
-    pthread_cond_broadcast(&wl->notify);
-    pthread_mutex_unlock(&wl->notify_lock);
+    tkh_mutex_lock(&wl->notify_lock);
+    tkh_cond_broadcast(&wl->notify);
+    tkh_mutex_unlock(&wl->notify_lock);
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
     free(wl->threads);
     free_partitions(wl);
-    pthread_cond_destroy(&wl->notify);
-    pthread_mutex_destroy(&wl->notify_lock);
+    tkh_cond_destroy(&wl->notify);
+    tkh_mutex_destroy(&wl->notify_lock);
     free(wl);
 }

@@ -1,6 +1,7 @@
 /* The host runtime: config, plugins, admin channel. See takhin/host/host.h. */
 #include "takhin/host/host.h"
 #include "takhin/host/log.h"
+#include "takhin/host/sync.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -484,6 +485,12 @@ static const tk_process_info *api_process_info(tk_host *p)
     return &p->owner->info;
 }
 
+static int api_set_event_hooks(tk_host *p, const tk_event_hooks *hooks, void *ctx)
+{
+    (void)p;
+    return tkh_set_event_hooks(hooks, ctx) == 0 ? 0 : ENOMEM;
+}
+
 static const tk_host_api host_api = {
     .abi_major = TK_ABI_MAJOR,
     .abi_minor = TK_ABI_MINOR,
@@ -493,4 +500,5 @@ static const tk_host_api host_api = {
     .register_command = api_register_command,
     .reply_printf = tkh_reply_printf,
     .process_info = api_process_info,
+    .set_event_hooks = api_set_event_hooks,
 };

@@ -13,7 +13,7 @@ chrome() {
 }
 dom=$(chrome --dump-dom "$url")
 check "Chromium renders the index: a table of profiles" contains "$dom" "<th>Profile</th>"
-check "the CPU profile is listed with a link" contains "$dom" '<a href="profile?debug=1">profile</a>'
+check "the CPU profile is listed with a link" contains "$dom" '<a href="profile">profile</a>'
 check "the symbol path is listed among the others" contains "$dom" '<a href="symbol">symbol</a>'
 check "the page names the plugin version" contains "$dom" "takhin profiler plugin 0."
 check "no external resources (no http(s) URL in the page)" \

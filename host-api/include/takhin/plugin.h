@@ -95,6 +95,27 @@ typedef struct tk_process_info {
     int64_t start_unix_ns;   /* when the host process started */
 } tk_process_info;
 
+/* ---- Events from the host's instrumented primitives and spans ---- */
+
+typedef enum tk_wait_kind {
+    TK_WAIT_MUTEX, /* waited to lock a mutex */
+    TK_WAIT_COND,  /* waited on a condition variable */
+} tk_wait_kind;
+
+/* Hooks the host calls in the thread where the event happened, after it
+ * happened (a backtrace taken inside shows where). Times are
+ * CLOCK_MONOTONIC nanoseconds. Hooks must be thread-safe, must not block,
+ * and must not use the host's instrumented primitives. */
+typedef struct tk_event_hooks {
+    /* A thread waited from `start_ns` for `delay_ns`. */
+    void (*waited)(void *ctx, tk_wait_kind kind, int64_t start_ns, int64_t delay_ns);
+    /* A thread released a mutex others were waiting for; they had waited
+     * `delay_ns` in all so far (Go's mutex profile: the holder's stack). */
+    void (*released)(void *ctx, int64_t delay_ns);
+    /* A span of work the host marked ("produce") ended in this thread. */
+    void (*span)(void *ctx, const char *name, int64_t start_ns, int64_t end_ns);
+} tk_event_hooks;
+
 /* An admin command handler. argv[0] is the first word after the
  * registered prefix. Write the answer with api->reply_printf and return 0,
  * or write the error and return non-zero. */
@@ -126,6 +147,12 @@ typedef struct tk_host_api {
 
     /* The host process. */
     const tk_process_info *(*process_info)(tk_host *host);
+
+    /* Installs hooks for the host's instrumented primitives and spans
+     * (NULL removes them). One set per process: the last call wins. Returns
+     * once no thread is inside the hooks replaced, so the plugin may free
+     * or unload what they use. 0, or ENOTSUP for a host without them. */
+    int (*set_event_hooks)(tk_host *host, const tk_event_hooks *hooks, void *ctx);
 } tk_host_api;
 
 /* True when the host's table has member `m` (for members newer than 1.0). */
