@@ -269,14 +269,17 @@ static void *knock(void *arg)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
     if (inet_pton(AF_INET, h->settings.host, &sa.sin_addr) != 1 || sa.sin_addr.s_addr == 0)
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    /* Knock only once mg_stop has raised civetweb's stop flag (it does so
+     * first thing): a connection accepted before that could be queued for
+     * a worker that is about to exit, and its socket would leak. */
     for (int i = 0; i < 600 && !atomic_load(&h->stopped); i++) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
             connect(fd, (struct sockaddr *)&sa, sizeof sa);
             close(fd);
         }
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
     }
     return NULL;
 }
