@@ -174,6 +174,8 @@ typedef struct loc_ctx {
     pf_profile *p;
     pf_symbolizer *sym;
     uint32_t *by_start; /* mapping indices sorted by start */
+    pf_pmapping fake;   /* for symbolic locations; used if fake_used */
+    bool fake_used;
 } loc_ctx;
 
 /* Index of the mapping containing addr, or -1. */
@@ -234,6 +236,10 @@ static void put_location(enc *e, loc_ctx *c, size_t idx)
         one.line = l->line;
         lines[0] = one;
         m.n_line = 1;
+        m.mapping_id = (uint64_t)c->p->nmaps + 1;
+        c->fake_used = true;
+        c->fake.has_filenames |= c->p->funcs[l->func - 1].file != 0;
+        c->fake.has_lines |= l->line != 0;
     } else {
         int64_t mi = find_mapping(c, l->addr);
         pf_pmapping *map = mi >= 0 ? &c->p->maps[mi] : NULL;
@@ -255,43 +261,57 @@ static int cmp_start(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
-static pf_code put_locations(enc *e, pf_profile *p, pf_symbolizer *sym)
+/* Writes every location; fills c (mapping flags, the fake mapping). */
+static pf_code put_locations(enc *e, loc_ctx *c)
 {
-    loc_ctx c = {p, sym, malloc((p->nmaps + 1) * sizeof(uint32_t))};
-    if (c.by_start == NULL)
+    pf_profile *p = c->p;
+    c->by_start = malloc((p->nmaps + 1) * sizeof(uint32_t));
+    if (c->by_start == NULL)
         return PF_ERR_NOMEM;
     for (size_t i = 0; i < p->nmaps; i++) {
-        c.by_start[i] = (uint32_t)i;
+        c->by_start[i] = (uint32_t)i;
         p->maps[i].has_functions = p->maps[i].has_filenames = false;
         p->maps[i].has_lines = p->maps[i].has_inline = false;
     }
-    qsort_r(c.by_start, p->nmaps, sizeof(uint32_t), cmp_start, p->maps);
-    if (sym != NULL)
-        pf_symbolizer_sync(sym);
+    qsort_r(c->by_start, p->nmaps, sizeof(uint32_t), cmp_start, p->maps);
+    if (c->sym != NULL)
+        pf_symbolizer_sync(c->sym);
     for (size_t i = 0; i < p->nlocs && e->status == PF_OK; i++)
-        put_location(e, &c, i);
-    free(c.by_start);
+        put_location(e, c, i);
+    free(c->by_start);
+    c->by_start = NULL;
     return PF_OK;
 }
 
 /* ---- mappings, functions, strings, header ---- */
 
-static void put_mappings(enc *e, const pf_profile *p)
+static void put_mapping(enc *e, uint64_t id, const pf_pmapping *pm)
 {
-    for (size_t i = 0; i < p->nmaps; i++) {
-        const pf_pmapping *pm = &p->maps[i];
-        Perftools__Profiles__Mapping m = PERFTOOLS__PROFILES__MAPPING__INIT;
-        m.id = (uint64_t)i + 1;
-        m.memory_start = pm->start;
-        m.memory_limit = pm->limit;
-        m.file_offset = pm->offset;
-        m.filename = pm->file;
-        m.build_id = pm->build_id;
-        m.has_functions = pm->has_functions;
-        m.has_filenames = pm->has_filenames;
-        m.has_line_numbers = pm->has_lines;
-        m.has_inline_frames = pm->has_inline;
-        put_msg(e, 3, &m.base);
+    Perftools__Profiles__Mapping m = PERFTOOLS__PROFILES__MAPPING__INIT;
+    m.id = id;
+    m.memory_start = pm->start;
+    m.memory_limit = pm->limit;
+    m.file_offset = pm->offset;
+    m.filename = pm->file;
+    m.build_id = pm->build_id;
+    m.has_functions = pm->has_functions;
+    m.has_filenames = pm->has_filenames;
+    m.has_line_numbers = pm->has_lines;
+    m.has_inline_frames = pm->has_inline;
+    put_msg(e, 3, &m.base);
+}
+
+/* The real mappings, then (as Go's runtime does) a fake one holding the
+ * symbolic locations: marked symbolized, so pprof leaves them alone
+ * instead of warning "Main binary filename not available". */
+static void put_mappings(enc *e, loc_ctx *c)
+{
+    const pf_profile *p = c->p;
+    for (size_t i = 0; i < p->nmaps; i++)
+        put_mapping(e, (uint64_t)i + 1, &p->maps[i]);
+    if (c->fake_used) {
+        c->fake.has_functions = true;
+        put_mapping(e, (uint64_t)p->nmaps + 1, &c->fake);
     }
 }
 
@@ -327,12 +347,16 @@ static pf_code write_all(enc *e, pf_profile *p, pf_symbolizer *sym)
 {
     for (size_t i = 0; i < p->nvalues; i++)
         put_value_type(e, 1, p->types[i].key, p->types[i].str);
+    loc_ctx c;
+    memset(&c, 0, sizeof c);
+    c.p = p;
+    c.sym = sym;
     pf_code rc = put_samples(e, p);
     if (rc == PF_OK)
-        rc = put_locations(e, p, sym);
+        rc = put_locations(e, &c);
     if (rc != PF_OK)
         return rc;
-    put_mappings(e, p);
+    put_mappings(e, &c);
     put_functions(e, p);
     put_header(e, p);
     drain(e, Z_FINISH);

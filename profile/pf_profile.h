@@ -93,7 +93,9 @@ void pf_profile_set_pc_mode(pf_profile *p, pf_pc_mode mode);
 
 /* ---- mappings ---- */
 /* Adds one mapping (copied). Only mappings that contain sampled addresses
- * matter; non-executable ones are accepted but useless. */
+ * matter; non-executable ones are accepted but useless. Add the mappings
+ * of every sampled address: pprof treats a location without mapping as
+ * unsymbolized and complains "Main binary filename not available". */
 pf_code pf_profile_add_mapping(pf_profile *p, const pf_mapping *m);
 /* Adds every executable mapping of maps (copied). */
 pf_code pf_profile_add_maps(pf_profile *p, const pf_maps *maps);
@@ -108,7 +110,9 @@ pf_code pf_profile_add_sample(pf_profile *p, const uintptr_t *pcs, size_t npcs,
                               size_t nlabels, pf_err *err);
 
 /* Adds a sample whose frames are already symbolic, leaf first. Such
- * locations have no address and no mapping. */
+ * locations have no address; they are written under one placeholder
+ * mapping (start = limit = 0, no file, HasFunctions set), as Go's runtime
+ * does, so that pprof does not try to symbolize them. */
 pf_code pf_profile_add_sample_frames(pf_profile *p, const pf_frame *frames, size_t nframes,
                                      const int64_t *values, const pf_label *labels,
                                      size_t nlabels, pf_err *err);

@@ -1,10 +1,9 @@
 /* pf_symbolize.c - libdw symbolizer of the own process, with a cache. */
 #include "pf_symbolize.h"
+#include "pf_dwarf.h"
 #include "pf_internal.h"
 #include "pf_maps.h"
 
-#include <dwarf.h>
-#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +26,7 @@ typedef struct cache_entry {
 struct pf_symbolizer {
     pthread_mutex_t lock;
     Dwfl *dwfl;
+    pf_dw *dw;       /* lookup indexes over dwfl */
     unsigned long long adds, subs; /* loader counters the Dwfl reflects */
     size_t modules;
     pf_strtab strings;   /* names and files; live until free */
@@ -123,13 +123,23 @@ static void report_object(pf_symbolizer *s, const pf_object *ob, const pf_maps *
         s->modules++;
 }
 
+/* Frees libdw's state (the cache stays). Caller holds the lock. */
+static void drop_dwfl(pf_symbolizer *s)
+{
+    pf_dw_free(s->dw);
+    s->dw = NULL;
+    if (s->dwfl != NULL)
+        dwfl_end(s->dwfl);
+    s->dwfl = NULL;
+    s->modules = 0;
+}
+
 /* Builds a new Dwfl with every object loaded now. Caller holds the lock. */
 static void reload(pf_symbolizer *s)
 {
-    if (s->dwfl != NULL)
-        dwfl_end(s->dwfl);
-    s->modules = 0;
+    drop_dwfl(s);
     s->dwfl = dwfl_begin(&callbacks);
+    s->dw = pf_dw_new();
     pf_objects objs;
     if (s->dwfl == NULL || pf_objects_collect(&objs) != 0)
         return;
@@ -197,130 +207,29 @@ static const char *intern(pf_symbolizer *s, const char *str)
     return i < 0 ? NULL : s->strings.str[i];
 }
 
-/* ELF symbol name with any "@VERSION" / "@@VERSION" suffix removed. */
-static const char *symbol_name(pf_symbolizer *s, Dwfl_Module *mod, uint64_t addr)
+/* Function names lose ELF symbol versions: "memcpy@@GLIBC_2.14" -> "memcpy". */
+static const char *intern_function(pf_symbolizer *s, const char *name)
 {
-    GElf_Sym sym;
-    GElf_Off off;
-    const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-    if (name == NULL || name[0] == '\0')
-        return NULL;
-    const char *at = strchr(name, '@');
+    const char *at = name != NULL ? strchr(name, '@') : NULL;
     if (at == NULL || at == name)
         return intern(s, name);
-    char buf[512];
+    char buf[1024];
     snprintf(buf, sizeof buf, "%.*s", (int)(at - name), name);
     return intern(s, buf);
 }
 
-static const char *die_name(Dwarf_Die *die)
-{
-    Dwarf_Attribute a;
-    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-    if (n == NULL)
-        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
-    if (n == NULL)
-        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-    return n;
-}
-
-/* Source file of an inlined call site (DW_AT_call_file). */
-static const char *call_file(Dwarf_Die *die)
-{
-    Dwarf_Attribute a;
-    Dwarf_Word idx;
-    Dwarf_Die cu;
-    Dwarf_Files *files;
-    size_t nfiles;
-    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &a), &idx) != 0 ||
-        dwarf_diecu(die, &cu, NULL, NULL) == NULL ||
-        dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 || idx >= nfiles)
-        return NULL;
-    return dwarf_filesrc(files, idx, NULL, NULL);
-}
-
-static int64_t call_line(Dwarf_Die *die)
-{
-    Dwarf_Attribute a;
-    Dwarf_Word v;
-    return dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &a), &v) == 0 ? (int64_t)v : 0;
-}
-
-static bool is_function(int tag)
-{
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_entry_point;
-}
-
-/* The innermost function-like DIE containing pc, into *fn. */
-static bool innermost_function(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *fn)
-{
-    Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes(cu, pc, &scopes);
-    bool found = false;
-    for (int i = 0; i < n && !found; i++) {
-        if (is_function(dwarf_tag(&scopes[i]))) {
-            *fn = scopes[i];
-            found = true;
-        }
-    }
-    free(scopes);
-    return found;
-}
-
-/* Appends a frame; beyond the limit the last slot is overwritten, so the
- * outermost (real) function always stays last. */
-static void add_frame(pf_symbol *out, const pf_sym_frame *f)
-{
-    size_t slot = out->nframes < PF_SYM_MAX_FRAMES ? out->nframes++ : PF_SYM_MAX_FRAMES - 1;
-    out->frame[slot] = *f;
-}
-
-/* Walks from the innermost inlined function out to the real function. */
-static void inline_chain(pf_symbolizer *s, Dwarf_Die *fn, pf_sym_frame pos,
-                         const char *symname, pf_symbol *out)
-{
-    Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes_die(fn, &scopes);
-    for (int i = 0; i < n; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-        if (!is_function(tag))
-            continue;
-        const char *name = die_name(&scopes[i]);
-        int decl = 0;
-        pos.function = intern(s, name != NULL ? name : symname);
-        pos.start_line = dwarf_decl_line(&scopes[i], &decl) == 0 ? decl : 0;
-        add_frame(out, &pos);
-        if (tag != DW_TAG_inlined_subroutine)
-            break;
-        pos.file = intern(s, call_file(&scopes[i]));
-        pos.line = call_line(&scopes[i]);
-    }
-    free(scopes);
-}
-
+/* Resolves with libdw and copies the strings into the symbolizer. */
 static void resolve(pf_symbolizer *s, uint64_t addr, pf_symbol *out)
 {
     memset(out, 0, sizeof *out);
     Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, addr) : NULL;
-    if (mod == NULL)
+    if (mod == NULL || s->dw == NULL)
         return;
-    const char *symname = symbol_name(s, mod, addr);
-    pf_sym_frame pos = {symname, NULL, 0, 0};
-    Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
-    int lineno = 0;
-    if (line != NULL) {
-        pos.file = intern(s, dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL));
-        pos.line = lineno;
+    pf_dw_resolve(s->dw, mod, addr, out);
+    for (size_t i = 0; i < out->nframes; i++) {
+        out->frame[i].function = intern_function(s, out->frame[i].function);
+        out->frame[i].file = intern(s, out->frame[i].file);
     }
-    Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
-    Dwarf_Die fn;
-    out->has_debug_info = cu != NULL;
-    if (cu != NULL && innermost_function(cu, addr - bias, &fn))
-        inline_chain(s, &fn, pos, symname, out);
-    if (out->nframes == 0 && symname != NULL)
-        add_frame(out, &pos);
 }
 
 /* ---- public API ---- */
@@ -343,16 +252,28 @@ pf_symbolizer *pf_symbolizer_new(pf_err *err)
     return s;
 }
 
-/* Reloads if objects were loaded or unloaded since. Lock held. */
-static void sync_locked(pf_symbolizer *s)
+/* Loads the module list if it was dropped. Lock held. */
+static void ensure_loaded(pf_symbolizer *s)
+{
+    if (s->dwfl == NULL) {
+        reload(s);
+        s->reloads++;
+    }
+}
+
+/* After dlopen/dlclose: drops the cache and the module list (reloaded on
+ * the next miss). Returns true if anything changed. Lock held. */
+static bool sync_locked(pf_symbolizer *s)
 {
     unsigned long long adds, subs;
     pf_objects_counters(&adds, &subs);
-    if (s->dwfl != NULL && adds == s->adds && subs == s->subs)
-        return;
+    if (adds == s->adds && subs == s->subs)
+        return false;
     cache_clear(s);
-    reload(s);
-    s->reloads++;
+    drop_dwfl(s);
+    s->adds = adds;
+    s->subs = subs;
+    return true;
 }
 
 void pf_symbolizer_sync(pf_symbolizer *s)
@@ -375,8 +296,9 @@ static void lookup_locked(pf_symbolizer *s, uint64_t addr, pf_symbol *out)
         return;
     }
     s->misses++;
-    if (s->dwfl == NULL || dwfl_addrmodule(s->dwfl, addr) == NULL)
-        sync_locked(s);
+    ensure_loaded(s);
+    if (s->dwfl != NULL && dwfl_addrmodule(s->dwfl, addr) == NULL && sync_locked(s))
+        ensure_loaded(s);
     resolve(s, addr, out);
     cache_add(s, addr, out);
 }
@@ -403,6 +325,13 @@ bool pf_symbolize_name(pf_symbolizer *s, uint64_t addr, char *buf, size_t len)
     return found;
 }
 
+void pf_symbolizer_release(pf_symbolizer *s)
+{
+    pthread_mutex_lock(&s->lock);
+    drop_dwfl(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
 void pf_symbolizer_get_stats(pf_symbolizer *s, pf_symbolizer_stats *out)
 {
     pthread_mutex_lock(&s->lock);
@@ -419,8 +348,7 @@ void pf_symbolizer_free(pf_symbolizer *s)
 {
     if (s == NULL)
         return;
-    if (s->dwfl != NULL)
-        dwfl_end(s->dwfl);
+    drop_dwfl(s);
     cache_clear(s);
     pf_idxmap_free(&s->map);
     free(s->entry);
