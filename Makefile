@@ -107,9 +107,17 @@ integration: all
 test: all tests
 	@BUILD=$(BUILD) tests/run.sh unit integration
 
+# Benchmarks: bench/*.c are programs, bench/*.sh drive a real takhind.
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(PLUGLIB) $(HOSTLIB) $(PROFLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler
+
+bench-build: all $(BENCH_BIN)
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests unit integration test clean
+.PHONY: all tests unit integration test clean bench-build
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -1,6 +1,9 @@
 /* The profiler's HTTP server: see http.h. */
 #include "http.h"
 
+#include "auth.h"
+#include "metrics.h"
+
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,99 +17,29 @@
 
 struct prof_http {
     struct mg_context *mg;
-    prof_settings settings;
-    const prof_endpoint *endpoints;
-    size_t count;
-    void *ctx;
-    const prof_host *ph;
+    prof_http_config cfg;
     int port;
     _Atomic bool stopping;
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
     _Atomic int inflight; /* handlers running */
 };
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
-
-void prof_http_send(struct mg_connection *conn, int status, const char *content_type,
-                    const char *extra_headers, const void *body, size_t len)
-{
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: %s\r\n"
-              "Content-Length: %zu\r\n"
-              "X-Content-Type-Options: nosniff\r\n"
-              "Cache-Control: no-store\r\n"
-              "Connection: close\r\n"
-              "%s\r\n",
-              status, status_text(status), content_type, len,
-              extra_headers ? extra_headers : "");
-    if (len > 0)
-        mg_write(conn, body, len);
-}
-
-static void send_error_v(struct mg_connection *conn, int status, const char *extra,
-                         const char *fmt, va_list ap)
-{
-    char body[2048];
-    int n = vsnprintf(body, sizeof body - 1, fmt, ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n > sizeof body - 2)
-        n = (int)sizeof body - 2;
-    body[n++] = '\n';
-    char headers[512];
-    snprintf(headers, sizeof headers, "X-Go-Pprof: 1\r\n%s", extra ? extra : "");
-    prof_http_send(conn, status, "text/plain; charset=utf-8", headers, body, (size_t)n);
-}
-
-void prof_http_error(struct mg_connection *conn, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    send_error_v(conn, status, NULL, fmt, ap);
-    va_end(ap);
-}
-
-static void error_with_headers(struct mg_connection *conn, int status, const char *extra,
-                               const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    send_error_v(conn, status, extra, fmt, ap);
-    va_end(ap);
-}
-
 /* 404 that lists every valid path. */
 static void not_found(prof_http *h, struct mg_connection *conn, const char *uri)
 {
     char list[2048];
     size_t n = 0;
-    for (size_t i = 0; i < h->count && n < sizeof list; i++)
+    for (size_t i = 0; i < h->cfg.count && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "  %s%s\n", PROF_HTTP_PREFIX,
-                              h->endpoints[i].name);
+                              h->cfg.endpoints[i].name);
     prof_http_error(conn, 404, "Unknown profile or path: %s\nValid paths:\n%s", uri, list);
 }
 
 static const prof_endpoint *find_endpoint(const prof_http *h, const char *name)
 {
-    for (size_t i = 0; i < h->count; i++)
-        if (strcmp(h->endpoints[i].name, name) == 0)
-            return &h->endpoints[i];
+    for (size_t i = 0; i < h->cfg.count; i++)
+        if (strcmp(h->cfg.endpoints[i].name, name) == 0)
+            return &h->cfg.endpoints[i];
     return NULL;
 }
 
@@ -144,38 +77,116 @@ static void run_deep(prof_handler handler, prof_request *req)
     pthread_join(t, NULL);
 }
 
-/* The one civetweb handler: every path of the server comes here. */
-static int dispatch(struct mg_connection *conn, void *cbdata)
+/* Finds the endpoint of a path; sets *index (count for none). */
+static const prof_endpoint *route(const prof_http *h, const char *uri, size_t *index)
 {
-    prof_http *h = cbdata;
-    const struct mg_request_info *info = mg_get_request_info(conn);
-    const char *uri = info->local_uri ? info->local_uri : "";
     const char *name = NULL;
     if (strncmp(uri, PROF_HTTP_PREFIX, strlen(PROF_HTTP_PREFIX)) == 0)
         name = uri + strlen(PROF_HTTP_PREFIX);
     else if (strcmp(uri, "/debug/pprof") == 0)
         name = "";
     const prof_endpoint *ep = name ? find_endpoint(h, name) : NULL;
-    if (ep == NULL) {
-        not_found(h, conn, uri);
-        return 404;
-    }
+    *index = ep ? (size_t)(ep - h->cfg.endpoints) : h->cfg.count;
+    return ep;
+}
+
+static bool authorized(prof_http *h, struct mg_connection *conn,
+                       const struct mg_request_info *info)
+{
+    const char *given = mg_get_header(conn, "Authorization");
+    if (prof_auth_check(h->cfg.settings.token, given))
+        return true;
+    prof_metrics_auth_failure(h->cfg.metrics);
+    prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
+             info->remote_port, info->request_method, info->local_uri,
+             given ? "wrong credentials" : "no credentials");
+    prof_http_error_headers(conn, 401, "WWW-Authenticate: Basic realm=\"takhin-profiler\", "
+                            "Bearer realm=\"takhin-profiler\"\r\n",
+                            "Unauthorized: this profiler needs its token, as "
+                            "\"Authorization: Bearer TOKEN\" or as the password of HTTP "
+                            "Basic (go tool pprof http://user:TOKEN@HOST:PORT/...)");
+    return false;
+}
+
+static void serve_metrics(prof_http *h, struct mg_connection *conn)
+{
+    strbuf out = {0};
+    uint64_t dropped = h->cfg.trace_dropped ? h->cfg.trace_dropped(h->cfg.ctx) : 0;
+    prof_metrics_render(h->cfg.metrics, &out, true, dropped);
+    if (out.failed)
+        prof_http_error(conn, 500, "out of memory");
+    else
+        prof_http_send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data,
+                       out.len);
+    free(out.data);
+}
+
+/* Answers a request for a known endpoint (method check, then handler). */
+static void serve(prof_http *h, const prof_endpoint *ep, struct mg_connection *conn,
+                  const struct mg_request_info *info)
+{
     bool get = strcmp(info->request_method, "GET") == 0;
     bool post = strcmp(info->request_method, "POST") == 0;
     if (!get && !(post && ep->post)) {
-        const char *allow = ep->post ? "Allow: GET, POST\r\n" : "Allow: GET\r\n";
-        error_with_headers(conn, 405, allow, "Method %s not allowed on %s: use %s",
-                           info->request_method, uri, ep->post ? "GET or POST" : "GET");
-        return 405;
+        prof_http_error_headers(conn, 405, ep->post ? "Allow: GET, POST\r\n" : "Allow: GET\r\n",
+                                "Method %s not allowed on %s: use %s", info->request_method,
+                                info->local_uri, ep->post ? "GET or POST" : "GET");
+        return;
     }
-    prof_request req = {conn, info, h, h->ctx};
-    atomic_fetch_add(&h->inflight, 1);
+    prof_request req = {conn, info, h, h->cfg.ctx};
+    if (ep->count != NULL)
+        prof_metrics_inflight(h->cfg.metrics, 1);
     if (ep->deep)
         run_deep(ep->handler, &req);
     else
         ep->handler(&req);
+    if (ep->count != NULL)
+        prof_metrics_inflight(h->cfg.metrics, -1);
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One access log line and the request's metrics. */
+static void account(prof_http *h, const struct mg_request_info *info, size_t index,
+                    const prof_exchange *ex, double seconds)
+{
+    bool timed = index < h->cfg.count && h->cfg.endpoints[index].count != NULL;
+    prof_metrics_request(h->cfg.metrics, index, ex->status, ex->bytes, seconds, timed);
+    prof_log(h->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s %s%s%s\" %d %llu B %.1f ms",
+             info->remote_addr, info->remote_port, info->request_method, info->local_uri,
+             info->query_string ? "?" : "", info->query_string ? info->query_string : "",
+             ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
+}
+
+/* The one civetweb handler: every path of the server comes here. */
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    prof_http *h = cbdata;
+    const struct mg_request_info *info = mg_get_request_info(conn);
+    const char *uri = info->local_uri ? info->local_uri : "";
+    prof_exchange ex = {0};
+    double start = mono_seconds();
+    size_t index;
+    const prof_endpoint *ep = route(h, uri, &index);
+    mg_set_user_connection_data(conn, &ex);
+    atomic_fetch_add(&h->inflight, 1);
+    if (!authorized(h, conn, info))
+        index = h->cfg.count;
+    else if (strcmp(uri, "/metrics") == 0)
+        serve_metrics(h, conn);
+    else if (ep == NULL)
+        not_found(h, conn, uri);
+    else
+        serve(h, ep, conn, info);
     atomic_fetch_sub(&h->inflight, 1);
-    return 200;
+    mg_set_user_connection_data(conn, NULL);
+    account(h, info, index, &ex, mono_seconds() - start);
+    return ex.status ? ex.status : 500;
 }
 
 static int log_civetweb(const struct mg_connection *conn, const char *message)
@@ -183,20 +194,28 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
     const struct mg_context *mg = mg_get_context(conn);
     prof_http *h = mg ? mg_get_user_data(mg) : NULL;
     if (h != NULL)
-        prof_log(h->ph, TK_LOG_WARN, "http: %s", message);
+        prof_log(h->cfg.ph, TK_LOG_WARN, "http: %s", message);
     return 1;
 }
 
 static int start_civetweb(prof_http *h, char *err, size_t errlen)
 {
-    char listen[96];
-    snprintf(listen, sizeof listen, "%s:%d", h->settings.host, h->settings.port);
+    const prof_settings *s = &h->cfg.settings;
+    char listen[96], threads[16], queue[16], header[16], timeout[16];
+    snprintf(listen, sizeof listen, "%s:%d", s->host, s->port);
+    snprintf(threads, sizeof threads, "%d", s->max_requests);
+    snprintf(queue, sizeof queue, "%d", s->max_queued);
+    snprintf(header, sizeof header, "%d", s->max_header_bytes);
+    snprintf(timeout, sizeof timeout, "%d", s->request_timeout_ms);
+    /* No document_root: civetweb serves no files and lists no directory. */
     const char *options[] = {
         "listening_ports", listen,
-        "num_threads", "8",
+        "num_threads", threads,
+        "connection_queue", queue,
+        "max_request_size", header,
+        "request_timeout_ms", timeout,
         "enable_keep_alive", "no",
         "enable_directory_listing", "no",
-        "request_timeout_ms", "30000",
         NULL,
     };
     static const struct mg_callbacks callbacks = {.log_message = log_civetweb};
@@ -221,17 +240,14 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
     return 0;
 }
 
-prof_http *prof_http_start(const prof_settings *s, const prof_endpoint *endpoints,
-                           size_t count, void *ctx, const prof_host *ph,
-                           char *err, size_t errlen)
+prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen)
 {
     prof_http *h = calloc(1, sizeof *h);
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    *h = (prof_http){.settings = *s, .endpoints = endpoints, .count = count,
-                     .ctx = ctx, .ph = ph};
+    h->cfg = *cfg;
     if (start_civetweb(h, err, errlen) != 0) {
         prof_http_stop(h);
         return NULL;
@@ -246,13 +262,13 @@ int prof_http_port(const prof_http *h)
 
 const prof_settings *prof_http_settings(const prof_http *h)
 {
-    return &h->settings;
+    return &h->cfg.settings;
 }
 
 const prof_endpoint *prof_http_endpoints(const prof_http *h, size_t *count)
 {
-    *count = h->count;
-    return h->endpoints;
+    *count = h->cfg.count;
+    return h->cfg.endpoints;
 }
 
 bool prof_http_stopping(const prof_http *h)
@@ -267,7 +283,7 @@ static void *knock(void *arg)
 {
     prof_http *h = arg;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    if (inet_pton(AF_INET, h->settings.host, &sa.sin_addr) != 1 || sa.sin_addr.s_addr == 0)
+    if (inet_pton(AF_INET, h->cfg.settings.host, &sa.sin_addr) != 1 || sa.sin_addr.s_addr == 0)
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     /* Knock only once mg_stop has raised civetweb's stop flag (it does so
      * first thing): a connection accepted before that could be queued for

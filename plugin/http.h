@@ -37,11 +37,23 @@ typedef struct prof_endpoint {
     long (*count)(void *ctx);
 } prof_endpoint;
 
-/* Starts serving on s->host:s->port. NULL with err (e.g. port in use).
- * `s` is copied; `endpoints` and `ctx` must outlive the server. */
-prof_http *prof_http_start(const prof_settings *s, const prof_endpoint *endpoints,
-                           size_t count, void *ctx, const prof_host *ph,
-                           char *err, size_t errlen);
+struct prof_metrics;
+
+/* What a server is started with. Copied by prof_http_start; the pointers
+ * must outlive the server. */
+typedef struct prof_http_config {
+    prof_settings settings;
+    const prof_endpoint *endpoints;
+    size_t count;
+    void *ctx;                     /* handed to handlers and callbacks */
+    const prof_host *ph;
+    struct prof_metrics *metrics;  /* counted into, served at /metrics */
+    uint64_t (*trace_dropped)(void *ctx); /* for /metrics; may be NULL */
+} prof_http_config;
+
+/* Starts serving on settings.host:settings.port. NULL with err (e.g. port
+ * in use). */
+prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen);
 /* The port really bound (differs from the setting when it was 0). */
 int prof_http_port(const prof_http *http);
 const prof_settings *prof_http_settings(const prof_http *http);
@@ -58,5 +70,15 @@ void prof_http_send(struct mg_connection *conn, int status, const char *content_
 /* A text/plain error with X-Go-Pprof: 1, which makes pprof print it. */
 void prof_http_error(struct mg_connection *conn, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with extra header lines ("Allow: GET\r\n"). */
+void prof_http_error_headers(struct mg_connection *conn, int status, const char *extra,
+                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* What was answered to one request, for the access log and metrics; the
+ * dispatcher attaches it to the connection, responses fill it in. */
+typedef struct prof_exchange {
+    int status;
+    uint64_t bytes;
+} prof_exchange;
 
 #endif

@@ -5,11 +5,17 @@
  */
 #include "profiler.h"
 
+#include "contention.h"
 #include "cpu.h"
+#include "events.h"
+#include "heap.h"
 #include "http.h"
+#include "metrics.h"
 #include "pages.h"
 #include "pf_symbolize.h"
 #include "symbol.h"
+#include "threads.h"
+#include "trace.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -32,18 +38,62 @@ static const prof_endpoint endpoints[] = {
      no_count},
     {"symbol", true, true, prof_symbol_handle,
      "function names of addresses: POST 0xA+0xB (what pprof asks)", NULL},
+    {"mutex", false, true, prof_contention_mutex_handle,
+     "holders of contended mutexes (profiler.mutex_fraction); ?seconds=N for a delta",
+     prof_contention_mutex_count},
+    {"block", false, true, prof_contention_block_handle,
+     "where threads waited on mutexes and conditions (profiler.block_rate); ?seconds=N",
+     prof_contention_block_count},
+    {"trace", false, true, prof_trace_handle,
+     "what each thread did, Chrome trace JSON for ui.perfetto.dev; ?seconds=F (default 1)",
+     no_count},
+    {"allocs", false, true, prof_heap_allocs_handle,
+     "a sampling of all memory allocations since the profiler was loaded "
+     "(profiler.heap_sample_bytes); ?seconds=N for a delta", prof_heap_count},
+    {"heap", false, true, prof_heap_handle,
+     "a sampling of the memory allocations of live objects; ?seconds=N for a delta",
+     prof_heap_count},
+    {"goroutine", false, true, prof_threads_goroutine_handle,
+     "stacks of all threads (taken with a signal); debug=2 for a full dump with states; "
+     "?seconds=N for a delta", prof_threads_count},
+    {"threads", false, true, prof_threads_alias_handle,
+     "the same as goroutine, under its C name", prof_threads_count},
 };
 
 /* ---- serving on and off ---- */
 
+/* The endpoints' names, as the metrics label them. */
+static const char *const *endpoint_names(void)
+{
+    static const char *names[sizeof endpoints / sizeof *endpoints];
+    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
+        names[i] = endpoints[i].name;
+    return names;
+}
+
 static int serve_on(profiler *p, char *err, size_t errlen)
 {
-    p->http = prof_http_start(&p->settings, endpoints, sizeof endpoints / sizeof *endpoints,
-                              p, &p->ph, err, errlen);
+    if (prof_settings_check(&p->settings, true, err, errlen) != 0)
+        return -1;
+    prof_http_config cfg = {
+        .settings = p->settings,
+        .endpoints = endpoints,
+        .count = sizeof endpoints / sizeof *endpoints,
+        .ctx = p,
+        .ph = &p->ph,
+        .metrics = p->metrics,
+        .trace_dropped = prof_trace_dropped_total,
+    };
+    p->http = prof_http_start(&cfg, err, errlen);
     if (p->http == NULL)
         return -1;
-    prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on http://%s:%d%s",
-             p->settings.host, prof_http_port(p->http), PROF_HTTP_PREFIX);
+    prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on http://%s:%d%s%s",
+             p->settings.host, prof_http_port(p->http), PROF_HTTP_PREFIX,
+             p->settings.token[0] ? " (token required)" : "");
+    if (!prof_auth_is_loopback(p->settings.host) && !p->settings.token[0])
+        prof_log(&p->ph, TK_LOG_WARN, "profiles are served WITHOUT authentication on %s "
+                 "(profiler.allow_unauthenticated_remote): anyone who reaches this port can "
+                 "read this process's memory layout and code", p->settings.host);
     return 0;
 }
 
@@ -86,6 +136,9 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
         api->reply_printf(reply, "\"%s:%d\"", p->settings.host, prof_http_port(p->http));
     else
         api->reply_printf(reply, "null");
+    api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
+                      prof_contention_fraction(p->events->contention),
+                      (long long)prof_contention_rate(p->events->contention));
     api->reply_printf(reply, ",\"configured\":{\"enabled\":%s,\"host\":\"%s\",\"port\":%d},"
                       "\"version\":\"%s\"}",
                       p->settings.enabled ? "true" : "false", p->settings.host,
@@ -161,6 +214,39 @@ static int pin_libprofiler(char *err, size_t errlen)
     return 0;
 }
 
+/* Makes the parts that live from init to fini. 0, or -1 with err. */
+static int create_parts(profiler *p, char *err, size_t errlen)
+{
+    pf_err perr = {0};
+    int rc = register_commands(p);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
+        return -1;
+    }
+    if ((p->sym = pf_symbolizer_new(&perr)) == NULL) {
+        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
+        return -1;
+    }
+    p->metrics = prof_metrics_new(endpoint_names(), sizeof endpoints / sizeof *endpoints);
+    if (p->metrics == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
+        (p->events = prof_events_new(p, err, errlen)) == NULL)
+        return -1;
+    return 0;
+}
+
+static void free_parts(profiler *p)
+{
+    prof_events_free(p->events); /* hooks out before what they use is freed */
+    prof_cpu_free(p->cpu);
+    prof_metrics_free(p->metrics);
+    pf_symbolizer_free(p->sym);
+    free(p);
+}
+
 static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *cfg,
                        void **state, char *err, size_t errlen)
 {
@@ -173,21 +259,19 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
     }
     p->ph = (prof_host){api, host};
     p->info = api->process_info(host);
-    prof_settings_read(api, cfg, &p->settings);
-    pf_err perr = {0};
-    int rc = register_commands(p);
-    if (rc != 0)
-        snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
-    else if ((p->sym = pf_symbolizer_new(&perr)) == NULL)
-        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
-    else if ((p->cpu = prof_cpu_new(err, errlen)) != NULL) {
-        mg_init_library(0);
-        *state = p;
-        return 0;
+    if (prof_settings_read(api, cfg, &p->settings, err, errlen) != 0 ||
+        prof_settings_check(&p->settings, p->settings.enabled, err, errlen) != 0 ||
+        create_parts(p, err, errlen) != 0) {
+        free_parts(p);
+        return -1;
     }
-    pf_symbolizer_free(p->sym);
-    free(p);
-    return -1;
+    mg_init_library(0);
+    prof_heap_init(&p->ph, p->settings.heap_sample_bytes); /* never fails */
+    char terr[256]; /* without it, goroutine/threads answer 501 with the reason */
+    if (prof_threads_init(terr, sizeof terr) != 0)
+        prof_log(&p->ph, TK_LOG_WARN, "thread stacks unavailable: %s", terr);
+    *state = p;
+    return 0;
 }
 
 static int plugin_start(void *state, char *err, size_t errlen)
@@ -210,9 +294,12 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
 {
     profiler *p = state;
     prof_settings next;
-    prof_settings_read(p->ph.api, cfg, &next);
+    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
+        return -1;
     bool restart = p->http != NULL && (!next.enabled || !same_listen(&next, &p->settings));
     p->settings = next;
+    prof_events_reconfigure(p->events, &next);
+    prof_heap_reconfigure(next.heap_sample_bytes);
     if (restart)
         serve_off(p);
     if (p->started && next.enabled && p->http == NULL)
@@ -220,15 +307,25 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     return 0;
 }
 
+/* May the host switch to cfg? Refuses what start or enable would refuse. */
+static int plugin_check_config(void *state, const tk_config *cfg, char *err, size_t errlen)
+{
+    profiler *p = state;
+    prof_settings next;
+    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
+        return -1;
+    return prof_settings_check(&next, next.enabled, err, errlen);
+}
+
 static void plugin_fini(void *state)
 {
     profiler *p = state;
     if (p->http != NULL)
         serve_off(p);
+    prof_heap_fini(); /* malloc hooks out before dlclose */
+    prof_threads_fini(); /* signal handler out before dlclose */
     mg_exit_library();
-    prof_cpu_free(p->cpu);
-    pf_symbolizer_free(p->sym);
-    free(p);
+    free_parts(p);
 }
 
 static const tk_plugin_def definition = {
@@ -241,7 +338,7 @@ static const tk_plugin_def definition = {
     .init = plugin_init,
     .start = plugin_start,
     .stop = plugin_stop,
-    .check_config = NULL,
+    .check_config = plugin_check_config,
     .reconfigure = plugin_reconfigure,
     .fini = plugin_fini,
 };

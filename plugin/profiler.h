@@ -10,6 +10,8 @@
 
 #include "takhin/plugin.h"
 
+#include "auth.h"
+
 #define PROF_VERSION "0.1.0"
 
 /* Upper bound of profiler.cpu_hz. ITIMER_PROF is driven by the kernel
@@ -27,12 +29,21 @@ typedef struct prof_settings {
     long heap_sample_bytes;
     long mutex_fraction;
     int64_t block_rate; /* ns */
+    char token[PROF_TOKEN_MAX]; /* "" = no authentication */
+    bool allow_unauthenticated_remote;
+    bool tls;           /* tls.* set: refused, see prof_settings_check */
+    int max_requests, max_queued, max_header_bytes, request_timeout_ms;
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];
 
-/* Copies the `profiler` section into *out. */
-void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out);
+/* Copies the `profiler` section into *out (reading auth.token_file).
+ * 0, or -1 with err. */
+int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
+                       char *err, size_t errlen);
+/* Checks what no single key can: TLS, and safe binding when `serving`
+ * with these settings. 0, or -1 with err. */
+int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen);
 
 /* The host, as the plugin sees it: for logging from any thread. */
 typedef struct prof_host {
@@ -45,6 +56,8 @@ typedef struct prof_host {
 struct prof_http;
 struct prof_cpu;
 struct pf_symbolizer;
+struct prof_metrics;
+struct prof_events;
 
 /* The plugin's state, from init to fini. HTTP handlers get it as ctx. */
 typedef struct profiler {
@@ -54,6 +67,8 @@ typedef struct profiler {
     struct prof_http *http;  /* NULL while disabled */
     struct prof_cpu *cpu;    /* the one-at-a-time CPU profile slot */
     struct pf_symbolizer *sym; /* shared by every profile; thread-safe */
+    struct prof_metrics *metrics; /* from init to fini, across restarts */
+    struct prof_events *events; /* event hooks, mutex/block profiles, trace */
     bool started;            /* between the host's start and stop */
 } profiler;
 

@@ -1,7 +1,11 @@
-/* The profiler's config section: schema and copy-out. */
+/* The profiler's config section: schema, copy-out and the checks that
+ * need more than one key. */
 #include "profiler.h"
 
+#include "auth.h"
+
 #include <stdio.h>
+#include <string.h>
 
 const tk_config_key prof_config_keys[] = {
     {"enabled", TK_CONFIG_BOOL, "false", 0, 0, "serve /debug/pprof/ (off by default)"},
@@ -17,10 +21,53 @@ const tk_config_key prof_config_keys[] = {
      "sample one blocking event per N ns blocked (Go's SetBlockProfileRate); 0 = off"},
     {"heap_sample_bytes", TK_CONFIG_INT, "524288", 0, 1 << 30,
      "mean bytes between heap samples; 0 turns heap and allocs profiling off"},
+    {"auth.token", TK_CONFIG_STRING, NULL, 0, 0,
+     "bearer token every request must carry (or the Basic password); unset: no auth"},
+    {"auth.token_file", TK_CONFIG_STRING, NULL, 0, 0, "file whose first line is the token"},
+    {"allow_unauthenticated_remote", TK_CONFIG_BOOL, "false", 0, 0,
+     "permit a non-loopback host without auth (not recommended)"},
+    {"tls.cert", TK_CONFIG_STRING, NULL, 0, 0, "not supported: see README (TLS)"},
+    {"tls.key", TK_CONFIG_STRING, NULL, 0, 0, "not supported: see README (TLS)"},
+    {"max_requests", TK_CONFIG_INT, "8", 1, 256, "requests served at once (worker threads)"},
+    {"max_queued", TK_CONFIG_INT, "16", 1, 4096, "accepted connections waiting for a worker"},
+    {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
+     "largest request line and headers"},
+    {"request_timeout_ms", TK_CONFIG_INT, "10000", 100, 600000,
+     "time a client has to send its request, and each read or write of it"},
     {0},
 };
 
-void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out)
+static const char *opt_string(const tk_host_api *api, const tk_config *cfg, const char *key)
+{
+    const tk_config_value *v = api->config_get(cfg, key);
+    return v->set && v->s != NULL ? v->s : "";
+}
+
+/* The token from auth.token or auth.token_file (one of them at most). */
+static int read_token(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
+                      char *err, size_t errlen)
+{
+    const tk_config_value *token = api->config_get(cfg, "auth.token");
+    const tk_config_value *file = api->config_get(cfg, "auth.token_file");
+    bool has_token = token->set && token->s[0], has_file = file->set && file->s[0];
+    if (has_token && has_file) {
+        snprintf(err, errlen, "profiler.auth.token (%s) and profiler.auth.token_file (%s) are "
+                 "both set: expected one of them", token->origin, file->origin);
+        return -1;
+    }
+    if (has_file)
+        return prof_auth_read_token_file(file->s, out->token, sizeof out->token, err, errlen);
+    if (has_token && strlen(token->s) >= sizeof out->token) {
+        snprintf(err, errlen, "profiler.auth.token (%s): expected at most %zu characters",
+                 token->origin, sizeof out->token - 1);
+        return -1;
+    }
+    snprintf(out->token, sizeof out->token, "%s", has_token ? token->s : "");
+    return 0;
+}
+
+int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
+                       char *err, size_t errlen)
 {
     *out = (prof_settings){
         .enabled = api->config_get(cfg, "enabled")->b,
@@ -30,6 +77,34 @@ void prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_setti
         .heap_sample_bytes = (long)api->config_get(cfg, "heap_sample_bytes")->i,
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
+        .allow_unauthenticated_remote = api->config_get(cfg, "allow_unauthenticated_remote")->b,
+        .max_requests = (int)api->config_get(cfg, "max_requests")->i,
+        .max_queued = (int)api->config_get(cfg, "max_queued")->i,
+        .max_header_bytes = (int)api->config_get(cfg, "max_header_bytes")->i,
+        .request_timeout_ms = (int)api->config_get(cfg, "request_timeout_ms")->i,
+        .tls = opt_string(api, cfg, "tls.cert")[0] || opt_string(api, cfg, "tls.key")[0],
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
+    return read_token(api, cfg, out, err, errlen);
+}
+
+int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen)
+{
+    if (s->tls) {
+        snprintf(err, errlen, "profiler.tls.cert/tls.key: TLS is not available: Debian's "
+                 "civetweb 1.15 cannot initialize OpenSSL 3 (a TLS handshake crashes it), so "
+                 "the profiler never serves TLS. Remove the tls keys and terminate TLS in a "
+                 "proxy in front of 127.0.0.1 (README: TLS)");
+        return -1;
+    }
+    if (!serving || prof_auth_is_loopback(s->host) || s->token[0] != '\0')
+        return 0;
+    if (s->allow_unauthenticated_remote)
+        return 0;
+    snprintf(err, errlen, "profiler.host = \"%s\" is not a loopback address and no token is "
+             "set: anyone who reaches it could read this process's memory layout and code. "
+             "Set profiler.auth.token or profiler.auth.token_file (TAKHIN_PROFILER_AUTH_TOKEN), "
+             "bind 127.0.0.1, or, knowingly, profiler.allow_unauthenticated_remote: true",
+             s->host);
+    return -1;
 }

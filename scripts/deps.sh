@@ -13,6 +13,7 @@ packages=(
     zlib1g-dev libdw-dev                      # gzip, symbols
     libcmocka-dev                             # unit tests
     golang-go curl                            # real clients for the tests
+    golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
     chromium fonts-dejavu-core                # looks at pages in tests
 )
 

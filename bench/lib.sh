@@ -1,0 +1,41 @@
+# Helpers for benchmarks: start takhind, read its counters, summarize.
+set -u
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+B_TMP=$(mktemp -d /tmp/tk-bench-XXXXXX)
+B_PID=""
+trap '[ -n "$B_PID" ] && kill -TERM $B_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$B_TMP"' EXIT
+
+# bench_server EXTRA_YAML: takhind with the profiler on a free port.
+bench_server() {
+    cat >"$B_TMP/takhin.yaml" <<YAML
+plugins:
+  - name: profiler
+    path: $ROOT/$BUILD/profiler.so
+profiler:
+  enabled: true
+  port: 0
+$1
+YAML
+    B_SOCK=$B_TMP/admin.sock
+    TAKHIN_ADMIN_SOCKET=$B_SOCK "$BUILD/takhind" -c "$B_TMP/takhin.yaml" 2>"$B_TMP/log" &
+    B_PID=$!
+    for _ in $(seq 100); do
+        admin help >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    B_PORT=$(admin profiler status | sed -nE 's/.*"listen":"[^"]*:([0-9]+)".*/\1/p')
+}
+admin() { "$BUILD/takhin-admin" -s "$B_SOCK" "$@"; }
+produced() { admin workload status | sed -nE 's/.*"produced":([0-9]+).*/\1/p'; }
+
+# summary NAME VALUES...: min, median, max of the values.
+summary() {
+    local name=$1
+    shift
+    printf '%s\n' "$@" | sort -g | awk -v n="$name" '
+        { v[NR] = $1 }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+              printf "%-44s min %8.4f  median %8.4f  max %8.4f  (n=%d)\n", n, v[1], m, v[NR], NR }'
+}

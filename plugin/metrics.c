@@ -1,0 +1,152 @@
+/* The profiler's metrics: see metrics.h. */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const int status_codes[] = {200, 400, 401, 404, 405, 409, 413, 500, 501, 503};
+#define NSTATUS (sizeof status_codes / sizeof *status_codes + 1) /* + "other" */
+
+static const double buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 120, 300};
+#define NBUCKETS (sizeof buckets / sizeof *buckets)
+
+typedef struct endpoint_stats {
+    _Atomic uint64_t requests[NSTATUS];
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t le[NBUCKETS]; /* histogram: counts per upper bound */
+    _Atomic uint64_t timed_count;
+    _Atomic uint64_t timed_sum_us;
+} endpoint_stats;
+
+struct prof_metrics {
+    const char *const *names;
+    size_t count;
+    _Atomic uint64_t auth_failures;
+    _Atomic long inflight;
+    endpoint_stats ep[]; /* count + 1: the last is "other" */
+};
+
+prof_metrics *prof_metrics_new(const char *const *names, size_t count)
+{
+    prof_metrics *m = calloc(1, sizeof *m + (count + 1) * sizeof(endpoint_stats));
+    if (m != NULL) {
+        m->names = names;
+        m->count = count;
+    }
+    return m;
+}
+
+void prof_metrics_free(prof_metrics *m)
+{
+    free(m);
+}
+
+static size_t status_index(int status)
+{
+    for (size_t i = 0; i < NSTATUS - 1; i++)
+        if (status_codes[i] == status)
+            return i;
+    return NSTATUS - 1;
+}
+
+void prof_metrics_request(prof_metrics *m, size_t endpoint, int status, uint64_t bytes,
+                          double seconds, bool timed)
+{
+    endpoint_stats *e = &m->ep[endpoint < m->count ? endpoint : m->count];
+    atomic_fetch_add(&e->requests[status_index(status)], 1);
+    atomic_fetch_add(&e->bytes, bytes);
+    if (!timed || status != 200)
+        return;
+    for (size_t b = 0; b < NBUCKETS; b++)
+        if (seconds <= buckets[b])
+            atomic_fetch_add(&e->le[b], 1);
+    atomic_fetch_add(&e->timed_count, 1);
+    atomic_fetch_add(&e->timed_sum_us, (uint64_t)(seconds * 1e6));
+}
+
+void prof_metrics_auth_failure(prof_metrics *m)
+{
+    atomic_fetch_add(&m->auth_failures, 1);
+}
+
+void prof_metrics_inflight(prof_metrics *m, int delta)
+{
+    atomic_fetch_add(&m->inflight, delta);
+}
+
+static const char *label(const prof_metrics *m, size_t i)
+{
+    if (i == m->count)
+        return "other";
+    return m->names[i][0] ? m->names[i] : "index";
+}
+
+static void render_requests(const prof_metrics *m, strbuf *out)
+{
+    sb_printf(out, "# HELP takhin_profiler_requests_total HTTP requests by endpoint and status.\n"
+                   "# TYPE takhin_profiler_requests_total counter\n");
+    for (size_t i = 0; i <= m->count; i++)
+        for (size_t s = 0; s < NSTATUS; s++) {
+            uint64_t n = atomic_load(&m->ep[i].requests[s]);
+            if (n == 0)
+                continue;
+            char code[8] = "other";
+            if (s < NSTATUS - 1)
+                snprintf(code, sizeof code, "%d", status_codes[s]);
+            sb_printf(out, "takhin_profiler_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
+                      label(m, i), code, (unsigned long long)n);
+        }
+    sb_printf(out, "# HELP takhin_profiler_response_bytes_total Bytes of responses served.\n"
+                   "# TYPE takhin_profiler_response_bytes_total counter\n");
+    for (size_t i = 0; i <= m->count; i++)
+        sb_printf(out, "takhin_profiler_response_bytes_total{endpoint=\"%s\"} %llu\n",
+                  label(m, i), (unsigned long long)atomic_load(&m->ep[i].bytes));
+}
+
+static void render_histogram(const prof_metrics *m, strbuf *out)
+{
+    sb_printf(out, "# HELP takhin_profiler_profile_duration_seconds Time to serve a profile.\n"
+                   "# TYPE takhin_profiler_profile_duration_seconds histogram\n");
+    for (size_t i = 0; i < m->count; i++) {
+        const endpoint_stats *e = &m->ep[i];
+        uint64_t total = atomic_load(&e->timed_count);
+        if (total == 0)
+            continue;
+        for (size_t b = 0; b < NBUCKETS; b++)
+            sb_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
+                           "le=\"%g\"} %llu\n", label(m, i), buckets[b],
+                      (unsigned long long)atomic_load(&e->le[b]));
+        sb_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
+                       "le=\"+Inf\"} %llu\n", label(m, i), (unsigned long long)total);
+        sb_printf(out, "takhin_profiler_profile_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+                  label(m, i), (double)atomic_load(&e->timed_sum_us) / 1e6);
+        sb_printf(out, "takhin_profiler_profile_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+                  label(m, i), (unsigned long long)total);
+    }
+}
+
+void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
+                         uint64_t dropped_trace_events)
+{
+    render_requests(m, out);
+    render_histogram(m, out);
+    sb_printf(out,
+              "# HELP takhin_profiler_profiles_in_flight Profiles being served now.\n"
+              "# TYPE takhin_profiler_profiles_in_flight gauge\n"
+              "takhin_profiler_profiles_in_flight %ld\n"
+              "# HELP takhin_profiler_enabled 1 while the profiler serves.\n"
+              "# TYPE takhin_profiler_enabled gauge\n"
+              "takhin_profiler_enabled %d\n"
+              "# HELP takhin_profiler_auth_failures_total Requests refused for a missing or "
+              "wrong token.\n"
+              "# TYPE takhin_profiler_auth_failures_total counter\n"
+              "takhin_profiler_auth_failures_total %llu\n"
+              "# HELP takhin_profiler_trace_dropped_events_total Trace events dropped because "
+              "a thread's buffer was full.\n"
+              "# TYPE takhin_profiler_trace_dropped_events_total counter\n"
+              "takhin_profiler_trace_dropped_events_total %llu\n",
+              atomic_load(&m->inflight), enabled ? 1 : 0,
+              (unsigned long long)atomic_load(&m->auth_failures),
+              (unsigned long long)dropped_trace_events);
+}

@@ -1,0 +1,36 @@
+/*
+ * plugin/metrics.h - the profiler's own metrics, served at /metrics in the
+ * Prometheus text format (behind the same auth as the profiles). Counters
+ * run from plugin load; updates are lock-free and any thread may make them.
+ */
+#ifndef TAKHIN_PLUGIN_METRICS_H
+#define TAKHIN_PLUGIN_METRICS_H
+
+#include "strbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct prof_metrics prof_metrics;
+
+/* `names` are the endpoint labels, indexed as the caller reports them;
+ * the array must outlive the metrics. */
+prof_metrics *prof_metrics_new(const char *const *names, size_t count);
+void prof_metrics_free(prof_metrics *m);
+
+/* One finished request. endpoint: an index < count, or count for "other"
+ * (unknown paths). `timed`: a profile whose duration goes into the
+ * histogram. */
+void prof_metrics_request(prof_metrics *m, size_t endpoint, int status, uint64_t bytes,
+                          double seconds, bool timed);
+void prof_metrics_auth_failure(prof_metrics *m);
+/* +1 when a profile starts being served, -1 when it ends. */
+void prof_metrics_inflight(prof_metrics *m, int delta);
+
+/* Writes every metric; `enabled` and `dropped_trace_events` are sampled by
+ * the caller. */
+void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
+                         uint64_t dropped_trace_events);
+
+#endif

@@ -1,0 +1,931 @@
+/*
+ * /debug/pprof/goroutine and /debug/pprof/threads: see threads.h.
+ *
+ * Signal. The first realtime signal from SIGRTMIN+11 (45 with glibc) up
+ * whose action is SIG_DFL when the plugin loads: glibc keeps 32 and 33 for
+ * itself (SIGRTMIN is 34), gperftools uses SIGPROF, and the low SIGRTMIN+n
+ * are the ones applications pick first. It is installed once, at init, with
+ * SA_SIGINFO | SA_RESTART and every other signal blocked while it runs;
+ * prof_threads_fini sets it to SIG_IGN (which drops every instance still
+ * pending in any thread), waits until no handler runs, then restores the
+ * previous action.
+ *
+ * Capture. Each thread of /proc/self/task gets the signal through
+ * rt_tgsigqueueinfo with a token (capture generation, slot index) in
+ * si_value; a signal from anyone else, or from an earlier capture, is
+ * ignored. The handler, async-signal-safe (no malloc, no lock of ours, no
+ * stdio), unwinds the interrupted context with libunwind's
+ * unw_init_local2(UNW_INIT_SIGNAL_FRAME) / unw_step into the thread's
+ * preallocated slot, takes the thread's name with prctl(PR_GET_NAME), and
+ * marks the slot done (an atomic the requester polls, no futex). The
+ * requesting thread signals itself too (the handler runs before the
+ * system call returns), so it is in the dump like any other.
+ *
+ * Why libunwind, not a frame-pointer walk: measured on the reference
+ * server, a thread waiting in nanosleep, pthread_cond_wait or read is
+ * interrupted inside libc, which has no frame pointers: a walk from RBP
+ * skips the caller of libc (producer_main, consume_records...) and often
+ * stops at once. libunwind follows .eh_frame through libc and gets
+ * complete stacks; Debian builds it with conservative checks, so each
+ * memory read is validated (mincore) and a corrupt stack ends the walk
+ * instead of faulting (tests/unit/test_threads.c: garbage RBP without
+ * unwind info, unwind info that lies). libunwind is dlopen'd (libprofiler
+ * already brings it into the process) and warmed up at init by a capture
+ * of the initializing thread, so nothing initializes lazily in a handler.
+ * Locks it takes in the handler: its cache lock, held with every signal
+ * blocked (so never by the interrupted thread itself), and the loader's
+ * recursive lock in dl_iterate_phdr, held briefly by dlopen/dlclose: a
+ * handler may wait for another thread, never deadlock. The price of the
+ * validation: about 27 system calls per thread (mincore, a pipe write and
+ * read per page checked, sigprocmask around the cache lock), which doubles
+ * a capture's time on a VM (bench/bench_threads.c). libgcc's
+ * _Unwind_Backtrace would need none (its FDE lookup is lock-free through
+ * _dl_find_object on Debian 12) but trusts unwind info and stack blindly.
+ *
+ * What a capture does to the signalled threads: each runs the handler for
+ * a few microseconds. System calls that SA_RESTART restarts (read, write,
+ * futex waits of pthread_cond_wait and pthread_mutex_lock, accept) go on
+ * transparently. nanosleep, clock_nanosleep, poll, epoll_wait, select and
+ * sigtimedwait are never restarted: they return early with EINTR (sleep
+ * returns the time left). The reference server tolerates it: its producers
+ * pace against an absolute schedule, so a short sleep makes one record come
+ * early and the next sleep longer (the rate is unchanged); its admin loop
+ * retries poll on EINTR, civetweb's loops take it for a timeout, sigwait
+ * retries inside glibc (tests/integration/test_goroutine.sh: 40 dumps in a
+ * row, the producers' rate holds, every request is answered). A debug=2
+ * request captures twice (the records, then the dump with states).
+ *
+ * A thread that blocks the signal never answers: it is listed without a
+ * stack ("blocks the signal", from SigBlk in /proc/self/task/TID/status)
+ * after PROF_THREADS_TIMEOUT_MS, and while our signal stays pending there
+ * later captures do not queue another one (PROF_THREAD_PENDING).
+ */
+#define UNW_LOCAL_ONLY
+#include "threads.h"
+
+#include "profiler.h"
+
+#include "pf_symbolize.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PREFERRED_OFFSET 11 /* SIGRTMIN+11 */
+#define MAX_STUCK 64        /* threads remembered with our signal pending */
+
+/* ---- libunwind, resolved at init ---- */
+
+typedef struct unwinder {
+    int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
+    int (*step)(unw_cursor_t *);
+    int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+    int (*proc_info_by_ip)(unw_addr_space_t, unw_word_t, unw_proc_info_t *, void *);
+    unw_addr_space_t *local_as;
+} unwinder;
+
+/* ---- module state ---- */
+
+enum slot_state { SLOT_SKIPPED, SLOT_ASKED, SLOT_BUSY, SLOT_DONE, SLOT_ABANDONED };
+
+/* One thread's answer, written by its signal handler. */
+typedef struct slot {
+    _Atomic int state;
+    pid_t tid;
+    prof_thread_status why; /* SLOT_SKIPPED: the reason */
+    bool gone;              /* exited before it was signalled */
+    bool truncated;
+    size_t depth;
+    char name[16];
+    uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
+} slot;
+
+/* The running capture, as the handler sees it. Immutable while published. */
+typedef struct capture {
+    slot *slots;
+    size_t n;
+    uint32_t gen;
+} capture;
+
+static struct {
+    pthread_mutex_t lock; /* one capture at a time; guards the plain fields */
+    unwinder unw;
+    int sig;              /* 0: not installed */
+    struct sigaction old; /* the action before ours */
+    pid_t pid;
+    uid_t uid;
+    capture cap;          /* storage of the published capture */
+    size_t slots_cap;     /* slots allocated in cap.slots */
+    bool ever_unanswered; /* a signal of ours may still be on its way */
+    pid_t stuck[MAX_STUCK];
+    size_t nstuck;
+    char error[256];      /* why captures are unavailable */
+    _Atomic(const capture *) current; /* NULL between captures */
+    _Atomic int inflight;             /* handlers running now */
+    _Atomic size_t answered;          /* slots done in this capture */
+} T = {.lock = PTHREAD_MUTEX_INITIALIZER, .error = "the thread profile was not initialized"};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- the signal handler (async-signal-safe) ---- */
+
+/* Unwinds the interrupted context: pcs[0] is its exact PC. */
+static size_t unwind_context(void *uc, uintptr_t *pcs, bool *truncated)
+{
+    unw_cursor_t cur;
+    size_t n = 0;
+    *truncated = false;
+    if (T.unw.init_local2(&cur, uc, UNW_INIT_SIGNAL_FRAME) < 0)
+        return 0;
+    for (;;) {
+        unw_word_t ip;
+        if (T.unw.get_reg(&cur, UNW_REG_IP, &ip) < 0 || ip == 0)
+            break;
+        if (n == PROF_THREADS_MAX_DEPTH) {
+            *truncated = true;
+            break;
+        }
+        pcs[n++] = (uintptr_t)ip;
+        if (T.unw.step(&cur) <= 0)
+            break;
+    }
+    return n;
+}
+
+/* The slot this signal asks to fill, claimed; NULL if the signal is not
+ * one of the running capture's, or for another thread. */
+static slot *claim_slot(const capture *c, const siginfo_t *si)
+{
+    if (si->si_code != SI_QUEUE || si->si_pid != T.pid)
+        return NULL;
+    uintptr_t token = (uintptr_t)si->si_value.sival_ptr;
+    size_t index = (size_t)(token & 0xffffffffu);
+    if ((uint32_t)(token >> 32) != c->gen || index >= c->n)
+        return NULL;
+    slot *s = &c->slots[index];
+    int asked = SLOT_ASKED;
+    if (s->tid != (pid_t)syscall(SYS_gettid) ||
+        !atomic_compare_exchange_strong(&s->state, &asked, SLOT_BUSY))
+        return NULL;
+    return s;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    int saved = errno;
+    atomic_fetch_add(&T.inflight, 1); /* before reading current: see finish */
+    const capture *c = atomic_load(&T.current);
+    slot *s = c != NULL ? claim_slot(c, si) : NULL;
+    if (s != NULL) {
+        s->depth = unwind_context(uc, s->pcs, &s->truncated);
+        prctl(PR_GET_NAME, s->name);
+        atomic_store(&s->state, SLOT_DONE);
+        atomic_fetch_add(&T.answered, 1);
+    }
+    atomic_fetch_sub(&T.inflight, 1);
+    errno = saved;
+}
+
+/* ---- /proc/self/task ---- */
+
+static int cmp_tid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The TIDs of the process, sorted, in a malloc'd array. -1 on failure. */
+static int list_tasks(pid_t **out, size_t *len)
+{
+    DIR *dir = opendir("/proc/self/task");
+    size_t n = 0, cap = 256;
+    pid_t *tids = malloc(cap * sizeof *tids);
+    struct dirent *e;
+    while (dir != NULL && tids != NULL && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if (n == cap) {
+            pid_t *grown = realloc(tids, (cap *= 2) * sizeof *tids);
+            if (grown == NULL) {
+                free(tids);
+                tids = NULL;
+                break;
+            }
+            tids = grown;
+        }
+        tids[n++] = (pid_t)atoi(e->d_name);
+    }
+    if (dir != NULL)
+        closedir(dir);
+    if (tids == NULL || dir == NULL) {
+        free(tids);
+        return -1;
+    }
+    qsort(tids, n, sizeof *tids, cmp_tid);
+    *out = tids;
+    *len = n;
+    return 0;
+}
+
+/* Reads /proc/self/task/TID/<file> into buf (NUL-terminated); length or -1. */
+static ssize_t read_task_file(pid_t tid, const char *file, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, file);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Name and state from the task's stat line "tid (comm) S ...". */
+static int read_stat(pid_t tid, char name[16], char *state)
+{
+    char line[512];
+    if (read_task_file(tid, "stat", line, sizeof line) < 0)
+        return -1;
+    char *open = strchr(line, '('), *close = strrchr(line, ')');
+    if (open == NULL || close == NULL || close < open || close[1] == '\0')
+        return -1;
+    snprintf(name, 16, "%.*s", (int)(close - open - 1), open + 1);
+    *state = close[2] ? close[2] : '?';
+    return 0;
+}
+
+static void read_comm(pid_t tid, char name[16])
+{
+    char buf[32];
+    if (read_task_file(tid, "comm", buf, sizeof buf) <= 0)
+        return;
+    buf[strcspn(buf, "\n")] = '\0';
+    snprintf(name, 16, "%.15s", buf);
+}
+
+/* Whether our signal is blocked / pending in the thread. -1: gone. */
+static int read_sig_bits(pid_t tid, bool *blocked, bool *pending)
+{
+    char buf[2048];
+    if (read_task_file(tid, "status", buf, sizeof buf) < 0)
+        return -1;
+    unsigned long long bit = 1ULL << (T.sig - 1), blk = 0, pnd = 0;
+    const char *b = strstr(buf, "\nSigBlk:"), *p = strstr(buf, "\nSigPnd:");
+    if (b != NULL)
+        blk = strtoull(b + 8, NULL, 16);
+    if (p != NULL)
+        pnd = strtoull(p + 8, NULL, 16);
+    *blocked = (blk & bit) != 0;
+    *pending = (pnd & bit) != 0;
+    return 0;
+}
+
+/* ---- one capture (T.lock held) ---- */
+
+static bool was_stuck(pid_t tid)
+{
+    for (size_t i = 0; i < T.nstuck; i++)
+        if (T.stuck[i] == tid)
+            return true;
+    return false;
+}
+
+static void remember_stuck(pid_t tid)
+{
+    if (T.nstuck < MAX_STUCK)
+        T.stuck[T.nstuck++] = tid;
+}
+
+/* Slots are replaced only between captures (nothing published, no
+ * handler running), never moved under a handler. */
+static int reserve_slots(size_t n)
+{
+    if (n <= T.slots_cap)
+        return 0;
+    slot *s = calloc(n, sizeof *s);
+    if (s == NULL)
+        return -1;
+    free(T.cap.slots);
+    T.cap.slots = s;
+    T.slots_cap = n;
+    return 0;
+}
+
+/* A thread where our signal from an earlier capture still waits gets no
+ * second one: it would only queue up behind the first. */
+static void prepare_slot(slot *s, pid_t tid)
+{
+    bool blocked, pending;
+    s->tid = tid;
+    s->why = PROF_THREAD_OK;
+    s->gone = false;
+    s->depth = 0;
+    s->truncated = false;
+    s->name[0] = '\0';
+    if (was_stuck(tid) && read_sig_bits(tid, &blocked, &pending) == 0 && pending) {
+        s->why = PROF_THREAD_PENDING;
+        atomic_store(&s->state, SLOT_SKIPPED);
+    } else {
+        atomic_store(&s->state, SLOT_ASKED);
+    }
+}
+
+static int send_signal(pid_t tid, uintptr_t token)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = T.sig;
+    si.si_code = SI_QUEUE;
+    si.si_pid = T.pid;
+    si.si_uid = T.uid;
+    si.si_value.sival_ptr = (void *)token;
+    return syscall(SYS_rt_tgsigqueueinfo, T.pid, tid, T.sig, &si) == 0 ? 0 : errno;
+}
+
+/* Signals every asked slot's thread; returns how many signals went out. */
+static size_t send_all(const capture *c)
+{
+    size_t sent = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        slot *s = &c->slots[i];
+        if (atomic_load(&s->state) != SLOT_ASKED)
+            continue;
+        int e = send_signal(s->tid, ((uintptr_t)c->gen << 32) | i);
+        int asked = SLOT_ASKED;
+        if (e == 0)
+            sent++;
+        else if (atomic_compare_exchange_strong(&s->state, &asked, SLOT_SKIPPED)) {
+            s->why = PROF_THREAD_NOT_SENT;
+            s->gone = e == ESRCH;
+        }
+    }
+    return sent;
+}
+
+/* Polls the answer count (no futex in the handler, as Kudu does). */
+static void wait_answers(size_t expected)
+{
+    double deadline = now_ms() + PROF_THREADS_TIMEOUT_MS;
+    for (unsigned spins = 0; atomic_load(&T.answered) < expected; spins++) {
+        if (now_ms() >= deadline)
+            return;
+        if (spins < 100)
+            sched_yield();
+        else
+            sleep_us(50);
+    }
+}
+
+/* Withdraws the capture: unanswered slots are abandoned (a late handler
+ * leaves them alone), then no handler may still hold `current`. Handlers
+ * count themselves in before reading `current` and we clear it before
+ * reading the count (both seq_cst): once the count is 0, none has it. */
+static void retract(const capture *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        int asked = SLOT_ASKED;
+        if (atomic_compare_exchange_strong(&c->slots[i].state, &asked, SLOT_ABANDONED))
+            T.ever_unanswered = true;
+    }
+    atomic_store(&T.current, NULL);
+    while (atomic_load(&T.inflight) > 0)
+        sleep_us(20);
+}
+
+/* The result for slot s into t (name and state may be there already).
+ * False when the thread no longer exists. */
+static bool take_slot(const slot *s, prof_thread *t)
+{
+    t->tid = s->tid;
+    t->depth = 0;
+    t->truncated = false;
+    if (atomic_load(&s->state) == SLOT_DONE) {
+        t->status = PROF_THREAD_OK;
+        t->depth = s->depth;
+        t->truncated = s->truncated;
+        memcpy(t->pcs, s->pcs, s->depth * sizeof *s->pcs);
+        if (s->name[0] != '\0')
+            memcpy(t->name, s->name, sizeof t->name);
+        return true;
+    }
+    bool blocked = false, pending = false;
+    if (s->gone || read_sig_bits(s->tid, &blocked, &pending) != 0)
+        return false;
+    if (atomic_load(&s->state) == SLOT_SKIPPED)
+        t->status = s->why;
+    else
+        t->status = blocked ? PROF_THREAD_BLOCKED : PROF_THREAD_NO_ANSWER;
+    if (pending)
+        remember_stuck(s->tid);
+    if (t->name[0] == '\0')
+        read_comm(s->tid, t->name);
+    return true;
+}
+
+/* Captures the threads `tids` into out[] (prefilled with names and states
+ * or zeroes); *kept: how many are still alive, packed at the front. */
+static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
+                        double *ms)
+{
+    if (n > 0xffffffffu || reserve_slots(n) != 0)
+        return -1;
+    capture *c = &T.cap;
+    c->n = n;
+    c->gen++;
+    for (size_t i = 0; i < n; i++)
+        prepare_slot(&c->slots[i], tids[i]);
+    atomic_store(&T.answered, 0);
+    double t0 = now_ms();
+    atomic_store(&T.current, c);
+    wait_answers(send_all(c));
+    retract(c);
+    *ms = now_ms() - t0;
+    T.nstuck = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!take_slot(&c->slots[i], &out[i]))
+            continue;
+        if (j != i)
+            out[j] = out[i];
+        j++;
+    }
+    *kept = j;
+    return 0;
+}
+
+/* ---- captures ---- */
+
+static void prefill(const pid_t *tids, size_t n, prof_thread *out, bool with_state)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i].tid = tids[i];
+        out[i].state = '?';
+        if (with_state && read_stat(tids[i], out[i].name, &out[i].state) != 0)
+            out[i].state = '?';
+    }
+}
+
+int prof_threads_capture(prof_threads_dump *out, bool with_state, char *err, size_t errlen)
+{
+    *out = (prof_threads_dump){0};
+    pid_t *tids = NULL;
+    size_t n = 0;
+    int rc = 0;
+    pthread_mutex_lock(&T.lock);
+    if (T.sig == 0) {
+        snprintf(err, errlen, "thread stacks are unavailable: %s", T.error);
+        rc = 501;
+    } else if (list_tasks(&tids, &n) != 0) {
+        snprintf(err, errlen, "cannot list /proc/self/task: %s", strerror(errno));
+        rc = 503;
+    } else if ((out->thread = calloc(n ? n : 1, sizeof *out->thread)) == NULL) {
+        snprintf(err, errlen, "out of memory for %zu threads", n);
+        rc = 503;
+    } else {
+        prefill(tids, n, out->thread, with_state);
+        if (capture_tids(tids, n, out->thread, &out->len, &out->capture_ms) != 0) {
+            snprintf(err, errlen, "out of memory for %zu threads", n);
+            rc = 503;
+        }
+    }
+    pthread_mutex_unlock(&T.lock);
+    free(tids);
+    if (rc != 0)
+        prof_threads_dump_free(out);
+    return rc;
+}
+
+void prof_threads_dump_free(prof_threads_dump *d)
+{
+    free(d->thread);
+    *d = (prof_threads_dump){0};
+}
+
+/* ---- lifecycle ---- */
+
+static int load_unwinder(char *err, size_t errlen)
+{
+    void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (h == NULL) {
+        snprintf(err, errlen, "cannot load libunwind.so.8 (%s): install libunwind8", dlerror());
+        return -1;
+    }
+    T.unw.init_local2 = (int (*)(unw_cursor_t *, unw_context_t *, int))
+        dlsym(h, "_ULx86_64_init_local2");
+    T.unw.step = (int (*)(unw_cursor_t *))dlsym(h, "_ULx86_64_step");
+    T.unw.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))
+        dlsym(h, "_ULx86_64_get_reg");
+    T.unw.proc_info_by_ip = (int (*)(unw_addr_space_t, unw_word_t, unw_proc_info_t *, void *))
+        dlsym(h, "_ULx86_64_get_proc_info_by_ip");
+    T.unw.local_as = (unw_addr_space_t *)dlsym(h, "_ULx86_64_local_addr_space");
+    if (!T.unw.init_local2 || !T.unw.step || !T.unw.get_reg || !T.unw.proc_info_by_ip ||
+        !T.unw.local_as) {
+        snprintf(err, errlen, "libunwind.so.8 lacks unw_init_local2 (needs 1.3 or later)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Installs the handler on the first free realtime signal from
+ * SIGRTMIN+PREFERRED_OFFSET. */
+static int install_handler(char *err, size_t errlen)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    for (int sig = SIGRTMIN + PREFERRED_OFFSET; sig < SIGRTMAX; sig++) {
+        struct sigaction cur;
+        if (sigaction(sig, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
+            cur.sa_handler != SIG_DFL)
+            continue;
+        if (sigaction(sig, &sa, &T.old) != 0)
+            break;
+        T.sig = sig;
+        return 0;
+    }
+    snprintf(err, errlen, "no free realtime signal from SIGRTMIN+%d to SIGRTMAX-1",
+             PREFERRED_OFFSET);
+    return -1;
+}
+
+/* Puts the signal back as it was, with no signal of ours left anywhere. */
+static void uninstall(void)
+{
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(T.sig, &ign, NULL); /* drops every instance still pending */
+    if (T.ever_unanswered)
+        sleep_us(20000); /* a delivery already under way runs meanwhile */
+    while (atomic_load(&T.inflight) > 0)
+        sleep_us(20);
+    sigaction(T.sig, &T.old, NULL);
+    T.sig = 0;
+}
+
+/* Captures the calling thread once: libunwind initializes on first use,
+ * which must not happen inside a handler. */
+static int warm_up(char *err, size_t errlen)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    prof_thread t = {0};
+    size_t kept = 0;
+    double ms;
+    if (capture_tids(&self, 1, &t, &kept, &ms) == 0 && kept == 1 &&
+        t.status == PROF_THREAD_OK && t.depth > 0)
+        return 0;
+    snprintf(err, errlen, "the warm-up capture of the initializing thread failed "
+             "(does it block signal %d?)", T.sig);
+    return -1;
+}
+
+int prof_threads_init(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&T.lock);
+    int rc = 0;
+    if (T.sig == 0) {
+        T.pid = getpid();
+        T.uid = getuid();
+        rc = load_unwinder(err, errlen);
+        if (rc == 0)
+            rc = install_handler(err, errlen);
+        if (rc == 0 && (rc = warm_up(err, errlen)) != 0)
+            uninstall();
+        snprintf(T.error, sizeof T.error, "%s", rc == 0 ? "" : err);
+    }
+    pthread_mutex_unlock(&T.lock);
+    return rc;
+}
+
+void prof_threads_fini(void)
+{
+    pthread_mutex_lock(&T.lock);
+    if (T.sig != 0)
+        uninstall();
+    free(T.cap.slots);
+    T.cap.slots = NULL;
+    T.slots_cap = 0;
+    T.nstuck = 0;
+    snprintf(T.error, sizeof T.error, "the thread profile was shut down");
+    pthread_mutex_unlock(&T.lock);
+}
+
+int prof_threads_signal(void)
+{
+    return T.sig;
+}
+
+/* ---- the profile: records and text ---- */
+
+static void describe(const prof_thread *t, char *buf, size_t len)
+{
+    switch (t->status) {
+    case PROF_THREAD_OK:
+        snprintf(buf, len, "captured");
+        break;
+    case PROF_THREAD_BLOCKED:
+        snprintf(buf, len, "the thread blocks signal %d (SIGRTMIN+%d)", T.sig, T.sig - SIGRTMIN);
+        break;
+    case PROF_THREAD_PENDING:
+        snprintf(buf, len, "signal %d from an earlier capture is still pending there "
+                 "(the thread blocks it?)", T.sig);
+        break;
+    case PROF_THREAD_NO_ANSWER:
+        snprintf(buf, len, "no answer to signal %d within %d ms", T.sig, PROF_THREADS_TIMEOUT_MS);
+        break;
+    case PROF_THREAD_NOT_SENT:
+        snprintf(buf, len, "signal %d could not be queued (RLIMIT_SIGPENDING reached?)", T.sig);
+        break;
+    }
+}
+
+static int collect(void *ctx, prof_records *out, char *err, size_t errlen)
+{
+    (void)ctx;
+    prof_threads_dump d;
+    int rc = prof_threads_capture(&d, false, err, errlen);
+    const int64_t one = 1;
+    for (size_t i = 0; rc == 0 && i < d.len; i++) {
+        const prof_thread *t = &d.thread[i];
+        char label[320], why[160];
+        const char *thread = t->name[0] ? t->name : "?";
+        if (t->status != PROF_THREAD_OK) {
+            describe(t, why, sizeof why);
+            snprintf(label, sizeof label, "%s (tid %d): no stack, %s", thread, (int)t->tid, why);
+            thread = label;
+        }
+        if (prof_records_add(out, t->pcs, t->depth, &one, thread) != 0) {
+            snprintf(err, errlen, "out of memory for the stacks of %zu threads", d.len);
+            rc = 503;
+        }
+    }
+    prof_threads_dump_free(&d);
+    return rc;
+}
+
+/* Start of the function holding addr (from its FDE), 0 if unknown. */
+static uint64_t func_entry(uint64_t addr)
+{
+    unw_proc_info_t pi;
+    if (T.unw.proc_info_by_ip == NULL ||
+        T.unw.proc_info_by_ip(*T.unw.local_as, (unw_word_t)addr, &pi, NULL) < 0)
+        return 0;
+    return pi.start_ip <= addr && addr < pi.end_ip ? pi.start_ip : 0;
+}
+
+/* The address to symbolize for frame i: the leaf's PC, else the call. */
+static uint64_t frame_addr(const uintptr_t *pcs, size_t i)
+{
+    return i == 0 ? (uint64_t)pcs[0] : (uint64_t)pcs[i] - 1;
+}
+
+/* An address no symbol covers: "module+0xOFFSET", or "?". */
+static void unknown_frame(uint64_t addr, char *buf, size_t len)
+{
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)addr, &info) == 0 || info.dli_fname == NULL) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    const char *base = strrchr(info.dli_fname, '/');
+    snprintf(buf, len, "%s+%#llx", base ? base + 1 : info.dli_fname,
+             (unsigned long long)(addr - (uintptr_t)info.dli_fbase));
+}
+
+/* debug=1 frame lines: "#\t0xADDR\tfunction+0xOFF\tfile:line". */
+static void write_hash_frames(strbuf *sb, pf_symbolizer *sym, const prof_record *r)
+{
+    for (size_t i = 0; i < r->depth; i++) {
+        uint64_t addr = frame_addr(r->pcs, i), entry = func_entry(addr);
+        pf_symbol s;
+        if (!pf_symbolize(sym, addr, &s)) {
+            char where[160];
+            unknown_frame(addr, where, sizeof where);
+            sb_printf(sb, "#\t%#llx\t?\t%s\n", (unsigned long long)addr, where);
+            continue;
+        }
+        for (size_t k = 0; k < s.nframes; k++) {
+            const pf_sym_frame *f = &s.frame[k];
+            sb_printf(sb, "#\t%#llx\t%s", (unsigned long long)addr, f->function ? f->function : "?");
+            if (entry != 0)
+                sb_printf(sb, "+%#llx", (unsigned long long)(addr - entry));
+            sb_printf(sb, "\t%s:%lld\n", f->file ? f->file : "?", (long long)f->line);
+        }
+    }
+}
+
+typedef struct group {
+    const prof_record *rec;
+    int64_t count;
+} group;
+
+static int cmp_stack(const prof_record *a, const prof_record *b)
+{
+    if (a->depth != b->depth)
+        return a->depth < b->depth ? -1 : 1;
+    for (size_t i = 0; i < a->depth; i++)
+        if (a->pcs[i] != b->pcs[i])
+            return a->pcs[i] < b->pcs[i] ? -1 : 1;
+    return 0;
+}
+
+static int cmp_group_stack(const void *a, const void *b)
+{
+    return cmp_stack(((const group *)a)->rec, ((const group *)b)->rec);
+}
+
+static int cmp_group_count(const void *a, const void *b)
+{
+    const group *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return cmp_stack(x->rec, y->rec);
+}
+
+/* Merges records with the same stack (whatever their thread), most
+ * frequent first. Returns the number of groups. */
+static size_t group_stacks(const prof_records *recs, group *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < recs->len; i++)
+        if (recs->rec[i].depth > 0)
+            g[n++] = (group){&recs->rec[i], recs->rec[i].values[0]};
+    qsort(g, n, sizeof *g, cmp_group_stack);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && cmp_stack(g[m - 1].rec, g[i].rec) == 0)
+            g[m - 1].count += g[i].count;
+        else
+            g[m++] = g[i];
+    }
+    qsort(g, m, sizeof *g, cmp_group_count);
+    return m;
+}
+
+/* Go's "goroutine profile: total N" text; threads without a stack are
+ * listed in comment lines, which pprof's parser skips. */
+static int text_counts(pf_symbolizer *sym, const prof_records *recs, strbuf *sb, char *err,
+                       size_t errlen)
+{
+    group *g = malloc((recs->len ? recs->len : 1) * sizeof *g);
+    if (g == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 503;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < recs->len; i++)
+        total += recs->rec[i].values[0];
+    sb_printf(sb, "goroutine profile: total %lld\n", (long long)total);
+    for (size_t i = 0; i < recs->len; i++)
+        if (recs->rec[i].depth == 0)
+            sb_printf(sb, "# thread %s\n", recs->rec[i].thread ? recs->rec[i].thread : "?");
+    size_t n = group_stacks(recs, g);
+    for (size_t i = 0; i < n; i++) {
+        sb_printf(sb, "%lld @", (long long)g[i].count);
+        for (size_t k = 0; k < g[i].rec->depth; k++)
+            sb_printf(sb, " %#llx", (unsigned long long)g[i].rec->pcs[k]);
+        sb_printf(sb, "\n");
+        write_hash_frames(sb, sym, g[i].rec);
+        sb_printf(sb, "\n");
+    }
+    free(g);
+    return 0;
+}
+
+static const char *state_word(char state)
+{
+    switch (state) {
+    case 'R': return "running";
+    case 'S': return "sleeping";
+    case 'D': return "disk sleep";
+    case 'T': return "stopped";
+    case 't': return "tracing stop";
+    case 'Z': return "zombie";
+    case 'X': return "dead";
+    case 'I': return "idle";
+    default: return "unknown";
+    }
+}
+
+/* debug=2 frames, Go's layout: "function\n\tfile:line +0xOFF". */
+static void write_dump_frames(strbuf *sb, pf_symbolizer *sym, const prof_thread *t)
+{
+    for (size_t i = 0; i < t->depth; i++) {
+        uint64_t addr = frame_addr(t->pcs, i), entry = func_entry(addr);
+        pf_symbol s;
+        if (!pf_symbolize(sym, addr, &s)) {
+            char where[160];
+            unknown_frame(addr, where, sizeof where);
+            sb_printf(sb, "?\n\t%s pc=%#llx\n", where, (unsigned long long)addr);
+            continue;
+        }
+        for (size_t k = 0; k < s.nframes; k++) {
+            const pf_sym_frame *f = &s.frame[k];
+            sb_printf(sb, "%s\n\t%s:%lld", f->function ? f->function : "?",
+                      f->file ? f->file : "?", (long long)f->line);
+            if (entry != 0)
+                sb_printf(sb, " +%#llx", (unsigned long long)(addr - entry));
+            sb_printf(sb, "\n");
+        }
+    }
+    if (t->truncated)
+        sb_printf(sb, "...additional frames elided...\n");
+}
+
+/* The full dump: a capture of its own, with each thread's state. */
+static int text_dump(pf_symbolizer *sym, strbuf *sb, char *err, size_t errlen)
+{
+    prof_threads_dump d;
+    int rc = prof_threads_capture(&d, true, err, errlen);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < d.len; i++) {
+        const prof_thread *t = &d.thread[i];
+        sb_printf(sb, "thread %d [%s, name=%s]:\n", (int)t->tid, state_word(t->state),
+                  t->name[0] ? t->name : "?");
+        if (t->status == PROF_THREAD_OK) {
+            write_dump_frames(sb, sym, t);
+        } else {
+            char why[160];
+            describe(t, why, sizeof why);
+            sb_printf(sb, "[no stack: %s]\n", why);
+        }
+        sb_printf(sb, "\n");
+    }
+    prof_threads_dump_free(&d);
+    return 0;
+}
+
+static int text(void *ctx, const prof_records *recs, int debug, strbuf *out, char *err,
+                size_t errlen)
+{
+    profiler *p = ctx;
+    if (debug >= 2)
+        return text_dump(p->sym, out, err, errlen);
+    return text_counts(p->sym, recs, out, err, errlen);
+}
+
+/* ---- endpoints ---- */
+
+static const pf_value_type goroutine_types[] = {{"goroutine", "count"}};
+
+#define THREADS_KIND(kind_name)                                                          \
+    {                                                                                    \
+        .name = kind_name, .types = goroutine_types, .nvalues = 1, .default_type = NULL, \
+        .period_type = {"goroutine", "count"}, .pc_mode = PF_PCS_LEAF_EXACT,             \
+        .delta = true, .collect = collect, .period = NULL, .text = text,                 \
+    }
+
+const prof_kind prof_threads_goroutine_kind = THREADS_KIND("goroutine");
+static const prof_kind alias_kind = THREADS_KIND("threads");
+
+void prof_threads_goroutine_handle(prof_request *req)
+{
+    prof_named_handle(req, &prof_threads_goroutine_kind);
+}
+
+void prof_threads_alias_handle(prof_request *req)
+{
+    prof_named_handle(req, &alias_kind);
+}
+
+long prof_threads_count(void *ctx)
+{
+    (void)ctx;
+    DIR *dir = opendir("/proc/self/task");
+    if (dir == NULL)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        n += e->d_name[0] >= '0' && e->d_name[0] <= '9';
+    closedir(dir);
+    return n;
+}
