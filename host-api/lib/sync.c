@@ -15,17 +15,13 @@ typedef struct hook_set {
 
 static _Atomic(hook_set *) current;
 static _Atomic long readers;
+_Atomic int tkh_sync_hooked;
 
 static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static bool hooks_on(void)
-{
-    return atomic_load_explicit(&current, memory_order_relaxed) != NULL;
 }
 
 /* Enters the hooks; NULL when none. Pair with leave(). */
@@ -49,7 +45,13 @@ int tkh_set_event_hooks(const tk_event_hooks *hooks, void *ctx)
             return -1;
         *next = (hook_set){*hooks, ctx};
     }
+    int hooked = 0;
+    if (hooks != NULL && (hooks->waited != NULL || hooks->released != NULL))
+        hooked |= TKH_SYNC_WAITS;
+    if (hooks != NULL && hooks->span != NULL)
+        hooked |= TKH_SYNC_SPANS;
     hook_set *old = atomic_exchange(&current, next);
+    atomic_store(&tkh_sync_hooked, hooked);
     while (atomic_load(&readers) != 0)
         sched_yield();
     free(old);
@@ -80,7 +82,7 @@ void tkh_mutex_destroy(tkh_mutex *m)
 
 void tkh_mutex_lock_slow(tkh_mutex *m)
 {
-    if (!hooks_on()) {
+    if (!tkh_sync_watching(TKH_SYNC_WAITS)) { /* the hooks went away meanwhile */
         pthread_mutex_lock(&m->m);
         return;
     }
@@ -130,7 +132,7 @@ void tkh_cond_broadcast(tkh_cond *c)
 
 void tkh_cond_wait(tkh_cond *c, tkh_mutex *m)
 {
-    if (!hooks_on()) {
+    if (!tkh_sync_watching(TKH_SYNC_WAITS)) {
         pthread_cond_wait(&c->c, &m->m);
         return;
     }
@@ -141,15 +143,13 @@ void tkh_cond_wait(tkh_cond *c, tkh_mutex *m)
 
 /* ---- spans ---- */
 
-int64_t tkh_span_begin(void)
+int64_t tkh_span_begin_slow(void)
 {
-    return hooks_on() ? now_ns() : 0;
+    return now_ns();
 }
 
-void tkh_span_end(const char *name, int64_t begun)
+void tkh_span_end_slow(const char *name, int64_t begun)
 {
-    if (begun == 0)
-        return;
     const hook_set *h = enter();
     if (h != NULL && h->hooks.span != NULL)
         h->hooks.span(h->ctx, name, begun, now_ns());

@@ -4,8 +4,9 @@
  * (tk_host_api.set_event_hooks), contended waits and spans are reported to
  * it, which is what the mutex, block and trace profiles are made of.
  *
- * Cost: the uncontended lock is pthread_mutex_trylock, and nothing else;
- * waits and spans read one atomic pointer when no hooks are installed.
+ * Cost with no hooks installed: one relaxed load of a global flag on top
+ * of pthread_mutex_lock, pthread_cond_wait, or nothing (spans). With wait
+ * hooks, the lock tries first and times only contended waits.
  */
 #ifndef TAKHIN_HOST_SYNC_H
 #define TAKHIN_HOST_SYNC_H
@@ -25,6 +26,17 @@ typedef struct tkh_cond {
     pthread_cond_t c;
 } tkh_cond;
 
+/* Which hooks are installed: TKH_SYNC_WAITS, TKH_SYNC_SPANS. Written by
+ * tkh_set_event_hooks only. */
+#define TKH_SYNC_WAITS 1
+#define TKH_SYNC_SPANS 2
+extern _Atomic int tkh_sync_hooked;
+
+static inline bool tkh_sync_watching(int what)
+{
+    return (atomic_load_explicit(&tkh_sync_hooked, memory_order_relaxed) & what) != 0;
+}
+
 void tkh_mutex_init(tkh_mutex *m);
 void tkh_mutex_destroy(tkh_mutex *m);
 void tkh_mutex_lock_slow(tkh_mutex *m);
@@ -32,9 +44,10 @@ void tkh_mutex_unlock_contended(tkh_mutex *m);
 
 static inline void tkh_mutex_lock(tkh_mutex *m)
 {
-    if (__builtin_expect(pthread_mutex_trylock(&m->m) == 0, 1))
-        return;
-    tkh_mutex_lock_slow(m);
+    if (__builtin_expect(!tkh_sync_watching(TKH_SYNC_WAITS), 1))
+        pthread_mutex_lock(&m->m);
+    else if (pthread_mutex_trylock(&m->m) != 0)
+        tkh_mutex_lock_slow(m);
 }
 
 static inline void tkh_mutex_unlock(tkh_mutex *m)
@@ -53,8 +66,19 @@ void tkh_cond_wait(tkh_cond *c, tkh_mutex *m);
 
 /* Marks a span of work in the calling thread ("produce"); `name` must be
  * a string that lives as long as the process (a literal). */
-int64_t tkh_span_begin(void);
-void tkh_span_end(const char *name, int64_t begun);
+int64_t tkh_span_begin_slow(void);
+void tkh_span_end_slow(const char *name, int64_t begun);
+
+static inline int64_t tkh_span_begin(void)
+{
+    return tkh_sync_watching(TKH_SYNC_SPANS) ? tkh_span_begin_slow() : 0;
+}
+
+static inline void tkh_span_end(const char *name, int64_t begun)
+{
+    if (begun != 0)
+        tkh_span_end_slow(name, begun);
+}
 
 /* The host's side of tk_host_api.set_event_hooks: installs (or, with
  * NULL, removes) the hooks. Returns only when no thread is still inside
