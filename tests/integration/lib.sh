@@ -51,7 +51,7 @@ start_server() {
     local name=$1 config=$2
     shift 2
     SERVER_SOCK=$TK_TMP/$name.sock SERVER_LOG=$TK_TMP/$name.log
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$@" "$BUILD/takhind" -c "$config" \
+    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$@" "${TK_BIN:-$BUILD/takhind}" -c "$config" \
         2>"$SERVER_LOG" &
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
@@ -63,6 +63,18 @@ start_server() {
     done
     cat "$SERVER_LOG" >&2
     return 1
+}
+
+# start_hidden_server NAME CONFIG [VAR=VALUE...]: start_server on a copy
+# of takhind that is deleted once it runs. Its mappings then say
+# "(deleted)", as after a package upgrade, and pprof cannot read the
+# binary: every function name pprof prints came from the server.
+start_hidden_server() {
+    local bin=$TK_TMP/bin-$1
+    mkdir -p "$bin" && cp "$BUILD/takhind" "$bin/takhind" || return 1
+    TK_BIN=$bin/takhind start_server "$@" || return 1
+    rm -f "$bin/takhind"
+    grep -q "takhind (deleted)" "/proc/$SERVER_PID/maps"
 }
 
 # stop_server: SIGTERM, then the exit code of takhind (124 if it hung).

@@ -6,26 +6,12 @@
 source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof   # pprof writes its cache there
 
-# A copy of takhind deleted once started, as in test_cpu.sh.
-mkdir -p "$TK_TMP/bin"
-cp "$BUILD/takhind" "$TK_TMP/bin/takhind"
+# pprof gets no binary: start_hidden_server deletes it once started.
 config=$TK_TMP/takhin.yaml
 TK_RATE=0 write_config "$config" "log:
   level: debug"
-start_deleted() {
-    SERVER_SOCK=$TK_TMP/cont.sock SERVER_LOG=$TK_TMP/cont.log
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$TK_TMP/bin/takhind" -c "$config" \
-        2>"$SERVER_LOG" &
-    SERVER_PID=$!
-    TK_PIDS+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        admin help >/dev/null 2>&1 && { rm -f "$TK_TMP/bin/takhind"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-start_deleted || { not_ok "takhind starts"; finish; }
-check "the running binary is deleted" grep -q "takhind (deleted)" "/proc/$SERVER_PID/maps"
+start_hidden_server cont "$config" || { not_ok "takhind starts from a binary deleted since"; finish; }
+ok "the running binary is deleted: names can only come from the server"
 url=http://127.0.0.1:$(profiler_port)/debug/pprof
 lacks() { ! grep -qE "$2" <<<"$1"; }
 

@@ -4,25 +4,10 @@
 source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof   # pprof writes its cache there
 
-# Run a copy of takhind and delete it once started: the mappings then say
-# "(deleted)", as after a package upgrade, and pprof cannot read the binary.
-mkdir -p "$TK_TMP/bin" "$TK_TMP/tmp"
-cp "$BUILD/takhind" "$TK_TMP/bin/takhind"
+mkdir -p "$TK_TMP/tmp"
 TK_RATE=0 write_config "$TK_TMP/takhin.yaml" "  producers: 1"
-start_deleted() {
-    SERVER_SOCK=$TK_TMP/cpu.sock SERVER_LOG=$TK_TMP/cpu.log
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" TMPDIR="$TK_TMP/tmp" "$@" \
-        "$TK_TMP/bin/takhind" -c "$TK_TMP/takhin.yaml" 2>"$SERVER_LOG" &
-    SERVER_PID=$!
-    TK_PIDS+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        admin help >/dev/null 2>&1 && { rm -f "$TK_TMP/bin/takhind"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-start_deleted || { not_ok "takhind starts"; finish; }
-check "the running binary is deleted" grep -q "takhind (deleted)" "/proc/$SERVER_PID/maps"
+start_hidden_server cpu "$TK_TMP/takhin.yaml" TMPDIR="$TK_TMP/tmp" || { not_ok "takhind starts from a binary deleted since"; finish; }
+ok "the running binary is deleted: names can only come from the server"
 port=$(profiler_port)
 url=http://127.0.0.1:$port/debug/pprof
 

@@ -6,24 +6,10 @@
 source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof   # pprof writes its cache there
 
-# A copy of takhind deleted once started, as in test_cpu.sh.
-mkdir -p "$TK_TMP/bin"
-cp "$BUILD/takhind" "$TK_TMP/bin/takhind"
+# pprof gets no binary: start_hidden_server deletes it once started.
 TK_RATE=1000 write_config "$TK_TMP/takhin.yaml" "  producers: 3"
-start_deleted() {
-    SERVER_SOCK=$TK_TMP/goroutine.sock SERVER_LOG=$TK_TMP/goroutine.log
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$TK_TMP/bin/takhind" -c "$TK_TMP/takhin.yaml" \
-        2>"$SERVER_LOG" &
-    SERVER_PID=$!
-    TK_PIDS+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        admin help >/dev/null 2>&1 && { rm -f "$TK_TMP/bin/takhind"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-start_deleted || { not_ok "takhind starts"; finish; }
-check "the running binary is deleted" grep -q "takhind (deleted)" "/proc/$SERVER_PID/maps"
+start_hidden_server goroutine "$TK_TMP/takhin.yaml" || { not_ok "takhind starts from a binary deleted since"; finish; }
+ok "the running binary is deleted: names can only come from the server"
 check "no warning about thread stacks in the log" \
     bash -c "! grep -q 'thread stacks unavailable' '$SERVER_LOG'"
 url=http://127.0.0.1:$(profiler_port)/debug/pprof
