@@ -18,7 +18,7 @@
 #define HEAP_ARENA_BYTES (4u << 20)             /* stacks */
 #define HEAP_SLOTS (2 * PROF_HEAP_MAX_STACKS)   /* stack index, load <= 1/2 */
 #define HEAP_HASH_BITS 18                       /* delete hook's filter: 32 KiB */
-#define HEAP_CHAIN_BITS 16                      /* live chains: 256 KiB of heads */
+#define HEAP_CHAIN_BITS 15                      /* live chains: 128 KiB of heads */
 #define HEAP_STRIPES 64                         /* locks over the live chains */
 #define HEAP_FX 256                             /* estimated objects, fixed point */
 #define HEAP_GRACE_MS 20                        /* after removing the hooks */
@@ -411,10 +411,10 @@ static __attribute__((noinline)) void delete_slow(const void *ptr, uint32_t h)
     atomic_fetch_sub(&S.inflight, 1);
 }
 
-/* Fast path: one load and a bit test; the chain is empty for almost every
- * pointer. The sampled object's insert happened before its free (the
- * program hands a pointer over before freeing it), and its bit is only
- * cleared once its chain is empty, so a relaxed load cannot miss it. */
+/* Fast path: one load and a bit test, clear for almost every pointer. A
+ * sampled object's insert happened before its free (the program hands a
+ * pointer over before freeing it), and its hash's bit is only cleared
+ * once no live sample has that hash, so a relaxed load cannot miss it. */
 static void delete_hook(const void *ptr)
 {
     uint32_t h = ptr_hash(ptr);
@@ -473,7 +473,7 @@ static int ensure_tables(void)
     return 0;
 }
 
-/* Zeroes the hash-indexed tables, which makes them resident (416 KiB):
+/* Zeroes the hash-indexed tables, which makes them resident (288 KiB):
  * samples touch them at random, so they would be soon anyway, and the
  * resident size stays flat from the start. */
 static void clear_hashed(void)

@@ -33,16 +33,18 @@
  * (one bit per chain of sampled objects, by pointer hash; set for about
  * live samples / 2^18 of all pointers). tcmalloc's dispatch to any hook
  * costs more than both (about +9 ns a malloc/free pair here, ours +1-2 ns
- * on top). A sample (libunwind stack capture, table insert) costs about
+ * on top). A sample (stack walk, see unwinder.h; table insert) costs about
  * 0.4 us, tcmalloc's own sampler about 40 us: see bench/bench_heap.c.
  *
  * Memory bounds: at most PROF_HEAP_MAX_STACKS distinct stacks of at most
  * PROF_HEAP_MAX_DEPTH frames in a 4 MiB arena (samples of further stacks
  * are dropped and counted), at most PROF_HEAP_MAX_LIVE sampled objects
  * tracked for in-use (further ones count in allocs but not in heap: counted
- * as untracked); 6.6 MiB mmap'd at first start (touched as used, freed at
- * fini) and 1 MiB + 32 KiB of .bss. The counts of drops are in the debug=1
- * trailer.
+ * as untracked). 6.8 MiB of address space mmap'd at first start, touched
+ * as used, unmapped at fini; 224 KiB of .bss (the delete hook's bitmap,
+ * the unwinder's cache). Resident from the start: 480 KiB (the tables
+ * indexed by hash); then the arena and the live entries as they fill. The
+ * counts of drops are in the debug=1 trailer.
  *
  * Threads: init, reconfigure and fini from the host's lifecycle thread;
  * handlers on HTTP workers; hooks on every thread. Ownership: the sampler

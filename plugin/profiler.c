@@ -200,18 +200,29 @@ static int register_commands(profiler *p)
 
 /* ---- lifecycle ---- */
 
-/* gperftools' SIGPROF handler lives in libprofiler: keep that library
- * mapped after our dlclose, or a late SIGPROF would jump into unmapped
- * code and kill the host. */
-static int pin_libprofiler(char *err, size_t errlen)
+/* Keeps a library mapped after dlclose. */
+static int pin(const char *path, char *err, size_t errlen)
 {
-    if (dlopen("libprofiler.so.0", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == NULL) {
-        const char *why = dlerror();
-        snprintf(err, errlen, "cannot pin libprofiler.so.0: %s",
-                 why ? why : "it is not loaded (was profiler.so linked without it?)");
+    if (dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL)
+        return 0;
+    const char *why = dlerror();
+    snprintf(err, errlen, "cannot pin %s: %s", path, why ? why : "it is not loaded");
+    return -1;
+}
+
+/* Code of ours can still be reached after fini: gperftools' SIGPROF
+ * handler (libprofiler), a malloc hook or a signal handler a thread had
+ * just entered (profiler.so). Both stay mapped after the host's dlclose,
+ * so a late entry runs valid code instead of killing the host; fini has
+ * released everything else. */
+static int pin_libraries(char *err, size_t errlen)
+{
+    Dl_info self;
+    if (dladdr((void *)pin_libraries, &self) == 0 || self.dli_fname == NULL) {
+        snprintf(err, errlen, "cannot find profiler.so's own path (dladdr)");
         return -1;
     }
-    return 0;
+    return pin("libprofiler.so.0", err, errlen) == 0 ? pin(self.dli_fname, err, errlen) : -1;
 }
 
 /* Makes the parts that live from init to fini. 0, or -1 with err. */
@@ -250,7 +261,7 @@ static void free_parts(profiler *p)
 static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *cfg,
                        void **state, char *err, size_t errlen)
 {
-    if (pin_libprofiler(err, errlen) != 0)
+    if (pin_libraries(err, errlen) != 0)
         return -1;
     profiler *p = calloc(1, sizeof *p);
     if (p == NULL) {

@@ -4,19 +4,32 @@
  * off: pcs[0] is the return address into the function that called
  * malloc/calloc/realloc/new.
  *
- * Method: libunwind's unw_backtrace (dlopen'd, never linked): its
- * per-thread cache of frame descriptions makes a warm capture cost about
- * 15-25 ns a frame with no system call and no malloc, and it unwinds
- * through code built without frame pointers (Debian's libtcmalloc, libc,
- * zlib) from .eh_frame. Fallback when libunwind is missing: libgcc's
- * _Unwind_Backtrace (lock-free FDE lookup through _dl_find_object, but
- * the CFI is re-parsed for every frame: about 10x slower). A plain
- * frame-pointer walk cannot be used: it breaks in the allocator's frames.
- * Both libraries are opened with RTLD_NODELETE and never closed: libunwind
- * keeps a per-thread cache whose destructor runs at every thread exit.
+ * Method: a DWARF call-frame (CFI) unwinder of our own for x86-64. Each
+ * return address is looked up in its object's .eh_frame_hdr (found with
+ * glibc's _dl_find_object: lock-free, no system call), its FDE's rule
+ * (CFA = rsp|rbp + offset, where rbp and the return address were saved) is
+ * computed once and kept in a process-wide cache keyed by address, then a
+ * frame costs a cache probe and two loads. It goes through code built
+ * without frame pointers (Debian's libtcmalloc, libc, zlib), which a
+ * frame-pointer walk cannot.
  *
- * Threads: prof_unwind_init and prof_unwind_fini once, from the plugin's
- * lifecycle; prof_unwind_alloc_stack from any thread, lock-free.
+ * Why not the others (measured, see the module's report): libgcc's
+ * _Unwind_Backtrace re-parses the CFI for every frame (about 3 us for 17
+ * frames here) and takes a mutex that a malloc hook can deadlock on when a
+ * JIT registered frames; libunwind's unw_backtrace is as fast as this one
+ * but gives every thread that samples a 256 KiB cache, resident until the
+ * thread exits; unw_step (what tcmalloc's sampler uses) makes system calls
+ * for every frame.
+ *
+ * Stops (the stack is then shorter, never wrong) at an address without
+ * CFI, at rules it does not handle (DWARF expressions: signal trampolines,
+ * stack-realigning functions; a CFA on another register than rsp or rbp),
+ * at the outermost frame, and at frames over 4 MiB. Cached rules carry the
+ * address of their object's .eh_frame_hdr: a library unloaded and another
+ * loaded at the same address do not share them.
+ *
+ * Threads: prof_unwind_init once (it is idempotent); the rest from any
+ * thread, lock-free.
  */
 #ifndef TAKHIN_PLUGIN_UNWINDER_H
 #define TAKHIN_PLUGIN_UNWINDER_H
@@ -24,21 +37,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROF_UNWIND_SKIP_MAX 16 /* frames of the hook and allocator at most */
-
-/* Loads the unwinder and finds the code of this plugin and of the
- * allocator (the object that defines `allocator_fn`, e.g. tc_malloc).
- * Warms the unwinder up once (libgcc_s and libunwind initialize lazily).
- * 0, or -1 with err. */
+/* Finds the code of this plugin and of the allocator (the object that
+ * defines `allocator_fn`, e.g. tc_malloc). 0, or -1 with err. */
 int prof_unwind_init(const void *allocator_fn, char *err, size_t errlen);
 
-/* Fills pcs (return addresses, leaf first) with at most max frames of the
- * caller of the allocator. Returns the depth (0 if nothing was found).
- * To be called from inside an allocator hook of this plugin: the frames of
- * this plugin on top of the stack, then the allocator's, are dropped. */
+/* Return addresses of the caller of the allocator, leaf first, at most
+ * max. To be called from inside an allocator hook of this plugin: the
+ * frames of this plugin on top of the stack, then the allocator's, are
+ * dropped. Returns the depth (0 if nothing was found). */
 size_t prof_unwind_alloc_stack(uintptr_t *pcs, size_t max);
 
-/* "libunwind unw_backtrace" or "libgcc _Unwind_Backtrace". */
+/* The raw stack from the caller of this function: return addresses,
+ * leaf first (for tests and benchmarks). */
+size_t prof_unwind_stack(uintptr_t *pcs, size_t max);
+
+/* "DWARF CFI (.eh_frame_hdr, cached)". */
 const char *prof_unwind_method(void);
 
 #endif

@@ -98,7 +98,8 @@ static int make_sections(tkh_host *h)
         return -1;
     h->sections[0] = (tkh_section){"admin", admin_keys};
     h->sections[1] = (tkh_section){"log", log_keys};
-    memcpy(h->sections + 2, h->opt.sections, h->opt.nsections * sizeof *h->sections);
+    if (h->opt.nsections > 0) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(h->sections + 2, h->opt.sections, h->opt.nsections * sizeof *h->sections);
     for (size_t i = 0; i < h->nplugins; i++) {
         const tk_plugin_def *def = h->plugins[i].def;
         h->sections[2 + h->opt.nsections + i] =

@@ -380,6 +380,9 @@ static int child_main(void)
 static void test_sampler_under_tcmalloc(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* ASan's allocator cannot run under a preloaded tcmalloc */
+#endif
     void *tc = dlopen("libtcmalloc.so.4", RTLD_LAZY | RTLD_NOLOAD);
     if (tc == NULL && access("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", R_OK) != 0)
         skip();
