@@ -29,35 +29,36 @@ static long no_count(void *ctx)
     return -1;
 }
 
+/* Sorted by name, as the index lists them. */
 static const prof_endpoint endpoints[] = {
     {"", false, false, prof_page_index, "this page", NULL},
+    {"allocs", false, true, prof_heap_allocs_handle,
+     "a sampling of all memory allocations since the profiler was loaded "
+     "(profiler.heap_sample_bytes); ?seconds=N for a delta", prof_heap_count},
+    {"block", false, true, prof_contention_block_handle,
+     "where threads waited on mutexes and conditions (profiler.block_rate); ?seconds=N",
+     prof_contention_block_count},
     {"cmdline", false, false, prof_page_cmdline, "the server's command line, NUL-separated",
      NULL},
+    {"goroutine", false, true, prof_threads_goroutine_handle,
+     "stacks of all threads (taken with a signal); debug=2 for a full dump with states; "
+     "?seconds=N for a delta", prof_threads_count},
+    {"heap", false, true, prof_heap_handle,
+     "a sampling of the memory allocations of live objects; ?seconds=N for a delta",
+     prof_heap_count},
+    {"mutex", false, true, prof_contention_mutex_handle,
+     "holders of contended mutexes (profiler.mutex_fraction); ?seconds=N for a delta",
+     prof_contention_mutex_count},
     {"profile", false, true, prof_cpu_handle,
      "CPU profile of the whole process; ?seconds=N (default 30), then go tool pprof",
      no_count},
     {"symbol", true, true, prof_symbol_handle,
      "function names of addresses: POST 0xA+0xB (what pprof asks)", NULL},
-    {"mutex", false, true, prof_contention_mutex_handle,
-     "holders of contended mutexes (profiler.mutex_fraction); ?seconds=N for a delta",
-     prof_contention_mutex_count},
-    {"block", false, true, prof_contention_block_handle,
-     "where threads waited on mutexes and conditions (profiler.block_rate); ?seconds=N",
-     prof_contention_block_count},
+    {"threads", false, true, prof_threads_alias_handle,
+     "the same as goroutine, under its C name", prof_threads_count},
     {"trace", false, true, prof_trace_handle,
      "what each thread did, Chrome trace JSON for ui.perfetto.dev; ?seconds=F (default 1)",
      no_count},
-    {"allocs", false, true, prof_heap_allocs_handle,
-     "a sampling of all memory allocations since the profiler was loaded "
-     "(profiler.heap_sample_bytes); ?seconds=N for a delta", prof_heap_count},
-    {"heap", false, true, prof_heap_handle,
-     "a sampling of the memory allocations of live objects; ?seconds=N for a delta",
-     prof_heap_count},
-    {"goroutine", false, true, prof_threads_goroutine_handle,
-     "stacks of all threads (taken with a signal); debug=2 for a full dump with states; "
-     "?seconds=N for a delta", prof_threads_count},
-    {"threads", false, true, prof_threads_alias_handle,
-     "the same as goroutine, under its C name", prof_threads_count},
 };
 
 /* ---- serving on and off ---- */
