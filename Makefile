@@ -32,6 +32,7 @@ HOSTLIB_SRC := $(wildcard host-api/lib/*.c)
 SERVER_SRC  := $(wildcard server/*.c)
 PROFILE_SRC := $(wildcard profile/*.c)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
+CLI_SRC     := $(wildcard cli/profiler/*.c)
 PROTO_SRC   := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
 PROTO_C     := $(BUILD)/gen/profile.pb-c.c
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
@@ -42,15 +43,17 @@ HOSTLIB_OBJ := $(call obj,$(HOSTLIB_SRC))
 SERVER_OBJ  := $(call obj,$(SERVER_SRC))
 PROFILE_OBJ := $(call obj,$(PROFILE_SRC)) $(BUILD)/obj/gen/profile.pb-c.o
 PLUGIN_OBJ  := $(call obj,$(PLUGIN_SRC))
+CLI_OBJ     := $(call obj,$(filter-out cli/profiler/main.c,$(CLI_SRC)))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FAKE_SO     := $(patsubst tests/unit/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(FAKE_SRC))
 
 HOSTLIB  := $(BUILD)/libtakhinhost.a
 PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
-LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl $(PTHREAD)
+CLILIB   := $(BUILD)/libtkcli.a
+LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
 
-all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin
+all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO)
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_C)
@@ -76,9 +79,10 @@ $(PLUGLIB): $(PLUGIN_OBJ)
 # The reference server links tcmalloc from the start (heap profiling needs
 # it as the process allocator); --no-as-needed keeps it although no symbol
 # of it is named.
+# TCMALLOC= (empty) drops it: sanitized builds do (see the block at the end).
+TCMALLOC ?= -Wl,--no-as-needed -ltcmalloc -Wl,--as-needed
 $(BUILD)/takhind: $(SERVER_OBJ) $(HOSTLIB)
-	$(CC) $(LDFLAGS) -o $@ $(SERVER_OBJ) $(HOSTLIB) $(LIBS) \
-	    -Wl,--no-as-needed -ltcmalloc -Wl,--as-needed
+	$(CC) $(LDFLAGS) -o $@ $(SERVER_OBJ) $(HOSTLIB) $(LIBS) $(TCMALLOC)
 
 # The plugin exports only its entry symbol (plugin/exports.map).
 $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
@@ -89,9 +93,15 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(PROFLIB)
+# takhin-profiler: its modules as an archive, so unit tests can link them.
+$(CLILIB): $(CLI_OBJ)
+	ar rcs $@ $^
+$(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
 
 # Plugins the loader tests load: well-formed and broken ones.
 $(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h
@@ -113,6 +123,11 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(PLUGLIB) $(HOSTLIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler
 
+# bench_heap measures tcmalloc's hooks: it needs tcmalloc as its allocator.
+$(BUILD)/bench/bench_heap: $(BUILD)/obj/bench/bench_heap.o $(HOSTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -Wl,--no-as-needed -ltcmalloc -Wl,--as-needed
+
 bench-build: all $(BENCH_BIN)
 
 clean:
@@ -121,3 +136,75 @@ clean:
 .PHONY: all tests unit integration test clean bench-build
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
+
+# ==== Robustness and speed (issue 7): sanitizers, valgrind, fuzzing, soak, bench ====
+# Everything below is this block's; see tests/sanitize/, tests/fuzz/,
+# tests/valgrind/, tests/soak/ and bench/report.sh for what each runs.
+#   make check-sanitize    every test under ASan+UBSan (build/asan, no tcmalloc)
+#   make valgrind          plugin load/profile/unload cycles under memcheck
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="config query"]   libFuzzer (clang)
+#   make fuzz-regress      seeds and past crashes replayed (part of make test)
+#   make soak              bounded soak of a real takhind on loopback
+#   make bench             bench/REPORT.md
+ifneq ($(SANITIZE),)
+TCMALLOC := # tcmalloc's allocator cannot run under ASan's: heap endpoints answer 501
+endif
+
+# Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
+# takhin-profiler's modules ($(CLILIB)).
+FUZZ_NAMES   := config query symbol legacy decode admin $(if $(wildcard cli/profiler/cli_prof.h),cli)
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) \
+                $(LIBS) -lcivetweb -lprofiler -lm
+REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
+
+# The same target twice: with tests/fuzz/replay.c as main (the project's
+# compiler; fuzz-regress), and with libFuzzer's main (clang, make fuzz).
+define fuzz_rules
+$$(BUILD)/fuzz-replay/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay.c tests/fuzz/fuzz.h \
+                                 $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(FUZZ_CFLAGS) $$(LDFLAGS) -o $$@ $$< tests/fuzz/replay.c $$(FUZZ_LINK)
+$$(BUILD)/fuzzers/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/fuzz.h \
+                             $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer $$(LDFLAGS) -o $$@ $$< $$(FUZZ_LINK)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
+$(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
+
+fuzz-replay: $(REPLAY_BIN)
+fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))
+
+fuzz-regress: $(REPLAY_BIN)
+	@BUILD=$(BUILD) tests/fuzz/regress.sh
+test: fuzz-regress
+
+fuzz:
+	scripts/deps.sh --extra fuzz
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang DEV=0 SANITIZE=fuzzer-no-link,address,undefined \
+	    FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzzers
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+SAN_BUILD := build/asan
+check-sanitize:
+	$(MAKE) BUILD=$(SAN_BUILD) SANITIZE=address,undefined all tests fuzz-replay
+	BUILD=$(SAN_BUILD) tests/sanitize/run.sh
+
+# Soak: a host that unloads the plugin at run time (tests/soak/unload_host.c),
+# linked like takhind (tcmalloc unless sanitized).
+$(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HOSTLIB) $(LIBS) $(TCMALLOC)
+
+soak: all $(BUILD)/soak/unload_host
+	@BUILD=$(BUILD) tests/soak/soak.sh
+
+valgrind: all $(BUILD)/soak/unload_host
+	scripts/deps.sh --extra valgrind
+	@BUILD=$(BUILD) tests/valgrind/run.sh
+
+.PHONY: fuzz fuzzers fuzz-replay fuzz-regress check-sanitize soak valgrind

@@ -1,0 +1,84 @@
+/*
+ * cli.h - takhin-profiler: options, exit codes and the entry points of its
+ * modules (collect, analyze, local run). The profile model is in
+ * cli_prof.h, reports and pictures in cli_report.h, HTTP in cli_http.h.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/* Exit codes (documented in the usage text and the README). */
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_EXIT_FAIL = 1,    /* writing output failed, out of memory, other */
+    CLI_EXIT_USAGE = 2,   /* bad flags or arguments */
+    CLI_EXIT_CONNECT = 3, /* server not reached: bad address, refused, timeout */
+    CLI_EXIT_SERVER = 4,  /* server answered an error status or a bad response */
+    CLI_EXIT_INPUT = 5,   /* input profile unreadable, corrupt, empty, no samples */
+    CLI_EXIT_RUN = 6,     /* local run: the command could not run or left no profile */
+};
+
+/* Profile kinds the server serves (-type). */
+typedef enum cli_kind {
+    CLI_CPU, CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX, CLI_TRACE,
+    CLI_NKINDS,
+    CLI_ALL = CLI_NKINDS,
+} cli_kind;
+
+typedef struct cli_opts {
+    cli_kind kind;
+    double duration;         /* seconds (-duration) */
+    const char *output;      /* -output FILE */
+    const char *output_dir;  /* -output-dir DIR */
+    const char *remote;      /* -remote HOST:PORT */
+    const char *input;       /* -input FILE */
+    const char *base;        /* -base FILE */
+    const char *token;       /* -token or $TAKHIN_PROFILER_TOKEN */
+    const char *sample_index;/* -sample-index NAME|N */
+    const char *format;      /* -format text|folded */
+    const char *flame_file;  /* -flamegraph FILE.svg */
+    long sample_rate;        /* -sample-rate HZ, 0 unset */
+    long mem_rate;           /* -mem-rate BYTES, 0 unset */
+    long top;                /* -top N */
+    double connect_timeout;  /* seconds */
+    double read_margin;      /* seconds added to -duration for the read timeout */
+    bool analyze, flamegraph, cum, quiet;
+    char **command;          /* after "--": run locally */
+} cli_opts;
+
+/* Parses argv into *o. Returns CLI_OK, CLI_EXIT_USAGE (message printed),
+ * or -1 for -help (usage printed to stdout). */
+int cli_parse_flags(int argc, char **argv, cli_opts *o);
+void cli_usage(FILE *out);
+
+const char *cli_kind_name(cli_kind k);
+/* Parses "30s", "1m30s", "500ms", "2h" or a bare number of seconds. */
+int cli_parse_duration(const char *s, double *out);
+
+/* Modules. Each returns an exit code. */
+int cli_collect(const cli_opts *o);
+/* Reads one profile file and does what the options ask: the report
+ * (-analyze, or -input alone), -format folded, -flamegraph. kind_hint names
+ * the kind when the file's sample types leave it open (mutex or block). */
+int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint);
+/* The SVG path for a profile path: its extension replaced by .svg. */
+void cli_flame_path(char *buf, size_t len, const char *profile_path);
+int cli_local_run(const cli_opts *o);
+
+/* Messages on stderr, prefixed "takhin-profiler: ". */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* mkdir -p dir (0755). 0, or -1 with the message printed. */
+int cli_make_dir(const char *dir);
+
+/* "takhin_<kind>_<YYYYMMDD_HHMMSS><ext>" under dir into buf. */
+void cli_default_name(char *buf, size_t len, const char *dir, const char *kind,
+                      const char *ext, time_t when);
+
+#endif

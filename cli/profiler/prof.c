@@ -1,0 +1,365 @@
+/* prof.c - the CLI's profile model: arena, tables, merging of stacks. */
+#include "cli_prof.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* ---- arena ---- */
+
+typedef struct cli_chunk {
+    struct cli_chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} cli_chunk;
+
+#define CHUNK_SIZE (256u * 1024u)
+
+void *cli_arena_alloc(cli_arena *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    cli_chunk *c = a->head;
+    if (c == NULL || c->cap - c->used < size) {
+        size_t cap = size > CHUNK_SIZE / 4 ? size : CHUNK_SIZE;
+        c = malloc(sizeof *c + cap);
+        if (c == NULL)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        if (size > CHUNK_SIZE / 4 && a->head != NULL) { /* big: keep the open chunk */
+            c->next = a->head->next;
+            a->head->next = c;
+        } else {
+            c->next = a->head;
+            a->head = c;
+        }
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void cli_arena_free(cli_arena *a)
+{
+    while (a->head != NULL) {
+        cli_chunk *n = a->head->next;
+        free(a->head);
+        a->head = n;
+    }
+}
+
+const char *cli_prof_str(cli_prof *p, const char *s, size_t len)
+{
+    if (s == NULL)
+        return "";
+    if (len == SIZE_MAX)
+        len = strlen(s);
+    if (len == 0)
+        return "";
+    char *d = cli_arena_alloc(&p->arena, len + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+void cli_hugepages(void *p, size_t len)
+{
+    const uintptr_t huge = 2u << 20;
+    if (p == NULL || len < huge)
+        return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
+    if (e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
+}
+
+/* ---- tables ---- */
+
+/* Grows *arr to hold need elements of size elem. 0 or -1. */
+static int grow(void *arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -1;
+        n *= 2;
+    }
+    void *p = realloc(*(void **)arr, n * elem);
+    if (p == NULL)
+        return -1;
+    cli_hugepages(p, n * elem);
+    *(void **)arr = p;
+    *cap = n;
+    return 0;
+}
+
+cli_prof *cli_prof_new(void)
+{
+    cli_prof *p = calloc(1, sizeof *p);
+    if (p != NULL) {
+        p->period_type.type = p->period_type.unit = "";
+        p->drop_frames = p->keep_frames = "";
+        p->format = "profile.proto";
+    }
+    return p;
+}
+
+void cli_prof_done(cli_prof *p)
+{
+    free(p->agg_idx);
+    free(p->agg_hash);
+    p->agg_idx = NULL;
+    p->agg_hash = NULL;
+    p->agg_cap = 0;
+}
+
+void cli_prof_free(cli_prof *p)
+{
+    if (p == NULL)
+        return;
+    cli_prof_done(p);
+    free(p->types);
+    free(p->comments);
+    free(p->maps);
+    free(p->funcs);
+    free(p->locs);
+    free(p->lines);
+    free(p->samples);
+    free(p->stack);
+    free(p->values);
+    cli_arena_free(&p->arena);
+    free(p);
+}
+
+int cli_prof_set_types(cli_prof *p, const cli_vtype *types, size_t n)
+{
+    cli_vtype *t = calloc(n + 1, sizeof *t);
+    if (t == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        t[i].type = cli_prof_str(p, types[i].type, SIZE_MAX);
+        t[i].unit = cli_prof_str(p, types[i].unit, SIZE_MAX);
+        if (t[i].type == NULL || t[i].unit == NULL) {
+            free(t);
+            return -1;
+        }
+    }
+    free(p->types);
+    p->types = t;
+    p->ntypes = n;
+    p->default_type = n > 0 ? n - 1 : 0;
+    return 0;
+}
+
+int cli_prof_reserve(cli_prof *p, size_t maps, size_t funcs, size_t locs, size_t lines,
+                     size_t samples, size_t stack)
+{
+    if (grow(&p->maps, &p->cap_maps, maps, sizeof *p->maps) != 0 ||
+        grow(&p->funcs, &p->cap_funcs, funcs, sizeof *p->funcs) != 0 ||
+        grow(&p->locs, &p->cap_locs, locs, sizeof *p->locs) != 0 ||
+        grow(&p->lines, &p->cap_lines, lines, sizeof *p->lines) != 0 ||
+        grow(&p->stack, &p->cap_stack, stack, sizeof *p->stack) != 0)
+        return -1;
+    if (samples > p->cap_samples && p->nsamples == 0 && p->ntypes > 0) {
+        cli_sample *sm = realloc(p->samples, samples * sizeof *sm);
+        uint64_t *hs = sm ? realloc(p->agg_hash, samples * sizeof *hs) : NULL;
+        int64_t *vs = hs ? realloc(p->values, samples * p->ntypes * sizeof *vs) : NULL;
+        if (sm)
+            p->samples = sm;
+        if (hs)
+            p->agg_hash = hs;
+        if (vs == NULL)
+            return -1;
+        cli_hugepages(sm, samples * sizeof *sm);
+        cli_hugepages(vs, samples * p->ntypes * sizeof *vs);
+        p->values = vs;
+        p->cap_samples = samples;
+    }
+    return 0;
+}
+
+int64_t cli_prof_add_mapping(cli_prof *p, const cli_mapping *m)
+{
+    if (grow(&p->maps, &p->cap_maps, p->nmaps + 1, sizeof *m) != 0)
+        return -1;
+    p->maps[p->nmaps] = *m;
+    return (int64_t)p->nmaps++;
+}
+
+int64_t cli_prof_add_function(cli_prof *p, const cli_function *f)
+{
+    if (grow(&p->funcs, &p->cap_funcs, p->nfuncs + 1, sizeof *f) != 0)
+        return -1;
+    p->funcs[p->nfuncs] = *f;
+    return (int64_t)p->nfuncs++;
+}
+
+int64_t cli_prof_add_location(cli_prof *p, const cli_location *l)
+{
+    if (p->nlocs >= UINT32_MAX - 1 || grow(&p->locs, &p->cap_locs, p->nlocs + 1, sizeof *l) != 0)
+        return -1;
+    p->locs[p->nlocs] = *l;
+    return (int64_t)p->nlocs++;
+}
+
+int64_t cli_prof_add_line(cli_prof *p, uint32_t func, int64_t line)
+{
+    if (grow(&p->lines, &p->cap_lines, p->nlines + 1, sizeof *p->lines) != 0)
+        return -1;
+    p->lines[p->nlines] = (cli_line){func, line};
+    return (int64_t)p->nlines++;
+}
+
+/* ---- merging identical stacks ---- */
+
+static uint64_t hash_stack(const uint32_t *locs, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ locs[i]) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return h | 1;
+}
+
+static int agg_rehash(cli_prof *p)
+{
+    size_t cap = p->agg_cap ? p->agg_cap * 2 : 1024;
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    if (idx == NULL)
+        return -1;
+    for (size_t i = 0; i < p->nsamples; i++) {
+        size_t j = p->agg_hash[i] & (cap - 1);
+        while (idx[j] != 0)
+            j = (j + 1) & (cap - 1);
+        idx[j] = (uint32_t)i + 1;
+    }
+    free(p->agg_idx);
+    p->agg_idx = idx;
+    p->agg_cap = cap;
+    return 0;
+}
+
+/* Index of the sample with this stack, or -1; *slot: where to insert. */
+static int64_t agg_find(const cli_prof *p, uint64_t h, const uint32_t *locs, size_t n,
+                        size_t *slot)
+{
+    size_t j = h & (p->agg_cap - 1);
+    for (; p->agg_idx[j] != 0; j = (j + 1) & (p->agg_cap - 1)) {
+        uint32_t s = p->agg_idx[j] - 1;
+        const cli_sample *x = &p->samples[s];
+        if (p->agg_hash[s] == h && x->nlocs == n &&
+            (n == 0 || memcmp(&p->stack[x->loc0], locs, n * sizeof *locs) == 0))
+            return s;
+    }
+    *slot = j;
+    return -1;
+}
+
+static void add_values(int64_t *dst, const int64_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (__builtin_add_overflow(dst[i], src[i], &dst[i]))
+            dst[i] = src[i] > 0 ? INT64_MAX : INT64_MIN;
+    }
+}
+
+/* Appends a new distinct sample. 0 or -1. */
+static int new_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t *values,
+                      uint64_t h)
+{
+    size_t old = p->cap_samples;
+    if (grow(&p->stack, &p->cap_stack, p->nstack + n, sizeof *locs) != 0 ||
+        grow(&p->samples, &p->cap_samples, p->nsamples + 1, sizeof *p->samples) != 0)
+        return -1;
+    if (p->cap_samples != old || p->values == NULL) {
+        uint64_t *hs = realloc(p->agg_hash, p->cap_samples * sizeof *hs);
+        int64_t *vs = realloc(p->values, (p->cap_samples * p->ntypes + 1) * sizeof *vs);
+        if (hs != NULL)
+            p->agg_hash = hs;
+        if (vs != NULL)
+            p->values = vs;
+        if (hs == NULL || vs == NULL)
+            return -1;
+    }
+    if (n > 0)
+        memcpy(&p->stack[p->nstack], locs, n * sizeof *locs);
+    p->samples[p->nsamples] = (cli_sample){(uint32_t)n, p->nstack};
+    memcpy(&p->values[p->nsamples * p->ntypes], values, p->ntypes * sizeof *values);
+    p->agg_hash[p->nsamples] = h;
+    p->nstack += n;
+    p->nsamples++;
+    return 0;
+}
+
+int cli_prof_add_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t *values)
+{
+    if (n > UINT32_MAX || p->nsamples >= UINT32_MAX - 1)
+        return -1;
+    if (p->nsamples * 2 >= p->agg_cap && agg_rehash(p) != 0)
+        return -1;
+    uint64_t h = hash_stack(locs, n);
+    size_t slot = 0;
+    int64_t s = agg_find(p, h, locs, n, &slot);
+    p->nrecords++;
+    if (s >= 0) {
+        add_values(&p->values[(size_t)s * p->ntypes], values, p->ntypes);
+        return 0;
+    }
+    if (new_sample(p, locs, n, values, h) != 0)
+        return -1;
+    p->agg_idx[slot] = (uint32_t)p->nsamples;
+    return 0;
+}
+
+/* ---- queries ---- */
+
+int cli_prof_type_index(const cli_prof *p, const char *which)
+{
+    if (which == NULL || which[0] == '\0')
+        return p->ntypes > 0 ? (int)p->default_type : -1;
+    char *end;
+    long i = strtol(which, &end, 10);
+    if (*end == '\0' && end != which)
+        return i >= 0 && (size_t)i < p->ntypes ? (int)i : -1;
+    const char *no_inuse = strncmp(which, "inuse_", 6) == 0 ? which + 6 : which;
+    for (size_t k = 0; k < p->ntypes; k++) {
+        if (strcmp(p->types[k].type, which) == 0 || strcmp(p->types[k].type, no_inuse) == 0)
+            return (int)k;
+    }
+    return -1;
+}
+
+bool cli_prof_needs_symbols(const cli_prof *p)
+{
+    for (size_t i = 0; i < p->nlocs; i++) {
+        const cli_location *l = &p->locs[i];
+        const cli_mapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
+        if (l->nlines == 0 && m && !(m->has_functions || m->has_filenames || m->has_lines))
+            return true;
+    }
+    return false;
+}
+
+uint64_t cli_prof_samples(const cli_prof *p)
+{
+    int i = -1;
+    for (size_t k = 0; k < p->ntypes && i < 0; k++) {
+        if (strcmp(p->types[k].type, "samples") == 0 && strcmp(p->types[k].unit, "count") == 0)
+            i = (int)k;
+    }
+    if (i < 0)
+        return p->nrecords;
+    uint64_t n = 0;
+    for (size_t s = 0; s < p->nsamples; s++) {
+        int64_t v = p->values[s * p->ntypes + (size_t)i];
+        n += v > 0 ? (uint64_t)v : 0;
+    }
+    return n;
+}
