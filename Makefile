@@ -207,4 +207,9 @@ valgrind: all $(BUILD)/soak/unload_host
 	scripts/deps.sh --extra valgrind
 	@BUILD=$(BUILD) tests/valgrind/run.sh
 
-.PHONY: fuzz fuzzers fuzz-replay fuzz-regress check-sanitize soak valgrind
+# One report, bench/REPORT.md, from every benchmark (bench/report.sh).
+bench: bench-build
+	scripts/deps.sh --extra bench
+	BUILD=$(BUILD) bench/report.sh
+
+.PHONY: fuzz fuzzers fuzz-replay fuzz-regress check-sanitize soak valgrind bench

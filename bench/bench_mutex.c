@@ -14,6 +14,8 @@
  *      (prof_trace_span into the thread's buffer, batches of 16,000 spans
  *      so the buffer never fills).
  *
+ * Then the ratios tkh_mutex / pthread_mutex of each run, min/median/max.
+ *
  * Usage: bench_mutex [runs (default 7)]
  */
 #include "takhin/host/sync.h"
@@ -175,11 +177,24 @@ int main(int argc, char **argv)
         for (int v = 0; v < NVARIANTS; v++)
             r[v][i] = one[v];
     }
+    /* Ratios to plain pthread_mutex within each run, before sorting. */
+    static double ratio[2][MAX_RUNS];
+    for (int i = 0; i < runs; i++) {
+        ratio[0][i] = r[TKH_OFF][i] / r[PTHREAD][i];
+        ratio[1][i] = r[TKH_ON][i] / r[PTHREAD][i];
+    }
     printf("%-34s %8s %8s %8s   (ns per op, %d paired runs)\n", "", "min", "median", "max",
            runs);
     for (int v = 0; v < NVARIANTS; v++) {
         qsort(r[v], (size_t)runs, sizeof r[v][0], by_value);
         printf("%-34s %8.2f %8.2f %8.2f\n", names[v], r[v][0], r[v][runs / 2], r[v][runs - 1]);
+    }
+    printf("%-34s %8s %8s %8s   (per run, over pthread_mutex lock+unlock)\n", "", "min",
+           "median", "max");
+    for (int k = 0; k < 2; k++) {
+        qsort(ratio[k], (size_t)runs, sizeof ratio[k][0], by_value);
+        printf("%-34s %8.3f %8.3f %8.3f\n", k ? "ratio tkh_mutex, hooks on" :
+               "ratio tkh_mutex, no hooks", ratio[k][0], ratio[k][runs / 2], ratio[k][runs - 1]);
     }
     prof_trace_free(t);
     return 0;

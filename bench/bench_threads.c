@@ -4,8 +4,8 @@
  * The threads wait as a server's do, a few calls deep: half in
  * pthread_cond_wait, half in nanosleep (cut short by each capture, as in
  * the reference server's producers). After two warm-up captures, each
- * size is captured `rounds` times; printed: the median and the maximum of
- * the whole call (listing /proc/self/task, signalling, waiting, copying)
+ * size is captured `rounds` times; printed: the minimum, median and maximum
+ * of the whole call (listing /proc/self/task, signalling, waiting, copying)
  * and of the signal round trip alone, and the mean depth of the stacks.
  *
  * Usage: bench_threads [rounds (default 11)] [sizes... (default 10 100 1000)]
@@ -103,9 +103,9 @@ static int run(int n, int rounds)
     }
     qsort(total, (size_t)rounds, sizeof *total, cmp_double);
     qsort(trip, (size_t)rounds, sizeof *trip, cmp_double);
-    printf("%5d threads  capture median %7.2f ms  max %7.2f ms   signal round trip median "
-           "%7.2f ms  max %7.2f ms   %.1f frames/thread, %zu without stack\n",
-           n, total[rounds / 2], total[rounds - 1], trip[rounds / 2], trip[rounds - 1],
+    printf("%5d threads  capture min %7.2f median %7.2f ms  max %7.2f ms   signal round trip "
+           "median %7.2f ms  max %7.2f ms   %.1f frames/thread, %zu without stack\n",
+           n, total[0], total[rounds / 2], total[rounds - 1], trip[rounds / 2], trip[rounds - 1],
            (double)frames / (double)threads, missing);
     atomic_store(&stop, true);
     pthread_mutex_lock(&lock);

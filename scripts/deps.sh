@@ -17,6 +17,17 @@ packages=(
     chromium fonts-dejavu-core                # looks at pages in tests
 )
 
+# Packages only the robustness and speed targets need (not make test):
+#   scripts/deps.sh --extra fuzz|valgrind|bench   installs that group instead.
+if [ "${1:-}" = --extra ]; then
+    case ${2:-} in
+        fuzz) packages=(clang libclang-rt-14-dev) ;;       # make fuzz: clang-14's libFuzzer
+        valgrind) packages=(valgrind) ;;                   # make valgrind
+        bench) packages=(wrk golang-go) ;;                 # make bench: load generator, Go baseline
+        *) echo "usage: scripts/deps.sh [--extra fuzz|valgrind|bench]" >&2; exit 2 ;;
+    esac
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -26,6 +26,18 @@ YAML
 }
 heap_config 524288
 start_hidden_server heap "$config" || { not_ok "takhind starts from a deleted binary"; finish; }
+# Sanitized builds (make check-sanitize, TK_SANITIZED=1) do not link
+# tcmalloc: heap and allocs must answer 501 with the reason; the rest of
+# this file needs the sampler.
+if [ "${TK_SANITIZED:-0}" = 1 ]; then
+    for kind in heap allocs; do
+        check "sanitized build, no tcmalloc: $kind is 501" \
+            test "$(http_status /debug/pprof/$kind)" = 501
+    done
+    check "the 501 names tcmalloc" contains "$(http /debug/pprof/heap)" "heap profiling needs tcmalloc"
+    stop_server; check "takhind exits 0" test $? -eq 0
+    finish
+fi
 check "the log says sampling is on, and how it unwinds" \
     grep -q "heap sampling on: one sample per 524288 bytes allocated on average (DWARF CFI" "$SERVER_LOG"
 url=http://127.0.0.1:$(profiler_port)/debug/pprof

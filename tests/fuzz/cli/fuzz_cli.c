@@ -1,0 +1,45 @@
+/*
+ * fuzz_cli - takhin-profiler's readers (cli/profiler): cli_prof_parse, which
+ * recognizes gzip, profile.proto (the CLI's own decoder), the legacy
+ * gperftools CPU format and the legacy heap text, then the analysis steps
+ * that follow reading (prune, demangle, sample count, type lookup) and a
+ * re-encoding (cli_pb_encode) that must parse again.
+ */
+#include "fuzz.h"
+
+#include "cli_prof.h"
+
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 1 << 20)
+        return 0;
+    char err[512] = "";
+    (void)cli_heap_text_is(data, size);
+    cli_prof *p = cli_prof_parse(data, size, err, sizeof err);
+    if (p == NULL) {
+        FUZZ_ASSERT(err[0] != '\0', "refused without a message");
+        return 0;
+    }
+    (void)cli_prof_samples(p);
+    (void)cli_prof_type_index(p, NULL);
+    (void)cli_prof_type_index(p, "cpu");
+    (void)cli_prof_type_index(p, "space");
+    (void)cli_prof_needs_symbols(p);
+    cli_prof_prune(p);
+    cli_prof_demangle(p);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    if (cli_pb_encode(p, &out, &len) == 0) {
+        err[0] = '\0';
+        cli_prof *q = cli_pb_parse(out, len, err, sizeof err);
+        FUZZ_ASSERT(q != NULL, "our own encoding does not parse: %s", err);
+        FUZZ_ASSERT(q->nsamples <= p->nsamples, "%zu samples became %zu", p->nsamples,
+                    q->nsamples);
+        cli_prof_free(q);
+        free(out);
+    }
+    cli_prof_free(p);
+    return 0;
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# make soak: a bounded soak of a real takhind with the profiler, loopback
+# only. Prints "ok N - ..." / "not ok N - ..." lines and a figures table,
+# also written to $BUILD/soak/report.md; exits non-zero on any failure.
+#
+#  1. CYCLES (default 1000) `profiler disable` / `profiler enable` cycles
+#     through the admin channel while CLIENTS concurrent clients hit every
+#     endpoint (one client per endpoint, each in a loop) at the same time:
+#     the server never crashes nor hangs (every admin command answers
+#     within its timeout, the whole phase within SOAK_DEADLINE seconds), no
+#     response has an unexpected status, and fds, threads and RSS of the
+#     server do not grow beyond noise (figures after warm-up, half-way and
+#     at the end, with the profiler in the same state each time).
+#  2. 50 concurrent CPU-profile requests: exactly one 200, 49 409.
+#  3. $BUILD/soak/unload_host: load, use and unload the plugin, then
+#     SIGPROF and the stack-dump signal at the host (see
+#     tests/soak/unload_host.c): it survives; then the same with 3
+#     load/use/unload cycles in one process.
+#  4. takhind stops cleanly (exit 0) after all of it.
+#   tests/soak/soak.sh          (after make all $BUILD/soak/unload_host)
+source "$(dirname "$0")/../integration/lib.sh"
+CYCLES=${SOAK_CYCLES:-1000}
+DEADLINE=${SOAK_DEADLINE:-600}
+mkdir -p "$BUILD/soak"
+report=$BUILD/soak/report.md
+t_start=$(date +%s)
+
+# Every endpoint, as a client would ask for it (the long ones kept short).
+endpoints=(
+    "/debug/pprof/" "/debug/pprof/cmdline" "/debug/pprof/symbol" "POST /debug/pprof/symbol"
+    "/debug/pprof/profile?seconds=1" "/debug/pprof/trace?seconds=0.3"
+    "/debug/pprof/goroutine" "/debug/pprof/goroutine?debug=1" "/debug/pprof/goroutine?debug=2"
+    "/debug/pprof/threads" "/debug/pprof/heap" "/debug/pprof/heap?debug=1"
+    "/debug/pprof/allocs" "/debug/pprof/allocs?seconds=1" "/debug/pprof/mutex"
+    "/debug/pprof/block?debug=1" "/metrics" "/debug/pprof/nosuch"
+)
+
+port=$(free_port)
+cat >"$TK_TMP/soak.yaml" <<YAML
+plugins:
+  - name: profiler
+    path: $ROOT/$BUILD/profiler.so
+profiler:
+  enabled: true
+  port: $port
+  mutex_fraction: 10
+  block_rate: 1000000
+demo:
+  rate: 1000
+log:
+  level: warn
+YAML
+start_server soak "$TK_TMP/soak.yaml" || { not_ok "takhind starts"; finish; }
+ok "takhind starts with the profiler on 127.0.0.1:$port"
+
+# client N ENDPOINT: GETs (or POSTs) it about 4 times a second until
+# $TK_TMP/stop exists; one status code per line in $TK_TMP/status.N
+# ("000": no answer, e.g. the port is closed at that moment). One curl
+# process does 20 requests (--rate), so that 18 clients do not spend the
+# machine's 2 CPUs on starting processes.
+client() {
+    local n=$1 spec=$2 path args=() data=()
+    path=${spec#POST }
+    [ "$path" != "$spec" ] && data=(--data-binary "0x$(printf '%x' $((RANDOM * 4096)))+0x401000")
+    for _ in $(seq 20); do args+=(-o /dev/null "http://127.0.0.1:$port$path"); done
+    while [ ! -e "$TK_TMP/stop" ]; do
+        curl -s --rate 4/s --max-time 20 -w '%{http_code}\n' "${data[@]}" "${args[@]}"
+    done >"$TK_TMP/status.$n"
+}
+
+# Warm-up: every endpoint once, a few cycles (libraries, allocator caches).
+for spec in "${endpoints[@]}"; do
+    path=${spec#POST }
+    curl -s -o /dev/null --max-time 20 "http://127.0.0.1:$port$path"
+done
+for _ in 1 2 3 4 5; do admin profiler disable >/dev/null; admin profiler enable >/dev/null; done
+sleep 1
+# fd_figures PID: "files other": fds on files (the symbolizer keeps each
+# object it has read symbols from open, libdw's cache: bounded by the
+# objects mapped and their debug files) and every other fd (sockets, pipes,
+# eventfds: what a leak would be made of).
+fd_figures() {
+    local files=0 other=0 l
+    for l in /proc/"$1"/fd/*; do
+        case $(readlink "$l" 2>/dev/null) in /*) files=$((files + 1)) ;; *) other=$((other + 1)) ;; esac
+    done
+    echo "$files $other"
+}
+# other_fds PID: the non-file fds, for the report ("socket:[123] ...").
+other_fds() {
+    local l t out=""
+    for l in /proc/"$1"/fd/*; do
+        t=$(readlink "$l" 2>/dev/null)
+        case $t in /*) ;; *) out+="${l##*/}=$t " ;; esac
+    done
+    echo "$out"
+}
+read -r fds0 thr0 rss0 <<<"$(proc_figures "$SERVER_PID")"
+read -r ffile0 fother0 <<<"$(fd_figures "$SERVER_PID")"
+other0=$(other_fds "$SERVER_PID")
+
+# ---- 1. cycles under concurrent clients ----
+rm -f "$TK_TMP/stop"
+cpids=()
+for i in "${!endpoints[@]}"; do
+    client "$i" "${endpoints[$i]}" &
+    cpids+=($!)
+done
+TK_PIDS+=("${cpids[@]}")
+t0=$(date +%s.%N)
+slowest=0 failed_cmd=0 hung=0 done_cycles=0
+for c in $(seq "$CYCLES"); do
+    if [ $(( $(date +%s) - t_start )) -gt "$DEADLINE" ]; then hung=1; break; fi
+    ms=$(admin profiler disable 2>&1 | sed -nE 's/disabled in ([0-9.]+) ms/\1/p')
+    [ -n "$ms" ] || failed_cmd=$((failed_cmd + 1))
+    slowest=$(awk -v a="$slowest" -v b="${ms:-0}" 'BEGIN { print (b > a) ? b : a }')
+    admin profiler enable >/dev/null 2>&1 || failed_cmd=$((failed_cmd + 1))
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    done_cycles=$c
+    if [ "$c" -eq $((CYCLES / 2)) ]; then
+        read -r fdsh thrh rssh <<<"$(proc_figures "$SERVER_PID")"
+        read -r ffileh fotherh <<<"$(fd_figures "$SERVER_PID")"
+    fi
+done
+t1=$(date +%s.%N)
+touch "$TK_TMP/stop"
+wait "${cpids[@]}" 2>/dev/null
+check "takhind is alive after $done_cycles cycles" kill -0 "$SERVER_PID"
+# hang_dump WHAT: the stacks of every thread of takhind, for the report.
+hang_dump() {
+    command -v gdb >/dev/null || return 0
+    gdb -q -batch -p "$SERVER_PID" -ex "thread apply all bt 20" >"$BUILD/soak/hang-$1.txt" 2>&1
+    echo "# stacks of takhind's threads: $BUILD/soak/hang-$1.txt"
+}
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$port/debug/pprof/")
+check "the profiler answers after the cycles (index: $code)" test "$code" = 200
+[ "$code" = 200 ] || hang_dump cycles
+check "all $CYCLES cycles done within ${DEADLINE} s (no hang)" test "$done_cycles" -eq "$CYCLES" -a "$hung" -eq 0
+check "every admin command answered ($failed_cmd failed)" test "$failed_cmd" -eq 0
+cycle_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+
+# Statuses per endpoint. Expected: 200; 409 for a CPU profile while another
+# runs; 503 for a request whose profile was ended by a disable; 404 for
+# nosuch; 405 never (GET/POST only); 000 when the port was closed.
+expected_status() {
+    case "$1:$2" in
+        *nosuch*:404 | *:200 | *:000 | *:503) return 0 ;;
+        *profile*:409 | *trace*:409) return 0 ;;
+    esac
+    return 1
+}
+table="| endpoint | statuses seen (count) |"$'\n'"|---|---|"
+unexpected=0 answered=0
+for i in "${!endpoints[@]}"; do
+    counts=$(sort "$TK_TMP/status.$i" | uniq -c | awk '{ printf "%s%s×%s", sep, $2, $1; sep = ", " }')
+    table+=$'\n'"| \`${endpoints[$i]}\` | $counts |"
+    while read -r code; do
+        [ -z "$code" ] && continue
+        [ "$code" != 000 ] && answered=$((answered + 1))
+        expected_status "${endpoints[$i]}" "$code" || {
+            unexpected=$((unexpected + 1))
+            echo "# unexpected status $code from ${endpoints[$i]}"
+        }
+    done <"$TK_TMP/status.$i"
+done
+check "no unexpected status in $answered answered requests ($unexpected unexpected)" test "$unexpected" -eq 0
+check "clients got answers while cycling ($answered)" test "$answered" -gt 100
+
+# Same state as before: enabled, clients gone, a moment to settle.
+sleep 2
+read -r fds1 thr1 rss1 <<<"$(proc_figures "$SERVER_PID")"
+read -r ffile1 fother1 <<<"$(fd_figures "$SERVER_PID")"
+echo "# other fds at the start: $other0"
+echo "# other fds at the end:   $(other_fds "$SERVER_PID")"
+ss -tanp 2>/dev/null | grep "pid=$SERVER_PID," | sed 's/^/# /'
+check "no socket, pipe or other fd leaked ($fother0 -> $fotherh -> $fother1)" \
+    test "$fother1" -le "$fother0"
+maps=$(awk '$6 ~ /^\// { print $6 }' "/proc/$SERVER_PID/maps" | sort -u | wc -l)
+check "fds on files within the symbolizer's bound ($ffile0 -> $ffileh -> $ffile1; $maps objects mapped, x2 for debug files)" \
+    test "$ffile1" -le $((2 * maps))
+check "no thread growth ($thr0 -> $thrh -> $thr1)" test "$thr1" -le "$thr0"
+# Noise: allocator caches and the heap profile's own tables grow to a
+# plateau; a leak keeps growing. Bound: 4 MiB over the second half.
+check "RSS at a plateau over the second half ($rssh -> $rss1 KiB, < 4096 KiB)" \
+    test $((rss1 - rssh)) -lt 4096
+
+# ---- 2. 50 concurrent CPU-profile requests ----
+admin profiler disable >/dev/null
+admin profiler enable >/dev/null
+# One curl, 50 transfers opened at once (--parallel-immediate): 50 separate
+# curl processes take seconds to start on a loaded 2-CPU machine, so the
+# first profile could end before the last request is even sent.
+args=()
+for _ in $(seq 50); do
+    args+=(-o /dev/null "http://127.0.0.1:$port/debug/pprof/profile?seconds=5")
+done
+curl -s -Z --parallel-max 50 --parallel-immediate --max-time 60 -w '%{http_code}\n' \
+    "${args[@]}" >"$TK_TMP/cpu.all"
+n200=$(grep -c '^200$' "$TK_TMP/cpu.all")
+n409=$(grep -c '^409$' "$TK_TMP/cpu.all")
+other=$(grep -vE '^(200|409)$' "$TK_TMP/cpu.all" | sort | uniq -c | tr '\n' ' ')
+check "50 concurrent CPU profiles: exactly one 200 ($n200)" test "$n200" -eq 1
+check "and 49 409 ($n409; other: ${other:-none})" test "$n409" -eq 49
+check "takhind is alive after them" kill -0 "$SERVER_PID"
+[ "$n200" -eq 1 ] || hang_dump cpu
+read -r fds2 thr2 rss2 <<<"$(proc_figures "$SERVER_PID")"
+
+# ---- 3. unload, then signals at the host ----
+cat >"$TK_TMP/unload.yaml" <<YAML
+plugins:
+  - name: profiler
+    path: $ROOT/$BUILD/profiler.so
+profiler:
+  enabled: true
+  port: 0
+log:
+  level: warn
+YAML
+out=$(timeout 120 "$BUILD/soak/unload_host" "$TK_TMP/unload.yaml" 1 2>"$TK_TMP/unload.log")
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "unload_host: load, use, unload; then SIGPROF and the dump signal: survives (exit $rc)" \
+    test "$rc" -eq 0
+# The same host reloading the plugin in one process (takhind never does;
+# a host that unloads and loads again at run time would).
+out=$(timeout 120 "$BUILD/soak/unload_host" "$TK_TMP/unload.yaml" 3 2>"$TK_TMP/reload.log")
+rc3=$?
+echo "$out" | grep -v '^ok' | sed 's/^/# /'
+check "unload_host: 3 load/use/unload cycles in one process (exit $rc3)" test "$rc3" -eq 0
+
+# ---- 4. clean stop ----
+stop_server
+check "takhind stops cleanly (exit 0) after the soak" test $? -eq 0
+
+{
+    echo "# Soak report"
+    echo
+    echo "\`make soak\` (tests/soak/soak.sh), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, loopback only."
+    echo
+    echo "$CYCLES disable/enable cycles through the admin channel in $cycle_s s (slowest disable $slowest ms), with ${#endpoints[@]} clients, one per endpoint, looping meanwhile."
+    echo
+    echo "| takhind | fds (files + other) | threads | RSS (KiB) |"
+    echo "|---|---|---|---|"
+    echo "| after warm-up | $fds0 ($ffile0 + $fother0) | $thr0 | $rss0 |"
+    echo "| after $((CYCLES / 2)) cycles | $fdsh ($ffileh + $fotherh) | $thrh | $rssh |"
+    echo "| after $CYCLES cycles | $fds1 ($ffile1 + $fother1) | $thr1 | $rss1 |"
+    echo "| after 50 concurrent CPU profiles | $fds2 | $thr2 | $rss2 |"
+    echo
+    echo "Files: the symbolizer (libdw) keeps each object it has read symbols from open, up to the $maps objects mapped (and their debug files); other: sockets, pipes, eventfds."
+    echo
+    echo "$table"
+    echo
+    echo "50 concurrent CPU-profile requests: $n200 × 200, $n409 × 409${other:+, other: $other}."
+    echo
+    echo "unload_host (load, use, unload, then signals at the host): exit $rc; with 3 cycles in one process: exit $rc3."
+    echo
+    echo "Result: $((tk_n - tk_failed)) of $tk_n checks passed; $(( $(date +%s) - t_start )) s in all."
+} >"$report"
+echo "# report: $report"
+finish
