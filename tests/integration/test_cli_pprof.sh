@@ -36,7 +36,8 @@ same() {
 }
 
 # ---- the server's profiles ----
-TK_RATE=2000 write_config "$TK_TMP/takhin.yaml"
+# A CPU-bound workload: a sleeping one may give a 2 s CPU profile no sample.
+TK_RATE=0 write_config "$TK_TMP/takhin.yaml" "  producers: 1"
 start_server pprof "$TK_TMP/takhin.yaml" TAKHIN_PROFILER_MUTEX_FRACTION=1 \
     TAKHIN_PROFILER_BLOCK_RATE=1 || { not_ok "takhind starts"; finish; }
 admin profiler set mutex_fraction 1 >/dev/null 2>&1
