@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -579,7 +581,13 @@ static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
 static int code_of(const void *fn, code_range *out)
 {
     range_query q = {(uintptr_t)fn, out};
-    return dl_iterate_phdr(find_segment, &q) == 1 ? 0 : -1;
+    /* Signals blocked while the loader's lock is held: see pf_maps.c. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = dl_iterate_phdr(find_segment, &q);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 1 ? 0 : -1;
 }
 
 static bool in_range(const code_range *r, uintptr_t pc)

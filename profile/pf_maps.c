@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,11 +165,25 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* dl_iterate_phdr with every signal blocked. It holds the loader's lock
+ * while it runs; a signal handler that unwinds (the thread-stack dump,
+ * through libunwind) may wait for that lock while holding one of its own
+ * that this thread's handler would then need: a deadlock of the host. */
+static int iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = dl_iterate_phdr(cb, data);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int pf_objects_collect(pf_objects *out)
 {
     memset(out, 0, sizeof *out);
     collect_ctx c = {out, 0, 0};
-    dl_iterate_phdr(collect_cb, &c);
+    iterate_objects(collect_cb, &c);
     if (c.failed) {
         pf_objects_free(out);
         return -1;
@@ -204,7 +220,7 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *data)
 void pf_objects_counters(unsigned long long *adds, unsigned long long *subs)
 {
     unsigned long long c[2] = {0, 0};
-    dl_iterate_phdr(counters_cb, c);
+    iterate_objects(counters_cb, c);
     *adds = c[0];
     *subs = c[1];
 }
