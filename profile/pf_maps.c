@@ -105,10 +105,14 @@ int pf_build_id_of_file(const char *path, char *out, size_t outlen)
 
 /* ---- loaded objects ---- */
 
+/* What collect_cb fills while the loader's lock is held: memory allocated
+ * beforehand, because it must not allocate there (see pf_objects_collect). */
 typedef struct collect_ctx {
     pf_objects *o;
-    size_t cap;
-    int failed;
+    size_t cap;                  /* entries of o->obj */
+    char *names;                 /* the names, back to back */
+    size_t names_len, names_cap;
+    size_t want, want_names;     /* what the whole list needs */
 } collect_ctx;
 
 /* True if [addr, addr+len) lies inside a readable PT_LOAD of the object. */
@@ -150,13 +154,16 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     collect_ctx *c = data;
     (void)size;
-    if (pf_grow(&c->o->obj, &c->cap, c->o->len + 1, sizeof(pf_object)) != 0)
-        return c->failed = 1;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    size_t n = strlen(name) + 1;
+    c->want++;
+    c->want_names += n;
+    if (c->o->len == c->cap || c->names_cap - c->names_len < n)
+        return 0; /* keep counting: the next try gets room for all */
     pf_object *ob = &c->o->obj[c->o->len];
     memset(ob, 0, sizeof *ob);
-    ob->name = strdup(info->dlpi_name ? info->dlpi_name : "");
-    if (ob->name == NULL)
-        return c->failed = 1;
+    ob->name = memcpy(c->names + c->names_len, name, n);
+    c->names_len += n;
     ob->bias = info->dlpi_addr;
     object_span(info, ob);
     c->o->len++;
@@ -179,16 +186,42 @@ static int iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), voi
     return rc;
 }
 
+/* No allocation while the loader's lock is held: a thread interrupted
+ * inside the allocator (holding one of its locks) may be running a SIGPROF
+ * or stack-dump handler that waits, through libunwind, for the loader's
+ * lock: a deadlock of the host (seen in make soak: a strdup here waited for
+ * tcmalloc's central free list). So: room first, then the walk, again with
+ * more room if objects were loaded meanwhile. */
 int pf_objects_collect(pf_objects *out)
 {
-    memset(out, 0, sizeof *out);
-    collect_ctx c = {out, 0, 0};
-    iterate_objects(collect_cb, &c);
-    if (c.failed) {
+    size_t cap = 64, names_cap = 16384;
+    for (int tries = 0; tries < 8; tries++) {
+        memset(out, 0, sizeof *out);
+        collect_ctx c = {out, cap, malloc(names_cap), 0, names_cap, 0, 0};
+        out->obj = calloc(cap, sizeof *out->obj);
+        if (out->obj == NULL || c.names == NULL) {
+            free(out->obj);
+            free(c.names);
+            memset(out, 0, sizeof *out);
+            return -1;
+        }
+        iterate_objects(collect_cb, &c);
+        bool complete = c.want <= cap && c.want_names <= names_cap;
+        for (size_t i = 0; i < out->len; i++) /* own copies, outside the lock */
+            out->obj[i].name = complete ? strdup(out->obj[i].name) : NULL;
+        free(c.names);
+        bool names_ok = true;
+        for (size_t i = 0; i < out->len; i++)
+            names_ok = names_ok && out->obj[i].name != NULL;
+        if (complete && names_ok)
+            return 0;
         pf_objects_free(out);
-        return -1;
+        if (complete)
+            return -1; /* out of memory */
+        cap = c.want + 16;
+        names_cap = c.want_names + 4096;
     }
-    return 0;
+    return -1;
 }
 
 const pf_object *pf_objects_find(const pf_objects *o, uint64_t addr)
