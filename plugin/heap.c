@@ -483,18 +483,24 @@ static void clear_hashed(void)
     memset((void *)S.slots, 0, HEAP_SLOTS_BYTES);
 }
 
-/* Forgets every sample. No hook may be inside a slow path. */
-static void clear_tables(void)
+/* The counts that go with the tables' contents. */
+static void reset_counts(void)
 {
-    clear_hashed();
-    madvise(S.arena, HEAP_ARENA_BYTES, MADV_DONTNEED); /* zero pages again */
-    madvise(S.entries, HEAP_ENTRIES_BYTES, MADV_DONTNEED);
     atomic_store(&S.arena_used, 0);
     atomic_store(&S.nstacks, 0);
     S.pool_free = S.pool_bump = 0;
     atomic_store(&S.samples, 0);
     atomic_store(&S.dropped, 0);
     atomic_store(&S.untracked, 0);
+}
+
+/* Forgets every sample. No hook may be inside a slow path. */
+static void clear_tables(void)
+{
+    clear_hashed();
+    madvise(S.arena, HEAP_ARENA_BYTES, MADV_DONTNEED); /* zero pages again */
+    madvise(S.entries, HEAP_ENTRIES_BYTES, MADV_DONTNEED);
+    reset_counts();
 }
 
 /* Delete hook first, so that no sampled object's free is missed. */
@@ -637,6 +643,7 @@ void prof_heap_fini(void)
     if (S.installed)
         uninstall();
     free_tables();
+    reset_counts(); /* a later load (same statics: the plugin stays mapped) starts empty */
     atomic_store(&S.rate, 0);
     pthread_mutex_unlock(&S.admin);
 }
