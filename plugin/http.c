@@ -326,10 +326,13 @@ static void drain(prof_http *h)
  * mg_stop comes: its workers exit without taking them (make soak: about 3
  * sockets in CLOSE-WAIT per 100 disable/enable cycles under load). Once
  * mg_stop has returned no thread of civetweb is left, so a socket still
- * bound to our port and connected to a peer is such an orphan: closed
- * here. Returns how many. */
-static int close_orphans(int port)
+ * bound to our address and port and connected to a peer is such an
+ * orphan: closed here. Returns how many. */
+static int close_orphans(const prof_http *h)
 {
+    struct in_addr ours = {0}; /* 0.0.0.0: any local address is ours */
+    inet_pton(AF_INET, h->cfg.settings.host, &ours);
+    int port = h->port;
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return 0;
@@ -344,6 +347,7 @@ static int close_orphans(int port)
         if (*end != '\0' || end == e->d_name || fd == dirfd(d) ||
             getsockname((int)fd, (struct sockaddr *)&local, &llen) != 0 ||
             local.sin_family != AF_INET || ntohs(local.sin_port) != port ||
+            (ours.s_addr != 0 && local.sin_addr.s_addr != ours.s_addr) ||
             getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
             ntohs(peer.sin_port) == port)
             continue;
@@ -368,7 +372,7 @@ void prof_http_stop(prof_http *h)
         atomic_store(&h->stopped, true);
         if (knocking)
             pthread_join(knocker, NULL);
-        int orphans = h->port > 0 ? close_orphans(h->port) : 0;
+        int orphans = h->port > 0 ? close_orphans(h) : 0;
         if (orphans > 0)
             prof_log(h->cfg.ph, TK_LOG_DEBUG, "closed %d connection(s) civetweb left open "
                      "at stop", orphans);

@@ -13,34 +13,35 @@
  * Capture. Each thread of /proc/self/task gets the signal through
  * rt_tgsigqueueinfo with a token (capture generation, slot index) in
  * si_value; a signal from anyone else, or from an earlier capture, is
- * ignored. The handler, async-signal-safe (no malloc, no lock of ours, no
- * stdio), unwinds the interrupted context with libunwind's
- * unw_init_local2(UNW_INIT_SIGNAL_FRAME) / unw_step into the thread's
- * preallocated slot, takes the thread's name with prctl(PR_GET_NAME), and
- * marks the slot done (an atomic the requester polls, no futex). The
- * requesting thread signals itself too (the handler runs before the
- * system call returns), so it is in the dump like any other.
+ * ignored. The handler, async-signal-safe (no malloc, no lock, no stdio,
+ * no system call but prctl), unwinds the interrupted context with the
+ * plugin's DWARF unwinder (unwinder.h: .eh_frame through _dl_find_object,
+ * rules cached process-wide) into the thread's preallocated slot, takes
+ * the thread's name with prctl(PR_GET_NAME), and marks the slot done (an
+ * atomic the requester polls, no futex). The requesting thread signals
+ * itself too (the handler runs before the system call returns), so it is
+ * in the dump like any other.
  *
- * Why libunwind, not a frame-pointer walk: measured on the reference
+ * Safety of the walk: before signalling, the requester reads the
+ * process's readable mappings (/proc/self/maps); a handler bounds every
+ * load to [RSP, end of the mapping that holds RSP), or to the thread's
+ * own TCB when glibc put it in that mapping above RSP (the top of a
+ * pthread stack). Unwind info that lies or a damaged stack then ends the
+ * walk instead of faulting (tests/unit/test_threads.c: garbage RBP without
+ * unwind info, unwind info that points 112 MiB or 2 MiB up); a thread
+ * whose RSP lies in no mapping read (its stack mapped after the read) gets
+ * its PC only.
+ *
+ * Why unwind info, not a frame-pointer walk: measured on the reference
  * server, a thread waiting in nanosleep, pthread_cond_wait or read is
  * interrupted inside libc, which has no frame pointers: a walk from RBP
  * skips the caller of libc (producer_main, consume_records...) and often
- * stops at once. libunwind follows .eh_frame through libc and gets
- * complete stacks; Debian builds it with conservative checks, so each
- * memory read is validated (mincore) and a corrupt stack ends the walk
- * instead of faulting (tests/unit/test_threads.c: garbage RBP without
- * unwind info, unwind info that lies). libunwind is dlopen'd (libprofiler
- * already brings it into the process) and warmed up at init by a capture
- * of the initializing thread, so nothing initializes lazily in a handler.
- * Locks it takes in the handler: its cache lock, held with every signal
- * blocked (so never by the interrupted thread itself), and the loader's
- * recursive lock in dl_iterate_phdr, held briefly by dlopen/dlclose: a
- * handler may wait for another thread, never deadlock. The price of the
- * validation: about 27 system calls per thread (mincore, a pipe write and
- * read per page checked, sigprocmask around the cache lock), which doubles
- * a capture's time on a VM (bench/bench_threads.c). libgcc's
- * _Unwind_Backtrace would need none (its FDE lookup is lock-free through
- * _dl_find_object on Debian 12) but trusts unwind info and stack blindly.
+ * stops at once. Why not libunwind (what this module used before): Debian
+ * builds it with conservative checks, about 27 system calls per thread
+ * (mincore, a pipe write and read per page checked, sigprocmask around its
+ * cache lock), which made a 1000-thread dump take twice as long
+ * (bench/bench_threads.c); the bounds above give the same safety with
+ * none.
  *
  * What a capture does to the signalled threads: each runs the handler for
  * a few microseconds. System calls that SA_RESTART restarts (read, write,
@@ -60,17 +61,16 @@
  * after PROF_THREADS_TIMEOUT_MS, and while our signal stays pending there
  * later captures do not queue another one (PROF_THREAD_PENDING).
  */
-#define UNW_LOCAL_ONLY
 #include "threads.h"
 
 #include "profiler.h"
 
 #include "pf_symbolize.h"
+#include "unwinder.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -85,16 +85,6 @@
 
 #define PREFERRED_OFFSET 11 /* SIGRTMIN+11 */
 #define MAX_STUCK 64        /* threads remembered with our signal pending */
-
-/* ---- libunwind, resolved at init ---- */
-
-typedef struct unwinder {
-    int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
-    int (*step)(unw_cursor_t *);
-    int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-    int (*proc_info_by_ip)(unw_addr_space_t, unw_word_t, unw_proc_info_t *, void *);
-    unw_addr_space_t *local_as;
-} unwinder;
 
 /* ---- module state ---- */
 
@@ -112,22 +102,30 @@ typedef struct slot {
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
 } slot;
 
+/* A readable mapping of the process: [lo, hi). */
+typedef struct mem_range {
+    uintptr_t lo, hi;
+} mem_range;
+
 /* The running capture, as the handler sees it. Immutable while published. */
 typedef struct capture {
     slot *slots;
     size_t n;
     uint32_t gen;
+    const mem_range *maps; /* sorted by address, read before signalling */
+    size_t nmaps;
 } capture;
 
 static struct {
     pthread_mutex_t lock; /* one capture at a time; guards the plain fields */
-    unwinder unw;
     int sig;              /* 0: not installed */
     struct sigaction old; /* the action before ours */
     pid_t pid;
     uid_t uid;
     capture cap;          /* storage of the published capture */
     size_t slots_cap;     /* slots allocated in cap.slots */
+    mem_range *maps;      /* storage of cap.maps */
+    size_t maps_cap;
     bool ever_unanswered; /* a signal of ours may still be on its way */
     pid_t stuck[MAX_STUCK];
     size_t nstuck;
@@ -152,27 +150,35 @@ static void sleep_us(long us)
 
 /* ---- the signal handler (async-signal-safe) ---- */
 
-/* Unwinds the interrupted context: pcs[0] is its exact PC. */
-static size_t unwind_context(void *uc, uintptr_t *pcs, bool *truncated)
+/* Where the stack that holds sp ends: the end of its mapping, or the
+ * calling thread's TCB if that lies in the same mapping above sp (glibc
+ * puts it at the top of a pthread's stack). 0 if no mapping holds sp. */
+static uintptr_t stack_limit(const capture *c, uintptr_t sp)
 {
-    unw_cursor_t cur;
-    size_t n = 0;
-    *truncated = false;
-    if (T.unw.init_local2(&cur, uc, UNW_INIT_SIGNAL_FRAME) < 0)
-        return 0;
-    for (;;) {
-        unw_word_t ip;
-        if (T.unw.get_reg(&cur, UNW_REG_IP, &ip) < 0 || ip == 0)
-            break;
-        if (n == PROF_THREADS_MAX_DEPTH) {
-            *truncated = true;
-            break;
-        }
-        pcs[n++] = (uintptr_t)ip;
-        if (T.unw.step(&cur) <= 0)
-            break;
+    size_t lo = 0, hi = c->nmaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->maps[mid].hi <= sp)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return n;
+    if (lo == c->nmaps || c->maps[lo].lo > sp)
+        return 0;
+    uintptr_t tcb = (uintptr_t)pthread_self();
+    return tcb > sp && tcb < c->maps[lo].hi ? tcb : c->maps[lo].hi;
+}
+
+/* Unwinds the interrupted context: pcs[0] is its exact PC. */
+static size_t unwind_context(const capture *c, const ucontext_t *uc, uintptr_t *pcs,
+                             bool *truncated)
+{
+    uintptr_t limit = stack_limit(c, (uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
+    if (limit != 0)
+        return prof_unwind_context(uc, limit, pcs, PROF_THREADS_MAX_DEPTH, truncated);
+    pcs[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *truncated = true;
+    return 1;
 }
 
 /* The slot this signal asks to fill, claimed; NULL if the signal is not
@@ -201,7 +207,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     const capture *c = atomic_load(&T.current);
     slot *s = c != NULL ? claim_slot(c, si) : NULL;
     if (s != NULL) {
-        s->depth = unwind_context(uc, s->pcs, &s->truncated);
+        s->depth = unwind_context(c, uc, s->pcs, &s->truncated);
         prctl(PR_GET_NAME, s->name);
         atomic_store(&s->state, SLOT_DONE);
         atomic_fetch_add(&T.answered, 1);
@@ -449,10 +455,48 @@ static bool take_slot(const slot *s, prof_thread *t)
 
 /* Captures the threads `tids` into out[] (prefilled with names and states
  * or zeroes); *kept: how many are still alive, packed at the front. */
+/* The readable mappings of the process into T.maps, published in T.cap.
+ * Without /proc/self/maps there are none (every thread then gets its PC
+ * only). -1 when out of memory. */
+static int read_maps(void)
+{
+    T.cap.nmaps = 0;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (strchr(line, '\n') == NULL) { /* a long path: skip the rest */
+            int ch;
+            while ((ch = getc(f)) != EOF && ch != '\n')
+                ;
+        }
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r')
+            continue;
+        if (T.cap.nmaps == T.maps_cap) {
+            size_t cap = T.maps_cap ? 2 * T.maps_cap : 1024;
+            mem_range *grown = realloc(T.maps, cap * sizeof *grown);
+            if (grown == NULL) {
+                rc = -1;
+                break;
+            }
+            T.maps = grown;
+            T.maps_cap = cap;
+        }
+        T.maps[T.cap.nmaps++] = (mem_range){lo, hi};
+    }
+    fclose(f);
+    T.cap.maps = T.maps;
+    return rc;
+}
+
 static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
                         double *ms)
 {
-    if (n > 0xffffffffu || reserve_slots(n) != 0)
+    if (n > 0xffffffffu || reserve_slots(n) != 0 || read_maps() != 0)
         return -1;
     capture *c = &T.cap;
     c->n = n;
@@ -528,29 +572,6 @@ void prof_threads_dump_free(prof_threads_dump *d)
 
 /* ---- lifecycle ---- */
 
-static int load_unwinder(char *err, size_t errlen)
-{
-    void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (h == NULL) {
-        snprintf(err, errlen, "cannot load libunwind.so.8 (%s): install libunwind8", dlerror());
-        return -1;
-    }
-    T.unw.init_local2 = (int (*)(unw_cursor_t *, unw_context_t *, int))
-        dlsym(h, "_ULx86_64_init_local2");
-    T.unw.step = (int (*)(unw_cursor_t *))dlsym(h, "_ULx86_64_step");
-    T.unw.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))
-        dlsym(h, "_ULx86_64_get_reg");
-    T.unw.proc_info_by_ip = (int (*)(unw_addr_space_t, unw_word_t, unw_proc_info_t *, void *))
-        dlsym(h, "_ULx86_64_get_proc_info_by_ip");
-    T.unw.local_as = (unw_addr_space_t *)dlsym(h, "_ULx86_64_local_addr_space");
-    if (!T.unw.init_local2 || !T.unw.step || !T.unw.get_reg || !T.unw.proc_info_by_ip ||
-        !T.unw.local_as) {
-        snprintf(err, errlen, "libunwind.so.8 lacks unw_init_local2 (needs 1.3 or later)");
-        return -1;
-    }
-    return 0;
-}
-
 /* Installs the handler on the first free realtime signal from
  * SIGRTMIN+PREFERRED_OFFSET. */
 static int install_handler(char *err, size_t errlen)
@@ -590,8 +611,8 @@ static void uninstall(void)
     T.sig = 0;
 }
 
-/* Captures the calling thread once: libunwind initializes on first use,
- * which must not happen inside a handler. */
+/* Captures the calling thread once: the signal arrives, the walk works,
+ * and _dl_find_object's first call is not made inside a handler. */
 static int warm_up(char *err, size_t errlen)
 {
     pid_t self = (pid_t)syscall(SYS_gettid);
@@ -613,9 +634,7 @@ int prof_threads_init(char *err, size_t errlen)
     if (T.sig == 0) {
         T.pid = getpid();
         T.uid = getuid();
-        rc = load_unwinder(err, errlen);
-        if (rc == 0)
-            rc = install_handler(err, errlen);
+        rc = install_handler(err, errlen);
         if (rc == 0 && (rc = warm_up(err, errlen)) != 0)
             uninstall();
         snprintf(T.error, sizeof T.error, "%s", rc == 0 ? "" : err);
@@ -632,6 +651,10 @@ void prof_threads_fini(void)
     free(T.cap.slots);
     T.cap.slots = NULL;
     T.slots_cap = 0;
+    free(T.maps);
+    T.maps = NULL;
+    T.cap.maps = NULL;
+    T.cap.nmaps = T.maps_cap = 0;
     T.nstuck = 0;
     snprintf(T.error, sizeof T.error, "the thread profile was shut down");
     pthread_mutex_unlock(&T.lock);
@@ -693,11 +716,7 @@ static int collect(void *ctx, prof_records *out, char *err, size_t errlen)
 /* Start of the function holding addr (from its FDE), 0 if unknown. */
 static uint64_t func_entry(uint64_t addr)
 {
-    unw_proc_info_t pi;
-    if (T.unw.proc_info_by_ip == NULL ||
-        T.unw.proc_info_by_ip(*T.unw.local_as, (unw_word_t)addr, &pi, NULL) < 0)
-        return 0;
-    return pi.start_ip <= addr && addr < pi.end_ip ? pi.start_ip : 0;
+    return prof_unwind_func_start((uintptr_t)addr);
 }
 
 /* The address to symbolize for frame i: the leaf's PC, else the call. */

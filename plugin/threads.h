@@ -4,8 +4,9 @@
  *
  * Each thread listed in /proc/self/task gets a realtime signal (see
  * threads.c for which one and why); its handler unwinds the interrupted
- * context with libunwind (DWARF CFI, so stacks go through libc and other
- * code built without frame pointers) into a slot preallocated for it. The
+ * context with the plugin's DWARF unwinder (unwinder.h: stacks go through
+ * libc and other code built without frame pointers; loads bounded to the
+ * thread's stack) into a slot preallocated for it. The
  * requesting thread waits up to PROF_THREADS_TIMEOUT_MS for the answers; a
  * thread that blocks the signal or does not answer in time is listed
  * without a stack and with the reason.
@@ -59,8 +60,8 @@ typedef struct prof_threads_dump {
     double capture_ms; /* signal round trip for all threads */
 } prof_threads_dump;
 
-/* Loads libunwind, installs the signal handler and warms both up with a
- * capture of the calling thread. 0, or -1 with err: then the profile
+/* Installs the signal handler and checks it with a capture of the
+ * calling thread. 0, or -1 with err: then the profile
  * answers 501 with that reason (the plugin can run on without it). */
 int prof_threads_init(char *err, size_t errlen);
 /* Restores the signal's previous action, with no signal of ours left

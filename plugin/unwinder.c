@@ -1,4 +1,5 @@
-/* Stack capture inside allocator hooks: see unwinder.h. x86-64 only. */
+/* Stack capture inside allocator hooks and signal handlers: see unwinder.h.
+ * x86-64 only. */
 #include "unwinder.h"
 
 #include <dlfcn.h>
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <ucontext.h>
 
 #if !defined(__x86_64__)
 #error "plugin/unwinder.c knows x86-64's registers only (rsp 7, rbp 6, return address 16)"
@@ -490,11 +492,21 @@ static uint64_t rule_for(uintptr_t pc)
 
 typedef struct regs {
     uintptr_t pc, sp, fp;
+    uintptr_t limit; /* no load at or above it: the end of the stack */
     bool fp_ok;
 } regs;
 
+/* The word at addr, if it lies in [sp, limit). */
+static bool load(const regs *r, uintptr_t addr, uintptr_t *out)
+{
+    if (addr < r->sp || addr > r->limit - sizeof *out)
+        return false;
+    *out = *(const uintptr_t *)addr;
+    return true;
+}
+
 /* One frame up. false at the end of what can be unwound. Every load is
- * inside the frame [sp, cfa). */
+ * inside the frame [sp, cfa) and below r->limit. */
 static bool step(regs *r, uint64_t rule)
 {
     if (rule & R_STOP)
@@ -508,28 +520,33 @@ static bool step(regs *r, uint64_t rule)
     uintptr_t cfa = base + rule_cfa_off(rule);
     if (cfa < r->sp + 8 || cfa - r->sp > MAX_FRAME || (cfa & 7) != 0)
         return false;
-    if (rule_rbp(rule) == RBP_AT && cfa + (intptr_t)rule_rbp_off(rule) >= r->sp) {
-        r->fp = *(const uintptr_t *)(cfa + (intptr_t)rule_rbp_off(rule));
-        r->fp_ok = true;
-    } else if (rule_rbp(rule) != RBP_SAME) {
+    if (rule_rbp(rule) == RBP_AT)
+        r->fp_ok = load(r, cfa + (intptr_t)rule_rbp_off(rule), &r->fp);
+    else if (rule_rbp(rule) != RBP_SAME)
         r->fp_ok = false;
-    }
-    uintptr_t ra_at = cfa + (intptr_t)rule_ra_off(rule);
-    if (ra_at < r->sp)
+    uintptr_t pc;
+    if (!load(r, cfa + (intptr_t)rule_ra_off(rule), &pc))
         return false;
-    r->pc = *(const uintptr_t *)ra_at;
+    r->pc = pc;
     r->sp = cfa;
     return r->pc != 0;
 }
 
-static size_t walk(regs r, uintptr_t *pcs, size_t max)
+/* pcs[0] is r.pc; the rule of the first frame is looked up at r.pc itself
+ * if `exact` (an interrupted instruction), else at r.pc - 1 (the call
+ * instruction before a return address), as for every frame above it.
+ * *more: the stack went on past `max` frames. */
+static size_t walk(regs r, bool exact, uintptr_t *pcs, size_t max, bool *more)
 {
     size_t n = 0;
+    *more = false;
     while (n < max) {
         pcs[n++] = r.pc;
-        if (!step(&r, rule_for(r.pc - 1))) /* pc - 1: the call instruction */
-            break;
+        if (!step(&r, rule_for(exact ? r.pc : r.pc - 1)))
+            return n;
+        exact = false;
     }
+    *more = true;
     return n;
 }
 
@@ -540,8 +557,31 @@ size_t prof_unwind_stack(uintptr_t *pcs, size_t max)
 {
     const uintptr_t *frame = __builtin_frame_address(0);
     regs r = {.pc = (uintptr_t)__builtin_return_address(0), .sp = (uintptr_t)(frame + 2),
-              .fp = frame[0], .fp_ok = true};
-    return max > 0 ? walk(r, pcs, max) : 0;
+              .fp = frame[0], .limit = UINTPTR_MAX, .fp_ok = true};
+    bool more;
+    return max > 0 ? walk(r, false, pcs, max, &more) : 0;
+}
+
+size_t prof_unwind_context(const void *ucontext, uintptr_t limit, uintptr_t *pcs, size_t max,
+                           bool *truncated)
+{
+    const mcontext_t *m = &((const ucontext_t *)ucontext)->uc_mcontext;
+    regs r = {.pc = (uintptr_t)m->gregs[REG_RIP], .sp = (uintptr_t)m->gregs[REG_RSP],
+              .fp = (uintptr_t)m->gregs[REG_RBP], .limit = limit, .fp_ok = true};
+    *truncated = false;
+    return max > 0 ? walk(r, true, pcs, max, truncated) : 0;
+}
+
+uintptr_t prof_unwind_func_start(uintptr_t pc)
+{
+    struct dl_find_object obj;
+    if (_dl_find_object((void *)pc, &obj) != 0 || obj.dlfo_eh_frame == NULL)
+        return 0;
+    const uint8_t *fde = find_fde(obj.dlfo_eh_frame, pc);
+    cie_info cie;
+    uint64_t start;
+    cursor insns;
+    return fde != NULL && parse_fde(fde, pc, &cie, &start, &insns) ? (uintptr_t)start : 0;
 }
 
 /* ---- where code lives, and the allocation stack ---- */
@@ -604,7 +644,6 @@ int prof_unwind_init(const void *allocator_fn, char *err, size_t errlen)
         snprintf(err, errlen, "cannot find the code of the allocator or of the profiler");
         return -1;
     }
-    memset(cache, 0, sizeof cache); /* resident now rather than page by page */
     U.ready = true;
     return 0;
 }

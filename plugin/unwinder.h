@@ -2,7 +2,8 @@
  * plugin/unwinder.h - the stack of an allocation, captured from inside a
  * tcmalloc malloc hook, with the allocator's and the hook's own frames cut
  * off: pcs[0] is the return address into the function that called
- * malloc/calloc/realloc/new.
+ * malloc/calloc/realloc/new; and the stack of a thread interrupted by a
+ * signal, for the thread dumps (threads.c).
  *
  * Method: a DWARF call-frame (CFI) unwinder of our own for x86-64. Each
  * return address is looked up in its object's .eh_frame_hdr (found with
@@ -28,12 +29,14 @@
  * address of their object's .eh_frame_hdr: a library unloaded and another
  * loaded at the same address do not share them.
  *
- * Threads: prof_unwind_init once (it is idempotent); the rest from any
- * thread, lock-free.
+ * Threads: prof_unwind_init once (it is idempotent) before
+ * prof_unwind_alloc_stack; the rest from any thread, lock-free, also in a
+ * signal handler (_dl_find_object is async-signal-safe).
  */
 #ifndef TAKHIN_PLUGIN_UNWINDER_H
 #define TAKHIN_PLUGIN_UNWINDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +53,18 @@ size_t prof_unwind_alloc_stack(uintptr_t *pcs, size_t max);
 /* The raw stack from the caller of this function: return addresses,
  * leaf first (for tests and benchmarks). */
 size_t prof_unwind_stack(uintptr_t *pcs, size_t max);
+
+/* The stack of an interrupted context (a signal handler's ucontext_t):
+ * pcs[0] is its exact PC, then return addresses, at most max; *truncated
+ * when the stack went on. Every stack load lies in [RSP, limit): the
+ * caller passes the end of the memory that holds the context's RSP, so
+ * that unwind info that lies or a damaged stack ends the walk instead of
+ * faulting. Async-signal-safe: no lock, no allocation, no system call. */
+size_t prof_unwind_context(const void *ucontext, uintptr_t limit, uintptr_t *pcs, size_t max,
+                           bool *truncated);
+
+/* The start of the function holding pc (its FDE's), 0 if unknown. */
+uintptr_t prof_unwind_func_start(uintptr_t pc);
 
 /* "DWARF CFI (.eh_frame_hdr, cached)". */
 const char *prof_unwind_method(void);

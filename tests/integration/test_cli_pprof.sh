@@ -11,6 +11,14 @@ TP=$BUILD/takhin-profiler
 d=$TK_TMP/p
 mkdir -p "$d"
 
+# keep_for_diagnosis FILE...: a copy in $BUILD/failed-profiles, which
+# outlives the test's temporary directory.
+keep_for_diagnosis() {
+    mkdir -p "$ROOT/$BUILD/failed-profiles"
+    cp "$@" "$ROOT/$BUILD/failed-profiles/"
+    echo "# kept: $* in $BUILD/failed-profiles" >&2
+}
+
 # same FILE [BASE]: compares every sample type of FILE.
 same() {
     local f=$1 base=${2:-} types si want got n=0 bad=0
@@ -29,6 +37,7 @@ same() {
         if [ -z "$want" ] || [ "$want" != "$got" ]; then
             bad=1
             diff <(echo "$want") <(echo "$got") | head -20 | sed 's/^/#   /' >&2
+            keep_for_diagnosis "$f" ${base:+"$base"}
         fi
     done
     echo "# $(basename "$f")${base:+ - $(basename "$base")}: types: $types; $n rows compared" >&2

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -123,9 +124,28 @@ __asm__(".text\n"
         "  .cfi_endproc\n"
         ".size bad_cfi_spin, .-bad_cfi_spin\n");
 
+/* Unwind info that lies within a frame's plausible size: the caller's
+ * frame 2 MiB up, past the end of this thread's 64 KiB stack, where
+ * readable memory full of a plausible return address lies (start_worker).
+ * The walk may read only up to the end of the stack, so it stops at once. */
+void bad_cfi_near_spin(void);
+__asm__(".text\n"
+        ".globl bad_cfi_near_spin\n"
+        ".type bad_cfi_near_spin, @function\n"
+        "bad_cfi_near_spin:\n"
+        "  .cfi_startproc\n"
+        "  .cfi_def_cfa_offset 0x200000\n"
+        "1: pause\n"
+        "  cmpl $0, bad_stop(%rip)\n"
+        "  je 1b\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        ".size bad_cfi_near_spin, .-bad_cfi_near_spin\n");
+
 typedef struct worker {
     const char *name;
     void (*loop)(void);
+    size_t stack; /* 0: the default; else its size, and memory above it (start_worker) */
     pthread_t thread;
     _Atomic pid_t tid;
 } worker;
@@ -140,15 +160,29 @@ static void *worker_main(void *arg)
 }
 
 static worker workers[] = {
-    {"sleeper", sleeper_loop, 0, 0}, {"waiter", waiter_loop, 0, 0},
-    {"reader", reader_loop, 0, 0},   {"spinner", spinner_loop, 0, 0},
-    {"badframe", bad_frame_spin, 0, 0}, {"badcfi", bad_cfi_spin, 0, 0},
+    {"sleeper", sleeper_loop, 0, 0, 0},     {"waiter", waiter_loop, 0, 0, 0},
+    {"reader", reader_loop, 0, 0, 0},       {"spinner", spinner_loop, 0, 0, 0},
+    {"badframe", bad_frame_spin, 0, 0, 0},  {"badcfi", bad_cfi_spin, 0, 0, 0},
+    {"badcfinear", bad_cfi_near_spin, 65536, 0, 0},
 };
 #define NWORKERS (sizeof workers / sizeof *workers)
 
 static void start_worker(worker *w)
 {
-    assert_int_equal(pthread_create(&w->thread, NULL, worker_main, w), 0);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (w->stack != 0) { /* the stack, then 4 MiB read-only of a fake return address */
+        size_t above = 4u << 20;
+        uint8_t *m = mmap(NULL, w->stack + above, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(m != MAP_FAILED);
+        for (uintptr_t *p = (uintptr_t *)(m + w->stack); p < (uintptr_t *)(m + w->stack + above); p++)
+            *p = (uintptr_t)spinner_loop + 1;
+        assert_int_equal(mprotect(m + w->stack, above, PROT_READ), 0);
+        assert_int_equal(pthread_attr_setstack(&attr, m, w->stack), 0);
+    }
+    assert_int_equal(pthread_create(&w->thread, &attr, worker_main, w), 0);
+    pthread_attr_destroy(&attr);
     while (atomic_load(&w->tid) == 0)
         usleep(1000);
 }
@@ -270,7 +304,8 @@ static void test_every_thread_with_its_stack(void **state)
     assert_int_equal(prof_threads_capture(&d, false, err, sizeof err), 0);
     assert_true(d.capture_ms < 500);
     static const char *const fn[] = {"sleeper_loop", "waiter_loop", "reader_loop",
-                                     "spinner_loop", "bad_frame_spin", "bad_cfi_spin"};
+                                     "spinner_loop", "bad_frame_spin", "bad_cfi_spin",
+                                     "bad_cfi_near_spin"};
     for (size_t i = 0; i < NWORKERS; i++) {
         const prof_thread *t = find(&d, workers[i].tid);
         assert_non_null(t);
@@ -300,7 +335,7 @@ static void test_garbage_frame_pointer_is_safe(void **state)
     char err[256] = "";
     for (int round = 0; round < 20; round++) {
         assert_int_equal(prof_threads_capture(&d, false, err, sizeof err), 0);
-        for (size_t w = 4; w < 6; w++) {
+        for (size_t w = 4; w < NWORKERS; w++) {
             const prof_thread *t = find(&d, workers[w].tid);
             uintptr_t fn = (uintptr_t)workers[w].loop;
             assert_non_null(t);
@@ -308,6 +343,8 @@ static void test_garbage_frame_pointer_is_safe(void **state)
             assert_true(t->depth >= 1);
             assert_true(t->pcs[0] >= fn && t->pcs[0] < fn + 32);
         }
+        /* The lie within reach: no load past the end of the stack. */
+        assert_int_equal(find(&d, workers[6].tid)->depth, 1);
         prof_threads_dump_free(&d);
     }
 }
