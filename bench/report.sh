@@ -269,11 +269,14 @@ fi
 if [ "$v_idx" != met ]; then missed=1; cat <<EOF
 - **Index throughput against Go** ($(fmt "$idx_r")): the profiler answers one
   request per connection (civetweb's enable_keep_alive is "no",
-  plugin/http.c: every response carries Connection: close) and runs each
-  request on a thread of its own with a large stack (plugin/http.c,
-  run_deep), while Go keeps wrk's 20 connections alive: wrk then measures
-  our TCP connection set-up and thread creation more than the page. Against
-  Go closing its connections too the ratio is $(fmt "$idx_close").
+  plugin/http.c: every response carries Connection: close), while Go keeps
+  wrk's 20 connections alive: wrk then measures a TCP connection set-up,
+  an accept and a hand-off to a civetweb worker per request more than the
+  page. Against Go closing its connections too, the ratio is
+  $(fmt "$idx_close"). Keep-alive stays off on purpose: civetweb ties a
+  worker thread to each open connection, so with the default 8 workers
+  (profiler.max_requests) 20 keep-alive clients would starve 12 of them,
+  and idle connections could hold the profiler's port.
 EOF
 fi
 if [ "$v_heapep" != met ]; then missed=1; cat <<EOF

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -286,9 +287,104 @@ bool prof_http_stopping(const prof_http *h)
     return atomic_load(&h->stopping);
 }
 
+/* Gives running handlers up to STOP_GRACE_MS to see `stopping` and answer:
+ * once mg_stop begins, civetweb drops every write. */
+#define STOP_GRACE_MS 1000
+
+static void drain(prof_http *h)
+{
+    for (int waited = 0; waited < STOP_GRACE_MS && atomic_load(&h->inflight) > 0; waited++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* True if fd is a connection accepted on our listening address and port:
+ * bound there, not listening, and not the knocker's own end (whose peer
+ * has our port). A connection shut down (see wake) has no peer any more. */
+static bool is_our_connection(const prof_http *h, struct in_addr ours, int fd)
+{
+    struct sockaddr_in local, peer;
+    socklen_t llen = sizeof local, plen = sizeof peer, alen = sizeof(int);
+    int listening = 0;
+    return getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
+           local.sin_family == AF_INET && ntohs(local.sin_port) == h->port &&
+           (ours.s_addr == 0 || local.sin_addr.s_addr == ours.s_addr) &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening &&
+           (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 ||
+            ntohs(peer.sin_port) != h->port);
+}
+
+/* Calls act(fd, dup, ctx) for each of our connections, where dup is a
+ * duplicate of fd made before the check: the socket checked is the socket
+ * acted on through dup, even if civetweb closes fd meanwhile and the host
+ * reuses its number. */
+static void for_each_connection(const prof_http *h, void (*act)(int fd, int dup, void *ctx),
+                                void *ctx)
+{
+    struct in_addr ours = {0}; /* 0.0.0.0: any local address is ours */
+    inet_pton(AF_INET, h->cfg.settings.host, &ours);
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || end == e->d_name || fd == dirfd(d))
+            continue;
+        int dup = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+        if (dup < 0)
+            continue;
+        if (is_our_connection(h, ours, dup))
+            act((int)fd, dup, ctx);
+        close(dup);
+    }
+    closedir(d);
+}
+
+/* civetweb's workers wait for a request, or for a slow client to read its
+ * answer, in poll quanta of up to 2 s before they look at the stop flag,
+ * and mg_stop waits for them. Shutting their sockets down wakes them at
+ * once (civetweb still closes them). */
+static void wake(int fd, int dup, void *ctx)
+{
+    (void)fd;
+    (void)ctx;
+    shutdown(dup, SHUT_RDWR);
+}
+
+typedef struct orphan_list {
+    int fd[256];
+    int n;
+} orphan_list;
+
+static void note_orphan(int fd, int dup, void *ctx)
+{
+    (void)dup;
+    orphan_list *o = ctx;
+    if (o->n < (int)(sizeof o->fd / sizeof *o->fd))
+        o->fd[o->n++] = fd;
+}
+
+/* civetweb 1.15 leaks the connections it has accepted and queued when
+ * mg_stop comes: its workers exit without taking them (make soak: about 3
+ * sockets in CLOSE-WAIT per 100 disable/enable cycles under load). Once
+ * mg_stop has returned no thread of civetweb is left, so a connection of
+ * ours still open is such an orphan, which nobody else will close: closed
+ * here. Returns how many. */
+static int close_orphans(const prof_http *h)
+{
+    orphan_list o = {.n = 0};
+    for_each_connection(h, note_orphan, &o);
+    for (int i = 0; i < o.n; i++)
+        close(o.fd[i]);
+    return o.n;
+}
+
 /* civetweb's master thread polls its sockets with a 2 s quantum; mg_stop
  * waits for it. A connection to the port wakes it at once, so this thread
- * knocks until mg_stop has returned. */
+ * knocks until mg_stop has returned, and wakes the workers (see wake). */
 static void *knock(void *arg)
 {
     prof_http *h = arg;
@@ -306,57 +402,9 @@ static void *knock(void *arg)
             connect(fd, (struct sockaddr *)&sa, sizeof sa);
             close(fd);
         }
+        for_each_connection(h, wake, NULL);
     }
     return NULL;
-}
-
-/* Gives running handlers up to STOP_GRACE_MS to see `stopping` and answer:
- * once mg_stop begins, civetweb drops every write. */
-#define STOP_GRACE_MS 1000
-
-static void drain(prof_http *h)
-{
-    for (int waited = 0; waited < STOP_GRACE_MS && atomic_load(&h->inflight) > 0; waited++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* civetweb 1.15 leaks the connections it has accepted and queued when
- * mg_stop comes: its workers exit without taking them (make soak: about 3
- * sockets in CLOSE-WAIT per 100 disable/enable cycles under load). Once
- * mg_stop has returned no thread of civetweb is left, so a socket still
- * bound to our address and port and connected to a peer is such an
- * orphan: closed here. Returns how many. */
-static int close_orphans(const prof_http *h)
-{
-    struct in_addr ours = {0}; /* 0.0.0.0: any local address is ours */
-    inet_pton(AF_INET, h->cfg.settings.host, &ours);
-    int port = h->port;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return 0;
-    int fds[256];
-    int n = 0;
-    struct dirent *e;
-    while (n < (int)(sizeof fds / sizeof *fds) && (e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        struct sockaddr_in local, peer;
-        socklen_t llen = sizeof local, plen = sizeof peer;
-        if (*end != '\0' || end == e->d_name || fd == dirfd(d) ||
-            getsockname((int)fd, (struct sockaddr *)&local, &llen) != 0 ||
-            local.sin_family != AF_INET || ntohs(local.sin_port) != port ||
-            (ours.s_addr != 0 && local.sin_addr.s_addr != ours.s_addr) ||
-            getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
-            ntohs(peer.sin_port) == port)
-            continue;
-        fds[n++] = (int)fd;
-    }
-    closedir(d);
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-    return n;
 }
 
 void prof_http_stop(prof_http *h)
