@@ -127,3 +127,7 @@ proc_figures() {
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
     echo "$fds $threads $rss"
 }
+
+# True under make check-sanitize (ASan+UBSan build, takhind without
+# tcmalloc: the heap and allocs profiles answer 501 there).
+sanitized() { [ "${TK_SANITIZED:-0}" = 1 ]; }
