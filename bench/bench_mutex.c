@@ -1,7 +1,8 @@
 /* bench_mutex.c - what the host's instrumented primitives cost.
  *
  * Side by side in one process, in paired runs (every variant once per
- * run, the order the same), min/median/max over the runs:
+ * run, the order the same; plain pthread_mutex and tkh_mutex without hooks
+ * in alternating slices, see bench_pair), min/median/max over the runs:
  *   1. uncontended lock+unlock: plain pthread_mutex, tkh_mutex with no
  *      hooks installed, tkh_mutex with hooks installed (the fast path
  *      never looks at them: the figures should match);
@@ -38,16 +39,17 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static double bench_pthread(void)
+/* Both mutexes on a cache line of their own, wherever the stack is. */
+static double bench_pthread(long ops)
 {
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    _Alignas(64) pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     double t0 = now_ns();
-    for (long i = 0; i < LOCK_OPS; i++) {
+    for (long i = 0; i < ops; i++) {
         pthread_mutex_lock(&m);
         __asm__ volatile("" ::: "memory");
         pthread_mutex_unlock(&m);
     }
-    return (now_ns() - t0) / LOCK_OPS;
+    return (now_ns() - t0) / (double)ops;
 }
 
 static double bench_pthread_trylock(void)
@@ -63,19 +65,39 @@ static double bench_pthread_trylock(void)
     return (now_ns() - t0) / LOCK_OPS;
 }
 
-static double bench_tkh(void)
+static double bench_tkh(long ops)
 {
-    tkh_mutex m;
+    _Alignas(64) tkh_mutex m;
     tkh_mutex_init(&m);
     double t0 = now_ns();
-    for (long i = 0; i < LOCK_OPS; i++) {
+    for (long i = 0; i < ops; i++) {
         tkh_mutex_lock(&m);
         __asm__ volatile("" ::: "memory");
         tkh_mutex_unlock(&m);
     }
-    double ns = (now_ns() - t0) / LOCK_OPS;
+    double ns = (now_ns() - t0) / (double)ops;
     tkh_mutex_destroy(&m);
     return ns;
+}
+
+/* pthread_mutex and tkh_mutex (no hooks) in alternating slices of
+ * LOCK_OPS / SLICES operations, the order flipping each slice: the two
+ * see the same interference from the rest of the machine. */
+#define SLICES 40
+static void bench_pair(double *pthread_ns, double *tkh_ns)
+{
+    double p = 0, t = 0;
+    for (int k = 0; k < SLICES; k++) {
+        if (k % 2 == 0) {
+            p += bench_pthread(LOCK_OPS / SLICES);
+            t += bench_tkh(LOCK_OPS / SLICES);
+        } else {
+            t += bench_tkh(LOCK_OPS / SLICES);
+            p += bench_pthread(LOCK_OPS / SLICES);
+        }
+    }
+    *pthread_ns = p / SLICES;
+    *tkh_ns = t / SLICES;
 }
 
 static double bench_spans(long ops)
@@ -141,11 +163,10 @@ static const char *const names[NVARIANTS] = {
 
 static void one_run(prof_trace *t, double *out)
 {
-    out[PTHREAD] = bench_pthread();
+    bench_pair(&out[PTHREAD], &out[TKH_OFF]);
     out[TRYLOCK] = bench_pthread_trylock();
-    out[TKH_OFF] = bench_tkh();
     tkh_set_event_hooks(&empty_hooks, NULL);
-    out[TKH_ON] = bench_tkh();
+    out[TKH_ON] = bench_tkh(LOCK_OPS);
     tkh_set_event_hooks(NULL, NULL);
     out[SPAN_OFF] = bench_spans(SPAN_OPS);
     tkh_set_event_hooks(&no_span_hooks, NULL);
@@ -178,10 +199,12 @@ int main(int argc, char **argv)
             r[v][i] = one[v];
     }
     /* Ratios to plain pthread_mutex within each run, before sorting. */
-    static double ratio[2][MAX_RUNS];
+    static double ratio[2][MAX_RUNS], extra[2][MAX_RUNS];
     for (int i = 0; i < runs; i++) {
         ratio[0][i] = r[TKH_OFF][i] / r[PTHREAD][i];
         ratio[1][i] = r[TKH_ON][i] / r[PTHREAD][i];
+        extra[0][i] = r[TKH_OFF][i] - r[PTHREAD][i];
+        extra[1][i] = r[TKH_ON][i] - r[PTHREAD][i];
     }
     printf("%-34s %8s %8s %8s   (ns per op, %d paired runs)\n", "", "min", "median", "max",
            runs);
@@ -195,6 +218,13 @@ int main(int argc, char **argv)
         qsort(ratio[k], (size_t)runs, sizeof ratio[k][0], by_value);
         printf("%-34s %8.3f %8.3f %8.3f\n", k ? "ratio tkh_mutex, hooks on" :
                "ratio tkh_mutex, no hooks", ratio[k][0], ratio[k][runs / 2], ratio[k][runs - 1]);
+    }
+    printf("%-34s %8s %8s %8s   (ns per lock+unlock over pthread_mutex, per run)\n", "", "min",
+           "median", "max");
+    for (int k = 0; k < 2; k++) {
+        qsort(extra[k], (size_t)runs, sizeof extra[k][0], by_value);
+        printf("%-34s %8.3f %8.3f %8.3f\n", k ? "extra ns tkh_mutex, hooks on" :
+               "extra ns tkh_mutex, no hooks", extra[k][0], extra[k][runs / 2], extra[k][runs - 1]);
     }
     prof_trace_free(t);
     return 0;

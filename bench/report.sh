@@ -103,6 +103,7 @@ nohc=$(fig disabled "CPU-per-record ratio, loaded+disabled+no hooks / none")
 noht=$(fig disabled "throughput ratio, loaded+disabled+no hooks / none")
 mtx_off=$(sed -nE 's/^ratio tkh_mutex, no hooks +([0-9.]+) +([0-9.]+) +([0-9.]+).*/\1 \2 \3/p' "$tmp/mutex.out")
 mtx_on=$(sed -nE 's/^ratio tkh_mutex, hooks on +([0-9.]+) +([0-9.]+) +([0-9.]+).*/\1 \2 \3/p' "$tmp/mutex.out")
+mtx_ns=$(sed -nE 's/^extra ns tkh_mutex, no hooks +([0-9.-]+) +([0-9.-]+) +([0-9.-]+).*/\1 \2 \3/p' "$tmp/mutex.out")
 thr() { sed -nE "s/^ *$1 threads +capture min +([0-9.]+) median +([0-9.]+) ms +max +([0-9.]+).*/\1 \2 \3/p" "$tmp/threads.out"; }
 thr10=$(thr 10) thr100=$(thr 100) thr1000=$(thr 1000)
 trip1000=$(sed -nE 's/^ *1000 threads.*round trip median +([0-9.]+) ms.*/\1/p' "$tmp/threads.out")
@@ -123,7 +124,7 @@ an_counts=$(awk '/^== counts/ { s = 1 } /^== records/ { s = 0 } s' "$tmp/analyze
             grep "time ratio pprof/ours" | sed -nE 's/.* min +([0-9.]+) +median +([0-9.]+) +max +([0-9.]+).*/\1 \2 \3/p')
 an_records=$(awk '/^== records/ { s = 1 } s' "$tmp/analyze.out" 2>/dev/null |
              grep "time ratio pprof/ours" | sed -nE 's/.* min +([0-9.]+) +median +([0-9.]+) +max +([0-9.]+).*/\1 \2 \3/p')
-: "${an_counts:=- - -}" "${an_records:=- - -}" "${mtx_off:=- - -}" "${mtx_on:=- - -}"
+: "${an_counts:=- - -}" "${an_records:=- - -}" "${mtx_off:=- - -}" "${mtx_on:=- - -}" "${mtx_ns:=- - -}"
 : "${thr10:=- - -}" "${thr100:=- - -}" "${thr1000:=- - -}"
 # thread-dump latency over its target (20 ms)
 thr1000r=$(read -r a b c <<<"$thr1000"; [ "$b" = - ] && echo "- - -" ||
@@ -135,7 +136,8 @@ v_heap=$(verdict le "$(med "$heapc")" 1.02)
 # "No measurable cost": the median CPU per record within 1 % of no plugin.
 v_dis=$(verdict le "$(med "$disc")" 1.01)
 v_noh=$(verdict le "$(med "$nohc")" 1.01)
-v_mtx=$(verdict le "$(med "$mtx_off")" 1.05)
+# Issue 4's target: "within a few ns of plain pthread"; held to 2 ns.
+v_mtx=$(verdict le "$(med "$mtx_ns")" 2)
 v_thr=$(verdict le "$(med "$thr1000")" 20)
 hot_max=$(read -r _ _ c <<<"$hot_busy"; echo "$c")
 v_hot=$( (le "$(read -r _ _ c <<<"$hot_idle"; echo "$c")" 100 && le "$hot_max" 100) && echo met || echo "**missed**")
@@ -150,7 +152,7 @@ cat <<EOF
 # Benchmark report
 
 Written by \`make bench\` (bench/report.sh) on $(date -u +%Y-%m-%dT%H:%MZ), commit
-$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo " + uncommitted changes"),
+$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet -- . ':!bench/REPORT.md' 2>/dev/null || echo " + uncommitted changes"),
 $(nproc) CPUs ($(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r).
 The machine is shared: load average $load0 at the start, $load1 at the end;
 every figure is therefore a ratio against a baseline measured side by side
@@ -181,7 +183,8 @@ more than it moves them. $(( ($(date +%s) - t_start) / 60 )) minutes in all.
 | same: throughput | takhind without plugins | — | $(fmt "$dist") | |
 | plugin loaded, disabled, heap_sample_bytes 0: CPU per record | takhind without plugins | no measurable cost (≤ 1.01) | $(fmt "$nohc") | $v_noh |
 | same: throughput | takhind without plugins | — | $(fmt "$noht") | |
-| tkh_mutex lock+unlock, nobody watching (fast path) | pthread_mutex lock+unlock | no measurable cost (≤ 1.05) | $(fmt "$mtx_off") | $v_mtx |
+| tkh_mutex lock+unlock, nobody watching (fast path): extra ns a pair | pthread_mutex lock+unlock | within a few ns (≤ 2 ns) | $(fmt "$mtx_ns" 2) | $v_mtx |
+| same, as a ratio | pthread_mutex lock+unlock | — | $(fmt "$mtx_off") | |
 | tkh_mutex lock+unlock, mutex/block profiling on | pthread_mutex lock+unlock | — | $(fmt "$mtx_on") | |
 | thread dump, 10 threads (ms) | — | — | $(fmt "$thr10" 2) | |
 | thread dump, 100 threads (ms) | — | — | $(fmt "$thr100" 2) | |
@@ -242,7 +245,7 @@ if [ "$v_noh" != met ] && [ "$v_dis" = met ]; then missed=1; cat <<EOF
 EOF
 fi
 if [ "$v_mtx" != met ]; then missed=1; cat <<EOF
-- **Instrumented mutex fast path** ($(fmt "$mtx_off")): nobody watching,
+- **Instrumented mutex fast path** ($(fmt "$mtx_ns" 2) ns a pair): nobody watching,
   tkh_mutex_lock and tkh_mutex_unlock are pthread_mutex_lock and
   pthread_mutex_unlock behind one relaxed atomic load and a predicted
   branch each (inline, host-api/include/takhin/host/sync.h): a fraction
@@ -323,7 +326,7 @@ section heapmicro "Heap sampling on an allocation loop (bench_heap)" \
 section disabled "Plugin loaded but disabled" \
     "Three takhind processes side by side: no plugins, the profiler loaded and disabled, and the same with heap_sample_bytes 0; one works at a time (demo.rate 0), the others are throttled to 1 record/s; the order rotates."
 section mutex "Instrumented mutex against plain pthread" \
-    "bench_mutex: uncontended lock+unlock and spans, every variant once per run; ratios per run."
+    "bench_mutex: uncontended lock+unlock and spans, every variant once per run (plain and instrumented mutex in alternating slices); ratios and differences per run."
 section threads "Thread-dump latency" \
     "bench_threads: the whole capture (list /proc/self/task, signal each thread, wait, copy), 11 captures per size after 2 warm-ups."
 section hot "Hot-disable latency" \
