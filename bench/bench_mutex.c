@@ -183,6 +183,18 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts and prints the per-run figures of tkh_mutex without and with hooks. */
+static void print_per_run(const char *unit, const char *what, double v[2][MAX_RUNS], int runs)
+{
+    printf("%-34s %8s %8s %8s   %s\n", "", "min", "median", "max", unit);
+    for (int k = 0; k < 2; k++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s tkh_mutex, %s", what, k ? "hooks on" : "no hooks");
+        qsort(v[k], (size_t)runs, sizeof v[k][0], by_value);
+        printf("%-34s %8.3f %8.3f %8.3f\n", label, v[k][0], v[k][runs / 2], v[k][runs - 1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
@@ -212,20 +224,8 @@ int main(int argc, char **argv)
         qsort(r[v], (size_t)runs, sizeof r[v][0], by_value);
         printf("%-34s %8.2f %8.2f %8.2f\n", names[v], r[v][0], r[v][runs / 2], r[v][runs - 1]);
     }
-    printf("%-34s %8s %8s %8s   (per run, over pthread_mutex lock+unlock)\n", "", "min",
-           "median", "max");
-    for (int k = 0; k < 2; k++) {
-        qsort(ratio[k], (size_t)runs, sizeof ratio[k][0], by_value);
-        printf("%-34s %8.3f %8.3f %8.3f\n", k ? "ratio tkh_mutex, hooks on" :
-               "ratio tkh_mutex, no hooks", ratio[k][0], ratio[k][runs / 2], ratio[k][runs - 1]);
-    }
-    printf("%-34s %8s %8s %8s   (ns per lock+unlock over pthread_mutex, per run)\n", "", "min",
-           "median", "max");
-    for (int k = 0; k < 2; k++) {
-        qsort(extra[k], (size_t)runs, sizeof extra[k][0], by_value);
-        printf("%-34s %8.3f %8.3f %8.3f\n", k ? "extra ns tkh_mutex, hooks on" :
-               "extra ns tkh_mutex, no hooks", extra[k][0], extra[k][runs / 2], extra[k][runs - 1]);
-    }
+    print_per_run("(per run, over pthread_mutex lock+unlock)", "ratio", ratio, runs);
+    print_per_run("(ns per lock+unlock over pthread_mutex, per run)", "extra ns", extra, runs);
     prof_trace_free(t);
     return 0;
 }
