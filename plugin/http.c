@@ -3,6 +3,7 @@
 
 #include "auth.h"
 #include "metrics.h"
+#include "threads.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -58,7 +59,9 @@ typedef struct deep_call {
 static void *deep_main(void *arg)
 {
     deep_call *call = arg;
+    prof_threads_exclude_self(true); /* see own_thread_start */
     call->handler(call->req);
+    prof_threads_exclude_self(false);
     return NULL;
 }
 
@@ -196,6 +199,26 @@ static int begin_request(struct mg_connection *conn)
     return dispatch(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
+/* civetweb's threads and the handler threads are left alone by thread
+ * dumps (threads.h): civetweb takes an EINTR from poll for a dead
+ * connection, so a dump signal would drop a request being read or
+ * answered. */
+static void *own_thread_start(const struct mg_context *ctx, int thread_type)
+{
+    (void)ctx;
+    (void)thread_type;
+    prof_threads_exclude_self(true);
+    return NULL;
+}
+
+static void own_thread_exit(const struct mg_context *ctx, int thread_type, void *user)
+{
+    (void)ctx;
+    (void)thread_type;
+    (void)user;
+    prof_threads_exclude_self(false);
+}
+
 static int log_civetweb(const struct mg_connection *conn, const char *message)
 {
     const struct mg_context *mg = mg_get_context(conn);
@@ -230,7 +253,9 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
      * mg_set_request_handler after mg_start2 would leave a window in which
      * a request gets civetweb's own 404 (seen in make soak). */
     static const struct mg_callbacks callbacks = {.begin_request = begin_request,
-                                                  .log_message = log_civetweb};
+                                                  .log_message = log_civetweb,
+                                                  .init_thread = own_thread_start,
+                                                  .exit_thread = own_thread_exit};
     struct mg_init_data init = {&callbacks, h, options};
     char why[256] = "";
     unsigned code = 0;

@@ -67,6 +67,9 @@ void prof_http_stop(prof_http *http);
  * Connection: close. */
 void prof_http_send(struct mg_connection *conn, int status, const char *content_type,
                     const char *extra_headers, const void *body, size_t len);
+/* For a response written directly (mg_printf, mg_write: a streamed body):
+ * records its status and body size for the access log and metrics. */
+void prof_http_record(struct mg_connection *conn, int status, size_t bytes);
 /* A text/plain error with X-Go-Pprof: 1, which makes pprof print it. */
 void prof_http_error(struct mg_connection *conn, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -22,14 +22,19 @@ static const char *status_text(int status)
     }
 }
 
-void prof_http_send(struct mg_connection *conn, int status, const char *content_type,
-                    const char *extra_headers, const void *body, size_t len)
+void prof_http_record(struct mg_connection *conn, int status, size_t bytes)
 {
     prof_exchange *ex = mg_get_user_connection_data(conn);
     if (ex != NULL) {
         ex->status = status;
-        ex->bytes += len;
+        ex->bytes += bytes;
     }
+}
+
+void prof_http_send(struct mg_connection *conn, int status, const char *content_type,
+                    const char *extra_headers, const void *body, size_t len)
+{
+    prof_http_record(conn, status, len);
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"

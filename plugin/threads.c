@@ -135,6 +135,37 @@ static struct {
     _Atomic size_t answered;          /* slots done in this capture */
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER, .error = "the thread profile was not initialized"};
 
+/* The profiler's own HTTP threads (prof_threads_exclude_self). */
+#define MAX_EXCLUDED 1024
+static struct {
+    pthread_mutex_t lock;
+    pid_t tid[MAX_EXCLUDED];
+    size_t n;
+} X = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void prof_threads_exclude_self(bool on)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_lock(&X.lock);
+    size_t i = 0;
+    while (i < X.n && X.tid[i] != self)
+        i++;
+    if (on && i == X.n && X.n < MAX_EXCLUDED)
+        X.tid[X.n++] = self;
+    else if (!on && i < X.n)
+        X.tid[i] = X.tid[--X.n];
+    pthread_mutex_unlock(&X.lock);
+}
+
+/* Under X.lock. */
+static bool excluded(pid_t tid)
+{
+    for (size_t i = 0; i < X.n; i++)
+        if (X.tid[i] == tid)
+            return true;
+    return false;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -344,7 +375,8 @@ static int reserve_slots(size_t n)
 
 /* A thread where our signal from an earlier capture still waits gets no
  * second one: it would only queue up behind the first. */
-static void prepare_slot(slot *s, pid_t tid)
+/* own: one of the profiler's HTTP threads, not the caller: not signalled. */
+static void prepare_slot(slot *s, pid_t tid, bool own)
 {
     bool blocked, pending;
     s->tid = tid;
@@ -353,7 +385,10 @@ static void prepare_slot(slot *s, pid_t tid)
     s->depth = 0;
     s->truncated = false;
     s->name[0] = '\0';
-    if (was_stuck(tid) && read_sig_bits(tid, &blocked, &pending) == 0 && pending) {
+    if (own) {
+        s->why = PROF_THREAD_OWN_HTTP;
+        atomic_store(&s->state, SLOT_SKIPPED);
+    } else if (was_stuck(tid) && read_sig_bits(tid, &blocked, &pending) == 0 && pending) {
         s->why = PROF_THREAD_PENDING;
         atomic_store(&s->state, SLOT_SKIPPED);
     } else {
@@ -501,8 +536,11 @@ static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *k
     capture *c = &T.cap;
     c->n = n;
     c->gen++;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_lock(&X.lock);
     for (size_t i = 0; i < n; i++)
-        prepare_slot(&c->slots[i], tids[i]);
+        prepare_slot(&c->slots[i], tids[i], tids[i] != self && excluded(tids[i]));
+    pthread_mutex_unlock(&X.lock);
     atomic_store(&T.answered, 0);
     double t0 = now_ms();
     atomic_store(&T.current, c);
@@ -685,6 +723,10 @@ static void describe(const prof_thread *t, char *buf, size_t len)
         break;
     case PROF_THREAD_NOT_SENT:
         snprintf(buf, len, "signal %d could not be queued (RLIMIT_SIGPENDING reached?)", T.sig);
+        break;
+    case PROF_THREAD_OWN_HTTP:
+        snprintf(buf, len, "a thread of the profiler's HTTP server, not interrupted "
+                 "(a signal would cut its socket waits short)");
         break;
     }
 }

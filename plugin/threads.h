@@ -38,6 +38,8 @@ typedef enum prof_thread_status {
                                pending there: not sent again */
     PROF_THREAD_NO_ANSWER,  /* did not answer within the timeout */
     PROF_THREAD_NOT_SENT,   /* the signal could not be queued (EAGAIN) */
+    PROF_THREAD_OWN_HTTP,   /* a thread of the profiler's HTTP server, left
+                               alone (see prof_threads_exclude_self) */
 } prof_thread_status;
 
 typedef struct prof_thread {
@@ -67,6 +69,13 @@ int prof_threads_init(char *err, size_t errlen);
 /* Restores the signal's previous action, with no signal of ours left
  * pending or running. Safe without a successful init. */
 void prof_threads_fini(void);
+/* Marks the calling thread as one of the profiler's own HTTP threads
+ * (civetweb's master and workers, handler threads), which captures do not
+ * interrupt unless they run on it: civetweb takes an EINTR from poll for a
+ * dead connection, so a dump signal would drop a request being read or
+ * answered. Such a thread is listed without a stack. `on` false before the
+ * thread exits. */
+void prof_threads_exclude_self(bool on);
 /* The signal in use (0 before init). */
 int prof_threads_signal(void);
 

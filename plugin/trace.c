@@ -475,6 +475,7 @@ static void send_trace(prof_request *req, const prof_trace *t)
               "Connection: close\r\n\r\n", len);
     if (prof_trace_write(t, name, pid, to_client, req->conn, &sent) != 0 || sent != len)
         prof_log(&p->ph, TK_LOG_WARN, "trace: the client took %zu of %zu bytes", sent, len);
+    prof_http_record(req->conn, 200, sent);
 }
 
 /* Records for `seconds` holding the slot; answers every outcome. */

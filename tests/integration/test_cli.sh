@@ -10,7 +10,9 @@ TP=$BUILD/takhin-profiler
 out=$TK_TMP/out
 mkdir -p "$out"
 
-TK_RATE=2000 write_config "$TK_TMP/takhin.yaml"
+# A CPU-bound producer: a paced workload may give a 1 s CPU profile no
+# sample at all (ITIMER_PROF counts the process's CPU time, little here).
+TK_RATE=0 write_config "$TK_TMP/takhin.yaml" "  producers: 1"
 start_server cli "$TK_TMP/takhin.yaml" TAKHIN_PROFILER_MUTEX_FRACTION=1 \
     TAKHIN_PROFILER_BLOCK_RATE=1 || { not_ok "takhind starts"; finish; }
 # Contention sampling on at run time too, where the admin command exists.
