@@ -28,6 +28,21 @@ contains() {
 }
 finish() { [ "$tk_failed" -eq 0 ]; exit $?; }
 
+# write_unload_config FILE: the config of tests/soak/unload_host (no
+# workload): the profiler plugin, on, on a free port.
+write_unload_config() {
+    cat >"$1" <<YAML
+plugins:
+  - name: profiler
+    path: $ROOT/$BUILD/profiler.so
+profiler:
+  enabled: true
+  port: 0
+log:
+  level: warn
+YAML
+}
+
 # write_config FILE [EXTRA_YAML]: a config with the profiler plugin, the
 # profiler on a free port (0), and a light workload.
 write_config() {

@@ -212,16 +212,7 @@ check "takhind is alive after them" kill -0 "$SERVER_PID"
 read -r fds2 thr2 rss2 <<<"$(proc_figures "$SERVER_PID")"
 
 # ---- 3. unload, then signals at the host ----
-cat >"$TK_TMP/unload.yaml" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: true
-  port: 0
-log:
-  level: warn
-YAML
+write_unload_config "$TK_TMP/unload.yaml"
 out=$(timeout 120 "$BUILD/soak/unload_host" "$TK_TMP/unload.yaml" 1 2>"$TK_TMP/unload.log")
 rc=$?
 echo "$out" | sed 's/^/# /'

@@ -88,16 +88,7 @@ for run in $(seq "$RUNS"); do
 
 done
 
-cat >"$TK_TMP/unload.yaml" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: true
-  port: 0
-log:
-  level: warn
-YAML
+write_unload_config "$TK_TMP/unload.yaml"
 "${vg[@]}" --log-file="$out/unload_host.log" "$BUILD/soak/unload_host" "$TK_TMP/unload.yaml" "${VALGRIND_UNLOAD_CYCLES:-3}" \
     >"$out/unload_host.out" 2>&1
 rc=$?
