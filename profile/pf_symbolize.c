@@ -14,7 +14,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MAX_CACHE_ENTRIES 1000000u
+/* The cache's bound: entries plus their index. Full, it starts over. One
+ * address takes 48 bytes or more, and up to 48 of index: some 80,000
+ * addresses, more than a large server's CPU profile holds. */
+#define CACHE_MAX_BYTES (8u << 20)
 
 typedef struct cache_entry {
     uint64_t addr;
@@ -31,6 +34,7 @@ struct pf_symbolizer {
     size_t modules;
     pf_strtab strings;   /* names and files; live until free */
     pf_arena entry_mem;  /* cache entries; dropped with the cache */
+    size_t entry_bytes;  /* what entry_mem holds */
     cache_entry **entry;
     size_t nentry, cap_entry;
     pf_idxmap map;       /* addr -> entry index */
@@ -174,21 +178,35 @@ static cache_entry *cache_find(pf_symbolizer *s, uint64_t addr)
     return i < 0 ? NULL : s->entry[i];
 }
 
+/* Empties the cache and frees its memory, index included. */
 static void cache_clear(pf_symbolizer *s)
 {
-    pf_idxmap_clear(&s->map);
+    pf_idxmap_free(&s->map);
     pf_arena_free(&s->entry_mem);
-    s->nentry = 0;
+    free(s->entry);
+    s->entry = NULL;
+    s->entry_bytes = 0;
+    s->nentry = s->cap_entry = 0;
+}
+
+/* The most the index of n entries can take: the pointer array grows by
+ * doubling from 8 (16 bytes an entry at worst), the map keeps at most half
+ * its slots full and doubles from 64 (4 slots of 8 bytes an entry). */
+static size_t index_bytes_bound(size_t n)
+{
+    return 48 * n + 8 * sizeof(cache_entry *) + 64 * 2 * sizeof(uint32_t);
 }
 
 /* Stores a result; on allocation failure the result is just not cached. */
 static void cache_add(pf_symbolizer *s, uint64_t addr, const pf_symbol *sym)
 {
-    if (s->nentry >= MAX_CACHE_ENTRIES)
+    size_t size = (sizeof(cache_entry) + sym->nframes * sizeof(pf_sym_frame) + 15) & ~(size_t)15;
+    if (s->entry_bytes + size + index_bytes_bound(s->nentry + 1) > CACHE_MAX_BYTES)
         cache_clear(s);
-    cache_entry *e = pf_arena_alloc(&s->entry_mem, sizeof *e + sym->nframes * sizeof(pf_sym_frame));
+    cache_entry *e = pf_arena_alloc(&s->entry_mem, size);
     if (e == NULL || pf_grow(&s->entry, &s->cap_entry, s->nentry + 1, sizeof e) != 0)
         return;
+    s->entry_bytes += size;
     e->addr = addr;
     e->nframes = (uint8_t)sym->nframes;
     e->has_debug_info = sym->has_debug_info;
@@ -340,6 +358,8 @@ void pf_symbolizer_get_stats(pf_symbolizer *s, pf_symbolizer_stats *out)
     out->misses = s->misses;
     out->reloads = s->reloads;
     out->entries = s->nentry;
+    out->cache_bytes = s->entry_bytes + s->cap_entry * sizeof *s->entry +
+                       s->map.cap * (sizeof *s->map.idx + sizeof *s->map.hash);
     out->modules = s->modules;
     pthread_mutex_unlock(&s->lock);
 }
@@ -350,8 +370,6 @@ void pf_symbolizer_free(pf_symbolizer *s)
         return;
     drop_dwfl(s);
     cache_clear(s);
-    pf_idxmap_free(&s->map);
-    free(s->entry);
     pf_strtab_free(&s->strings);
     pthread_mutex_destroy(&s->lock);
     free(s);

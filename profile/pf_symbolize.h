@@ -59,12 +59,13 @@ typedef struct pf_symbol {
 typedef struct pf_symbolizer pf_symbolizer;
 
 typedef struct pf_symbolizer_stats {
-    uint64_t lookups; /* pf_symbolize + pf_symbolize_name calls */
-    uint64_t hits;    /* answered from the cache */
-    uint64_t misses;  /* resolved with libdw */
-    uint64_t reloads; /* module list rebuilt (dlopen/dlclose seen) */
-    size_t entries;   /* addresses currently cached */
-    size_t modules;   /* modules reported to libdw */
+    uint64_t lookups;   /* pf_symbolize + pf_symbolize_name calls */
+    uint64_t hits;      /* answered from the cache */
+    uint64_t misses;    /* resolved with libdw */
+    uint64_t reloads;   /* module list rebuilt (dlopen/dlclose seen) */
+    size_t entries;     /* addresses currently cached */
+    size_t cache_bytes; /* their memory, index included: at most 8 MiB */
+    size_t modules;     /* modules reported to libdw */
 } pf_symbolizer_stats;
 
 /* Creates a symbolizer for this process and reports its loaded objects

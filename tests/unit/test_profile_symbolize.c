@@ -216,6 +216,39 @@ static int find_libc_text(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
+/* The cache stays within 8 MiB however many addresses are looked up: full,
+ * it starts over, answers stay right and names handed out stay valid. */
+static void test_cache_bound(void **state)
+{
+    (void)state;
+    span libc = {0, 0};
+    dl_iterate_phdr(find_libc_text, &libc);
+    assert_true(libc.hi > libc.lo);
+    pf_symbolizer *s = new_symbolizer();
+    pf_symbol before;
+    assert_true(pf_symbolize(s, (uintptr_t)&static_target + 1, &before));
+    pf_symbolizer_stats st;
+    size_t max_bytes = 0, restarts = 0, prev_entries = 0;
+    for (uintptr_t a = libc.lo; a < libc.hi && restarts < 2; a += 4) {
+        pf_symbol sym;
+        pf_symbolize(s, a, &sym);
+        pf_symbolizer_get_stats(s, &st);
+        if (st.cache_bytes > max_bytes)
+            max_bytes = st.cache_bytes;
+        if (st.entries < prev_entries)
+            restarts++;
+        prev_entries = st.entries;
+    }
+    print_message("cache: at most %zu bytes, %zu restarts\n", max_bytes, restarts);
+    assert_true(restarts >= 1); /* libc's text has enough addresses to fill it */
+    assert_in_range(max_bytes, 4u << 20, 8u << 20); /* fills up, then starts over */
+    pf_symbol after;
+    assert_true(pf_symbolize(s, (uintptr_t)&static_target + 1, &after));
+    assert_string_equal(after.frame[0].function, "static_target");
+    assert_ptr_equal(after.frame[0].function, before.frame[0].function); /* names outlive it */
+    pf_symbolizer_free(s);
+}
+
 /* libc's symbol table names compat symbols "pthread_kill@GLIBC_2.2.5":
  * profiles show plain names. */
 static void test_libc_no_versions(void **state)
@@ -451,6 +484,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_inlined_frames),
         cmocka_unit_test(test_cache_stats),
         cmocka_unit_test(test_libc_no_versions),
+        cmocka_unit_test(test_cache_bound),
         cmocka_unit_test(test_profile_with_symbols),
         cmocka_unit_test(test_deleted_binary),
     };
