@@ -116,8 +116,10 @@ static bool authorized(prof_http *h, struct mg_connection *conn,
 static void serve_metrics(prof_http *h, struct mg_connection *conn)
 {
     strbuf out = {0};
-    uint64_t dropped = h->cfg.trace_dropped ? h->cfg.trace_dropped(h->cfg.ctx) : 0;
-    prof_metrics_render(h->cfg.metrics, &out, true, dropped);
+    prof_metrics_sampled sampled = {0};
+    if (h->cfg.sample_metrics != NULL)
+        h->cfg.sample_metrics(h->cfg.ctx, &sampled);
+    prof_metrics_render(h->cfg.metrics, &out, true, &sampled);
     if (out.failed)
         prof_http_error(conn, 500, "out of memory");
     else

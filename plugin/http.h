@@ -6,6 +6,7 @@
 #ifndef TAKHIN_PLUGIN_HTTP_H
 #define TAKHIN_PLUGIN_HTTP_H
 
+#include "metrics.h"
 #include "profiler.h"
 
 #include <civetweb.h>
@@ -37,8 +38,6 @@ typedef struct prof_endpoint {
     long (*count)(void *ctx);
 } prof_endpoint;
 
-struct prof_metrics;
-
 /* What a server is started with. Copied by prof_http_start; the pointers
  * must outlive the server. */
 typedef struct prof_http_config {
@@ -47,8 +46,8 @@ typedef struct prof_http_config {
     size_t count;
     void *ctx;                     /* handed to handlers and callbacks */
     const prof_host *ph;
-    struct prof_metrics *metrics;  /* counted into, served at /metrics */
-    uint64_t (*trace_dropped)(void *ctx); /* for /metrics; may be NULL */
+    prof_metrics *metrics;         /* counted into, served at /metrics */
+    void (*sample_metrics)(void *ctx, prof_metrics_sampled *out); /* may be NULL */
 } prof_http_config;
 
 /* Starts serving on settings.host:settings.port. NULL with err (e.g. port

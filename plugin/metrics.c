@@ -126,8 +126,30 @@ static void render_histogram(const prof_metrics *m, strbuf *out)
     }
 }
 
+static void render_sampled(const prof_metrics_sampled *v, strbuf *out)
+{
+    sb_printf(out,
+              "# HELP takhin_profiler_trace_dropped_events_total Trace events dropped because "
+              "a thread's buffer was full.\n"
+              "# TYPE takhin_profiler_trace_dropped_events_total counter\n"
+              "takhin_profiler_trace_dropped_events_total %llu\n"
+              "# HELP takhin_profiler_symbol_modules Loaded objects whose symbols the "
+              "symbolizer has opened.\n"
+              "# TYPE takhin_profiler_symbol_modules gauge\n"
+              "takhin_profiler_symbol_modules %zu\n"
+              "# HELP takhin_profiler_symbol_cache_entries Addresses in the symbol cache.\n"
+              "# TYPE takhin_profiler_symbol_cache_entries gauge\n"
+              "takhin_profiler_symbol_cache_entries %zu\n"
+              "# HELP takhin_profiler_symbol_cache_bytes Memory of the symbol cache "
+              "(at most 8 MiB).\n"
+              "# TYPE takhin_profiler_symbol_cache_bytes gauge\n"
+              "takhin_profiler_symbol_cache_bytes %zu\n",
+              (unsigned long long)v->trace_dropped_events, v->symbol_modules,
+              v->symbol_cache_entries, v->symbol_cache_bytes);
+}
+
 void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
-                         uint64_t dropped_trace_events)
+                         const prof_metrics_sampled *sampled)
 {
     render_requests(m, out);
     render_histogram(m, out);
@@ -141,12 +163,8 @@ void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
               "# HELP takhin_profiler_auth_failures_total Requests refused for a missing or "
               "wrong token.\n"
               "# TYPE takhin_profiler_auth_failures_total counter\n"
-              "takhin_profiler_auth_failures_total %llu\n"
-              "# HELP takhin_profiler_trace_dropped_events_total Trace events dropped because "
-              "a thread's buffer was full.\n"
-              "# TYPE takhin_profiler_trace_dropped_events_total counter\n"
-              "takhin_profiler_trace_dropped_events_total %llu\n",
+              "takhin_profiler_auth_failures_total %llu\n",
               atomic_load(&m->inflight), enabled ? 1 : 0,
-              (unsigned long long)atomic_load(&m->auth_failures),
-              (unsigned long long)dropped_trace_events);
+              (unsigned long long)atomic_load(&m->auth_failures));
+    render_sampled(sampled, out);
 }

@@ -28,9 +28,16 @@ void prof_metrics_auth_failure(prof_metrics *m);
 /* +1 when a profile starts being served, -1 when it ends. */
 void prof_metrics_inflight(prof_metrics *m, int delta);
 
-/* Writes every metric; `enabled` and `dropped_trace_events` are sampled by
- * the caller. */
+/* Figures other parts keep, read by the caller when /metrics is asked. */
+typedef struct prof_metrics_sampled {
+    uint64_t trace_dropped_events;
+    size_t symbol_modules;       /* objects whose symbols libdw holds now */
+    size_t symbol_cache_entries; /* addresses in the symbol cache */
+    size_t symbol_cache_bytes;   /* its memory */
+} prof_metrics_sampled;
+
+/* Writes every metric. */
 void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
-                         uint64_t dropped_trace_events);
+                         const prof_metrics_sampled *sampled);
 
 #endif

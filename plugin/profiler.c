@@ -72,6 +72,18 @@ static const char *const *endpoint_names(void)
     return names;
 }
 
+/* /metrics' figures that live in other parts. */
+static void sample_metrics(void *ctx, prof_metrics_sampled *out)
+{
+    profiler *p = ctx;
+    pf_symbolizer_stats st;
+    pf_symbolizer_get_stats(p->sym, &st);
+    out->trace_dropped_events = prof_trace_dropped_total(p);
+    out->symbol_modules = st.modules;
+    out->symbol_cache_entries = st.entries;
+    out->symbol_cache_bytes = st.cache_bytes;
+}
+
 static int serve_on(profiler *p, char *err, size_t errlen)
 {
     if (prof_settings_check(&p->settings, true, err, errlen) != 0)
@@ -83,7 +95,7 @@ static int serve_on(profiler *p, char *err, size_t errlen)
         .ctx = p,
         .ph = &p->ph,
         .metrics = p->metrics,
-        .trace_dropped = prof_trace_dropped_total,
+        .sample_metrics = sample_metrics,
     };
     p->http = prof_http_start(&cfg, err, errlen);
     if (p->http == NULL)

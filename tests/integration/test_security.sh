@@ -41,13 +41,21 @@ check "/metrics has the profile duration histogram" \
     contains "$parsed" "takhin_profiler_profile_duration_seconds HISTOGRAM"
 for m in takhin_profiler_profiles_in_flight takhin_profiler_enabled \
          takhin_profiler_auth_failures_total takhin_profiler_trace_dropped_events_total \
-         takhin_profiler_response_bytes_total; do
+         takhin_profiler_response_bytes_total takhin_profiler_symbol_modules \
+         takhin_profiler_symbol_cache_entries takhin_profiler_symbol_cache_bytes; do
     check "/metrics has $m" contains "$parsed" "$m "
 done
 check "auth failures are counted (4 so far)" \
     grep -q "^takhin_profiler_auth_failures_total 4$" "$TK_TMP/metrics"
 check "requests are counted by endpoint and status" \
     grep -q 'takhin_profiler_requests_total{endpoint="profile",code="200"} 1' "$TK_TMP/metrics"
+# A symbolized thread dump fills the symbolizer; the gauges show it.
+curl -s -o /dev/null -H "Authorization: Bearer $token" "$base/goroutine?debug=1"
+curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" >"$TK_TMP/metrics2"
+cached=$(awk '$1 == "takhin_profiler_symbol_cache_entries" { print $2 }' "$TK_TMP/metrics2")
+modules=$(awk '$1 == "takhin_profiler_symbol_modules" { print $2 }' "$TK_TMP/metrics2")
+check "the symbolizer's gauges count what a thread dump loaded ($modules modules, $cached addresses)" \
+    test "${modules:-0}" -gt 1 -a "${cached:-0}" -gt 0
 stop_server
 
 # A token from a file.
