@@ -62,14 +62,15 @@ static uint64_t total_samples(const uint8_t *data, size_t len)
     return total;
 }
 
-/* Rewrites the header's period to the rate achieved; returns that rate. */
+/* Rewrites the header's period to the rate achieved; returns that rate
+ * (0 when no sample came: the period stays as asked). */
 static double set_achieved_period(uint8_t *data, size_t len, const prof_cpu_run *run)
 {
-    double hz = run->requested_hz;
+    double hz = 0;
     uint64_t samples = total_samples(data, len);
     if (samples > 0 && run->cpu_seconds > 0)
         hz = (double)samples / run->cpu_seconds;
-    uintptr_t period_us = (uintptr_t)(1e6 / hz + 0.5);
+    uintptr_t period_us = (uintptr_t)(1e6 / (hz > 0 ? hz : run->requested_hz) + 0.5);
     if (len >= HDR_WORDS * sizeof(uintptr_t))
         memcpy(data + HDR_PERIOD * sizeof(uintptr_t), &period_us, sizeof period_us);
     return hz;

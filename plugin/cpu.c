@@ -137,10 +137,13 @@ static void send_profile(prof_request *req, const char *path, const prof_cpu_run
              "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f\r\n",
              run->requested_hz, out.achieved_hz);
     prof_http_send(req->conn, 200, "application/octet-stream", headers, out.data, out.len);
-    if (out.achieved_hz < 0.9 * run->requested_hz && out.achieved_hz > 0)
+    /* Ten samples' worth of CPU time at least, or the rate says nothing. */
+    if (out.achieved_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
         prof_log(&p->ph, TK_LOG_INFO, "CPU profile: asked for %d Hz, the kernel delivered "
-                 "%.1f Hz (ITIMER_PROF is bounded by the kernel tick)",
-                 run->requested_hz, out.achieved_hz);
+                 "%.1f Hz over %.2f s of CPU time (ITIMER_PROF is checked at the kernel "
+                 "tick: it is bounded by the tick rate, and CPU spent in bursts shorter "
+                 "than a tick between sleeps is undersampled)",
+                 run->requested_hz, out.achieved_hz, run->cpu_seconds);
     free(out.data);
 }
 
