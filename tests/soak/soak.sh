@@ -8,9 +8,12 @@
 #     endpoint (one client per endpoint, each in a loop) at the same time:
 #     the server never crashes nor hangs (every admin command answers
 #     within its timeout, the whole phase within SOAK_DEADLINE seconds), no
-#     response has an unexpected status, and fds, threads and RSS of the
-#     server do not grow beyond noise (figures after warm-up, half-way and
-#     at the end, with the profiler in the same state each time).
+#     response has an unexpected status, and fds, threads, live heap and
+#     RSS of the server do not grow beyond noise. The cycles run in
+#     SOAK_PARTS (default 2) equal parts after a warm-up; figures are taken
+#     after each, with the clients stopped and the profiler in the same
+#     state: a leak grows the last part as much as the first, noise and
+#     caches filling up do not.
 #  2. 50 concurrent CPU-profile requests: exactly one 200, 49 409.
 #  3. $BUILD/soak/unload_host: load, use and unload the plugin, then
 #     SIGPROF and the stack-dump signal at the host (see
@@ -20,6 +23,7 @@
 #   tests/soak/soak.sh          (after make all $BUILD/soak/unload_host)
 source "$(dirname "$0")/../integration/lib.sh"
 CYCLES=${SOAK_CYCLES:-1000}
+PARTS=${SOAK_PARTS:-2}
 DEADLINE=${SOAK_DEADLINE:-600}
 mkdir -p "$BUILD/soak"
 report=$BUILD/soak/report.md
@@ -45,36 +49,16 @@ profiler:
   port: $port
   mutex_fraction: 10
   block_rate: 1000000
+  heap_sample_bytes: 65536   # finer than the default: heap-*.pb.gz tell where growth is
 demo:
   rate: 1000
+  retain_records: 64   # a small retained log: less of the workload's noise in the live heap
 log:
   level: warn
 YAML
 start_server soak "$TK_TMP/soak.yaml" || { not_ok "takhind starts"; finish; }
 ok "takhind starts with the profiler on 127.0.0.1:$port"
 
-# client N ENDPOINT: GETs (or POSTs) it about 4 times a second until
-# $TK_TMP/stop exists; one status code per line in $TK_TMP/status.N
-# ("000": no answer, e.g. the port is closed at that moment). One curl
-# process does 20 requests (--rate), so that 18 clients do not spend the
-# machine's 2 CPUs on starting processes.
-client() {
-    local n=$1 spec=$2 path args=() data=()
-    path=${spec#POST }
-    [ "$path" != "$spec" ] && data=(--data-binary "0x$(printf '%x' $((RANDOM * 4096)))+0x401000")
-    for _ in $(seq 20); do args+=(-o /dev/null "http://127.0.0.1:$port$path"); done
-    while [ ! -e "$TK_TMP/stop" ]; do
-        curl -s --rate 4/s --max-time 20 -w '%{http_code}\n' "${data[@]}" "${args[@]}"
-    done >"$TK_TMP/status.$n"
-}
-
-# Warm-up: every endpoint once, a few cycles (libraries, allocator caches).
-for spec in "${endpoints[@]}"; do
-    path=${spec#POST }
-    curl -s -o /dev/null --max-time 20 "http://127.0.0.1:$port$path"
-done
-for _ in 1 2 3 4 5; do admin profiler disable >/dev/null; admin profiler enable >/dev/null; done
-sleep 1
 # fd_figures PID: "files other": fds on files (the symbolizer keeps each
 # object it has read symbols from open, libdw's cache: bounded by the
 # objects mapped and their debug files) and every other fd (sockets, pipes,
@@ -95,36 +79,110 @@ other_fds() {
     done
     echo "$out"
 }
-read -r fds0 thr0 rss0 <<<"$(proc_figures "$SERVER_PID")"
-read -r ffile0 fother0 <<<"$(fd_figures "$SERVER_PID")"
-other0=$(other_fds "$SERVER_PID")
+# tcmalloc_figure NAME: a figure of tcmalloc's from the heap profile's
+# trailer (generic.current_allocated_bytes: the live heap, exact).
+tcmalloc_figure() {
+    curl -s --max-time 20 "http://127.0.0.1:$port/debug/pprof/heap?debug=1" |
+        awk -v k="$1" '$2 == k { print $4 }'
+}
+# metric NAME: a value from the profiler's /metrics.
+metric() {
+    curl -s --max-time 20 "http://127.0.0.1:$port/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}
+# checkpoint N: figures of takhind into fig_N (an associative array): fds,
+# files, other, threads, rss and anon (KiB: all of RSS and its anonymous
+# part, which a leak grows; file pages come and go with the page cache),
+# live and heap (KiB: tcmalloc's live bytes and its heap size), symcache
+# (KiB: the symbol cache, part of live); its heap profile into
+# $BUILD/soak/heap-N.pb.gz (compare two with go tool pprof -base) and its
+# mappings into smaps-N. The profiler is enabled, no client runs.
+checkpoint() {
+    declare -gA "fig_$1"
+    local -n f=fig_$1
+    sleep 2
+    f[cycles]=$done_cycles
+    read -r f[fds] f[threads] f[rss] <<<"$(proc_figures "$SERVER_PID")"
+    read -r f[files] f[other] <<<"$(fd_figures "$SERVER_PID")"
+    f[anon]=$(awk '/^RssAnon:/ { print $2 }' "/proc/$SERVER_PID/status")
+    f[live]=$(( $(tcmalloc_figure generic.current_allocated_bytes) / 1024 ))
+    f[heap]=$(( $(tcmalloc_figure generic.heap_size) / 1024 ))
+    f[symcache]=$(( $(metric takhin_profiler_symbol_cache_bytes) / 1024 ))
+    curl -s --max-time 20 -o "$BUILD/soak/heap-$1.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
+    cat "/proc/$SERVER_PID/smaps" >"$BUILD/soak/smaps-$1"
+}
+
+# client N ENDPOINT: GETs (or POSTs) it about 4 times a second until
+# $TK_TMP/stop exists; one status code per line appended to
+# $TK_TMP/status.N ("000": no answer, e.g. the port is closed at that
+# moment). One curl process does 20 requests (--rate), so that 18 clients
+# do not spend the machine's 2 CPUs on starting processes.
+client() {
+    local n=$1 spec=$2 path args=() data=()
+    path=${spec#POST }
+    [ "$path" != "$spec" ] && data=(--data-binary "0x$(printf '%x' $((RANDOM * 4096)))+0x401000")
+    for _ in $(seq 20); do args+=(-o /dev/null "http://127.0.0.1:$port$path"); done
+    while [ ! -e "$TK_TMP/stop" ]; do
+        curl -s --rate 4/s --max-time 20 -w '%{http_code}\n' "${data[@]}" "${args[@]}"
+    done >>"$TK_TMP/status.$n"
+}
+
+# cycles N: N disable/enable cycles while every client runs; counts into
+# done_cycles, failed_cmd and hung, disable latencies into disable.ms.
+cycles() {
+    local cpids=() i c ms
+    rm -f "$TK_TMP/stop"
+    for i in "${!endpoints[@]}"; do
+        client "$i" "${endpoints[$i]}" &
+        cpids+=($!)
+    done
+    TK_PIDS+=("${cpids[@]}")
+    for c in $(seq "$1"); do
+        if [ $(( $(date +%s) - t_start )) -gt "$DEADLINE" ]; then hung=1; break; fi
+        ms=$(admin profiler disable 2>&1 | sed -nE 's/disabled in ([0-9.]+) ms/\1/p')
+        [ -n "$ms" ] || failed_cmd=$((failed_cmd + 1))
+        [ -n "$ms" ] && echo "$ms" >>"$TK_TMP/disable.ms"
+        admin profiler enable >/dev/null 2>&1 || failed_cmd=$((failed_cmd + 1))
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        done_cycles=$((done_cycles + 1))
+    done
+    touch "$TK_TMP/stop"
+    wait "${cpids[@]}" 2>/dev/null
+}
+
+# load_all_symbols: has the symbolizer resolve an address every 256 bytes
+# of every mapped executable, so that what libdw loads lazily per object
+# and per compilation unit, as profiles meet new code, is all there.
+load_all_symbols() {
+    local lo hi a h body=""
+    while read -r lo hi; do
+        for ((a = 16#$lo; a < 16#$hi; a += 256)); do
+            printf -v h '%x' "$a"
+            body+="0x$h+"
+        done
+    done < <(awk '$2 ~ /x/ && $6 ~ /^\// { sub("-", " ", $1); print $1 }' "/proc/$SERVER_PID/maps")
+    printf '%s' "${body%+}" | curl -s --max-time 120 -o /dev/null -w '%{http_code}' \
+        --data-binary @- "http://127.0.0.1:$port/debug/pprof/symbol"
+}
 
 # ---- 1. cycles under concurrent clients ----
-rm -f "$TK_TMP/stop"
-cpids=()
-for i in "${!endpoints[@]}"; do
-    client "$i" "${endpoints[$i]}" &
-    cpids+=($!)
-done
-TK_PIDS+=("${cpids[@]}")
-t0=$(date +%s.%N)
+# Warm-up: every symbol loaded, then 50 cycles with every client
+# (libraries, allocator caches and the heap sampler's tables reach their
+# working size); not counted.
+code=$(load_all_symbols)
+check "warm-up: the symbolizer resolved every 256th byte of code (status $code)" test "$code" = 200
 failed_cmd=0 hung=0 done_cycles=0
-for c in $(seq "$CYCLES"); do
-    if [ $(( $(date +%s) - t_start )) -gt "$DEADLINE" ]; then hung=1; break; fi
-    ms=$(admin profiler disable 2>&1 | sed -nE 's/disabled in ([0-9.]+) ms/\1/p')
-    [ -n "$ms" ] || failed_cmd=$((failed_cmd + 1))
-    [ -n "$ms" ] && echo "$ms" >>"$TK_TMP/disable.ms"
-    admin profiler enable >/dev/null 2>&1 || failed_cmd=$((failed_cmd + 1))
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    done_cycles=$c
-    if [ "$c" -eq $((CYCLES / 2)) ]; then
-        read -r fdsh thrh rssh <<<"$(proc_figures "$SERVER_PID")"
-        read -r ffileh fotherh <<<"$(fd_figures "$SERVER_PID")"
-    fi
+cycles 50
+done_cycles=0
+checkpoint 0
+other0=$(other_fds "$SERVER_PID")
+rm -f "$TK_TMP"/status.* "$TK_TMP/disable.ms"
+failed_cmd=0 hung=0
+t0=$(date +%s.%N)
+for part in $(seq "$PARTS"); do
+    cycles $((CYCLES * part / PARTS - CYCLES * (part - 1) / PARTS))
+    checkpoint "$part"
 done
 t1=$(date +%s.%N)
-touch "$TK_TMP/stop"
-wait "${cpids[@]}" 2>/dev/null
 check "takhind is alive after $done_cycles cycles" kill -0 "$SERVER_PID"
 # hang_dump WHAT: the stacks of every thread of takhind, for the report.
 hang_dump() {
@@ -172,23 +230,44 @@ done
 check "no unexpected status in $answered answered requests ($unexpected unexpected)" test "$unexpected" -eq 0
 check "clients got answers while cycling ($answered)" test "$answered" -gt 100
 
-# Same state as before: enabled, clients gone, a moment to settle.
-sleep 2
-read -r fds1 thr1 rss1 <<<"$(proc_figures "$SERVER_PID")"
-read -r ffile1 fother1 <<<"$(fd_figures "$SERVER_PID")"
-echo "# other fds at the start: $other0"
-echo "# other fds at the end:   $(other_fds "$SERVER_PID")"
+# The checkpoints: same state each time (enabled, no client, settled).
+echo "# other fds after warm-up: $other0"
+echo "# other fds at the end:    $(other_fds "$SERVER_PID")"
 ss -tanp 2>/dev/null | grep "pid=$SERVER_PID," | sed 's/^/# /'
-check "no socket, pipe or other fd leaked ($fother0 -> $fotherh -> $fother1)" \
-    test "$fother1" -le "$fother0"
+# trend KEY: a figure at each checkpoint, "a -> b -> c".
+trend() {
+    local i out=""
+    for i in $(seq 0 "$PARTS"); do
+        local -n f=fig_$i
+        out+="${out:+ -> }${f[$1]}"
+    done
+    echo "$out"
+}
+declare -n first=fig_0 last=fig_$PARTS before=fig_$((PARTS - 1))
+check "no socket, pipe or other fd leaked ($(trend other))" \
+    test "${last[other]}" -le "${first[other]}"
 maps=$(awk '$6 ~ /^\// { print $6 }' "/proc/$SERVER_PID/maps" | sort -u | wc -l)
-check "fds on files within the symbolizer's bound ($ffile0 -> $ffileh -> $ffile1; $maps objects mapped, x2 for debug files)" \
-    test "$ffile1" -le $((2 * maps))
-check "no thread growth ($thr0 -> $thrh -> $thr1)" test "$thr1" -le "$thr0"
-# Noise: allocator caches and the heap profile's own tables grow to a
-# plateau; a leak keeps growing. Bound: 4 MiB over the second half.
-check "RSS at a plateau over the second half ($rssh -> $rss1 KiB, < 4096 KiB)" \
-    test $((rss1 - rssh)) -lt 4096
+check "fds on files within the symbolizer's bound ($(trend files); $maps objects mapped, x2 for debug files)" \
+    test "${last[files]}" -le $((2 * maps))
+check "no thread growth ($(trend threads))" test "${last[threads]}" -le "${first[threads]}"
+# A leak grows each part alike; noise does not. The live heap is exact
+# (tcmalloc's count of bytes in use) and the symbol cache is taken out of
+# it (it fills up to its bound as profiles meet new addresses); what
+# varies is the workload's retained records. Anonymous RSS goes up and
+# down by a few MiB as tcmalloc takes pages for a peak and gives them back
+# (slowly): a plateau ends the last part within 4 MiB of the highest
+# checkpoint before it.
+live_growth=$((last[live] - last[symcache] - before[live] + before[symcache]))
+anon_high=0
+for i in $(seq 0 $((PARTS - 1))); do
+    declare -n f=fig_$i
+    [ "${f[anon]}" -gt "$anon_high" ] && anon_high=${f[anon]}
+done
+anon_growth=$((last[anon] - anon_high))
+check "live heap, symbol cache aside, flat over the last part ($(trend live) KiB, cache $(trend symcache): ${live_growth} KiB, < ${SOAK_LIVE_KIB:-1024})" \
+    test "$live_growth" -lt "${SOAK_LIVE_KIB:-1024}"
+check "anonymous RSS at a plateau ($(trend anon) KiB: the last ${anon_growth} KiB over the highest before, < ${SOAK_ANON_KIB:-4096})" \
+    test "$anon_growth" -lt "${SOAK_ANON_KIB:-4096}"
 
 # ---- 2. 50 concurrent CPU-profile requests ----
 admin profiler disable >/dev/null
@@ -236,12 +315,13 @@ check "takhind stops cleanly (exit 0) after the soak" test $? -eq 0
     echo
     echo "$CYCLES disable/enable cycles through the admin channel in $cycle_s s, with ${#endpoints[@]} clients, one per endpoint, looping meanwhile. Disable latency under this load: $disable_ms (a disable waits up to 1 s for handlers in flight to answer, then for civetweb's workers)."
     echo
-    echo "| takhind | fds (files + other) | threads | RSS (KiB) |"
-    echo "|---|---|---|---|"
-    echo "| after warm-up | $fds0 ($ffile0 + $fother0) | $thr0 | $rss0 |"
-    echo "| after $((CYCLES / 2)) cycles | $fdsh ($ffileh + $fotherh) | $thrh | $rssh |"
-    echo "| after $CYCLES cycles | $fds1 ($ffile1 + $fother1) | $thr1 | $rss1 |"
-    echo "| after 50 concurrent CPU profiles | $fds2 | $thr2 | $rss2 |"
+    echo "| takhind | fds (files + other) | threads | RSS (KiB) | anonymous RSS (KiB) | live heap (KiB) | of which symbol cache (KiB) | tcmalloc heap (KiB) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for i in $(seq 0 "$PARTS"); do
+        declare -n f=fig_$i
+        echo "| after ${f[cycles]} cycles$([ "$i" = 0 ] && echo " (and a warm-up of 50)") | ${f[fds]} (${f[files]} + ${f[other]}) | ${f[threads]} | ${f[rss]} | ${f[anon]} | ${f[live]} | ${f[symcache]} | ${f[heap]} |"
+    done
+    echo "| after 50 concurrent CPU profiles | $fds2 | $thr2 | $rss2 | | | | |"
     echo
     echo "Files: the symbolizer (libdw) keeps each object it has read symbols from open, up to the $maps objects mapped (and their debug files); other: sockets, pipes, eventfds."
     echo
