@@ -256,6 +256,28 @@ static void fmt_time(char *buf, size_t len, int64_t nanos)
              tm.tm_zone ? tm.tm_zone : "UTC");
 }
 
+static bool has_comment(const cli_prof *p, size_t upto, const char *c)
+{
+    for (size_t i = 0; i < upto; i++)
+        if (strcmp(p->comments[i], c) == 0)
+            return true;
+    return false;
+}
+
+/* The comments, as pprof merges them (its combineHeaders): each once, the
+ * profile's, then the base's; "#" ones are ours, not shown. */
+static void print_comments(FILE *out, const cli_prof *p, const cli_prof *base)
+{
+    for (size_t i = 0; i < p->ncomments; i++)
+        if (p->comments[i][0] != '#' && !has_comment(p, i, p->comments[i]))
+            fprintf(out, "%s\n", p->comments[i]);
+    for (size_t i = 0; base != NULL && i < base->ncomments; i++) {
+        const char *c = base->comments[i];
+        if (c[0] != '#' && !has_comment(p, p->ncomments, c) && !has_comment(base, i, c))
+            fprintf(out, "%s\n", c);
+    }
+}
+
 static void print_profile_labels(FILE *out, const block *b)
 {
     const cli_prof *p = b->p;
@@ -264,25 +286,30 @@ static void print_profile_labels(FILE *out, const block *b)
         fprintf(out, "File: %s\n", base_name(p->maps[0].file));
     if (p->nmaps > 0 && p->maps[0].build_id[0])
         fprintf(out, "Build ID: %s\n", p->maps[0].build_id);
-    for (size_t i = 0; i < p->ncomments; i++) {
-        if (p->comments[i][0] != '#')
-            fprintf(out, "%s\n", p->comments[i]);
-    }
+    print_comments(out, p, b->base);
     fprintf(out, "Type: %s\n", p->types[b->vi].type);
-    if (p->time_nanos != 0) {
-        fmt_time(when, sizeof when, p->time_nanos);
+    /* Against a base, as pprof's merge: the earlier time, the durations
+     * added up. */
+    int64_t time = p->time_nanos, duration = p->duration_nanos;
+    if (b->base != NULL) {
+        if (time == 0 || b->base->time_nanos < time)
+            time = b->base->time_nanos;
+        duration += b->base->duration_nanos;
+    }
+    if (time != 0) {
+        fmt_time(when, sizeof when, time);
         fprintf(out, "Time: %s\n", when);
     }
-    if (p->duration_nanos == 0)
+    if (duration == 0)
         return;
-    cli_scaled_label(v, sizeof v, p->duration_nanos, "nanoseconds", "auto");
+    cli_scaled_label(v, sizeof v, duration, "nanoseconds", "auto");
     fmt_value(b, t, sizeof t, b->total);
     const char *u;
     double ns = cli_scale(b->total, b->unit, "nanoseconds", &u);
     pct[0] = '\0';
     if (strcmp(u, "ns") == 0 && ns != 0) {
         char r[16];
-        cli_percentage(r, sizeof r, (int64_t)ns, p->duration_nanos);
+        cli_percentage(r, sizeof r, (int64_t)ns, duration);
         snprintf(pct, sizeof pct, "(%s)", r);
     }
     fprintf(out, "Duration: %s, Total samples = %s %s\n", v, t, pct);

@@ -57,6 +57,7 @@ remote=127.0.0.1:$(profiler_port)
 types="cpu heap allocs goroutine block mutex" base=heap
 sanitized && types="cpu goroutine block mutex" base=goroutine
 "$TP" -remote "$remote" -type $base -output "$d/base0.pb.gz" -q >/dev/null
+"$TP" -remote "$remote" -type cpu -duration 1s -output "$d/cpu0.pb.gz" -q >/dev/null
 "$TP" -remote "$remote" -type all -duration 2s -output-dir "$d/srv" -q >/dev/null 2>&1
 for t in $types; do
     f=$(ls "$d"/srv/takhin_${t}_*.pb.gz 2>/dev/null | head -1)
@@ -64,6 +65,9 @@ for t in $types; do
 done
 check "difference of two $base profiles: same as pprof -diff_base" \
     same "$(ls "$d"/srv/takhin_${base}_*.pb.gz | head -1)" "$d/base0.pb.gz"
+# Two CPU profiles: the header merges their comments and durations.
+check "difference of two cpu profiles: same as pprof -diff_base" \
+    same "$(ls "$d"/srv/takhin_cpu_*.pb.gz | head -1)" "$d/cpu0.pb.gz"
 stop_server
 
 # ---- Go's own profiles ----

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../cli/profiler/cli_prof.h"
 #include "../../cli/profiler/cli_report.h"
@@ -297,6 +298,47 @@ static void test_diff(void **state)
     cli_prof_free(cur);
 }
 
+static void assert_contains(const char *text, const char *part)
+{
+    if (strstr(text, part) == NULL)
+        fail_msg("expected \"%s\" in:\n%s", part, text);
+}
+
+/* comments: a malloc'd array (the profile frees it) of static strings. */
+static void set_header(cli_prof *p, int64_t time, int64_t duration, const char *c1,
+                       const char *c2)
+{
+    p->time_nanos = time;
+    p->duration_nanos = duration;
+    p->comments = calloc(2, sizeof *p->comments);
+    assert_non_null(p->comments);
+    p->comments[0] = c1;
+    p->comments[1] = c2;
+    p->ncomments = c2 ? 2 : 1;
+}
+
+/* Against a base, the header is pprof's merge of the two: the earliest
+ * time, the durations added up, the base's new comments after the
+ * profile's. */
+static void test_diff_header(void **state)
+{
+    (void)state;
+    static const char *const s[] = {"main;work 300", NULL};
+    cli_prof *base = build(cpu_type, 1, s), *cur = build(cpu_type, 1, s);
+    const int64_t t0 = 1700000000LL * 1000000000; /* 22:13:20 UTC */
+    set_header(base, t0, 2000000000, "rate: 100 Hz", "base only");
+    set_header(cur, t0 + 60LL * 1000000000, 1000000000, "rate: 100 Hz", NULL);
+    setenv("TZ", "UTC", 1); /* pprof prints local time */
+    tzset();
+    char *text = block_text(cur, 0, base, 0);
+    assert_contains(text, "rate: 100 Hz\nbase only\nType: cpu\n");
+    assert_contains(text, "Time: Nov 14, 2023 at 10:13pm (UTC)\n"); /* the base's */
+    assert_contains(text, "Duration: 3s, ");
+    free(text);
+    cli_prof_free(base);
+    cli_prof_free(cur);
+}
+
 /* ---- collapsed stacks ---- */
 
 static void test_folded(void **state)
@@ -419,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_cutoff),
         cmocka_unit_test(test_inline_marks),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_diff_header),
         cmocka_unit_test(test_folded),
         cmocka_unit_test(test_flame_layout),
         cmocka_unit_test(test_flame_label),
