@@ -121,10 +121,11 @@ static double run_loop(long pairs, long rate, double *bytes, double *expected)
     return t;
 }
 
-/* Loads profiler.so through the host library, as takhind does. */
-static tkh_host *load_plugin(const char *so, long rate)
+/* Loads profiler.so through the host library, as takhind does; its
+ * config and admin socket go in dir (made here; the caller removes it). */
+static tkh_host *load_plugin(const char *so, long rate, char *dir)
 {
-    char dir[] = "/tmp/bench-heap-XXXXXX", yaml[256], err[1024];
+    char yaml[256], err[1024];
     if (mkdtemp(dir) == NULL)
         return NULL;
     snprintf(yaml, sizeof yaml, "%s/b.yaml", dir);
@@ -156,15 +157,18 @@ static int child(const char *name, long pairs, const char *so)
             m = &modes[i];
     if (m == NULL)
         return 2;
-    tkh_host *h = m->plugin_rate ? load_plugin(so, m->plugin_rate) : NULL;
+    char dir[] = "/tmp/bench-heap-XXXXXX";
+    tkh_host *h = m->plugin_rate ? load_plugin(so, m->plugin_rate, dir) : NULL;
     double bytes, expected;
     long rate = m->plugin_rate ? m->plugin_rate : m->tc_rate;
     run_loop(pairs / 10, rate, &bytes, &expected); /* warm up: size classes, caches */
     double t = run_loop(pairs, rate, &bytes, &expected);
     printf("%.6f %.0f %.1f\n", t, bytes, expected);
     fflush(stdout);
-    if (h != NULL)
+    if (h != NULL) {
         tkh_host_close(h);
+        rmdir(dir);
+    }
     return 0;
 }
 

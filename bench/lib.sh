@@ -19,7 +19,7 @@ profiler:
 $1
 YAML
     B_SOCK=$B_TMP/admin.sock
-    TAKHIN_ADMIN_SOCKET=$B_SOCK "$BUILD/takhind" -c "$B_TMP/takhin.yaml" 2>"$B_TMP/log" &
+    TMPDIR=$B_TMP TAKHIN_ADMIN_SOCKET=$B_SOCK "$BUILD/takhind" -c "$B_TMP/takhin.yaml" 2>"$B_TMP/log" &
     B_PID=$!
     for _ in $(seq 100); do
         admin help >/dev/null 2>&1 && break

@@ -66,7 +66,9 @@ start_server() {
     local name=$1 config=$2
     shift 2
     SERVER_SOCK=$TK_TMP/$name.sock SERVER_LOG=$TK_TMP/$name.log
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" "$@" "${TK_BIN:-$BUILD/takhind}" -c "$config" \
+    # TMPDIR: the profiler's private directory goes with the test's files,
+    # also when the test kills the server.
+    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" TMPDIR="$TK_TMP" "$@" "${TK_BIN:-$BUILD/takhind}" -c "$config" \
         2>"$SERVER_LOG" &
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
