@@ -28,35 +28,39 @@ contains() {
 }
 finish() { [ "$tk_failed" -eq 0 ]; exit $?; }
 
-# write_unload_config FILE: the config of tests/soak/unload_host (no
-# workload): the profiler plugin, on, on a free port.
-write_unload_config() {
-    cat >"$1" <<YAML
+# profiler_yaml ENABLED PORT: the start of a config that loads the profiler
+# plugin; the caller goes on with more profiler keys, then other sections.
+profiler_yaml() {
+    cat <<YAML
 plugins:
   - name: profiler
     path: $ROOT/$BUILD/profiler.so
 profiler:
-  enabled: true
-  port: 0
-log:
-  level: warn
+  enabled: $1
+  port: $2
 YAML
+}
+
+# write_unload_config FILE: the config of tests/soak/unload_host (no
+# workload): the profiler plugin, on, on a free port.
+write_unload_config() {
+    {
+        profiler_yaml true 0
+        printf 'log:\n  level: warn\n'
+    } >"$1"
 }
 
 # write_config FILE [EXTRA_YAML]: a config with the profiler plugin, the
 # profiler on a free port (0), and a light workload.
 write_config() {
-    cat >"$1" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: ${TK_ENABLED:-true}
-  port: 0
+    {
+        profiler_yaml "${TK_ENABLED:-true}" 0
+        cat <<YAML
 demo:
   rate: ${TK_RATE:-1000}
 ${2:-}
 YAML
+    } >"$1"
 }
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background

@@ -11,18 +11,15 @@ config=$TK_TMP/takhin.yaml
 # heap_config BYTES: 2000 records/s, about 0.5 GB/s of zlib state
 # (deflateInit2_): 1000 samples/s at the default 524288.
 heap_config() {
-    cat >"$config" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: true
-  port: 0
+    {
+        profiler_yaml true 0
+        cat <<YAML
   heap_sample_bytes: $1
 demo:
   rate: 2000
   producers: 1
 YAML
+    } >"$config"
 }
 heap_config 524288
 start_hidden_server heap "$config" || { not_ok "takhind starts from a deleted binary"; finish; }

@@ -40,13 +40,9 @@ endpoints=(
 )
 
 port=$(free_port)
-cat >"$TK_TMP/soak.yaml" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: true
-  port: $port
+{
+    profiler_yaml true "$port"
+    cat <<YAML
   mutex_fraction: 10
   block_rate: 1000000
   heap_sample_bytes: 65536   # finer than the default: heap-*.pb.gz tell where growth is
@@ -56,6 +52,7 @@ demo:
 log:
   level: warn
 YAML
+} >"$TK_TMP/soak.yaml"
 start_server soak "$TK_TMP/soak.yaml" || { not_ok "takhind starts"; finish; }
 ok "takhind starts with the profiler on 127.0.0.1:$port"
 
@@ -79,11 +76,13 @@ other_fds() {
     done
     echo "$out"
 }
-# tcmalloc_figure NAME: a figure of tcmalloc's from the heap profile's
-# trailer (generic.current_allocated_bytes: the live heap, exact).
-tcmalloc_figure() {
-    curl -s --max-time 20 "http://127.0.0.1:$port/debug/pprof/heap?debug=1" |
-        awk -v k="$1" '$2 == k { print $4 }'
+# tcmalloc_figures: "live heap" in KiB, from the heap profile's trailer
+# (generic.current_allocated_bytes: the live heap, exact; generic.heap_size).
+tcmalloc_figures() {
+    curl -s --max-time 20 "http://127.0.0.1:$port/debug/pprof/heap?debug=1" | awk '
+        $2 == "generic.current_allocated_bytes" { live = $4 }
+        $2 == "generic.heap_size" { heap = $4 }
+        END { printf "%d %d\n", live / 1024, heap / 1024 }'
 }
 # metric NAME: a value from the profiler's /metrics.
 metric() {
@@ -104,8 +103,7 @@ checkpoint() {
     read -r f[fds] f[threads] f[rss] <<<"$(proc_figures "$SERVER_PID")"
     read -r f[files] f[other] <<<"$(fd_figures "$SERVER_PID")"
     f[anon]=$(awk '/^RssAnon:/ { print $2 }' "/proc/$SERVER_PID/status")
-    f[live]=$(( $(tcmalloc_figure generic.current_allocated_bytes) / 1024 ))
-    f[heap]=$(( $(tcmalloc_figure generic.heap_size) / 1024 ))
+    read -r f[live] f[heap] <<<"$(tcmalloc_figures)"
     f[symcache]=$(( $(metric takhin_profiler_symbol_cache_bytes) / 1024 ))
     curl -s --max-time 20 -o "$BUILD/soak/heap-$1.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
     cat "/proc/$SERVER_PID/smaps" >"$BUILD/soak/smaps-$1"

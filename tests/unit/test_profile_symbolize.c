@@ -216,14 +216,20 @@ static int find_libc_text(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
+static span libc_text(void)
+{
+    span libc = {0, 0};
+    dl_iterate_phdr(find_libc_text, &libc);
+    assert_true(libc.hi > libc.lo);
+    return libc;
+}
+
 /* The cache stays within 8 MiB however many addresses are looked up: full,
  * it starts over, answers stay right and names handed out stay valid. */
 static void test_cache_bound(void **state)
 {
     (void)state;
-    span libc = {0, 0};
-    dl_iterate_phdr(find_libc_text, &libc);
-    assert_true(libc.hi > libc.lo);
+    span libc = libc_text();
     pf_symbolizer *s = new_symbolizer();
     pf_symbol before;
     assert_true(pf_symbolize(s, (uintptr_t)&static_target + 1, &before));
@@ -254,9 +260,7 @@ static void test_cache_bound(void **state)
 static void test_libc_no_versions(void **state)
 {
     (void)state;
-    span libc = {0, 0};
-    dl_iterate_phdr(find_libc_text, &libc);
-    assert_true(libc.hi > libc.lo);
+    span libc = libc_text();
     pf_symbolizer *s = new_symbolizer();
     size_t n = 2000, resolved = 0;
     for (size_t i = 0; i < n; i++) {

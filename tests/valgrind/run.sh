@@ -41,13 +41,9 @@ summary() {
 }
 
 port=$(free_port)
-cat >"$TK_TMP/vg.yaml" <<YAML
-plugins:
-  - name: profiler
-    path: $ROOT/$BUILD/profiler.so
-profiler:
-  enabled: false
-  port: $port
+{
+    profiler_yaml false "$port"
+    cat <<YAML
   mutex_fraction: 1
   block_rate: 1
 demo:
@@ -55,6 +51,7 @@ demo:
 log:
   level: warn
 YAML
+} >"$TK_TMP/vg.yaml"
 for run in $(seq "$RUNS"); do
     SERVER_SOCK=$TK_TMP/vg.sock SERVER_LOG=$out/takhind.stderr
     TAKHIN_ADMIN_SOCKET=$SERVER_SOCK "${vg[@]}" --log-file="$out/takhind.$run.log" \
