@@ -54,7 +54,7 @@ CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
-tests: $(UNIT_BIN) $(FAKE_SO)
+tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_C)
 	@mkdir -p $(dir $@)
@@ -102,6 +102,11 @@ $(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
+
+# Runs a program with perf_event_open refused (the CPU sampler's tests).
+$(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 # Plugins the loader tests load: well-formed and broken ones.
 $(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h

@@ -78,12 +78,27 @@ static double set_achieved_period(uint8_t *data, size_t len, const prof_cpu_run 
 
 static void add_comments(pf_profile *p, const prof_cpu_run *run, double hz)
 {
-    char text[160];
+    char text[200];
     snprintf(text, sizeof text, "sampling: asked for %d Hz, achieved %.1f Hz over %.2f s of "
              "CPU time", run->requested_hz, hz, run->cpu_seconds);
     pf_profile_add_comment(p, text);
+    if (run->sampler[0])
+        pf_profile_add_comment(p, run->sampler);
     pf_profile_set_time(p, (int64_t)run->started.tv_sec * 1000000000 + run->started.tv_nsec,
                         (int64_t)(run->wall_seconds * 1e9));
+}
+
+/* Encodes p (freed) gzipped into out. */
+static int encode(pf_profile *p, pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen)
+{
+    pf_err perr = {0};
+    pf_code rc = pf_profile_encode(p, sym, PF_WRITE_GZIP, &out->data, &out->len, &perr);
+    pf_profile_free(p);
+    if (rc != PF_OK) {
+        snprintf(err, errlen, "%s", perr.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *sym,
@@ -102,11 +117,22 @@ int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *s
         return -1;
     }
     add_comments(p, run, out->achieved_hz);
-    pf_code rc = pf_profile_encode(p, sym, PF_WRITE_GZIP, &out->data, &out->len, &perr);
-    pf_profile_free(p);
-    if (rc != PF_OK) {
-        snprintf(err, errlen, "%s", perr.msg);
+    return encode(p, sym, out, err, errlen);
+}
+
+int prof_convert_samples(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
+                         pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen)
+{
+    pf_err perr = {0};
+    pf_maps *maps = pf_maps_read_self(0, &perr);
+    if (maps == NULL || pf_profile_add_maps(profile, maps) != PF_OK) {
+        snprintf(err, errlen, "cannot read this process's mappings: %s", perr.msg);
+        pf_maps_free(maps);
+        pf_profile_free(profile);
         return -1;
     }
-    return 0;
+    pf_maps_free(maps);
+    out->achieved_hz = run->cpu_seconds > 0 ? (double)samples / run->cpu_seconds : 0;
+    add_comments(profile, run, out->achieved_hz);
+    return encode(profile, sym, out, err, errlen);
 }

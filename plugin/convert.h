@@ -1,6 +1,7 @@
 /*
- * plugin/convert.h - from what gperftools wrote to the gzipped,
- * symbolized profile.proto a pprof client reads.
+ * plugin/convert.h - from what a CPU sampler gathered (gperftools' file,
+ * or the plugin's own sampler) to the gzipped, symbolized profile.proto a
+ * pprof client reads.
  */
 #ifndef TAKHIN_PLUGIN_CONVERT_H
 #define TAKHIN_PLUGIN_CONVERT_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "pf_profile.h"
 #include "pf_symbolize.h"
 
 /* What a CPU profile run measured. */
@@ -17,6 +19,7 @@ typedef struct prof_cpu_run {
     double wall_seconds;
     double cpu_seconds; /* CPU time the whole process used meanwhile */
     int requested_hz;
+    char sampler[512]; /* which sampler and what it leaves out: a comment */
 } prof_cpu_run;
 
 /* An encoded profile; the caller frees data. */
@@ -32,5 +35,11 @@ typedef struct prof_blob {
  * the process used. 0, or -1 with err. */
 int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *sym,
                      prof_blob *out, char *err, size_t errlen);
+
+/* Adds the process's mappings, the run's comments and times to what the
+ * plugin's sampler gathered (its period is the real one), and encodes it;
+ * takes ownership of profile. 0, or -1 with err. */
+int prof_convert_samples(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
+                         pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen);
 
 #endif

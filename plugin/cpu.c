@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "convert.h"
 #include "query.h"
+#include "sampler.h"
 
 #include <gperftools/profiler.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@ struct prof_cpu {
     pthread_mutex_t lock; /* guards the fields below */
     bool busy;
     struct timespec ends; /* CLOCK_MONOTONIC, when busy */
+    prof_sampler_choice choice; /* the sampler in force */
 };
 
 prof_cpu *prof_cpu_new(char *err, size_t errlen)
@@ -40,7 +42,23 @@ prof_cpu *prof_cpu_new(char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&cpu->lock, NULL);
+    cpu->choice.mode = PROF_SAMPLER_GPERFTOOLS;
     return cpu;
+}
+
+void prof_cpu_set_sampler(prof_cpu *cpu, const prof_sampler_choice *choice)
+{
+    pthread_mutex_lock(&cpu->lock);
+    cpu->choice = *choice;
+    pthread_mutex_unlock(&cpu->lock);
+}
+
+prof_sampler_choice prof_cpu_sampler(prof_cpu *cpu)
+{
+    pthread_mutex_lock(&cpu->lock);
+    prof_sampler_choice c = cpu->choice;
+    pthread_mutex_unlock(&cpu->lock);
+    return c;
 }
 
 void prof_cpu_free(prof_cpu *cpu)
@@ -67,10 +85,11 @@ static double process_cpu_seconds(void)
 }
 
 /* Takes the one CPU-profile slot, or says when the running one ends. */
-static bool claim(prof_cpu *cpu, long seconds, long *ends_in)
+static bool claim(prof_cpu *cpu, long seconds, long *ends_in, prof_sampler_choice *choice)
 {
     pthread_mutex_lock(&cpu->lock);
     bool free_slot = !cpu->busy;
+    *choice = cpu->choice;
     if (free_slot) {
         cpu->busy = true;
         clock_gettime(CLOCK_MONOTONIC, &cpu->ends);
@@ -102,49 +121,65 @@ static void set_rate(int hz)
 
 typedef enum run_end { RUN_DONE, RUN_STOPPING, RUN_CLIENT_GONE, RUN_START_FAILED } run_end;
 
-/* Runs gperftools into `path` for up to `seconds`; fills the CPU time the
- * process used meanwhile. */
-static run_end run_profile(prof_request *req, const char *path, long seconds, int hz,
-                           prof_cpu_run *run)
+static void run_begin(prof_cpu_run *run, int hz)
 {
     run->cpu_seconds = process_cpu_seconds();
     run->wall_seconds = mono_now();
+    run->requested_hz = hz;
     clock_gettime(CLOCK_REALTIME, &run->started);
-    if (!ProfilerStart(path))
-        return RUN_START_FAILED;
-    set_rate(hz);
+}
+
+/* Waits out the profile; fills the CPU time the process used meanwhile. */
+static run_end run_wait(prof_request *req, long seconds, prof_cpu_run *run)
+{
     prof_wait_end waited = prof_conn_wait(req, (double)seconds);
-    ProfilerStop();
     run->cpu_seconds = process_cpu_seconds() - run->cpu_seconds;
     run->wall_seconds = mono_now() - run->wall_seconds;
-    run->requested_hz = hz;
     return waited == PROF_WAIT_DONE ? RUN_DONE
          : waited == PROF_WAIT_STOPPING ? RUN_STOPPING : RUN_CLIENT_GONE;
 }
 
-static void send_profile(prof_request *req, const char *path, const prof_cpu_run *run)
+/* Runs gperftools into `path` for up to `seconds`. */
+static run_end run_gperftools(prof_request *req, const char *path, long seconds,
+                              prof_cpu_run *run)
+{
+    run_begin(run, run->requested_hz);
+    if (!ProfilerStart(path))
+        return RUN_START_FAILED;
+    set_rate(run->requested_hz);
+    run_end how = run_wait(req, seconds, run);
+    ProfilerStop();
+    return how;
+}
+
+/* Answers with an encoded profile, and says so when the rate fell short. */
+static void send_profile(prof_request *req, const prof_blob *out, const prof_cpu_run *run,
+                         const char *sampler)
 {
     profiler *p = req->ctx;
-    prof_blob out = {0};
-    char err[512];
-    if (prof_convert_cpu(path, run, p->sym, &out, err, sizeof err) != 0) {
-        prof_http_error(req->conn, 500, "could not convert the CPU profile: %s", err);
-        return;
-    }
     char headers[256];
     snprintf(headers, sizeof headers,
              "Content-Disposition: attachment; filename=\"profile\"\r\n"
-             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f\r\n",
-             run->requested_hz, out.achieved_hz);
-    prof_http_send(req->conn, 200, "application/octet-stream", headers, out.data, out.len);
+             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f sampler=%s\r\n",
+             run->requested_hz, out->achieved_hz, sampler);
+    prof_http_send(req->conn, 200, "application/octet-stream", headers, out->data, out->len);
     /* Ten samples' worth of CPU time at least, or the rate says nothing. */
-    if (out.achieved_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
-        prof_log(&p->ph, TK_LOG_INFO, "CPU profile: asked for %d Hz, the kernel delivered "
-                 "%.1f Hz over %.2f s of CPU time (ITIMER_PROF is checked at the kernel "
-                 "tick: it is bounded by the tick rate, and CPU spent in bursts shorter "
-                 "than a tick between sleeps is undersampled)",
-                 run->requested_hz, out.achieved_hz, run->cpu_seconds);
-    free(out.data);
+    if (out->achieved_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
+        prof_log(&p->ph, TK_LOG_INFO, "CPU profile: asked for %d Hz, the %s sampler delivered "
+                 "%.1f Hz over %.2f s of CPU time (%s)", run->requested_hz, sampler,
+                 out->achieved_hz, run->cpu_seconds, run->sampler);
+}
+
+static void answer_failure(prof_request *req, run_end how)
+{
+    if (how == RUN_START_FAILED)
+        prof_http_error(req->conn, 409, "Could not enable CPU profiling: gperftools' CPU "
+                        "profiler is already in use in this process (is CPUPROFILE set in "
+                        "the host's environment?)");
+    else if (how == RUN_STOPPING)
+        prof_http_error(req->conn, 503, "CPU profile aborted: the profiler was disabled "
+                        "while it ran (profiler disable or config reload)");
+    /* RUN_CLIENT_GONE: nobody to answer. */
 }
 
 static int make_temp(prof_cpu *cpu, char *path, size_t len)
@@ -157,27 +192,82 @@ static int make_temp(prof_cpu *cpu, char *path, size_t len)
     return 0;
 }
 
-/* Profiles while holding the slot; answers every outcome. */
-static void profile_and_answer(prof_request *req, prof_cpu *cpu, long seconds, int hz)
+/* Profiles with gperftools while holding the slot; answers every outcome. */
+static void profile_gperftools(prof_request *req, prof_cpu *cpu, long seconds,
+                               prof_cpu_run *run)
 {
-    char path[300];
+    char path[300], err[512];
     if (make_temp(cpu, path, sizeof path) != 0) {
         prof_http_error(req->conn, 500, "cannot create a temp file in %s: %m", cpu->dir);
         return;
     }
-    prof_cpu_run run = {0};
-    run_end how = run_profile(req, path, seconds, hz, &run);
-    if (how == RUN_START_FAILED)
-        prof_http_error(req->conn, 409, "Could not enable CPU profiling: gperftools' CPU "
-                        "profiler is already in use in this process (is CPUPROFILE set in "
-                        "the host's environment?)");
-    else if (how == RUN_STOPPING)
-        prof_http_error(req->conn, 503, "CPU profile aborted: the profiler was disabled "
-                        "while it ran (profiler disable or config reload)");
-    else if (how == RUN_DONE)
-        send_profile(req, path, &run);
-    /* RUN_CLIENT_GONE: nobody to answer. */
+    run_end how = run_gperftools(req, path, seconds, run);
+    prof_blob out = {0};
+    if (how != RUN_DONE)
+        answer_failure(req, how);
+    else if (prof_convert_cpu(path, run, ((profiler *)req->ctx)->sym, &out, err, sizeof err))
+        prof_http_error(req->conn, 500, "could not convert the CPU profile: %s", err);
+    else
+        send_profile(req, &out, run, "gperftools");
+    free(out.data);
     unlink(path);
+}
+
+/* Says in the profile which sampler ran and what it leaves out. */
+static void describe_sampler(const prof_sampler_choice *c, const prof_sampler_result *r,
+                             prof_cpu_run *run)
+{
+    int n = snprintf(run->sampler, sizeof run->sampler, "cpu sampler: %s",
+                     prof_sampler_mode_name(c->mode));
+    if (c->mode == PROF_SAMPLER_PERF)
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, c->with_kernel
+                      ? " (a task-clock perf event per thread; user and kernel time)"
+                      : " (a task-clock perf event per thread; user time only: "
+                        "kernel.perf_event_paranoid >= 2 without CAP_PERFMON, so time in "
+                        "system calls is not sampled)");
+    else
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, " (a CPU-clock "
+                      "timer per thread, checked at the kernel tick: CPU spent in bursts "
+                      "shorter than a tick is undersampled%s%s)", c->why[0] ? "; perf: " : "",
+                      c->why);
+    if (r->threads_timer > 0 && c->mode == PROF_SAMPLER_PERF)
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %zu of %zu "
+                      "threads on thread timers (RLIMIT_NOFILE budget)", r->threads_timer,
+                      r->threads_timer + r->threads_perf);
+    if (r->lost > 0 && (size_t)n < sizeof run->sampler)
+        snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %llu samples lost "
+                 "(ring full)", (unsigned long long)r->lost);
+}
+
+/* Profiles with the plugin's own sampler while holding the slot. */
+static void profile_sampled(prof_request *req, const prof_sampler_choice *choice, long seconds,
+                            prof_cpu_run *run)
+{
+    char err[512];
+    run_begin(run, run->requested_hz);
+    prof_sampler *sampler = prof_sampler_start(choice, run->requested_hz, err, sizeof err);
+    if (sampler == NULL) {
+        prof_http_error(req->conn, 503, "Could not start the CPU sampler: %s", err);
+        return;
+    }
+    run_end how = run_wait(req, seconds, run);
+    prof_sampler_result r;
+    if (prof_sampler_stop(sampler, &r) != 0) {
+        prof_http_error(req->conn, 500, "out of memory while collecting CPU samples");
+        return;
+    }
+    prof_blob out = {0};
+    describe_sampler(choice, &r, run);
+    if (how != RUN_DONE) {
+        pf_profile_free(r.profile);
+        answer_failure(req, how);
+    } else if (prof_convert_samples(r.profile, r.samples, run, ((profiler *)req->ctx)->sym,
+                                    &out, err, sizeof err) != 0) {
+        prof_http_error(req->conn, 500, "could not encode the CPU profile: %s", err);
+    } else {
+        send_profile(req, &out, run, prof_sampler_mode_name(choice->mode));
+    }
+    free(out.data);
 }
 
 void prof_cpu_handle(prof_request *req)
@@ -191,11 +281,20 @@ void prof_cpu_handle(prof_request *req)
         prof_http_error(req->conn, 400, "%s", err);
         return;
     }
-    if (!claim(p->cpu, seconds, &ends_in)) {
+    prof_sampler_choice choice;
+    if (!claim(p->cpu, seconds, &ends_in, &choice)) {
         prof_http_error(req->conn, 409, "Could not enable CPU profiling: a CPU profile is "
                         "already running; it ends in about %ld s, retry then", ends_in);
         return;
     }
-    profile_and_answer(req, p->cpu, seconds, s->cpu_hz);
+    prof_cpu_run run = {.requested_hz = s->cpu_hz};
+    if (choice.mode == PROF_SAMPLER_GPERFTOOLS) {
+        snprintf(run.sampler, sizeof run.sampler, "cpu sampler: gperftools (process-wide "
+                 "ITIMER_PROF, checked at the kernel tick: CPU spent in bursts shorter than "
+                 "a tick is undersampled%s%s)", choice.why[0] ? "; " : "", choice.why);
+        profile_gperftools(req, p->cpu, seconds, &run);
+    } else {
+        profile_sampled(req, &choice, seconds, &run);
+    }
     release(p->cpu);
 }

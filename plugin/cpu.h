@@ -1,15 +1,18 @@
 /*
- * plugin/cpu.h - /debug/pprof/profile: a CPU profile of the whole process
- * with gperftools, one at a time, converted to symbolized profile.proto.
+ * plugin/cpu.h - /debug/pprof/profile: a CPU profile of the whole process,
+ * one at a time, as symbolized profile.proto, taken with the sampler in
+ * force (sampler.h: perf events or thread timers per thread; or
+ * gperftools' process-wide ITIMER_PROF).
  *
- * gperftools writes to a file only: each profile gets a mkstemp file in a
- * private 0700 directory made at init and removed at fini; the file is
- * removed in every case before the handler returns.
+ * gperftools writes to a file only: each of its profiles gets a mkstemp
+ * file in a private 0700 directory made at init and removed at fini; the
+ * file is removed in every case before the handler returns.
  */
 #ifndef TAKHIN_PLUGIN_CPU_H
 #define TAKHIN_PLUGIN_CPU_H
 
 #include "http.h"
+#include "sampler.h"
 
 typedef struct prof_cpu prof_cpu;
 
@@ -17,6 +20,11 @@ typedef struct prof_cpu prof_cpu;
 prof_cpu *prof_cpu_new(char *err, size_t errlen);
 /* Removes the directory. No profile may be running. NULL is fine. */
 void prof_cpu_free(prof_cpu *cpu);
+
+/* The sampler the next profiles use (a running one keeps its own). The
+ * default is gperftools. */
+void prof_cpu_set_sampler(prof_cpu *cpu, const prof_sampler_choice *choice);
+prof_sampler_choice prof_cpu_sampler(prof_cpu *cpu);
 
 /* The handler of /debug/pprof/profile. */
 void prof_cpu_handle(prof_request *req);

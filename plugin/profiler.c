@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "pages.h"
 #include "pf_symbolize.h"
+#include "sampler.h"
 #include "symbol.h"
 #include "threads.h"
 #include "trace.h"
@@ -84,9 +85,28 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
     out->symbol_cache_bytes = st.cache_bytes;
 }
 
+/* Resolves profiler.cpu_sampler to what this process can have, for the
+ * next CPU profiles. 0, or -1 with err: that mode cannot be had. */
+static int apply_sampler(profiler *p, const prof_settings *s, char *err, size_t errlen)
+{
+    prof_sampler_choice choice;
+    if (prof_sampler_resolve(s->cpu_sampler, &choice, err, errlen) != 0)
+        return -1;
+    prof_sampler_choice was = prof_cpu_sampler(p->cpu);
+    if (was.mode != choice.mode || was.with_kernel != choice.with_kernel)
+        prof_log(&p->ph, choice.why[0] ? TK_LOG_WARN : TK_LOG_INFO,
+                 "CPU sampler: %s%s%s%s", prof_sampler_mode_name(choice.mode),
+                 choice.mode != PROF_SAMPLER_PERF ? ""
+                 : choice.with_kernel ? " (user and kernel time)" : " (user time only)",
+                 choice.why[0] ? "; a better one was refused: " : "", choice.why);
+    prof_cpu_set_sampler(p->cpu, &choice);
+    return 0;
+}
+
 static int serve_on(profiler *p, char *err, size_t errlen)
 {
-    if (prof_settings_check(&p->settings, true, err, errlen) != 0)
+    if (prof_settings_check(&p->settings, true, err, errlen) != 0 ||
+        apply_sampler(p, &p->settings, err, errlen) != 0)
         return -1;
     prof_http_config cfg = {
         .settings = p->settings,
@@ -149,6 +169,10 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
         api->reply_printf(reply, "\"%s:%d\"", p->settings.host, prof_http_port(p->http));
     else
         api->reply_printf(reply, "null");
+    prof_sampler_choice sampler = prof_cpu_sampler(p->cpu);
+    api->reply_printf(reply, ",\"cpu_sampler\":\"%s\",\"cpu_sampler_kernel\":%s",
+                      prof_sampler_mode_name(sampler.mode),
+                      sampler.mode == PROF_SAMPLER_PERF && sampler.with_kernel ? "true" : "false");
     api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
                       prof_contention_fraction(p->events->contention),
                       (long long)prof_contention_rate(p->events->contention));
@@ -294,6 +318,8 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
     char terr[256]; /* without it, goroutine/threads answer 501 with the reason */
     if (prof_threads_init(terr, sizeof terr) != 0)
         prof_log(&p->ph, TK_LOG_WARN, "thread stacks unavailable: %s", terr);
+    if (prof_sampler_init(terr, sizeof terr) != 0) /* then only gperftools samples */
+        prof_log(&p->ph, TK_LOG_WARN, "CPU sampler unavailable: %s", terr);
     *state = p;
     return 0;
 }
@@ -321,6 +347,8 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
         return -1;
     bool restart = p->http != NULL && (!next.enabled || !same_listen(&next, &p->settings));
+    if (p->http != NULL && apply_sampler(p, &next, err, errlen) != 0)
+        return -1;
     p->settings = next;
     prof_events_reconfigure(p->events, &next);
     prof_heap_reconfigure(next.heap_sample_bytes);
@@ -336,7 +364,9 @@ static int plugin_check_config(void *state, const tk_config *cfg, char *err, siz
 {
     profiler *p = state;
     prof_settings next;
-    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
+    prof_sampler_choice choice;
+    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0 ||
+        (next.enabled && prof_sampler_resolve(next.cpu_sampler, &choice, err, errlen) != 0))
         return -1;
     return prof_settings_check(&next, next.enabled, err, errlen);
 }
@@ -347,7 +377,8 @@ static void plugin_fini(void *state)
     if (p->http != NULL)
         serve_off(p);
     prof_heap_fini(); /* malloc hooks out before dlclose */
-    prof_threads_fini(); /* signal handler out before dlclose */
+    prof_threads_fini(); /* signal handlers out before dlclose */
+    prof_sampler_fini();
     mg_exit_library();
     free_parts(p);
 }

@@ -11,12 +11,14 @@
 #include "takhin/plugin.h"
 
 #include "auth.h"
+#include "sampler.h"
 
 #define PROF_VERSION "0.1.0"
 
-/* Upper bound of profiler.cpu_hz. ITIMER_PROF is driven by the kernel
- * tick (250 Hz on Debian's kernels), so the rate achieved may be lower;
- * the profile records the rate achieved. */
+/* Upper bound of profiler.cpu_hz. The perf sampler delivers it; timers
+ * are driven by the kernel tick (250 Hz on Debian's kernels), so with
+ * them the rate achieved may be lower. The profile records the rate
+ * achieved. */
 #define PROF_MAX_CPU_HZ 1000
 
 /* The plugin's config section, copied out of a tk_config. */
@@ -25,6 +27,7 @@ typedef struct prof_settings {
     char host[64];
     int port;
     int cpu_hz;
+    prof_sampler_mode cpu_sampler; /* as configured; AUTO resolved at enable */
     long max_duration; /* seconds */
     long heap_sample_bytes;
     long mutex_fraction;

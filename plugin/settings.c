@@ -3,6 +3,7 @@
 #include "profiler.h"
 
 #include "auth.h"
+#include "sampler.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@ const tk_config_key prof_config_keys[] = {
     {"port", TK_CONFIG_INT, "6060", 0, 65535, "TCP port; 0 picks a free one"},
     {"cpu_hz", TK_CONFIG_INT, "100", 1, PROF_MAX_CPU_HZ,
      "CPU sampling rate asked of the kernel (the rate achieved is reported)"},
+    {"cpu_sampler", TK_CONFIG_STRING, "auto", 0, 0,
+     "CPU sampler: auto, perf, thread_timer or gperftools (README: CPU sampling)"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
     {"mutex_fraction", TK_CONFIG_INT, "0", 0, 1000000000,
@@ -85,6 +88,12 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .tls = opt_string(api, cfg, "tls.cert")[0] || opt_string(api, cfg, "tls.key")[0],
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
+    const tk_config_value *sampler = api->config_get(cfg, "cpu_sampler");
+    if (prof_sampler_mode_parse(sampler->s, &out->cpu_sampler) != 0) {
+        snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, perf, "
+                 "thread_timer or gperftools", sampler->s, sampler->origin);
+        return -1;
+    }
     return read_token(api, cfg, out, err, errlen);
 }
 

@@ -66,6 +66,7 @@
 #include "profiler.h"
 
 #include "pf_symbolize.h"
+#include "procself.h"
 #include "unwinder.h"
 
 #include <dirent.h>
@@ -102,18 +103,12 @@ typedef struct slot {
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
 } slot;
 
-/* A readable mapping of the process: [lo, hi). */
-typedef struct mem_range {
-    uintptr_t lo, hi;
-} mem_range;
-
 /* The running capture, as the handler sees it. Immutable while published. */
 typedef struct capture {
     slot *slots;
     size_t n;
     uint32_t gen;
-    const mem_range *maps; /* sorted by address, read before signalling */
-    size_t nmaps;
+    const prof_stackmap *map; /* read before signalling */
 } capture;
 
 static struct {
@@ -124,8 +119,7 @@ static struct {
     uid_t uid;
     capture cap;          /* storage of the published capture */
     size_t slots_cap;     /* slots allocated in cap.slots */
-    mem_range *maps;      /* storage of cap.maps */
-    size_t maps_cap;
+    prof_stackmap map;    /* storage of cap.map */
     bool ever_unanswered; /* a signal of ours may still be on its way */
     pid_t stuck[MAX_STUCK];
     size_t nstuck;
@@ -181,37 +175,6 @@ static void sleep_us(long us)
 
 /* ---- the signal handler (async-signal-safe) ---- */
 
-/* Where the stack that holds sp ends: the end of its mapping, or the
- * calling thread's TCB if that lies in the same mapping above sp (glibc
- * puts it at the top of a pthread's stack). 0 if no mapping holds sp. */
-static uintptr_t stack_limit(const capture *c, uintptr_t sp)
-{
-    size_t lo = 0, hi = c->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->maps[mid].hi <= sp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == c->nmaps || c->maps[lo].lo > sp)
-        return 0;
-    uintptr_t tcb = (uintptr_t)pthread_self();
-    return tcb > sp && tcb < c->maps[lo].hi ? tcb : c->maps[lo].hi;
-}
-
-/* Unwinds the interrupted context: pcs[0] is its exact PC. */
-static size_t unwind_context(const capture *c, const ucontext_t *uc, uintptr_t *pcs,
-                             bool *truncated)
-{
-    uintptr_t limit = stack_limit(c, (uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
-    if (limit != 0)
-        return prof_unwind_context(uc, limit, pcs, PROF_THREADS_MAX_DEPTH, truncated);
-    pcs[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    *truncated = true;
-    return 1;
-}
-
 /* The slot this signal asks to fill, claimed; NULL if the signal is not
  * one of the running capture's, or for another thread. */
 static slot *claim_slot(const capture *c, const siginfo_t *si)
@@ -238,7 +201,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     const capture *c = atomic_load(&T.current);
     slot *s = c != NULL ? claim_slot(c, si) : NULL;
     if (s != NULL) {
-        s->depth = unwind_context(c, uc, s->pcs, &s->truncated);
+        s->depth = prof_stackmap_unwind(c->map, uc, s->pcs, PROF_THREADS_MAX_DEPTH,
+                                        &s->truncated);
         prctl(PR_GET_NAME, s->name);
         atomic_store(&s->state, SLOT_DONE);
         atomic_fetch_add(&T.answered, 1);
@@ -249,44 +213,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 
 /* ---- /proc/self/task ---- */
 
-static int cmp_tid(const void *a, const void *b)
-{
-    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The TIDs of the process, sorted, in a malloc'd array. -1 on failure. */
-static int list_tasks(pid_t **out, size_t *len)
-{
-    DIR *dir = opendir("/proc/self/task");
-    size_t n = 0, cap = 256;
-    pid_t *tids = malloc(cap * sizeof *tids);
-    struct dirent *e;
-    while (dir != NULL && tids != NULL && (e = readdir(dir)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        if (n == cap) {
-            pid_t *grown = realloc(tids, (cap *= 2) * sizeof *tids);
-            if (grown == NULL) {
-                free(tids);
-                tids = NULL;
-                break;
-            }
-            tids = grown;
-        }
-        tids[n++] = (pid_t)atoi(e->d_name);
-    }
-    if (dir != NULL)
-        closedir(dir);
-    if (tids == NULL || dir == NULL) {
-        free(tids);
-        return -1;
-    }
-    qsort(tids, n, sizeof *tids, cmp_tid);
-    *out = tids;
-    *len = n;
-    return 0;
-}
 
 /* Reads /proc/self/task/TID/<file> into buf (NUL-terminated); length or -1. */
 static ssize_t read_task_file(pid_t tid, const char *file, char *buf, size_t len)
@@ -488,46 +414,16 @@ static bool take_slot(const slot *s, prof_thread *t)
     return true;
 }
 
-/* Captures the threads `tids` into out[] (prefilled with names and states
- * or zeroes); *kept: how many are still alive, packed at the front. */
-/* The readable mappings of the process into T.maps, published in T.cap.
- * Without /proc/self/maps there are none (every thread then gets its PC
- * only). -1 when out of memory. */
+/* The readable mappings of the process, published in T.cap. -1 when out
+ * of memory. */
 static int read_maps(void)
 {
-    T.cap.nmaps = 0;
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (f == NULL)
-        return 0;
-    char line[512];
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi;
-        char perms[5];
-        if (strchr(line, '\n') == NULL) { /* a long path: skip the rest */
-            int ch;
-            while ((ch = getc(f)) != EOF && ch != '\n')
-                ;
-        }
-        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r')
-            continue;
-        if (T.cap.nmaps == T.maps_cap) {
-            size_t cap = T.maps_cap ? 2 * T.maps_cap : 1024;
-            mem_range *grown = realloc(T.maps, cap * sizeof *grown);
-            if (grown == NULL) {
-                rc = -1;
-                break;
-            }
-            T.maps = grown;
-            T.maps_cap = cap;
-        }
-        T.maps[T.cap.nmaps++] = (mem_range){lo, hi};
-    }
-    fclose(f);
-    T.cap.maps = T.maps;
-    return rc;
+    T.cap.map = &T.map;
+    return prof_stackmap_read(&T.map);
 }
 
+/* Captures the threads `tids` into out[] (prefilled with names and states
+ * or zeroes); *kept: how many are still alive, packed at the front. */
 static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
                         double *ms)
 {
@@ -582,7 +478,7 @@ int prof_threads_capture(prof_threads_dump *out, bool with_state, char *err, siz
     if (T.sig == 0) {
         snprintf(err, errlen, "thread stacks are unavailable: %s", T.error);
         rc = 501;
-    } else if (list_tasks(&tids, &n) != 0) {
+    } else if (prof_tasks_list(&tids, &n) != 0) {
         snprintf(err, errlen, "cannot list /proc/self/task: %s", strerror(errno));
         rc = 503;
     } else if ((out->thread = calloc(n ? n : 1, sizeof *out->thread)) == NULL) {
@@ -689,10 +585,8 @@ void prof_threads_fini(void)
     free(T.cap.slots);
     T.cap.slots = NULL;
     T.slots_cap = 0;
-    free(T.maps);
-    T.maps = NULL;
-    T.cap.maps = NULL;
-    T.cap.nmaps = T.maps_cap = 0;
+    prof_stackmap_free(&T.map);
+    T.cap.map = NULL;
     T.nstuck = 0;
     snprintf(T.error, sizeof T.error, "the thread profile was shut down");
     pthread_mutex_unlock(&T.lock);

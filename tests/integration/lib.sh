@@ -64,6 +64,7 @@ YAML
 }
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
+# (under the command TK_WRAP, when set)
 # and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
 # SERVER_LOG. Returns non-zero when the server died or never answered.
 start_server() {
@@ -72,7 +73,7 @@ start_server() {
     SERVER_SOCK=$TK_TMP/$name.sock SERVER_LOG=$TK_TMP/$name.log
     # TMPDIR: the profiler's private directory goes with the test's files,
     # also when the test kills the server.
-    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" TMPDIR="$TK_TMP" "$@" "${TK_BIN:-$BUILD/takhind}" -c "$config" \
+    env TAKHIN_ADMIN_SOCKET="$SERVER_SOCK" TMPDIR="$TK_TMP" "$@" ${TK_WRAP:-} "${TK_BIN:-$BUILD/takhind}" -c "$config" \
         2>"$SERVER_LOG" &
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")

@@ -1,0 +1,654 @@
+/* The per-thread CPU sampler: see sampler.h. */
+#include "sampler.h"
+
+#include "procself.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PREFERRED_OFFSET 12   /* SIGRTMIN+12; thread dumps start at +11 */
+#define RING_SLOTS 4096       /* power of two */
+#define FD_TABLE 16384        /* perf fds the handler can recognize */
+#define FD_RESERVE_MIN 64     /* fds always left to the host */
+#define RING_BYTES (2 * 4096) /* a perf buffer: metadata page + one data page */
+
+/* ---- module state ---- */
+
+/* One sample, written by the handler, read by the collector. */
+typedef struct ring_slot {
+    _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
+    pid_t tid;
+    uint32_t weight;      /* 1, plus a timer's overruns */
+    uint32_t depth;
+    char name[16];
+    uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
+} ring_slot;
+
+/* One armed thread. */
+typedef struct armed {
+    pid_t tid;
+    int fd;          /* perf event, or -1 */
+    void *ring;      /* its mmap'ed buffer (RING_BYTES), or NULL */
+    timer_t timer;   /* when has_timer */
+    bool has_timer;
+    bool seen;       /* in the latest scan */
+} armed;
+
+struct prof_sampler {
+    prof_sampler_choice choice;
+    int64_t period_ns;
+    int token;                             /* a timer signal's si_value */
+    ring_slot *ring;
+    _Atomic uint64_t head;                 /* next slot a handler claims */
+    uint64_t tail;                         /* next slot the collector reads */
+    _Atomic uint64_t lost, samples, handler_ns;
+    _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
+    prof_stackmap maps[2];                 /* the one published, and a spare */
+    armed *threads;
+    size_t nthreads, cap, fd_budget, fds_used;
+    size_t threads_perf, threads_timer, unarmed;
+    pthread_t collector;
+    _Atomic bool quit;
+    pf_profile *profile;
+    bool failed;                           /* out of memory while collecting */
+};
+
+static struct {
+    int sig;                              /* 0: not installed */
+    struct sigaction old;
+    _Atomic(prof_sampler *) current;      /* NULL between sessions */
+    _Atomic int inflight;                 /* handlers running now */
+    _Atomic int next_token;
+    /* The perf fds of the current session: 1 = re-armed by ioctl, or the
+     * buffer whose tail the handler moves. */
+    _Atomic(void *) owned[FD_TABLE];
+} G;
+
+#define OWNED_REFRESH ((void *)1)
+
+/* ---- modes ---- */
+
+static const char *const mode_names[] = {"auto", "perf", "thread_timer", "gperftools"};
+
+const char *prof_sampler_mode_name(prof_sampler_mode mode)
+{
+    return (unsigned)mode < sizeof mode_names / sizeof *mode_names ? mode_names[mode] : "?";
+}
+
+int prof_sampler_mode_parse(const char *name, prof_sampler_mode *out)
+{
+    for (size_t i = 0; i < sizeof mode_names / sizeof *mode_names; i++)
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (prof_sampler_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* ---- the signal handler (async-signal-safe) ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* True when the signal is one of the running session's; re-arms a perf
+ * event. */
+static bool ours(prof_sampler *s, const siginfo_t *si)
+{
+    if (si->si_code == SI_TIMER)
+        return si->si_value.sival_int == s->token;
+    void *owned = si->si_code > 0 && si->si_fd >= 0 && si->si_fd < FD_TABLE
+                      ? atomic_load(&G.owned[si->si_fd]) : NULL;
+    if (owned == OWNED_REFRESH) {
+        ioctl(si->si_fd, PERF_EVENT_IOC_REFRESH, 1);
+    } else if (owned != NULL) { /* the records are empty: free them all */
+        struct perf_event_mmap_page *meta = owned;
+        uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&meta->data_tail, head, __ATOMIC_RELEASE);
+    }
+    return owned != NULL;
+}
+
+/* Claims the next free slot of the ring; NULL when it is full. */
+static ring_slot *claim(prof_sampler *s, uint64_t *pos)
+{
+    *pos = atomic_load_explicit(&s->head, memory_order_relaxed);
+    for (;;) {
+        ring_slot *slot = &s->ring[*pos & (RING_SLOTS - 1)];
+        uint64_t seq = atomic_load_explicit(&slot->seq, memory_order_acquire);
+        if (seq == *pos) {
+            if (atomic_compare_exchange_weak(&s->head, pos, *pos + 1))
+                return slot;
+        } else if (seq < *pos) {
+            return NULL;
+        } else {
+            *pos = atomic_load_explicit(&s->head, memory_order_relaxed);
+        }
+    }
+}
+
+static void record(prof_sampler *s, const siginfo_t *si, void *uc)
+{
+    uint64_t pos;
+    ring_slot *slot = claim(s, &pos);
+    uint32_t weight = 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+    if (slot == NULL) {
+        atomic_fetch_add(&s->lost, weight);
+        return;
+    }
+    bool truncated;
+    slot->tid = (pid_t)syscall(SYS_gettid);
+    slot->weight = weight;
+    prctl(PR_GET_NAME, slot->name);
+    slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
+                                                 PROF_SAMPLER_MAX_DEPTH, &truncated);
+    atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+    atomic_fetch_add(&s->samples, weight);
+}
+
+static void on_sample(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    int saved = errno;
+    uint64_t t0 = now_ns();
+    atomic_fetch_add(&G.inflight, 1); /* before reading current: see stop */
+    prof_sampler *s = atomic_load(&G.current);
+    if (s != NULL && ours(s, si)) {
+        record(s, si, uc);
+        atomic_fetch_add(&s->handler_ns, now_ns() - t0);
+    }
+    atomic_fetch_sub(&G.inflight, 1);
+    errno = saved;
+}
+
+/* ---- arming threads ---- */
+
+static int open_event(pid_t tid, int64_t period_ns, bool with_kernel)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_TASK_CLOCK;
+    a.sample_period = (uint64_t)period_ns;
+    a.disabled = 1;
+    a.exclude_kernel = !with_kernel;
+    a.exclude_hv = 1;
+    a.wakeup_events = 1; /* with a buffer: a signal per overflow */
+    return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Points the event's overflow signal at its own thread and enables it.
+ * With a buffer (1 + 1 pages, within perf_event_mlock_kb), every overflow
+ * signals and the event never stops; without, each signal must re-arm it
+ * (PERF_EVENT_IOC_REFRESH), and the time until then is not counted. */
+static int arm_event(armed *t)
+{
+    struct f_owner_ex owner = {F_OWNER_TID, t->tid};
+    if (t->fd >= FD_TABLE || fcntl(t->fd, F_SETFL, O_ASYNC) != 0 ||
+        fcntl(t->fd, F_SETSIG, G.sig) != 0 || fcntl(t->fd, F_SETOWN_EX, &owner) != 0)
+        return -1;
+    void *ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
+    t->ring = ring == MAP_FAILED ? NULL : ring;
+    atomic_store(&G.owned[t->fd], t->ring ? t->ring : OWNED_REFRESH);
+    return t->ring ? ioctl(t->fd, PERF_EVENT_IOC_ENABLE, 0)
+                   : ioctl(t->fd, PERF_EVENT_IOC_REFRESH, 1);
+}
+
+/* The CPU clock of another thread of this process (the kernel's
+ * MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED), what Go computes too). */
+static clockid_t thread_clock(pid_t tid)
+{
+    return (clockid_t)(((unsigned)~tid << 3) | 6u);
+}
+
+static int open_timer(pid_t tid, int sig, int token, int64_t period_ns, timer_t *out)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = sig;
+    sev.sigev_value.sival_int = token;
+    sev._sigev_un._tid = tid; /* sigev_notify_thread_id */
+    if (timer_create(thread_clock(tid), &sev, out) != 0)
+        return -1;
+    struct timespec p = {period_ns / 1000000000, period_ns % 1000000000};
+    struct itimerspec it = {p, p};
+    if (timer_settime(*out, 0, &it, NULL) != 0) {
+        timer_delete(*out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes an event; a late signal of it is then not recognized. */
+static void release_event(armed *t)
+{
+    if (t->fd < FD_TABLE)
+        atomic_store(&G.owned[t->fd], NULL);
+    if (t->ring != NULL)
+        munmap(t->ring, RING_BYTES);
+    close(t->fd);
+    t->fd = -1;
+    t->ring = NULL;
+}
+
+/* Arms one thread: a perf event within the fd budget, else a timer. */
+static void arm(prof_sampler *s, armed *t)
+{
+    t->fd = -1;
+    t->has_timer = false;
+    if (s->choice.mode == PROF_SAMPLER_PERF && s->fds_used < s->fd_budget) {
+        t->fd = open_event(t->tid, s->period_ns, s->choice.with_kernel);
+        if (t->fd >= 0 && arm_event(t) == 0) {
+            s->fds_used++;
+            s->threads_perf++;
+            return;
+        }
+        if (t->fd >= 0)
+            release_event(t);
+    }
+    if (open_timer(t->tid, G.sig, s->token, s->period_ns, &t->timer) == 0) {
+        t->has_timer = true;
+        s->threads_timer++;
+    } else {
+        s->unarmed++; /* the thread exited meanwhile, most often */
+    }
+}
+
+static void disarm(prof_sampler *s, armed *t)
+{
+    if (t->fd >= 0) {
+        ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
+        release_event(t);
+        s->fds_used--;
+    }
+    if (t->has_timer) {
+        timer_delete(t->timer);
+        t->has_timer = false;
+    }
+}
+
+/* How many perf fds a session may take: never the last quarter of
+ * RLIMIT_NOFILE, nor the last FD_RESERVE_MIN fds. */
+static size_t fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        rl.rlim_cur = FD_TABLE;
+    size_t limit = rl.rlim_cur < FD_TABLE ? (size_t)rl.rlim_cur : FD_TABLE;
+    size_t used = prof_fds_count();
+    size_t reserve = limit / 4 > FD_RESERVE_MIN ? limit / 4 : FD_RESERVE_MIN;
+    return limit > used + reserve ? limit - used - reserve : 0;
+}
+
+/* ---- threads: scan and rescan ---- */
+
+static armed *find_thread(prof_sampler *s, pid_t tid)
+{
+    size_t lo = 0, hi = s->nthreads; /* sorted by tid */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->threads[mid].tid < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nthreads && s->threads[lo].tid == tid ? &s->threads[lo] : NULL;
+}
+
+static int cmp_armed(const void *a, const void *b)
+{
+    pid_t x = ((const armed *)a)->tid, y = ((const armed *)b)->tid;
+    return (x > y) - (x < y);
+}
+
+/* Publishes fresh mappings (a new thread's stack is a new mapping): the
+ * handler reads the published one; the other is refilled. A handler that
+ * loaded the old pointer has finished with it two rescans later, which
+ * is far longer than a walk takes. */
+static void refresh_maps(prof_sampler *s)
+{
+    prof_stackmap *spare = atomic_load(&s->map) == &s->maps[0] ? &s->maps[1] : &s->maps[0];
+    if (prof_stackmap_read(spare) == 0)
+        atomic_store(&s->map, spare);
+}
+
+/* Arms the threads not yet armed, releases those that exited. -1 when
+ * out of memory. */
+static int rescan(prof_sampler *s)
+{
+    pid_t *tids;
+    size_t n, added = 0;
+    if (prof_tasks_list(&tids, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < s->nthreads; i++)
+        s->threads[i].seen = false;
+    for (size_t i = 0; i < n; i++) {
+        armed *t = find_thread(s, tids[i]);
+        if (t != NULL) {
+            t->seen = true;
+            continue;
+        }
+        if (s->nthreads + added == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 64;
+            armed *grown = realloc(s->threads, cap * sizeof *grown);
+            if (grown == NULL)
+                break;
+            s->threads = grown;
+            s->cap = cap;
+        }
+        s->threads[s->nthreads + added++] = (armed){.tid = tids[i], .fd = -1, .seen = true};
+    }
+    free(tids);
+    if (added > 0)
+        refresh_maps(s); /* before the new threads' first signal */
+    for (size_t i = s->nthreads; i < s->nthreads + added; i++)
+        arm(s, &s->threads[i]);
+    s->nthreads += added;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        if (!s->threads[i].seen)
+            disarm(s, &s->threads[i]);
+        else
+            s->threads[kept++] = s->threads[i];
+    }
+    s->nthreads = kept;
+    qsort(s->threads, s->nthreads, sizeof *s->threads, cmp_armed);
+    return 0;
+}
+
+/* ---- collecting ---- */
+
+/* Moves every sample in the ring into the profile. */
+static void drain(prof_sampler *s)
+{
+    for (;;) {
+        ring_slot *slot = &s->ring[s->tail & (RING_SLOTS - 1)];
+        if (atomic_load_explicit(&slot->seq, memory_order_acquire) != s->tail + 1)
+            return;
+        char name[17];
+        memcpy(name, slot->name, 16);
+        name[16] = '\0';
+        int64_t values[2] = {slot->weight, (int64_t)slot->weight * s->period_ns};
+        pf_label labels[2] = {{.key = "thread", .str = name},
+                              {.key = "thread_id", .num = slot->tid}};
+        pf_err err = {0};
+        if (slot->depth > 0 && pf_profile_add_sample(s->profile, slot->pcs, slot->depth,
+                                                     values, labels, 2, &err) != PF_OK)
+            s->failed = true;
+        atomic_store_explicit(&slot->seq, s->tail + RING_SLOTS, memory_order_release);
+        s->tail++;
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void *collect_main(void *arg)
+{
+    prof_sampler *s = arg;
+    long since_scan = 0;
+    while (!atomic_load(&s->quit)) {
+        sleep_ms(PROF_SAMPLER_DRAIN_MS);
+        drain(s);
+        if ((since_scan += PROF_SAMPLER_DRAIN_MS) >= PROF_SAMPLER_RESCAN_MS) {
+            since_scan = 0;
+            if (rescan(s) != 0)
+                s->failed = true;
+        }
+    }
+    return NULL;
+}
+
+/* ---- sessions ---- */
+
+static const pf_value_type cpu_types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+
+static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
+{
+    prof_sampler *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->choice = *choice;
+    s->period_ns = 1000000000LL / hz;
+    s->token = atomic_fetch_add(&G.next_token, 1) + 1;
+    s->ring = calloc(RING_SLOTS, sizeof *s->ring);
+    pf_err err = {0};
+    s->profile = pf_profile_new(cpu_types, 2, &err);
+    if (s->ring == NULL || s->profile == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
+        free(s->ring);
+        pf_profile_free(s->profile);
+        prof_stackmap_free(&s->maps[0]);
+        free(s);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < RING_SLOTS; i++)
+        atomic_init(&s->ring[i].seq, i);
+    atomic_init(&s->map, &s->maps[0]);
+    pf_profile_set_period(s->profile, "cpu", "nanoseconds", s->period_ns);
+    s->fd_budget = choice->mode == PROF_SAMPLER_PERF ? fd_budget() : 0;
+    return s;
+}
+
+static void session_free(prof_sampler *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++)
+        disarm(s, &s->threads[i]);
+    free(s->threads);
+    free(s->ring);
+    prof_stackmap_free(&s->maps[0]);
+    prof_stackmap_free(&s->maps[1]);
+    pf_profile_free(s->profile);
+    free(s);
+}
+
+prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char *err,
+                                 size_t errlen)
+{
+    if (G.sig == 0) {
+        snprintf(err, errlen, "the CPU sampler's signal handler is not installed");
+        return NULL;
+    }
+    prof_sampler *s = session_new(choice, hz);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory for the CPU sampler");
+        return NULL;
+    }
+    prof_sampler *none = NULL;
+    if (!atomic_compare_exchange_strong(&G.current, &none, s)) {
+        session_free(s);
+        snprintf(err, errlen, "a CPU sampling session is already running");
+        return NULL;
+    }
+    if (rescan(s) != 0 || s->threads_perf + s->threads_timer == 0) {
+        snprintf(err, errlen, "could not arm any thread for CPU sampling (%s)",
+                 s->nthreads ? "every perf_event_open and timer_create failed"
+                             : "cannot list /proc/self/task");
+        atomic_store(&G.current, NULL);
+        while (atomic_load(&G.inflight) > 0)
+            sleep_ms(1);
+        session_free(s);
+        return NULL;
+    }
+    if (pthread_create(&s->collector, NULL, collect_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the CPU sampler's collector thread");
+        atomic_store(&G.current, NULL);
+        while (atomic_load(&G.inflight) > 0)
+            sleep_ms(1);
+        session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int prof_sampler_stop(prof_sampler *s, prof_sampler_result *out)
+{
+    atomic_store(&s->quit, true);
+    pthread_join(s->collector, NULL);
+    for (size_t i = 0; i < s->nthreads; i++)
+        disarm(s, &s->threads[i]);
+    atomic_store(&G.current, NULL);
+    while (atomic_load(&G.inflight) > 0) /* a handler that saw the session */
+        sleep_ms(1);
+    drain(s);
+    *out = (prof_sampler_result){
+        .profile = s->failed ? NULL : s->profile,
+        .period_ns = s->period_ns,
+        .samples = atomic_load(&s->samples),
+        .lost = atomic_load(&s->lost),
+        .handler_ns = atomic_load(&s->handler_ns),
+        .threads_perf = s->threads_perf,
+        .threads_timer = s->threads_timer,
+        .threads_unarmed = s->unarmed,
+    };
+    if (!s->failed)
+        s->profile = NULL;
+    bool failed = s->failed;
+    session_free(s);
+    return failed ? -1 : 0;
+}
+
+/* ---- resolving a mode ---- */
+
+static int paranoid_level(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+    int level = -99;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &level) != 1)
+            level = -99;
+        fclose(f);
+    }
+    return level;
+}
+
+/* Opens and closes a probe event on the calling thread. */
+static int probe_perf(bool *with_kernel, char *err, size_t errlen)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int fd = open_event(self, 10000000, true);
+    *with_kernel = fd >= 0;
+    if (fd < 0 && (errno == EACCES || errno == EPERM))
+        fd = open_event(self, 10000000, false);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    int e = errno;
+    snprintf(err, errlen, "perf_event_open(task-clock) on this process failed: %s "
+             "(kernel.perf_event_paranoid = %d; the fix: sysctl kernel.perf_event_paranoid=2, "
+             "or CAP_PERFMON for the server, or allow perf_event_open in its seccomp profile)",
+             strerror(e), paranoid_level());
+    return -1;
+}
+
+static int probe_timer(char *err, size_t errlen)
+{
+    timer_t t;
+    if (open_timer((pid_t)syscall(SYS_gettid), G.sig ? G.sig : SIGRTMIN + PREFERRED_OFFSET,
+                   0, 1000000000LL, &t) == 0) {
+        timer_delete(t);
+        return 0;
+    }
+    snprintf(err, errlen, "timer_create(the thread's CPU clock, SIGEV_THREAD_ID) failed: %m");
+    return -1;
+}
+
+int prof_sampler_resolve(prof_sampler_mode want, prof_sampler_choice *out, char *err,
+                         size_t errlen)
+{
+    *out = (prof_sampler_choice){.mode = want};
+    if (want == PROF_SAMPLER_GPERFTOOLS)
+        return 0;
+    char why[256] = "no free realtime signal for the sampler";
+    if (G.sig != 0 && want != PROF_SAMPLER_THREAD_TIMER) {
+        if (probe_perf(&out->with_kernel, why, sizeof why) == 0) {
+            out->mode = PROF_SAMPLER_PERF;
+            return 0;
+        }
+        if (want == PROF_SAMPLER_PERF)
+            goto refuse;
+    }
+    if (G.sig != 0) {
+        char timer_why[256];
+        if (probe_timer(timer_why, sizeof timer_why) == 0) {
+            out->mode = PROF_SAMPLER_THREAD_TIMER;
+            snprintf(out->why, sizeof out->why, "%s", want == PROF_SAMPLER_AUTO ? why : "");
+            return 0;
+        }
+        snprintf(why, sizeof why, "%s", timer_why);
+    }
+    if (want != PROF_SAMPLER_AUTO)
+        goto refuse;
+    out->mode = PROF_SAMPLER_GPERFTOOLS;
+    snprintf(out->why, sizeof out->why, "%s", why);
+    return 0;
+refuse:
+    snprintf(err, errlen, "profiler.cpu_sampler = %s: %s", prof_sampler_mode_name(want), why);
+    return -1;
+}
+
+/* ---- lifecycle ---- */
+
+int prof_sampler_init(char *err, size_t errlen)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sample;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    for (int sig = SIGRTMIN + PREFERRED_OFFSET; sig < SIGRTMAX; sig++) {
+        struct sigaction cur;
+        if (sigaction(sig, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
+            cur.sa_handler != SIG_DFL)
+            continue;
+        if (sigaction(sig, &sa, &G.old) != 0)
+            break;
+        G.sig = sig;
+        return 0;
+    }
+    snprintf(err, errlen, "no free realtime signal from SIGRTMIN+%d to SIGRTMAX-1",
+             PREFERRED_OFFSET);
+    return -1;
+}
+
+void prof_sampler_fini(void)
+{
+    if (G.sig == 0)
+        return;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(G.sig, &ign, NULL); /* drops every instance still pending */
+    while (atomic_load(&G.inflight) > 0)
+        sleep_ms(1);
+    sigaction(G.sig, &G.old, NULL);
+    G.sig = 0;
+}
+
+int prof_sampler_signal(void)
+{
+    return G.sig;
+}

@@ -1,0 +1,112 @@
+/*
+ * plugin/sampler.h - the CPU sampler of /debug/pprof/profile: every thread
+ * of the process is sampled on its own CPU clock, so CPU spent in short
+ * bursts between sleeps is sampled as faithfully as a busy loop.
+ *
+ * Mechanisms, best first (profiler.cpu_sampler):
+ * - perf: one perf_event per thread, software task-clock, sample_period
+ *   1e9/hz ns, overflow delivered as a realtime signal to that thread
+ *   (O_ASYNC, F_SETSIG, F_SETOWN_EX with F_OWNER_TID), re-armed by the
+ *   handler with PERF_EVENT_IOC_REFRESH. Perf's clock is an hrtimer: it
+ *   does not alias with the scheduler tick. Kernel time is counted when
+ *   the process may (root, CAP_PERFMON, or kernel.perf_event_paranoid <=
+ *   1); otherwise the events exclude the kernel and samples that land in
+ *   system calls are lost (the profile says so).
+ * - thread_timer: one POSIX timer per thread on that thread's CPU clock
+ *   (CLOCK_THREAD_CPUTIME_ID of the TID, SIGEV_THREAD_ID), what Go does
+ *   since 1.18. Checked at the tick: bursts shorter than a tick alias.
+ * - gperftools: the process-wide ITIMER_PROF of libprofiler (cpu.c runs
+ *   it; not this module).
+ *
+ * Threads: those in /proc/self/task at start, then a rescan every
+ * PROF_SAMPLER_RESCAN_MS opens events for new threads and releases those
+ * of threads that exited. File descriptors: perf takes one per thread; it
+ * never takes the last quarter of RLIMIT_NOFILE (at least 64 fds are left
+ * to the host). Threads beyond that budget get a thread timer instead,
+ * and the profile says how many.
+ *
+ * Samples: the handler (async-signal-safe: no lock, no allocation; system
+ * calls: gettid, prctl for the thread's name, the perf re-arm ioctl)
+ * unwinds the interrupted context with the plugin's unwinder, bounded by
+ * the process's mappings (procself.h), into a lock-free ring; a collector
+ * thread drains it every PROF_SAMPLER_DRAIN_MS into a pf_profile with
+ * labels thread (the name) and thread_id (numeric). A full ring drops the
+ * sample and counts it.
+ *
+ * Threads: prof_sampler_init and prof_sampler_fini from the plugin's
+ * lifecycle; one session at a time (prof_sampler_start fails while one
+ * runs); start and stop from one thread.
+ */
+#ifndef TAKHIN_PLUGIN_SAMPLER_H
+#define TAKHIN_PLUGIN_SAMPLER_H
+
+#include "pf_profile.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROF_SAMPLER_MAX_DEPTH 128
+#define PROF_SAMPLER_RESCAN_MS 50 /* new threads are sampled within this */
+#define PROF_SAMPLER_DRAIN_MS 10
+
+typedef enum prof_sampler_mode {
+    PROF_SAMPLER_AUTO,         /* the best that can be had: perf, thread_timer, gperftools */
+    PROF_SAMPLER_PERF,
+    PROF_SAMPLER_THREAD_TIMER,
+    PROF_SAMPLER_GPERFTOOLS,
+} prof_sampler_mode;
+
+/* "auto", "perf", "thread_timer", "gperftools". */
+const char *prof_sampler_mode_name(prof_sampler_mode mode);
+/* 0, or -1 for a name that is none of those. */
+int prof_sampler_mode_parse(const char *name, prof_sampler_mode *out);
+
+/* What a mode resolved to on this process. */
+typedef struct prof_sampler_choice {
+    prof_sampler_mode mode;  /* never AUTO */
+    bool with_kernel;        /* perf: kernel time is sampled too */
+    char why[256];           /* auto: why a better mode was passed over ("" if none) */
+} prof_sampler_choice;
+
+/* Checks that `want` can be had here (opens and closes a probe event or
+ * timer on the calling thread); AUTO takes the best that can. 0, or -1
+ * with err naming the reason (errno, kernel.perf_event_paranoid) and the
+ * fix. */
+int prof_sampler_resolve(prof_sampler_mode want, prof_sampler_choice *out, char *err,
+                         size_t errlen);
+
+/* Installs the signal handler (a free realtime signal). 0, or -1 with
+ * err: then only gperftools can sample. */
+int prof_sampler_init(char *err, size_t errlen);
+/* Restores the signal, with no handler of ours left running. */
+void prof_sampler_fini(void);
+/* The signal in use (0 before init). */
+int prof_sampler_signal(void);
+
+typedef struct prof_sampler prof_sampler;
+
+/* Starts sampling every thread with choice->mode (PERF or THREAD_TIMER)
+ * at hz. NULL with err (another session runs, no memory, the signal is
+ * not installed, or no thread could be armed). */
+prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char *err,
+                                 size_t errlen);
+
+/* What a session gathered. */
+typedef struct prof_sampler_result {
+    pf_profile *profile;      /* samples/count, cpu/nanoseconds; caller frees */
+    int64_t period_ns;        /* the sampling period asked of the kernel */
+    uint64_t samples;         /* signals recorded (a timer overrun counts its ticks) */
+    uint64_t lost;            /* dropped: the ring was full */
+    uint64_t handler_ns;      /* time spent in the handler, all samples */
+    size_t threads_perf;      /* threads sampled with perf events */
+    size_t threads_timer;     /* with thread timers */
+    size_t threads_unarmed;   /* that could not be armed at all */
+} prof_sampler_result;
+
+/* Stops sampling, releases every event and timer, and hands over the
+ * profile (its mappings and comments are the caller's to add). 0, or -1
+ * when out of memory (then out->profile is NULL). Frees s. */
+int prof_sampler_stop(prof_sampler *s, prof_sampler_result *out);
+
+#endif

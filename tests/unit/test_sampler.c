@@ -1,0 +1,325 @@
+/*
+ * The per-thread CPU sampler without a server: samples per CPU-second of
+ * a busy thread and of a bursty one (0.18 ms of CPU, then sleep to the
+ * next 1 ms boundary: what the process-wide ITIMER_PROF misses), a thread
+ * started mid-session, the thread labels, the thread_timer mode, modes
+ * refused, and stray signals after a session and after fini.
+ *
+ * The ratios compare samples with the thread's own CPU clock
+ * (CLOCK_THREAD_CPUTIME_ID), which a busy machine does not skew.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "pf_decode.h"
+#include "sampler.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- workers: each burns `cpu` seconds of its own CPU, then reports ---- */
+
+typedef struct worker {
+    const char *name;
+    double cpu;        /* seconds of CPU to burn */
+    bool bursty;       /* 0.18 ms bursts on a 1 ms grid */
+    double used;       /* out: its CPU time */
+    _Atomic bool ready, go; /* it runs only once told to */
+    pthread_t t;
+} worker;
+
+static volatile uint64_t sink;
+
+static void spin_until(double cpu_end)
+{
+    while (thread_cpu_seconds() < cpu_end)
+        for (int i = 0; i < 1000; i++)
+            sink += (uint64_t)i * 2654435761u;
+}
+
+static void sleep_to_next_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = now.tv_nsec / 1000000 + 1;
+    struct timespec next = {now.tv_sec + ms / 1000, (ms % 1000) * 1000000};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pthread_setname_np(pthread_self(), w->name);
+    atomic_store(&w->ready, true);
+    while (!atomic_load(&w->go))
+        usleep(1000);
+    double start = thread_cpu_seconds(), end = start + w->cpu;
+    while (thread_cpu_seconds() < end) {
+        if (!w->bursty) {
+            spin_until(end);
+            break;
+        }
+        spin_until(thread_cpu_seconds() + 0.00018);
+        sleep_to_next_ms();
+    }
+    w->used = thread_cpu_seconds() - start;
+    return NULL;
+}
+
+/* Starts the worker's thread; it waits for run_worker. */
+static void start_worker(worker *w)
+{
+    assert_int_equal(pthread_create(&w->t, NULL, worker_main, w), 0);
+    while (!atomic_load(&w->ready))
+        usleep(1000);
+}
+
+static void run_worker(worker *w)
+{
+    if (!atomic_load(&w->ready))
+        start_worker(w);
+    atomic_store(&w->go, true);
+    pthread_join(w->t, NULL);
+}
+
+/* ---- reading a session's profile ---- */
+
+/* The samples whose thread label is `name`; *other_label_ok: every such
+ * sample also carries a numeric thread_id. */
+static int64_t samples_of(pf_profile *p, const char *name, bool *has_tid)
+{
+    uint8_t *data;
+    size_t len;
+    pf_err err = {0};
+    assert_int_equal(pf_profile_encode(p, NULL, 0, &data, &len, &err), PF_OK);
+    pf_decoded *d = pf_decode(data, len, 0, &err);
+    assert_non_null(d);
+    int64_t n = 0;
+    *has_tid = true;
+    for (size_t i = 0; i < d->nsamples; i++) {
+        const pf_dsample *s = &d->samples[i];
+        bool mine = false, tid = false;
+        for (size_t j = 0; j < s->nlabels; j++) {
+            mine |= s->labels[j].str && strcmp(s->labels[j].key, "thread") == 0 &&
+                    strcmp(s->labels[j].str, name) == 0;
+            tid |= !s->labels[j].str && strcmp(s->labels[j].key, "thread_id") == 0 &&
+                   s->labels[j].num > 0;
+        }
+        if (mine) {
+            n += s->values[0];
+            *has_tid &= tid;
+        }
+    }
+    pf_decoded_free(d);
+    free(data);
+    return n;
+}
+
+static prof_sampler_choice resolve_or_skip(prof_sampler_mode mode)
+{
+    prof_sampler_choice c;
+    char err[512];
+    if (prof_sampler_resolve(mode, &c, err, sizeof err) != 0) {
+        print_message("not available here: %s\n", err);
+        skip();
+    }
+    return c;
+}
+
+/* Samples per CPU-second of the worker, as a share of hz. */
+static double sampled_share(prof_sampler_mode mode, int hz, worker *w)
+{
+    prof_sampler_choice c = resolve_or_skip(mode);
+    char err[512];
+    start_worker(w); /* in the first scan */
+    prof_sampler *s = prof_sampler_start(&c, hz, err, sizeof err);
+    assert_non_null(s);
+    run_worker(w);
+    prof_sampler_result r;
+    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    bool has_tid;
+    int64_t n = samples_of(r.profile, w->name, &has_tid);
+    assert_true(has_tid);
+    assert_int_equal(r.period_ns, 1000000000 / hz);
+    pf_profile_free(r.profile);
+    double share = (double)n / (w->used * hz);
+    print_message("%s at %d Hz, %s: %lld samples over %.3f s of CPU: %.3f of the rate, "
+                  "%.1f us in the handler per sample\n", prof_sampler_mode_name(c.mode), hz,
+                  w->bursty ? "bursty" : "busy", (long long)n, w->used, share,
+                  r.samples ? (double)r.handler_ns / (double)r.samples / 1e3 : 0);
+    return share;
+}
+
+/* ---- tests ---- */
+
+static void test_modes_parse(void **state)
+{
+    (void)state;
+    prof_sampler_mode m;
+    assert_int_equal(prof_sampler_mode_parse("thread_timer", &m), 0);
+    assert_int_equal(m, PROF_SAMPLER_THREAD_TIMER);
+    assert_string_equal(prof_sampler_mode_name(PROF_SAMPLER_PERF), "perf");
+    assert_int_equal(prof_sampler_mode_parse("Perf", &m), -1);
+    assert_int_equal(prof_sampler_mode_parse("", &m), -1);
+}
+
+static void test_perf_busy_thread_at_1000_hz(void **state)
+{
+    (void)state;
+    worker w = {.name = "busy-worker", .cpu = 0.6};
+    double share = sampled_share(PROF_SAMPLER_PERF, 1000, &w);
+    assert_true(share >= 0.95 && share <= 1.15);
+}
+
+static void test_perf_bursty_thread(void **state)
+{
+    (void)state;
+    worker w = {.name = "bursty-worker", .cpu = 0.4, .bursty = true};
+    double share = sampled_share(PROF_SAMPLER_PERF, 1000, &w);
+    assert_true(share >= 0.85 && share <= 1.15);
+}
+
+static void test_thread_timer_busy_thread(void **state)
+{
+    (void)state;
+    worker w = {.name = "timer-worker", .cpu = 0.6};
+    double share = sampled_share(PROF_SAMPLER_THREAD_TIMER, 100, &w);
+    assert_true(share >= 0.8 && share <= 1.2);
+}
+
+/* A thread started after the session began is found by the rescan. */
+static void test_late_thread_is_sampled(void **state)
+{
+    (void)state;
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
+    char err[512];
+    prof_sampler *s = prof_sampler_start(&c, 1000, err, sizeof err);
+    assert_non_null(s);
+    worker w = {.name = "late-worker", .cpu = 0.3};
+    run_worker(&w); /* created after the first scan */
+    prof_sampler_result r;
+    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    bool has_tid;
+    int64_t n = samples_of(r.profile, "late-worker", &has_tid);
+    pf_profile_free(r.profile);
+    /* It runs unsampled for at most one rescan period. */
+    double expected = (w.used - PROF_SAMPLER_RESCAN_MS / 1e3) * 1000;
+    print_message("late thread: %lld samples, %.0f expected at least\n", (long long)n,
+                  expected * 0.8);
+    assert_true(has_tid);
+    assert_true((double)n >= 0.8 * expected);
+}
+
+/* One session at a time. */
+static void test_second_session_refused(void **state)
+{
+    (void)state;
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
+    char err[512];
+    prof_sampler *s = prof_sampler_start(&c, 100, err, sizeof err);
+    assert_non_null(s);
+    assert_null(prof_sampler_start(&c, 100, err, sizeof err));
+    assert_non_null(strstr(err, "already running"));
+    prof_sampler_result r;
+    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    pf_profile_free(r.profile);
+}
+
+/* A late copy of the signal after a session (its event or timer gone)
+ * runs the handler, which finds no session and returns. */
+static void test_stray_signal_after_session(void **state)
+{
+    (void)state;
+    int sig = prof_sampler_signal();
+    assert_true(sig > 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sigqueue(getpid(), sig, (union sigval){.sival_int = 1}), 0);
+    worker w = {.name = "after", .cpu = 0.01};
+    run_worker(&w); /* still alive: the copies were delivered meanwhile */
+    assert_true(w.used > 0);
+}
+
+/* fini drops a copy pending in a thread that blocks the signal, and gives
+ * the signal back as it was. */
+static void test_fini_drops_pending_copy(void **state)
+{
+    (void)state;
+    int sig = prof_sampler_signal();
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    assert_int_equal(raise(sig), 0);
+    prof_sampler_fini();
+    struct sigaction now;
+    sigaction(sig, NULL, &now);
+    assert_false(now.sa_flags & SA_SIGINFO);
+    assert_ptr_equal(now.sa_handler, SIG_DFL);
+    /* Set to SIG_IGN by fini before the restore: nothing is pending. */
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, sig));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    char err[256];
+    assert_int_equal(prof_sampler_init(err, sizeof err), 0);
+}
+
+static void test_mode_refused_names_the_reason(void **state)
+{
+    (void)state;
+    prof_sampler_fini(); /* no signal: only gperftools can sample */
+    prof_sampler_choice c;
+    char err[512];
+    assert_int_equal(prof_sampler_resolve(PROF_SAMPLER_PERF, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.cpu_sampler = perf"));
+    assert_int_equal(prof_sampler_resolve(PROF_SAMPLER_AUTO, &c, err, sizeof err), 0);
+    assert_int_equal(c.mode, PROF_SAMPLER_GPERFTOOLS);
+    assert_true(c.why[0] != '\0');
+    assert_int_equal(prof_sampler_init(err, sizeof err), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    return prof_sampler_init(err, sizeof err);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    prof_sampler_fini();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modes_parse),
+        cmocka_unit_test(test_perf_busy_thread_at_1000_hz),
+        cmocka_unit_test(test_perf_bursty_thread),
+        cmocka_unit_test(test_thread_timer_busy_thread),
+        cmocka_unit_test(test_late_thread_is_sampled),
+        cmocka_unit_test(test_second_session_refused),
+        cmocka_unit_test(test_stray_signal_after_session),
+        cmocka_unit_test(test_fini_drops_pending_copy),
+        cmocka_unit_test(test_mode_refused_names_the_reason),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
