@@ -42,8 +42,9 @@ static void usage(FILE *out)
 static void on_reload(void *ctx, const tkh_config *cfg)
 {
     server *s = ctx;
+    char applied[256], pending[256];
     if (s->wl != NULL)
-        workload_reconfigure(s->wl, cfg);
+        workload_reconfigure(s->wl, cfg, applied, pending, sizeof applied);
 }
 
 static int cmd_workload_status(void *ctx, int argc, char **argv, tk_reply *reply)
