@@ -104,7 +104,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(
 	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
 
 # Plugins the loader tests load: well-formed and broken ones.
-$(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h
+$(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h \
+                            host-api/include/takhin/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) -Ihost-api/include $(CFLAGS) -shared -o $@ $<
 

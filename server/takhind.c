@@ -43,8 +43,14 @@ static void on_reload(void *ctx, const tkh_config *cfg)
 {
     server *s = ctx;
     char applied[256], pending[256];
-    if (s->wl != NULL)
-        workload_reconfigure(s->wl, cfg, applied, pending, sizeof applied);
+    if (s->wl == NULL)
+        return;
+    workload_reconfigure(s->wl, cfg, applied, pending, sizeof applied);
+    if (applied[0] != '\0')
+        tkh_host_reload_note(s->host, "takhind", "applied at once: %s", applied);
+    if (pending[0] != '\0')
+        tkh_host_reload_note(s->host, "takhind", "needs a process restart, not applied: %s",
+                             pending);
 }
 
 static int cmd_workload_status(void *ctx, int argc, char **argv, tk_reply *reply)
@@ -73,9 +79,9 @@ static void wait_for_stop(server *s, const sigset_t *set)
             tkh_log(TK_LOG_INFO, "takhind", "%s received, stopping", strsignal(sig));
             return;
         }
-        char err[1024];
+        char err[1024]; /* the host logs how the reload went */
         if (tkh_host_reload(s->host, err, sizeof err) != 0)
-            tkh_log(TK_LOG_ERROR, "takhind", "reload on SIGHUP failed: %s", err);
+            tkh_log(TK_LOG_ERROR, "takhind", "reload on SIGHUP: %s", err);
     }
 }
 

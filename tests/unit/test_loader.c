@@ -87,6 +87,18 @@ static void test_good_plugin(void **state)
     dlclose(handle);
 }
 
+static void test_older_minor_loads(void **state)
+{
+    (void)state;
+    void *handle = NULL;
+    const tk_plugin_def *def = NULL;
+    char err[512] = "";
+    assert_int_equal(tkh_plugin_open(fake("minor_zero"), &handle, &def, err, sizeof err), 0);
+    assert_int_equal(def->abi_minor, 0);
+    assert_true(def->abi_minor < TK_ABI_MINOR);
+    dlclose(handle);
+}
+
 /* ---- through a whole host: config file, init, commands ---- */
 
 typedef struct host_fixture {
@@ -182,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_wrong_major),
         cmocka_unit_test(test_newer_minor),
         cmocka_unit_test(test_good_plugin),
+        cmocka_unit_test(test_older_minor_loads),
         cmocka_unit_test_setup_teardown(test_init_failure, host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_name_mismatch, host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_bad_major_through_host, host_setup, host_teardown),
