@@ -370,15 +370,15 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     prof_settings next;
     if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
         return -1;
-    char live[256], listener[256], where[160] = "";
+    char live[256], listener[256], sampling[128] = "", where[160] = "";
     prof_settings_live_changes(&p->settings, &next, live, sizeof live);
-    if (prof_contention_fraction(p->events->contention) != next.mutex_fraction)
-        snprintf(live + strlen(live), sizeof live - strlen(live), "%smutex_fraction",
-                 live[0] ? ", " : "");
-    if (prof_contention_rate(p->events->contention) != next.block_rate)
-        snprintf(live + strlen(live), sizeof live - strlen(live), "%sblock_rate",
-                 live[0] ? ", " : "");
     prof_settings_listener_changes(&p->settings, &next, listener, sizeof listener);
+    /* Against the rates in force: profiler set may have changed them. */
+    snprintf(sampling, sizeof sampling, "%s%s%s",
+             p->settings.heap_sample_bytes != next.heap_sample_bytes ? ", heap_sample_bytes" : "",
+             prof_contention_fraction(p->events->contention) != next.mutex_fraction
+                 ? ", mutex_fraction" : "",
+             prof_contention_rate(p->events->contention) != next.block_rate ? ", block_rate" : "");
     bool serve = p->started && next.enabled, stopped = false, started = false;
     if (p->http != NULL && !serve) {
         serve_off(p);
@@ -402,18 +402,20 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     p->settings = next;
     prof_events_reconfigure(p->events, &next);
     prof_heap_reconfigure(next.heap_sample_bytes);
-    if (stopped)
-        reload_note(p, "stopped serving (enabled: false)%s%s",
-                    listener[0] ? "; stored for the next profiler enable: " : "", listener);
-    else if (started)
+    if (sampling[0] != '\0')
+        reload_note(p, "applied at once: %s", sampling + 2);
+    if (started)
         reload_note(p, "started serving (enabled: true): now serving on %s", where);
     else if (listener[0] != '\0' && p->http != NULL)
         reload_note(p, "restarted the listener for %s: now serving on %s (any requests "
                     "in flight on the old one were ended)", listener, where);
-    else if (listener[0] != '\0')
-        reload_note(p, "not serving; stored for the next profiler enable: %s", listener);
-    if (live[0] != '\0')
+    if (p->http != NULL && !started && live[0] != '\0')
         reload_note(p, "applied at once: %s", live);
+    if (stopped)
+        reload_note(p, "stopped serving (enabled: false)");
+    if (p->http == NULL && (listener[0] != '\0' || live[0] != '\0'))
+        reload_note(p, "not serving; stored for the next profiler enable: %s%s%s", listener,
+                    listener[0] && live[0] ? ", " : "", live);
     return 0;
 }
 

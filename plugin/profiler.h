@@ -49,9 +49,10 @@ int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t 
 /* The keys that differ between a and b, as "port, max_requests" ("" for
  * none), in buf of len bytes. Listener keys (host, port, max_requests,
  * max_queued, max_header_bytes, request_timeout_ms) take a new listener;
- * live keys (auth.token, max_duration, cpu_hz, heap_sample_bytes,
- * allow_unauthenticated_remote) apply to the next request. `enabled` and
- * the contention rates (see events.h) are neither. Returns the count. */
+ * live keys (auth.token, max_duration, cpu_hz,
+ * allow_unauthenticated_remote) apply to the next request. `enabled`,
+ * heap_sample_bytes and the contention rates (sampling that runs whether
+ * or not the HTTP side serves) are neither. Returns the count. */
 int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
                                    size_t len);
 int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,

@@ -140,8 +140,6 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     return note_key(strcmp(a->token, b->token) != 0, "auth.token", buf, len) +
            note_key(a->max_duration != b->max_duration, "max_duration", buf, len) +
            note_key(a->cpu_hz != b->cpu_hz, "cpu_hz", buf, len) +
-           note_key(a->heap_sample_bytes != b->heap_sample_bytes, "heap_sample_bytes", buf,
-                    len) +
            note_key(a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                     "allow_unauthenticated_remote", buf, len);
 }

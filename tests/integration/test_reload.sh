@@ -9,7 +9,7 @@ config=$TK_TMP/takhin.yaml
 # reloaded below; TOKEN "" writes no token line at all.
 reload_config() {
     {
-        profiler_yaml true "$1"
+        profiler_yaml "${RELOAD_ENABLED:-true}" "$1"
         [ -n "$2" ] && printf '  auth:\n    token: %s\n' "$2"
         printf '  max_duration: %s\n' "$3"
         [ -n "${4:-}" ] && printf '%s\n' "$4"
@@ -139,6 +139,37 @@ check "the reply says demo.producers needs a process restart" \
     contains "$out" "needs a process restart, not applied: demo.producers"
 check "the WARN names demo.producers" grep -q "WARN.*demo.producers" "$SERVER_LOG"
 check "the workload still runs 2 producers" contains "$(admin workload status)" '"producers":2'
+
+# ---- enabled follows the file; turned on at a port in use, it stays off and says so
+RELOAD_ENABLED=false reload_config "$port1" "" 5
+out=$(admin config reload 2>&1); rc=$?
+check "reload to enabled: false succeeds (exit $rc)" test $rc -eq 0
+check "the reply says serving stopped" contains "$out" "profiler: stopped serving (enabled: false)"
+check "status: disabled" contains "$(admin profiler status)" '"enabled":false,"listen":null'
+check "port $port1 is closed" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port1) 2>/dev/null"
+busy=$(free_port)
+RELOAD_ENABLED=false reload_config "$busy" "" 7
+out=$(admin config reload 2>&1); rc=$?
+check "reload of a disabled profiler succeeds (exit $rc)" test $rc -eq 0
+check "the reply says the keys wait for the next enable" \
+    contains "$out" "profiler: not serving; stored for the next profiler enable: port, max_duration"
+if hold_port "$busy"; then
+    reload_config "$busy" "" 7
+    out=$(admin config reload 2>&1); rc=$?
+    echo "$out" | sed 's/^/# /'
+    check "enabled: true at a port in use fails (exit $rc)" test $rc -eq 1
+    check "the reply says the profiler stays off" contains "$out" "keeps its previous settings and stays off"
+    check "status: still disabled" contains "$(admin profiler status)" '"enabled":false,"listen":null'
+    kill "$HOLDER_PID"; wait "$HOLDER_PID" 2>/dev/null
+    out=$(admin config reload 2>&1); rc=$?
+    check "once the port is free the same reload succeeds (exit $rc)" test $rc -eq 0
+    check "the reply says where it serves" \
+        contains "$out" "profiler: started serving (enabled: true): now serving on 127.0.0.1:$busy"
+    check "port $busy answers 200" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$busy/debug/pprof/")" = 200
+else
+    not_ok "a helper holds port $busy"
+fi
 
 stop_server; check "takhind exits 0" test $? -eq 0
 finish
