@@ -477,12 +477,12 @@ static int switch_config(tkh_host *h, tkh_config *next, const tkh_doc *doc, tk_r
         tkh_reply_printf(out, "config reloaded: no key changed");
     else
         tkh_reply_printf(out, "config reloaded");
+    /* One line each: the outcome (as answered so far), then the keys. */
+    tkh_log(nfailed ? TK_LOG_ERROR : TK_LOG_INFO, "host", "%s", tkh_reply_text(out));
     if (nchanged > 0)
         tkh_reply_printf(out, "\nchanged: %s", tkh_reply_text(changed));
     if (notes[0] != '\0')
         tkh_reply_printf(out, "\n%.*s", (int)strlen(notes) - 1, notes); /* without its \n */
-    tkh_log(nfailed ? TK_LOG_ERROR : TK_LOG_INFO, "host", "%s",
-            nfailed ? tkh_reply_text(out) : "config reloaded");
     if (nchanged > 0)
         tkh_log(TK_LOG_INFO, "host", "changed: %s", tkh_reply_text(changed));
     tkh_reply_free(changed);
