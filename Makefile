@@ -109,7 +109,8 @@ $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Plugins the loader tests load: well-formed and broken ones.
-$(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h
+$(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h \
+                            host-api/include/takhin/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) -Ihost-api/include $(CFLAGS) -shared -o $@ $<
 

@@ -273,7 +273,7 @@ static void profile_sampled(prof_request *req, const prof_sampler_choice *choice
 void prof_cpu_handle(prof_request *req)
 {
     profiler *p = req->ctx;
-    const prof_settings *s = prof_http_settings(req->http);
+    const prof_settings *s = req->settings;
     long seconds, ends_in = 0;
     char err[256];
     if (prof_query_seconds(req->info->query_string, CPU_DEFAULT_SECONDS, s->max_duration,

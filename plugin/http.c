@@ -25,6 +25,8 @@ struct prof_http {
     _Atomic bool stopping;
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
     _Atomic int inflight; /* handlers running */
+    pthread_mutex_t live_lock; /* guards `live` */
+    prof_settings live;        /* what the next request reads */
 };
 
 /* 404 that lists every valid path. */
@@ -95,11 +97,11 @@ static const prof_endpoint *route(const prof_http *h, const char *uri, size_t *i
     return ep;
 }
 
-static bool authorized(prof_http *h, struct mg_connection *conn,
+static bool authorized(prof_http *h, const prof_settings *s, struct mg_connection *conn,
                        const struct mg_request_info *info)
 {
     const char *given = mg_get_header(conn, "Authorization");
-    if (prof_auth_check(h->cfg.settings.token, given))
+    if (prof_auth_check(s->token, given))
         return true;
     prof_metrics_auth_failure(h->cfg.metrics);
     prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
@@ -129,8 +131,8 @@ static void serve_metrics(prof_http *h, struct mg_connection *conn)
 }
 
 /* Answers a request for a known endpoint (method check, then handler). */
-static void serve(prof_http *h, const prof_endpoint *ep, struct mg_connection *conn,
-                  const struct mg_request_info *info)
+static void serve(prof_http *h, const prof_settings *s, const prof_endpoint *ep,
+                  struct mg_connection *conn, const struct mg_request_info *info)
 {
     bool get = strcmp(info->request_method, "GET") == 0;
     bool post = strcmp(info->request_method, "POST") == 0;
@@ -140,7 +142,7 @@ static void serve(prof_http *h, const prof_endpoint *ep, struct mg_connection *c
                                 info->local_uri, ep->post ? "GET or POST" : "GET");
         return;
     }
-    prof_request req = {conn, info, h, h->cfg.ctx};
+    prof_request req = {conn, info, h, h->cfg.ctx, s};
     if (ep->count != NULL)
         prof_metrics_inflight(h->cfg.metrics, 1);
     if (ep->deep)
@@ -178,18 +180,22 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     const char *uri = info->local_uri ? info->local_uri : "";
     prof_exchange ex = {0};
     double start = mono_seconds();
+    prof_settings s; /* this request's copy: a reload may publish others */
+    pthread_mutex_lock(&h->live_lock);
+    s = h->live;
+    pthread_mutex_unlock(&h->live_lock);
     size_t index;
     const prof_endpoint *ep = route(h, uri, &index);
     mg_set_user_connection_data(conn, &ex);
     atomic_fetch_add(&h->inflight, 1);
-    if (!authorized(h, conn, info))
+    if (!authorized(h, &s, conn, info))
         index = h->cfg.count;
     else if (strcmp(uri, "/metrics") == 0)
         serve_metrics(h, conn);
     else if (ep == NULL)
         not_found(h, conn, uri);
     else
-        serve(h, ep, conn, info);
+        serve(h, &s, ep, conn, info);
     atomic_fetch_sub(&h->inflight, 1);
     mg_set_user_connection_data(conn, NULL);
     account(h, info, index, &ex, mono_seconds() - start);
@@ -286,6 +292,8 @@ prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen
         return NULL;
     }
     h->cfg = *cfg;
+    h->live = cfg->settings;
+    pthread_mutex_init(&h->live_lock, NULL);
     if (start_civetweb(h, err, errlen) != 0) {
         prof_http_stop(h);
         return NULL;
@@ -298,9 +306,11 @@ int prof_http_port(const prof_http *h)
     return h->port;
 }
 
-const prof_settings *prof_http_settings(const prof_http *h)
+void prof_http_update(prof_http *h, const prof_settings *settings)
 {
-    return &h->cfg.settings;
+    pthread_mutex_lock(&h->live_lock);
+    h->live = *settings;
+    pthread_mutex_unlock(&h->live_lock);
 }
 
 const prof_endpoint *prof_http_endpoints(const prof_http *h, size_t *count)
@@ -452,5 +462,6 @@ void prof_http_stop(prof_http *h)
             prof_log(h->cfg.ph, TK_LOG_DEBUG, "closed %d connection(s) civetweb left open "
                      "at stop", orphans);
     }
+    pthread_mutex_destroy(&h->live_lock);
     free(h);
 }

@@ -21,6 +21,9 @@ typedef struct prof_request {
     const struct mg_request_info *info;
     prof_http *http;
     void *ctx; /* as given to prof_http_start */
+    /* The settings in force when the request arrived: the request's own
+     * copy, unchanged by a reload while it runs (see prof_http_update). */
+    const prof_settings *settings;
 } prof_request;
 
 typedef void (*prof_handler)(prof_request *req);
@@ -41,6 +44,10 @@ typedef struct prof_endpoint {
 /* What a server is started with. Copied by prof_http_start; the pointers
  * must outlive the server. */
 typedef struct prof_http_config {
+    /* The listener (host, port and the civetweb options: max_requests,
+     * max_queued, max_header_bytes, request_timeout_ms) comes from these
+     * for the server's life; the rest is only the first version of what
+     * requests read, which prof_http_update replaces. */
     prof_settings settings;
     const prof_endpoint *endpoints;
     size_t count;
@@ -55,7 +62,12 @@ typedef struct prof_http_config {
 prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen);
 /* The port really bound (differs from the setting when it was 0). */
 int prof_http_port(const prof_http *http);
-const prof_settings *prof_http_settings(const prof_http *http);
+/* Publishes new settings: every request that arrives from now on reads
+ * them (auth.token, max_duration, cpu_hz, ...); requests in flight keep
+ * the copy they started with. The listener's own keys are not changed
+ * (see prof_settings_listener_changes): a new listener takes them. Safe
+ * while requests run. */
+void prof_http_update(prof_http *http, const prof_settings *settings);
 const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
 /* True once a stop began: long handlers poll it and end early. */
 bool prof_http_stopping(const prof_http *http);

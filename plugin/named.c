@@ -53,7 +53,7 @@ static int parse_query(const prof_request *req, const prof_kind *kind, named_que
         snprintf(err, errlen, "seconds and debug params are incompatible");
         return -1;
     }
-    long max = prof_http_settings(req->http)->max_duration;
+    long max = req->settings->max_duration;
     return prof_query_seconds(query, 0, max, &q->seconds, err, errlen);
 }
 

@@ -103,13 +103,14 @@ static int apply_sampler(profiler *p, const prof_settings *s, char *err, size_t 
     return 0;
 }
 
-static int serve_on(profiler *p, char *err, size_t errlen)
+/* Starts a server with settings s. NULL with err. */
+static struct prof_http *listen_on(profiler *p, const prof_settings *s, char *err,
+                                   size_t errlen)
 {
-    if (prof_settings_check(&p->settings, true, err, errlen) != 0 ||
-        apply_sampler(p, &p->settings, err, errlen) != 0)
-        return -1;
+    if (prof_settings_check(s, true, err, errlen) != 0 || apply_sampler(p, s, err, errlen) != 0)
+        return NULL;
     prof_http_config cfg = {
-        .settings = p->settings,
+        .settings = *s,
         .endpoints = endpoints,
         .count = sizeof endpoints / sizeof *endpoints,
         .ctx = p,
@@ -117,17 +118,23 @@ static int serve_on(profiler *p, char *err, size_t errlen)
         .metrics = p->metrics,
         .sample_metrics = sample_metrics,
     };
-    p->http = prof_http_start(&cfg, err, errlen);
-    if (p->http == NULL)
-        return -1;
+    struct prof_http *http = prof_http_start(&cfg, err, errlen);
+    if (http == NULL)
+        return NULL;
     prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on http://%s:%d%s%s",
-             p->settings.host, prof_http_port(p->http), PROF_HTTP_PREFIX,
-             p->settings.token[0] ? " (token required)" : "");
-    if (!prof_auth_is_loopback(p->settings.host) && !p->settings.token[0])
+             s->host, prof_http_port(http), PROF_HTTP_PREFIX,
+             s->token[0] ? " (token required)" : "");
+    if (!prof_auth_is_loopback(s->host) && !s->token[0])
         prof_log(&p->ph, TK_LOG_WARN, "profiles are served WITHOUT authentication on %s "
                  "(profiler.allow_unauthenticated_remote): anyone who reaches this port can "
-                 "read this process's memory layout and code", p->settings.host);
-    return 0;
+                 "read this process's memory layout and code", s->host);
+    return http;
+}
+
+static int serve_on(profiler *p, char *err, size_t errlen)
+{
+    p->http = listen_on(p, &p->settings, err, errlen);
+    return p->http != NULL ? 0 : -1;
 }
 
 static double now_ms(void)
@@ -148,9 +155,40 @@ static double serve_off(profiler *p)
     return took;
 }
 
-static bool same_listen(const prof_settings *a, const prof_settings *b)
+/* Moves serving to a listener made from `next` (see plugin_reconfigure).
+ * A new address is bound before the old listener closes, so a failure
+ * leaves the old one serving. The same port must be freed first; if the
+ * new listener then fails, the old address is bound again. 0, or -1 with
+ * err saying what failed and what serves now; p->settings is unchanged. */
+static int move_listener(profiler *p, const prof_settings *next, char *err, size_t errlen)
 {
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
+    int was_port = prof_http_port(p->http);
+    char why[512];
+    if (next->port == 0 || next->port != was_port) {
+        struct prof_http *fresh = listen_on(p, next, why, sizeof why);
+        if (fresh == NULL) {
+            snprintf(err, errlen, "%s; the profiler keeps its previous settings and is still "
+                     "serving on %s:%d", why, p->settings.host, was_port);
+            return -1;
+        }
+        serve_off(p);
+        p->http = fresh;
+        return 0;
+    }
+    serve_off(p); /* it holds the port the new listener needs */
+    if ((p->http = listen_on(p, next, why, sizeof why)) != NULL)
+        return 0;
+    prof_settings back = p->settings;
+    back.port = was_port; /* the same address, also when port 0 picked it */
+    char again[512];
+    if ((p->http = listen_on(p, &back, again, sizeof again)) != NULL)
+        snprintf(err, errlen, "%s; the profiler keeps its previous settings and is serving "
+                 "again on %s:%d (requests in flight were ended)", why, back.host, was_port);
+    else
+        snprintf(err, errlen, "%s; and it could not listen again on %s:%d (%s): the profiler "
+                 "is now off (profiler enable retries with the previous settings)", why,
+                 back.host, was_port, again);
+    return -1;
 }
 
 /* ---- admin commands ---- */
@@ -339,23 +377,72 @@ static void plugin_stop(void *state)
     p->started = false;
 }
 
-/* The enabled state follows profiler.enabled; a new address restarts. */
+/* Adds a line to the reload's answer (host API 1.1). */
+#define reload_note(p, ...) \
+    do { \
+        if (TK_API_HAS((p)->ph.api, reload_note)) \
+            (p)->ph.api->reload_note((p)->ph.host, __VA_ARGS__); \
+    } while (0)
+
+/* Applies a new config, all of it or nothing: serving follows
+ * profiler.enabled; a change of a listener key moves serving to a new
+ * listener (move_listener); every other key applies to the next request
+ * (prof_http_update), and the contention rates and heap sampling at once.
+ * The reload's answer says which was which. */
 static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size_t errlen)
 {
     profiler *p = state;
     prof_settings next;
     if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
         return -1;
-    bool restart = p->http != NULL && (!next.enabled || !same_listen(&next, &p->settings));
-    if (p->http != NULL && apply_sampler(p, &next, err, errlen) != 0)
+    char live[256], listener[256], sampling[128] = "", where[160] = "";
+    prof_settings_live_changes(&p->settings, &next, live, sizeof live);
+    prof_settings_listener_changes(&p->settings, &next, listener, sizeof listener);
+    /* Against the rates in force: profiler set may have changed them. */
+    snprintf(sampling, sizeof sampling, "%s%s%s",
+             p->settings.heap_sample_bytes != next.heap_sample_bytes ? ", heap_sample_bytes" : "",
+             prof_contention_fraction(p->events->contention) != next.mutex_fraction
+                 ? ", mutex_fraction" : "",
+             prof_contention_rate(p->events->contention) != next.block_rate ? ", block_rate" : "");
+    bool serve = p->started && next.enabled, stopped = false, started = false;
+    if (serve && p->http != NULL && apply_sampler(p, &next, err, errlen) != 0)
         return -1;
+    if (p->http != NULL && !serve) {
+        serve_off(p);
+        stopped = true;
+    } else if (p->http == NULL && serve) {
+        char why[512];
+        if ((p->http = listen_on(p, &next, why, sizeof why)) == NULL) {
+            snprintf(err, errlen, "%s; the profiler keeps its previous settings and stays off",
+                     why);
+            return -1;
+        }
+        started = true;
+    } else if (p->http != NULL && listener[0] != '\0') {
+        if (move_listener(p, &next, err, errlen) != 0)
+            return -1;
+    }
+    if (p->http != NULL) {
+        prof_http_update(p->http, &next);
+        snprintf(where, sizeof where, "%s:%d", next.host, prof_http_port(p->http));
+    }
     p->settings = next;
     prof_events_reconfigure(p->events, &next);
     prof_heap_reconfigure(next.heap_sample_bytes);
-    if (restart)
-        serve_off(p);
-    if (p->started && next.enabled && p->http == NULL)
-        return serve_on(p, err, errlen);
+    if (sampling[0] != '\0')
+        reload_note(p, "applied at once: %s", sampling + 2);
+    if (started)
+        reload_note(p, "started serving (enabled: true): now serving on %s", where);
+    else if (listener[0] != '\0' && p->http != NULL)
+        reload_note(p, "restarted the listener for %s: now serving on %s (any requests "
+                    "in flight on the old one were ended)", listener, where);
+    if (p->http != NULL && !started && live[0] != '\0')
+        reload_note(p, "applied at once: %s", live);
+    if (stopped)
+        reload_note(p, "stopped serving (enabled: false)");
+    if (p->http == NULL && (listener[0] != '\0' || live[0] != '\0'))
+        reload_note(p, "not serving; stored for the next profiler enable: %s%s%s", listener,
+                    listener[0] && live[0] ? ", " : "", live);
     return 0;
 }
 

@@ -2,8 +2,9 @@
  * plugin/profiler.h - what the profiler plugin's files share. Prefix prof_.
  *
  * Threads: lifecycle callbacks and admin commands run one at a time on a
- * host thread; HTTP handlers run on civetweb's workers and read only the
- * immutable prof_settings copy owned by their prof_http server.
+ * host thread; HTTP handlers run on civetweb's workers and read only their
+ * request's own copy of the settings (prof_request.settings), which a
+ * reload replaces for the next request through prof_http_update.
  */
 #ifndef TAKHIN_PLUGIN_PROFILER_H
 #define TAKHIN_PLUGIN_PROFILER_H
@@ -47,6 +48,18 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
 /* Checks what no single key can: TLS, and safe binding when `serving`
  * with these settings. 0, or -1 with err. */
 int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen);
+
+/* The keys that differ between a and b, as "port, max_requests" ("" for
+ * none), in buf of len bytes. Listener keys (host, port, max_requests,
+ * max_queued, max_header_bytes, request_timeout_ms) take a new listener;
+ * live keys (auth.token, max_duration, cpu_hz,
+ * allow_unauthenticated_remote) apply to the next request. `enabled`,
+ * heap_sample_bytes and the contention rates (sampling that runs whether
+ * or not the HTTP side serves) are neither. Returns the count. */
+int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
+                                   size_t len);
+int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,
+                               size_t len);
 
 /* The host, as the plugin sees it: for logging from any thread. */
 typedef struct prof_host {

@@ -117,3 +117,39 @@ int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t 
              s->host);
     return -1;
 }
+
+/* Appends `key` to the comma-separated list in buf when `differs`. */
+static int note_key(bool differs, const char *key, char *buf, size_t len)
+{
+    if (!differs)
+        return 0;
+    size_t n = strlen(buf);
+    if (n < len)
+        snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
+    return 1;
+}
+
+int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
+                                   size_t len)
+{
+    buf[0] = '\0';
+    return note_key(strcmp(a->host, b->host) != 0, "host", buf, len) +
+           note_key(a->port != b->port, "port", buf, len) +
+           note_key(a->max_requests != b->max_requests, "max_requests", buf, len) +
+           note_key(a->max_queued != b->max_queued, "max_queued", buf, len) +
+           note_key(a->max_header_bytes != b->max_header_bytes, "max_header_bytes", buf, len) +
+           note_key(a->request_timeout_ms != b->request_timeout_ms, "request_timeout_ms", buf,
+                    len);
+}
+
+int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,
+                               size_t len)
+{
+    buf[0] = '\0';
+    return note_key(strcmp(a->token, b->token) != 0, "auth.token", buf, len) +
+           note_key(a->max_duration != b->max_duration, "max_duration", buf, len) +
+           note_key(a->cpu_hz != b->cpu_hz, "cpu_hz", buf, len) +
+           note_key(a->cpu_sampler != b->cpu_sampler, "cpu_sampler", buf, len) +
+           note_key(a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
+                    "allow_unauthenticated_remote", buf, len);
+}

@@ -509,7 +509,7 @@ uint64_t prof_trace_dropped_total(void *ctx)
 void prof_trace_handle(prof_request *req)
 {
     profiler *p = req->ctx;
-    const prof_settings *s = prof_http_settings(req->http);
+    const prof_settings *s = req->settings;
     double seconds;
     long ends_in = 0;
     char err[256];

@@ -42,8 +42,15 @@ static void usage(FILE *out)
 static void on_reload(void *ctx, const tkh_config *cfg)
 {
     server *s = ctx;
-    if (s->wl != NULL)
-        workload_reconfigure(s->wl, cfg);
+    char applied[256], pending[256];
+    if (s->wl == NULL)
+        return;
+    workload_reconfigure(s->wl, cfg, applied, pending, sizeof applied);
+    if (applied[0] != '\0')
+        tkh_host_reload_note(s->host, "takhind", "applied at once: %s", applied);
+    if (pending[0] != '\0')
+        tkh_host_reload_note(s->host, "takhind", "needs a process restart, not applied: %s",
+                             pending);
 }
 
 static int cmd_workload_status(void *ctx, int argc, char **argv, tk_reply *reply)
@@ -72,9 +79,9 @@ static void wait_for_stop(server *s, const sigset_t *set)
             tkh_log(TK_LOG_INFO, "takhind", "%s received, stopping", strsignal(sig));
             return;
         }
-        char err[1024];
+        char err[1024]; /* the host has logged how the reload went */
         if (tkh_host_reload(s->host, err, sizeof err) != 0)
-            tkh_log(TK_LOG_ERROR, "takhind", "reload on SIGHUP failed: %s", err);
+            tkh_log(TK_LOG_DEBUG, "takhind", "the reload on SIGHUP did not fully succeed");
     }
 }
 

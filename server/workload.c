@@ -420,17 +420,49 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
     return wl;
 }
 
-void workload_reconfigure(workload *wl, const tkh_config *cfg)
+/* Appends `key` to the comma-separated list in buf. */
+static void add_key(char *buf, size_t len, const char *key)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
+}
+
+/* Names the keys that differ between a and b, field by field (a memcmp
+ * would also compare the struct's padding, which holds anything). */
+static void changed_keys(const settings *a, const settings *b, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (a->enabled != b->enabled)
+        add_key(buf, len, "demo.enabled");
+    if (a->calibration != b->calibration)
+        add_key(buf, len, "demo.calibration");
+    if (a->producers != b->producers)
+        add_key(buf, len, "demo.producers");
+    if (a->consumers != b->consumers)
+        add_key(buf, len, "demo.consumers");
+    if (a->partitions != b->partitions)
+        add_key(buf, len, "demo.partitions");
+    if (a->record_bytes != b->record_bytes)
+        add_key(buf, len, "demo.record_bytes");
+    if (a->retain != b->retain)
+        add_key(buf, len, "demo.retain_records");
+}
+
+void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, char *pending,
+                          size_t len)
 {
     settings next = read_settings(cfg);
     long rate = (long)cfg_int(cfg, "demo.rate");
+    applied[0] = '\0';
     if (rate != atomic_load(&wl->rate)) {
         atomic_store(&wl->rate, rate);
+        add_key(applied, len, "demo.rate");
         tkh_log(TK_LOG_INFO, "workload", "rate is now %ld records/s per producer", rate);
     }
-    if (memcmp(&next, &wl->set, sizeof next) != 0)
-        tkh_log(TK_LOG_WARN, "workload", "demo.enabled, threads, partitions and sizes "
-                "change at restart only; demo.rate changes live");
+    changed_keys(&wl->set, &next, pending, len);
+    if (pending[0] != '\0')
+        tkh_log(TK_LOG_WARN, "workload", "%s changed: they apply at the next start of "
+                "takhind only; demo.rate changes live", pending);
 }
 
 void workload_status(const workload *wl, char *buf, size_t len)

@@ -19,9 +19,13 @@ extern const tk_config_key workload_config_keys[];
 /* Reads the `demo` section of cfg; starts the threads when demo.enabled.
  * NULL with err on failure. The caller owns the result. */
 workload *workload_start(const tkh_config *cfg, char *err, size_t errlen);
-/* Applies a reloaded config: rate and pause take effect at once; a change
- * of thread counts or sizes is logged as needing a restart. */
-void workload_reconfigure(workload *wl, const tkh_config *cfg);
+/* Applies a reloaded config: demo.rate takes effect at once; a change of
+ * any other demo key (threads, partitions, sizes) needs a restart of the
+ * process and is logged as such. Writes the keys that changed, comma-
+ * separated ("" for none), into `applied` (in effect now) and `pending`
+ * (not applied until a restart); both hold `len` bytes. */
+void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, char *pending,
+                          size_t len);
 /* One line of JSON: records produced and consumed, bytes, rate. */
 void workload_status(const workload *wl, char *buf, size_t len);
 /* Stops and joins the threads, frees everything. NULL is fine. */

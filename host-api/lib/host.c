@@ -29,6 +29,7 @@ struct tk_host {
     bool in_init;     /* commands may be registered */
     bool initialized;
     bool started;
+    bool reconfiguring; /* reload_note may add to the reload's answer */
     cmd_binding *commands;
 };
 
@@ -43,6 +44,7 @@ struct tkh_host {
     size_t nsections;
     tkh_admin *admin;
     tk_process_info info;
+    tk_reply *notes; /* during a reload: its notes, for its answer */
 };
 
 /* ---- the host library's own config sections ---- */
@@ -214,13 +216,7 @@ static int cmd_config_reload(void *ctx, int argc, char **argv, tk_reply *reply)
         tkh_reply_printf(reply, "usage: config reload");
         return 1;
     }
-    char err[1024];
-    if (tkh_host_reload(ctx, err, sizeof err) != 0) {
-        tkh_reply_printf(reply, "config reload failed, the old config stays in force: %s", err);
-        return 1;
-    }
-    tkh_reply_printf(reply, "config reloaded");
-    return 0;
+    return tkh_host_reload_report(ctx, reply) == 0 ? 0 : 1;
 }
 
 static int cmd_plugins(void *ctx, int argc, char **argv, tk_reply *reply)
@@ -359,28 +355,77 @@ static int check_plugins(tkh_host *h, const tkh_config *cfg, char *err, size_t e
     return 0;
 }
 
-/* Hands the new config to each plugin; collects their errors in err. */
-static int reconfigure_plugins(tkh_host *h, char *err, size_t errlen)
+/* Hands the new config to each plugin; their notes go to h->notes, and
+ * the failures, one line each, to `failed`. The number of failures. */
+static int reconfigure_plugins(tkh_host *h, tk_reply *failed)
 {
-    int rc = 0;
+    int n = 0;
     for (size_t i = 0; i < h->nplugins; i++) {
         struct tk_host *p = &h->plugins[i];
-        char why[512] = "";
+        char why[1024] = "";
         if (p->def->reconfigure == NULL)
             continue;
-        if (p->def->reconfigure(p->state, tkh_config_section(h->config, p->def->name),
-                                why, sizeof why) != 0) {
-            snprintf(err, errlen, "the new config is in force, but plugin %s could not "
-                     "apply it: %s", p->def->name, why);
-            rc = -1;
+        p->reconfiguring = true;
+        int rc = p->def->reconfigure(p->state, tkh_config_section(h->config, p->def->name),
+                                     why, sizeof why);
+        p->reconfiguring = false;
+        if (rc != 0) {
+            tkh_reply_printf(failed, "%sexcept in plugin %s, which did not apply it: %s",
+                             n ? "; " : "",
+                             p->def->name, why[0] ? why : "no reason given");
+            n++;
         }
     }
-    return rc;
+    return n;
 }
 
-/* Logs a warning when the plugin list in the file changed: plugins are
- * loaded at start only. */
-static void warn_plugin_list_change(const tkh_host *h, const tkh_doc *doc)
+/* Appends the "section.key" paths whose values differ between a and b,
+ * comma-separated, to out; returns how many. Values are compared, never
+ * written (a token is a value). */
+static int changed_keys(const tkh_host *h, const tkh_config *a, const tkh_config *b,
+                        tk_reply *out)
+{
+    int n = 0;
+    for (size_t i = 0; i < h->nsections; i++) {
+        const tkh_section *sec = &h->sections[i];
+        for (const tk_config_key *k = sec->keys; k != NULL && k->name != NULL; k++) {
+            char path[256];
+            snprintf(path, sizeof path, "%s.%s", sec->name, k->name);
+            const tk_config_value *x = tkh_config_lookup(a, path);
+            const tk_config_value *y = tkh_config_lookup(b, path);
+            if (x == NULL || y == NULL)
+                continue;
+            bool same = x->set == y->set;
+            if (same && x->set) {
+                if (k->type == TK_CONFIG_BOOL)
+                    same = x->b == y->b;
+                else if (k->type == TK_CONFIG_INT)
+                    same = x->i == y->i;
+                else
+                    same = strcmp(x->s ? x->s : "", y->s ? y->s : "") == 0;
+            }
+            if (!same)
+                tkh_reply_printf(out, "%s%s", n++ ? ", " : "", path);
+        }
+    }
+    return n;
+}
+
+/* Notes what the host library itself did with its changed keys. */
+static void note_host_keys(tkh_host *h, const tkh_config *old)
+{
+    if (strcmp(tkh_config_lookup(old, "log.level")->s,
+               tkh_config_lookup(h->config, "log.level")->s) != 0)
+        tkh_host_reload_note(h, "host", "applied at once: log.level");
+    const char *was = tkh_config_lookup(old, "admin.socket")->s;
+    if (strcmp(was, tkh_config_lookup(h->config, "admin.socket")->s) != 0)
+        tkh_host_reload_note(h, "host", "needs a process restart, not applied: admin.socket "
+                             "(the admin channel stays on %s)", was);
+}
+
+/* Logs a warning and notes it when the plugin list in the file changed:
+ * plugins are loaded at start only. */
+static void warn_plugin_list_change(tkh_host *h, const tkh_doc *doc)
 {
     tkh_plugin_spec *specs = NULL;
     size_t n = 0;
@@ -391,37 +436,112 @@ static void warn_plugin_list_change(const tkh_host *h, const tkh_doc *doc)
     for (size_t i = 0; same && i < n; i++)
         same = strcmp(specs[i].name, h->specs[i].name) == 0 &&
                strcmp(specs[i].path, h->specs[i].path) == 0;
-    if (!same)
+    if (!same) {
         tkh_log(TK_LOG_WARN, "host", "the plugins list changed: plugins are loaded at "
                 "start only, restart takhind to apply it");
+        tkh_host_reload_note(h, "host", "needs a process restart, not applied: plugins");
+    }
     tkh_plugin_specs_free(specs, n);
 }
 
-int tkh_host_reload(tkh_host *h, char *err, size_t errlen)
+/* Switches to `next` (validated and accepted) and writes the answer. */
+static int switch_config(tkh_host *h, tkh_config *next, const tkh_doc *doc, tk_reply *out)
+{
+    tk_reply *changed = tkh_reply_new(), *failed = tkh_reply_new();
+    h->notes = tkh_reply_new();
+    if (changed == NULL || failed == NULL || h->notes == NULL) {
+        tkh_reply_free(changed);
+        tkh_reply_free(failed);
+        tkh_reply_free(h->notes);
+        h->notes = NULL;
+        tkh_config_free(next);
+        tkh_reply_printf(out, "config reload failed, the old config stays in force: "
+                         "out of memory");
+        return -1;
+    }
+    tkh_config *old = h->config;
+    h->config = next;
+    int nchanged = changed_keys(h, old, next, changed);
+    warn_plugin_list_change(h, doc);
+    apply_host_keys(h->config);
+    note_host_keys(h, old);
+    int nfailed = reconfigure_plugins(h, failed);
+    if (h->opt.on_reload != NULL)
+        h->opt.on_reload(h->opt.reload_ctx, h->config);
+    tkh_config_free(old);
+    const char *notes = tkh_reply_text(h->notes);
+    if (nfailed > 0)
+        tkh_reply_printf(out, "config reload partly failed: the new config is in force, %s",
+                         tkh_reply_text(failed));
+    else if (nchanged == 0 && notes[0] == '\0')
+        tkh_reply_printf(out, "config reloaded: no key changed");
+    else
+        tkh_reply_printf(out, "config reloaded");
+    /* One line each: the outcome (as answered so far), then the keys. */
+    tkh_log(nfailed ? TK_LOG_ERROR : TK_LOG_INFO, "host", "%s", tkh_reply_text(out));
+    if (nchanged > 0)
+        tkh_reply_printf(out, "\nchanged: %s", tkh_reply_text(changed));
+    if (notes[0] != '\0')
+        tkh_reply_printf(out, "\n%.*s", (int)strlen(notes) - 1, notes); /* without its \n */
+    if (nchanged > 0)
+        tkh_log(TK_LOG_INFO, "host", "changed: %s", tkh_reply_text(changed));
+    tkh_reply_free(changed);
+    tkh_reply_free(failed);
+    tkh_reply_free(h->notes);
+    h->notes = NULL;
+    return nfailed > 0 ? 1 : 0;
+}
+
+int tkh_host_reload_report(tkh_host *h, tk_reply *out)
 {
     pthread_mutex_lock(&h->lock);
     tkh_doc *doc = NULL;
     tkh_config *next = NULL;
+    char err[1024];
     int rc = -1;
-    if (parse_doc(h, &doc, err, errlen) != 0 || build_config(h, doc, &next, err, errlen) != 0)
-        goto out;
-    if (check_plugins(h, next, err, errlen) != 0)
-        goto out;
-    warn_plugin_list_change(h, doc);
-    tkh_config *old = h->config;
-    h->config = next;
-    next = NULL;
-    apply_host_keys(h->config);
-    rc = reconfigure_plugins(h, err, errlen);
-    if (h->opt.on_reload != NULL)
-        h->opt.on_reload(h->opt.reload_ctx, h->config);
-    tkh_config_free(old);
-    tkh_log(TK_LOG_INFO, "host", "config reloaded");
-out:
-    tkh_config_free(next);
+    if (parse_doc(h, &doc, err, sizeof err) != 0 ||
+        build_config(h, doc, &next, err, sizeof err) != 0 ||
+        check_plugins(h, next, err, sizeof err) != 0) {
+        tkh_config_free(next);
+        tkh_reply_printf(out, "config reload failed, the old config stays in force: %s", err);
+        tkh_log(TK_LOG_ERROR, "host", "%s", tkh_reply_text(out));
+    } else {
+        rc = switch_config(h, next, doc, out);
+    }
     tkh_doc_free(doc);
     pthread_mutex_unlock(&h->lock);
     return rc;
+}
+
+int tkh_host_reload(tkh_host *h, char *err, size_t errlen)
+{
+    tk_reply *out = tkh_reply_new();
+    if (out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = tkh_host_reload_report(h, out);
+    if (rc != 0)
+        snprintf(err, errlen, "%s", tkh_reply_text(out));
+    tkh_reply_free(out);
+    return rc;
+}
+
+static void add_note(tkh_host *h, const char *component, const char *fmt, va_list ap)
+{
+    if (h->notes == NULL)
+        return;
+    tkh_reply_printf(h->notes, "%s: ", component);
+    tkh_reply_vprintf(h->notes, fmt, ap);
+    tkh_reply_printf(h->notes, "\n");
+}
+
+void tkh_host_reload_note(tkh_host *h, const char *component, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_note(h, component, fmt, ap);
+    va_end(ap);
 }
 
 const tkh_config *tkh_host_config(const tkh_host *h)
@@ -486,6 +606,16 @@ static const tk_process_info *api_process_info(tk_host *p)
     return &p->owner->info;
 }
 
+static void api_reload_note(tk_host *p, const char *fmt, ...)
+{
+    if (!p->reconfiguring)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    add_note(p->owner, p->def->name, fmt, ap);
+    va_end(ap);
+}
+
 static int api_set_event_hooks(tk_host *p, const tk_event_hooks *hooks, void *ctx)
 {
     (void)p;
@@ -502,4 +632,5 @@ static const tk_host_api host_api = {
     .reply_printf = tkh_reply_printf,
     .process_info = api_process_info,
     .set_event_hooks = api_set_event_hooks,
+    .reload_note = api_reload_note,
 };

@@ -153,3 +153,22 @@ proc_figures() {
 # True under make check-sanitize (ASan+UBSan build, takhind without
 # tcmalloc: the heap and allocs profiles answer 501 there).
 sanitized() { [ "${TK_SANITIZED:-0}" = 1 ]; }
+
+# hold_port PORT: a helper process listens on 127.0.0.1:PORT (and accepts
+# nothing) until killed. Sets HOLDER_PID (also killed at exit).
+hold_port() {
+    python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+time.sleep(600)' "$1" &
+    HOLDER_PID=$!
+    TK_PIDS+=("$HOLDER_PID")
+    local i
+    for i in $(seq 50); do
+        port_open "$1" && return 0
+        kill -0 "$HOLDER_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}

@@ -87,6 +87,18 @@ static void test_good_plugin(void **state)
     dlclose(handle);
 }
 
+static void test_older_minor_loads(void **state)
+{
+    (void)state;
+    void *handle = NULL;
+    const tk_plugin_def *def = NULL;
+    char err[512] = "";
+    assert_int_equal(tkh_plugin_open(fake("minor_zero"), &handle, &def, err, sizeof err), 0);
+    assert_int_equal(def->abi_minor, 0);
+    assert_true(def->abi_minor < TK_ABI_MINOR);
+    dlclose(handle);
+}
+
 /* ---- through a whole host: config file, init, commands ---- */
 
 typedef struct host_fixture {
@@ -174,6 +186,60 @@ static void test_plugin_command_runs(void **state)
     tkh_host_close(host);
 }
 
+/* Rewrites the config: the plugins list as open_host_with wrote it, then
+ * `extra`. */
+static void rewrite_yaml(const host_fixture *f, const char *plugins, const char *extra)
+{
+    FILE *fp = fopen(f->yaml, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s%s", plugins, extra);
+    fclose(fp);
+}
+
+/* Reloads and checks the answer's text and return code. */
+static void expect_reload(tkh_host *host, int rc, const char *text)
+{
+    tk_reply *reply = tkh_reply_new();
+    int got = tkh_host_reload_report(host, reply);
+    if (strcmp(tkh_reply_text(reply), text) != 0)
+        fail_msg("reload answered \"%s\", expected \"%s\"", tkh_reply_text(reply), text);
+    assert_int_equal(got, rc);
+    tkh_reply_free(reply);
+}
+
+/* The answer to config reload says what happened, never more. */
+static void test_reload_answer(void **state)
+{
+    host_fixture *f = *state;
+    tkh_host *host = NULL;
+    char err[512] = "", plugins[1024] = "";
+    assert_int_equal(open_host_with(f, "good", "good", &host, err, sizeof err), 0);
+    FILE *fp = fopen(f->yaml, "r");
+    assert_non_null(fp);
+    size_t n = fread(plugins, 1, sizeof plugins - 1, fp);
+    plugins[n] = '\0';
+    fclose(fp);
+
+    expect_reload(host, 0, "config reloaded: no key changed");
+    rewrite_yaml(f, plugins, "good:\n  greeting: bonjour\n");
+    expect_reload(host, 0, "config reloaded\nchanged: good.greeting\n"
+                           "good: greeting is now bonjour");
+    rewrite_yaml(f, plugins, "good:\n  greeting: bonjour\nlog:\n  level: warn\n");
+    expect_reload(host, 0, "config reloaded\nchanged: log.level\n"
+                           "host: applied at once: log.level");
+    rewrite_yaml(f, plugins, "good:\n  greeting: fail\nlog:\n  level: warn\n");
+    expect_reload(host, 1, "config reload partly failed: the new config is in force, except "
+                           "in plugin good, which did not apply it: the fake plugin keeps its "
+                           "old greeting\nchanged: good.greeting");
+    rewrite_yaml(f, plugins, "good:\n  greeting: \"\"\n");
+    tk_reply *reply = tkh_reply_new();
+    assert_int_equal(tkh_host_reload_report(host, reply), -1);
+    assert_contains(tkh_reply_text(reply), "config reload failed, the old config stays in "
+                                           "force: good.greeting");
+    tkh_reply_free(reply);
+    tkh_host_close(host);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,10 +248,12 @@ int main(void)
         cmocka_unit_test(test_wrong_major),
         cmocka_unit_test(test_newer_minor),
         cmocka_unit_test(test_good_plugin),
+        cmocka_unit_test(test_older_minor_loads),
         cmocka_unit_test_setup_teardown(test_init_failure, host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_name_mismatch, host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_bad_major_through_host, host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_command_runs, host_setup, host_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_answer, host_setup, host_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

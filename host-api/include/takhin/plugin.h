@@ -9,6 +9,7 @@
  * exactly; TK_ABI_MINOR changes only append members at the end of
  * `tk_host_api` and `tk_plugin_def`. A plugin checks
  * `api->abi_minor` (or TK_API_HAS) before using a member newer than 1.0.
+ * History: 1.1 added tk_host_api.reload_note (what a reload did).
  *
  * Threads: the host calls a plugin's lifecycle callbacks and its admin
  * command handlers one at a time, never concurrently. The host API
@@ -39,7 +40,7 @@ extern "C" {
 #endif
 
 #define TK_ABI_MAJOR 1
-#define TK_ABI_MINOR 0
+#define TK_ABI_MINOR 1
 
 /* The one symbol a plugin exports: `const tk_plugin_def *takhin_plugin_entry(void)`. */
 #define TK_PLUGIN_ENTRY_SYMBOL "takhin_plugin_entry"
@@ -153,6 +154,17 @@ typedef struct tk_host_api {
      * once no thread is inside the hooks replaced, so the plugin may free
      * or unload what they use. 0, or ENOTSUP for a host without them. */
     int (*set_event_hooks)(tk_host *host, const tk_event_hooks *hooks, void *ctx);
+
+    /* ---- 1.1 ---- */
+
+    /* During reconfigure only (elsewhere it does nothing): adds one line,
+     * prefixed with the plugin's name, to the answer of the reload, which
+     * tells the operator how the new config took effect. Say which keys
+     * applied at once, which restarted something (and its new state), and
+     * which wait for a restart of the process: "applied at once:
+     * auth.token, max_duration". Name keys, never secret values. */
+    void (*reload_note)(tk_host *host, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 } tk_host_api;
 
 /* True when the host's table has member `m` (for members newer than 1.0). */
@@ -181,8 +193,11 @@ typedef struct tk_plugin_def {
      * host switch to `cfg`? -1 with `err` refuses the whole reload, and the
      * old config stays in force everywhere. Must not change any state. */
     int (*check_config)(void *state, const tk_config *cfg, char *err, size_t errlen);
-    /* A new config was validated and is now in force. -1 with `err`
-     * when it cannot be applied; the plugin then keeps running as before. */
+    /* A new config was validated and is now in force. Apply all of it or
+     * none: -1 with `err` when it cannot be applied, and the plugin then
+     * keeps running with its previous settings; `err` says the state the
+     * plugin is in (the host answers the reload with it). From 1.1, say
+     * how a success took effect with api->reload_note. */
     int (*reconfigure)(void *state, const tk_config *cfg, char *err, size_t errlen);
     /* Frees the state; the host unloads the library next. */
     void (*fini)(void *state);

@@ -42,8 +42,22 @@ typedef struct tkh_host_options {
 int tkh_host_open(tkh_host **out, const tkh_host_options *opt, char *err, size_t errlen);
 /* Starts every plugin. -1 with err when one fails to start. */
 int tkh_host_start(tkh_host *host, char *err, size_t errlen);
-/* Re-reads the config. On any error the old config stays in force. */
+/* Re-reads the config and writes into `out` what happened, the answer to
+ * "config reload": its first line is "config reloaded" (then
+ * ": no key changed" when nothing did), "config reload failed, the old
+ * config stays in force: WHY" (invalid or refused: nothing changed), or
+ * "config reload partly failed: ..." (in force, but a plugin could not
+ * apply it and says in what state it is). Then "changed: KEYS" and one
+ * line per note from the host, the server (tkh_host_reload_note) and the
+ * plugins (reload_note): what applied at once, what restarted, what waits
+ * for a process restart. Returns 0, -1 (refused) or 1 (partly failed). */
+int tkh_host_reload_report(tkh_host *host, tk_reply *out);
+/* The same, with only the answer of a failure in err. */
 int tkh_host_reload(tkh_host *host, char *err, size_t errlen);
+/* From the server's on_reload only (elsewhere nothing): adds a line
+ * "COMPONENT: TEXT" to the reload's answer. */
+void tkh_host_reload_note(tkh_host *host, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The config in force; valid until the next reload. */
 const tkh_config *tkh_host_config(const tkh_host *host);
 tkh_admin *tkh_host_admin(tkh_host *host);

@@ -1,0 +1,288 @@
+/* bench_sampler.c - the CPU samplers side by side: perf task-clock events,
+ * thread timers (plugin/sampler.c) and gperftools' ITIMER_PROF.
+ *
+ * 1. Accuracy on a bursty workload, the shape of a lightly loaded broker:
+ *    2 threads, each doing BURST us of CPU then sleeping to the next 1 ms
+ *    boundary plus a phase, the phase swept from 0 to 800 us. Samples per
+ *    CPU-second of the process, with 100 Hz asked (1.00 = every CPU
+ *    millisecond got its share).
+ * 2. Per-sample cost and overhead on a CPU-bound thread: chunks of fixed
+ *    work (a hash loop under a 12-frame recursion) alternately without
+ *    and with sampling; the on/off ratio of the thread's CPU time per
+ *    pair (min, median, max), and for the plugin's samplers the time in
+ *    the handler per sample (the samplers time it themselves).
+ * 3. What a context switch costs with and without a perf event on the
+ *    thread: 2 threads doing 20 us bursts on a 1 ms grid, CPU time per
+ *    burst off, perf on, timer on. A per-thread event is switched out and
+ *    in with its thread; that work is in the thread's CPU time but not in
+ *    the event's count.
+ *
+ * Usage: bench_sampler [seconds per run (default 2)] [pairs (default 9)]
+ */
+#include "sampler.h"
+
+#include <gperftools/profiler.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEPTH 12
+
+static double clock_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- samplers under one interface ---- */
+
+typedef struct session {
+    prof_sampler_mode mode;
+    prof_sampler *s;
+    char path[64];
+} session;
+
+static void start(session *x, prof_sampler_mode mode, int hz)
+{
+    x->mode = mode;
+    if (mode == PROF_SAMPLER_GPERFTOOLS) {
+        snprintf(x->path, sizeof x->path, "/tmp/bench_sampler.%d.prof", (int)getpid());
+        if (!ProfilerStart(x->path))
+            abort();
+        long us = 1000000L / hz;
+        struct itimerval it = {{0, us}, {0, us}};
+        setitimer(ITIMER_PROF, &it, NULL);
+        return;
+    }
+    prof_sampler_choice c;
+    char err[512];
+    if (prof_sampler_resolve(mode, &c, err, sizeof err) != 0 ||
+        (x->s = prof_sampler_start(&c, hz, err, sizeof err)) == NULL) {
+        fprintf(stderr, "bench_sampler: %s\n", err);
+        exit(1);
+    }
+}
+
+/* Samples of gperftools' file: records [count, depth, pcs...] after a
+ * 5-word header, up to the trailer [0, 1, 0]. */
+static uint64_t gperftools_samples(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint64_t total = 0;
+    uintptr_t hdr[5], rec[2], pc;
+    if (f == NULL || fread(hdr, sizeof *hdr, 5, f) != 5) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    while (fread(rec, sizeof *rec, 2, f) == 2 && !(rec[0] == 0 && rec[1] == 1)) {
+        total += rec[0];
+        for (uintptr_t i = 0; i < rec[1] && fread(&pc, sizeof pc, 1, f) == 1; i++)
+            ;
+    }
+    fclose(f);
+    unlink(path);
+    return total;
+}
+
+/* Stops; the samples taken and the time in the handler per sample (us,
+ * 0 when not measured). */
+static uint64_t stop(session *x, double *handler_us)
+{
+    *handler_us = 0;
+    if (x->mode == PROF_SAMPLER_GPERFTOOLS) {
+        ProfilerStop();
+        return gperftools_samples(x->path);
+    }
+    prof_sampler_result r;
+    if (prof_sampler_stop(x->s, &r) != 0)
+        exit(1);
+    pf_profile_free(r.profile);
+    *handler_us = r.samples ? (double)r.handler_ns / (double)r.samples / 1e3 : 0;
+    return r.samples;
+}
+
+/* ---- the bursty workload ---- */
+
+typedef struct bursty {
+    double burst_s, phase_s, until;
+    pthread_t t;
+    uint64_t bursts;
+} bursty;
+
+static volatile uint64_t sink;
+
+static void spin_for(double cpu_s)
+{
+    double end = clock_s(CLOCK_THREAD_CPUTIME_ID) + cpu_s;
+    while (clock_s(CLOCK_THREAD_CPUTIME_ID) < end)
+        for (int i = 0; i < 200; i++)
+            sink += (uint64_t)i * 2654435761u;
+}
+
+static void *bursty_main(void *arg)
+{
+    bursty *b = arg;
+    while (clock_s(CLOCK_MONOTONIC) < b->until) {
+        spin_for(b->burst_s);
+        b->bursts++;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ns = (now.tv_nsec / 1000000 + 1) * 1000000 + (long)(b->phase_s * 1e9);
+        struct timespec next = {now.tv_sec + ns / 1000000000, ns % 1000000000};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+    return NULL;
+}
+
+/* Runs 2 bursty threads for `secs`; the process's CPU seconds meanwhile,
+ * and the bursts done. */
+static double run_bursty(double burst_s, double phase_s, double secs, uint64_t *bursts)
+{
+    bursty b[2];
+    double cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    for (int i = 0; i < 2; i++) {
+        b[i] = (bursty){.burst_s = burst_s, .phase_s = phase_s,
+                        .until = clock_s(CLOCK_MONOTONIC) + secs};
+        pthread_create(&b[i].t, NULL, bursty_main, &b[i]);
+    }
+    *bursts = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(b[i].t, NULL);
+        *bursts += b[i].bursts;
+    }
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+}
+
+static const prof_sampler_mode modes[] = {PROF_SAMPLER_PERF, PROF_SAMPLER_THREAD_TIMER,
+                                          PROF_SAMPLER_GPERFTOOLS};
+#define NMODES (sizeof modes / sizeof *modes)
+
+static void accuracy(double secs)
+{
+    printf("1. bursty workload (2 threads, 180 us of CPU then sleep to the next 1 ms + phase), "
+           "100 Hz asked: samples per CPU-second / 100\n\n");
+    printf("| phase (us) | perf | thread_timer | gperftools |\n|---|---|---|---|\n");
+    for (int phase = 0; phase <= 800; phase += 200) {
+        printf("| %d |", phase);
+        for (size_t m = 0; m < NMODES; m++) {
+            session x;
+            uint64_t bursts;
+            double hus;
+            start(&x, modes[m], 100);
+            double cpu = run_bursty(0.00018, phase / 1e6, secs, &bursts);
+            uint64_t n = stop(&x, &hus);
+            printf(" %.2f |", (double)n / cpu / 100);
+            fflush(stdout);
+        }
+        printf("\n");
+    }
+}
+
+/* ---- the CPU-bound thread ---- */
+
+static __attribute__((noinline)) uint64_t work(int depth, uint64_t n, uint64_t x)
+{
+    if (depth > 0)
+        return work(depth - 1, n, x) + 1;
+    for (uint64_t i = 0; i < n; i++)
+        x = (x ^ (x >> 29)) * 0x9E3779B97F4A7C15ULL + i;
+    return x;
+}
+
+static double timed_work(uint64_t units)
+{
+    double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    sink += work(DEPTH, units, sink); /* sink: no call is folded away */
+    return clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void overhead(int pairs)
+{
+    printf("\n2. CPU-bound thread (12-frame stack), chunks of ~0.2 s alternately off and on: "
+           "CPU time on/off (min median max), samples per CPU-second, us in the handler per "
+           "sample\n\n");
+    printf("| sampler | rate | on/off | samples per CPU-s | us per sample (handler) |\n"
+           "|---|---|---|---|---|\n");
+    uint64_t units = 1000;
+    while (timed_work(units) < 0.2)
+        units *= 2;
+    static const int rates[] = {100, 1000};
+    for (size_t m = 0; m < NMODES; m++)
+        for (size_t r = 0; r < 2; r++) {
+            double ratio[64], on_cpu = 0, hus_sum = 0;
+            uint64_t samples = 0;
+            for (int p = 0; p < pairs && p < 64; p++) {
+                double off = timed_work(units), hus;
+                session x;
+                start(&x, modes[m], rates[r]);
+                double on = timed_work(units);
+                samples += stop(&x, &hus);
+                on_cpu += on;
+                hus_sum += hus;
+                ratio[p] = on / off;
+            }
+            int n = pairs < 64 ? pairs : 64;
+            qsort(ratio, (size_t)n, sizeof *ratio, cmp_double);
+            printf("| %s | %d Hz | %.4f %.4f %.4f | %.0f | %s%.1f |\n",
+                   prof_sampler_mode_name(modes[m]), rates[r], ratio[0], ratio[n / 2],
+                   ratio[n - 1], (double)samples / on_cpu,
+                   modes[m] == PROF_SAMPLER_GPERFTOOLS ? "not timed: " : "",
+                   modes[m] == PROF_SAMPLER_GPERFTOOLS ? 0.0 : hus_sum / n);
+            fflush(stdout);
+        }
+}
+
+static void switch_cost(double secs)
+{
+    printf("\n3. short bursts (2 threads, 20 us of CPU on a 1 ms grid): the process's CPU per "
+           "burst, and samples per CPU-second / 1000 at 1000 Hz\n\n");
+    printf("| sampler | CPU per burst (us) | samples share |\n|---|---|---|\n");
+    uint64_t bursts;
+    double off = run_bursty(0.00002, 0, secs, &bursts);
+    printf("| off | %.1f | |\n", off / (double)bursts * 1e6);
+    for (size_t m = 0; m < 2; m++) {
+        session x;
+        double hus;
+        start(&x, modes[m], 1000);
+        double cpu = run_bursty(0.00002, 0, secs, &bursts);
+        uint64_t n = stop(&x, &hus);
+        printf("| %s | %.1f | %.2f |\n", prof_sampler_mode_name(modes[m]),
+               cpu / (double)bursts * 1e6, (double)n / cpu / 1000);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 2;
+    int pairs = argc > 2 ? atoi(argv[2]) : 9;
+    char err[256];
+    if (prof_sampler_init(err, sizeof err) != 0) {
+        fprintf(stderr, "bench_sampler: %s\n", err);
+        return 1;
+    }
+    prof_sampler_choice c;
+    prof_sampler_resolve(PROF_SAMPLER_PERF, &c, err, sizeof err);
+    printf("perf sampler: %s\n\n", c.mode == PROF_SAMPLER_PERF
+           ? (c.with_kernel ? "user and kernel time" : "user time only") : err);
+    accuracy(secs);
+    overhead(pairs);
+    switch_cost(secs);
+    prof_sampler_fini();
+    return 0;
+}
