@@ -5,7 +5,9 @@
 # a tick between sleeps (the demo at a low record rate) may get few
 # samples or none, however long the profile. For each demo rate: the
 # process's CPU time in the profile and the rate achieved (samples per
-# second of that CPU time, from X-Takhin-Cpu-Hz), per profile.
+# second of that CPU time, from X-Takhin-Cpu-Hz), per profile, for each
+# sampler (profiler.cpu_sampler) side by side: SAMPLERS="perf thread_timer
+# gperftools" by default.
 #   bench/cpu_light_load.sh [PROFILES] [SECONDS] [RATES...]
 source "$(dirname "$0")/lib.sh"
 profiles=${1:-3} secs=${2:-3}
@@ -14,7 +16,9 @@ rates=(500 1000 2000 3000 5000 0)
 kconfig() { zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; }
 echo "kernel $(uname -r): $(kconfig | grep -E '^CONFIG_(HZ|NO_HZ_IDLE|NO_HZ_FULL)=' | tr '\n' ' ')"
 for rate in "${rates[@]}"; do
-    bench_server "demo:
+for sampler in ${SAMPLERS:-perf thread_timer gperftools}; do
+    bench_server "  cpu_sampler: $sampler
+demo:
   rate: $rate
   producers: 2"
     sleep 1
@@ -27,10 +31,11 @@ for rate in "${rates[@]}"; do
         share+=("$(awk -v a="${hz:-0}" 'BEGIN { printf "%.4f", a / 100 }')")
     done
     cpu=$(go tool pprof -raw "$B_TMP/cpu.pb.gz" 2>/dev/null | sed -nE 's/.* over ([0-9.]+) s of CPU time.*/\1/p')
-    echo "demo rate $rate records/s per producer: ${cpu:-?} s of CPU in the last ${secs} s profile"
-    summary "rate $rate: Hz achieved (asked 100)" "${achieved[@]}"
-    summary "rate $rate: share of CPU time sampled" "${share[@]}"
+    echo "demo rate $rate records/s per producer, $sampler: ${cpu:-?} s of CPU in the last ${secs} s profile"
+    summary "rate $rate $sampler: Hz achieved (asked 100)" "${achieved[@]}"
+    summary "rate $rate $sampler: share of CPU time sampled" "${share[@]}"
     kill -TERM "$B_PID" 2>/dev/null
     wait "$B_PID" 2>/dev/null
     B_PID=""
+done
 done

@@ -66,6 +66,8 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
 
 # ---- the benchmarks ----
 run cpumicro "$BUILD/bench/bench_cpu" $((PAIRS < 15 ? 15 : PAIRS)) 100 1000
+run sampler "$BUILD/bench/bench_sampler" 3 $((PAIRS < 15 ? 15 : PAIRS))
+run lightload bench/cpu_light_load.sh 3 5 300 1000 5000
 run cpu100 bench/cpu_overhead.sh "$OVERHEAD_PAIRS" 5 100
 run cpu1000 bench/cpu_overhead.sh "$OVERHEAD_PAIRS" 5 1000
 run heapwl bench/bench_heap_workload.sh "$OVERHEAD_PAIRS" 5
@@ -95,6 +97,12 @@ cpu100w=$(fig cpu100 "whole profile: CPU-per-record ratio")
 cpu1000w=$(fig cpu1000 "whole profile: CPU-per-record ratio")
 hz1000=$(fig cpu1000 "rate achieved")
 hz100=$(fig cpu100 "rate achieved")
+# bench_sampler's table rows: "| perf | 100 Hz | lo med hi | samples | us |".
+sampler_row() { sed -nE "s/^\| $1 \| $2 Hz \| ([0-9.]+) ([0-9.]+) ([0-9.]+) \| ([0-9]+) \| ([0-9.]+) \|$/\\$3/p" "$tmp/sampler.out" 2>/dev/null; }
+ps_ab100=$(sampler_row perf 100 '1 \2 \3') ps_us100=$(sampler_row perf 100 5)
+ps_ab1000=$(sampler_row perf 1000 '1 \2 \3') ps_hz1000=$(sampler_row perf 1000 4)
+ps_h100=$(awk -v u="${ps_us100:-}" 'BEGIN { if (u == "") print "- - -"; else { r = 1 + 100 * u / 1e6; printf "%.5f %.5f %.5f", r, r, r } }')
+: "${ps_ab100:=- - -}" "${ps_ab1000:=- - -}"
 hz0() { awk -v v="$(med "$1")" 'BEGIN { printf "%.0f", v }'; }
 # bench_heap_workload prints "on/off" per round: records/s and records per
 # CPU-second; as CPU per record: off/on.
@@ -154,6 +162,8 @@ ab_verdict() {
 # A/B of bench_cpu is shown with its own verdict.
 v_cpu100=$(ab_verdict "$cpuh100" 1.01)
 v_cpum100=$(ab_verdict "$cpum100" 1.01)
+v_ps_h100=$(ab_verdict "$ps_h100" 1.001)
+v_ps_ab100=$(ab_verdict "$ps_ab100" 1.001)
 v_heap=$(ab_verdict "$heapc" 1.02)
 # "No measurable cost": the median CPU per record within 1 % of no plugin.
 v_dis=$(ab_verdict "$disc" 1.01)
@@ -189,7 +199,10 @@ more than it moves them. $(( ($(date +%s) - t_start) / 60 )) minutes in all.
 
 | figure | baseline (same run) | target | median (min – max) | verdict |
 |---|---|---|---|---|
-| CPU profiling at 100 Hz, from the time inside gperftools' SIGPROF handler ($(fmt "$cpuh_us" 1) µs a sample, bench_cpu) | no profile | ≤ 1.01 | $(fmt "$cpuh100" 4) | $v_cpu100 |
+| CPU sampling with perf (the default sampler) at 100 Hz, from the time in its handler (${ps_us100:-?} µs a sample, bench_sampler) | no profile | ≤ 1.001 | $(fmt "$ps_h100" 5) | $v_ps_h100 |
+| same, a CPU-bound thread's CPU time, A/B (bench_sampler) | same thread, no profile | ≤ 1.001 | $(fmt "$ps_ab100" 4) | $v_ps_ab100 |
+| CPU sampling with perf at 1000 Hz (${ps_hz1000:-?} samples per CPU-second), A/B (bench_sampler) | same thread, no profile | — | $(fmt "$ps_ab1000" 4) | |
+| CPU profiling at 100 Hz with gperftools, from the time inside its SIGPROF handler ($(fmt "$cpuh_us" 1) µs a sample, bench_cpu) | no profile | ≤ 1.01 | $(fmt "$cpuh100" 4) | $v_cpu100 |
 | same, a CPU-bound thread's CPU time, A/B (bench_cpu) | same thread, no profile | ≤ 1.01 | $(fmt "$cpum100") | $v_cpum100 |
 | CPU profiling at the highest rate (${hzm1000:-?} samples per CPU-second when 1000 Hz is asked), bench_cpu: CPU time | same thread, no profile | — | $(fmt "$cpum1000") | |
 | same, from the handler time | no profile | — | $(fmt "$cpuh1000" 4) | |
@@ -353,6 +366,10 @@ section() { # section NAME TITLE TEXT
     grep -v '^[0-9T:.-]*Z INFO ' "$tmp/$1.out"
     echo '```'
 }
+section sampler "CPU samplers side by side (bench_sampler)" \
+    "perf task-clock events, thread timers and gperftools' ITIMER_PROF in one process: samples per CPU-second on a bursty workload over burst phases; the cost of a sample and the on/off CPU time of a CPU-bound thread; and the CPU a short burst costs with each sampler on (a per-thread perf event is switched with its thread, which the event does not count)."
+section lightload "CPU samplers on a lightly loaded takhind (cpu_light_load.sh)" \
+    "The demo at 300, 1000 and 5000 records/s per producer, 2 producers, each sampler in turn: the rate achieved (samples per second of the process's CPU time in the profile's window, from X-Takhin-Cpu-Hz) with 100 Hz asked."
 section cpumicro "CPU profiling: the cost of a sample (bench_cpu)" \
     "One CPU-bound thread (a hash loop under a 14-frame stack), chunks of about 0.2 s of its CPU time alternately without and with gperftools' profiler at the rate asked; and the time inside gperftools' SIGPROF handler, timed by a wrapper handler. The takhind figures below carry the machine's noise; these resolve a tenth of a percent."
 section cpu100 "CPU profiling overhead at 100 Hz" \
