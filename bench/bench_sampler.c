@@ -48,6 +48,7 @@ static double clock_s(clockid_t c)
 typedef struct session {
     prof_sampler_mode mode;
     prof_sampler *s;
+    prof_sampler_reader *r;
     char path[64];
 } session;
 
@@ -66,7 +67,8 @@ static void start(session *x, prof_sampler_mode mode, int hz)
     prof_sampler_choice c;
     char err[512];
     if (prof_sampler_resolve(mode, &c, err, sizeof err) != 0 ||
-        (x->s = prof_sampler_start(&c, hz, err, sizeof err)) == NULL) {
+        (x->s = prof_sampler_start(&c, hz, err, sizeof err)) == NULL ||
+        (x->r = prof_sampler_join(x->s)) == NULL) {
         fprintf(stderr, "bench_sampler: %s\n", err);
         exit(1);
     }
@@ -104,10 +106,11 @@ static uint64_t stop(session *x, double *handler_us)
         return gperftools_samples(x->path);
     }
     prof_sampler_result r;
-    if (prof_sampler_stop(x->s, &r) != 0)
+    if (prof_sampler_leave(x->s, x->r, &r) != 0)
         exit(1);
+    prof_sampler_stop(x->s);
     pf_profile_free(r.profile);
-    *handler_us = r.samples ? (double)r.handler_ns / (double)r.samples / 1e3 : 0;
+    *handler_us = r.handled ? (double)r.handler_ns / (double)r.handled / 1e3 : 0;
     return r.samples;
 }
 

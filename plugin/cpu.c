@@ -20,9 +20,13 @@
 struct prof_cpu {
     char dir[256];        /* private, mode 0700 */
     pthread_mutex_t lock; /* guards the fields below */
-    bool busy;
-    struct timespec ends; /* CLOCK_MONOTONIC, when busy */
-    prof_sampler_choice choice; /* the sampler in force */
+    prof_sampler_choice choice; /* the sampler in force for new sessions */
+    int readers;                /* CPU profiles running */
+    struct timespec first_end;  /* CLOCK_MONOTONIC: when the first of them ends */
+    bool gperftools;            /* the running profiles are gperftools' (one at most) */
+    prof_sampler *session;      /* the plugin's sampler, while readers > 0 */
+    prof_sampler_choice session_choice;
+    int session_hz;
 };
 
 prof_cpu *prof_cpu_new(char *err, size_t errlen)
@@ -84,29 +88,80 @@ static double process_cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Takes the one CPU-profile slot, or says when the running one ends. */
-static bool claim(prof_cpu *cpu, long seconds, long *ends_in, prof_sampler_choice *choice)
+/* A place among the CPU profiles: what to profile with. */
+typedef struct cpu_slot {
+    prof_sampler_choice choice;
+    int hz;
+    prof_sampler *session;       /* the plugin's sampler, valid while the slot is held */
+    prof_sampler_reader *reader; /* NULL with gperftools */
+} cpu_slot;
+
+static long seconds_until(const struct timespec *t)
 {
-    pthread_mutex_lock(&cpu->lock);
-    bool free_slot = !cpu->busy;
-    *choice = cpu->choice;
-    if (free_slot) {
-        cpu->busy = true;
-        clock_gettime(CLOCK_MONOTONIC, &cpu->ends);
-        cpu->ends.tv_sec += seconds;
-    } else {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        *ends_in = (long)(cpu->ends.tv_sec - now.tv_sec) + 1;
-    }
-    pthread_mutex_unlock(&cpu->lock);
-    return free_slot;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = (long)(t->tv_sec - now.tv_sec) + 1;
+    return left > 1 ? left : 1;
 }
 
+/* Starts the plugin's sampler for the first reader. 0, or -1 with err. */
+static int open_session(prof_cpu *cpu, int hz, char *err, size_t errlen)
+{
+    cpu->session = prof_sampler_start(&cpu->choice, hz, err, errlen);
+    cpu->session_choice = cpu->choice;
+    cpu->session_hz = hz;
+    return cpu->session ? 0 : -1;
+}
+
+/* Takes a place among the running CPU profiles: the plugin's sampler
+ * serves up to max_readers at once from one session; gperftools serves
+ * one. 0, or the HTTP status (409, 503) with err. */
+static int claim(prof_cpu *cpu, long seconds, int hz, int max_readers, cpu_slot *slot,
+                 char *err, size_t errlen)
+{
+    int status = 0;
+    pthread_mutex_lock(&cpu->lock);
+    bool gperftools = cpu->readers > 0 ? cpu->gperftools
+                                       : cpu->choice.mode == PROF_SAMPLER_GPERFTOOLS;
+    int cap = gperftools ? 1 : max_readers;
+    if (cpu->readers >= cap) {
+        snprintf(err, errlen, "Could not enable CPU profiling: %d CPU profile%s already "
+                 "running (%s); the first ends in about %ld s, retry then", cpu->readers,
+                 cpu->readers == 1 ? " is" : "s are", gperftools ? "gperftools takes one at "
+                 "a time" : "profiler.max_cpu_readers", seconds_until(&cpu->first_end));
+        status = 409;
+    } else if (!gperftools && cpu->session == NULL && open_session(cpu, hz, err, errlen)) {
+        status = 503;
+    } else if (!gperftools && (slot->reader = prof_sampler_join(cpu->session)) == NULL) {
+        snprintf(err, errlen, "out of memory for a CPU profile");
+        status = 503;
+    }
+    if (status == 0) {
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += seconds;
+        if (cpu->readers++ == 0 || end.tv_sec < cpu->first_end.tv_sec)
+            cpu->first_end = end;
+        cpu->gperftools = gperftools;
+        slot->choice = gperftools ? cpu->choice : cpu->session_choice;
+        slot->hz = gperftools ? hz : cpu->session_hz;
+        slot->session = cpu->session;
+    } else if (cpu->readers == 0 && cpu->session != NULL) {
+        prof_sampler_stop(cpu->session);
+        cpu->session = NULL;
+    }
+    pthread_mutex_unlock(&cpu->lock);
+    return status;
+}
+
+/* Gives the place back; the last reader stops the sampler. */
 static void release(prof_cpu *cpu)
 {
     pthread_mutex_lock(&cpu->lock);
-    cpu->busy = false;
+    if (--cpu->readers == 0 && cpu->session != NULL) {
+        prof_sampler_stop(cpu->session);
+        cpu->session = NULL;
+    }
     pthread_mutex_unlock(&cpu->lock);
 }
 
@@ -239,25 +294,20 @@ static void describe_sampler(const prof_sampler_choice *c, const prof_sampler_re
                  "(ring full)", (unsigned long long)r->lost);
 }
 
-/* Profiles with the plugin's own sampler while holding the slot. */
-static void profile_sampled(prof_request *req, const prof_sampler_choice *choice, long seconds,
-                            prof_cpu_run *run)
+/* Profiles with the plugin's own sampler: the reader's window. */
+static void profile_sampled(prof_request *req, const cpu_slot *slot,
+                            long seconds, prof_cpu_run *run)
 {
     char err[512];
-    run_begin(run, run->requested_hz);
-    prof_sampler *sampler = prof_sampler_start(choice, run->requested_hz, err, sizeof err);
-    if (sampler == NULL) {
-        prof_http_error(req->conn, 503, "Could not start the CPU sampler: %s", err);
-        return;
-    }
+    run_begin(run, slot->hz);
     run_end how = run_wait(req, seconds, run);
     prof_sampler_result r;
-    if (prof_sampler_stop(sampler, &r) != 0) {
+    if (prof_sampler_leave(slot->session, slot->reader, &r) != 0) {
         prof_http_error(req->conn, 500, "out of memory while collecting CPU samples");
         return;
     }
     prof_blob out = {0};
-    describe_sampler(choice, &r, run);
+    describe_sampler(&slot->choice, &r, run);
     if (how != RUN_DONE) {
         pf_profile_free(r.profile);
         answer_failure(req, how);
@@ -265,7 +315,7 @@ static void profile_sampled(prof_request *req, const prof_sampler_choice *choice
                                     &out, err, sizeof err) != 0) {
         prof_http_error(req->conn, 500, "could not encode the CPU profile: %s", err);
     } else {
-        send_profile(req, &out, run, prof_sampler_mode_name(choice->mode));
+        send_profile(req, &out, run, prof_sampler_mode_name(slot->choice.mode));
     }
     free(out.data);
 }
@@ -274,27 +324,27 @@ void prof_cpu_handle(prof_request *req)
 {
     profiler *p = req->ctx;
     const prof_settings *s = req->settings;
-    long seconds, ends_in = 0;
-    char err[256];
+    long seconds;
+    char err[512];
     if (prof_query_seconds(req->info->query_string, CPU_DEFAULT_SECONDS, s->max_duration,
                            &seconds, err, sizeof err) != 0) {
         prof_http_error(req->conn, 400, "%s", err);
         return;
     }
-    prof_sampler_choice choice;
-    if (!claim(p->cpu, seconds, &ends_in, &choice)) {
-        prof_http_error(req->conn, 409, "Could not enable CPU profiling: a CPU profile is "
-                        "already running; it ends in about %ld s, retry then", ends_in);
+    cpu_slot slot = {0};
+    int status = claim(p->cpu, seconds, s->cpu_hz, s->max_cpu_readers, &slot, err, sizeof err);
+    if (status != 0) {
+        prof_http_error(req->conn, status, "%s", err);
         return;
     }
-    prof_cpu_run run = {.requested_hz = s->cpu_hz};
-    if (choice.mode == PROF_SAMPLER_GPERFTOOLS) {
+    prof_cpu_run run = {.requested_hz = slot.hz};
+    if (slot.reader == NULL) {
         snprintf(run.sampler, sizeof run.sampler, "cpu sampler: gperftools (process-wide "
                  "ITIMER_PROF, checked at the kernel tick: CPU spent in bursts shorter than "
-                 "a tick is undersampled%s%s)", choice.why[0] ? "; " : "", choice.why);
+                 "a tick is undersampled%s%s)", slot.choice.why[0] ? "; " : "", slot.choice.why);
         profile_gperftools(req, p->cpu, seconds, &run);
     } else {
-        profile_sampled(req, &choice, seconds, &run);
+        profile_sampled(req, &slot, seconds, &run);
     }
     release(p->cpu);
 }

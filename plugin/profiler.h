@@ -29,6 +29,7 @@ typedef struct prof_settings {
     int port;
     int cpu_hz;
     prof_sampler_mode cpu_sampler; /* as configured; AUTO resolved at enable */
+    int max_cpu_readers;
     long max_duration; /* seconds */
     long heap_sample_bytes;
     long mutex_fraction;

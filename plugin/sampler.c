@@ -55,16 +55,25 @@ struct prof_sampler {
     ring_slot *ring;
     _Atomic uint64_t head;                 /* next slot a handler claims */
     uint64_t tail;                         /* next slot the collector reads */
-    _Atomic uint64_t lost, samples, handler_ns;
+    _Atomic uint64_t lost, samples, handler_ns; /* since the session began */
     _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
     prof_stackmap maps[2];                 /* the one published, and a spare */
     armed *threads;
     size_t nthreads, cap, fd_budget, fds_used;
-    size_t threads_perf, threads_timer, unarmed;
+    _Atomic size_t threads_perf, threads_timer, unarmed;
     pthread_t collector;
     _Atomic bool quit;
+    pthread_mutex_t lock;                  /* guards readers */
+    prof_sampler_reader *readers;
+};
+
+/* One reader's window: the samples drained while it is joined. */
+struct prof_sampler_reader {
     pf_profile *profile;
+    uint64_t samples;
+    uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
     bool failed;                           /* out of memory while collecting */
+    prof_sampler_reader *next;
 };
 
 static struct {
@@ -377,26 +386,36 @@ static int rescan(prof_sampler *s)
 
 /* ---- collecting ---- */
 
-/* Moves every sample in the ring into the profile. */
+/* Adds one sample to every reader's profile. */
+static void deliver(prof_sampler *s, const ring_slot *slot)
+{
+    char name[17];
+    memcpy(name, slot->name, 16);
+    name[16] = '\0';
+    int64_t values[2] = {slot->weight, (int64_t)slot->weight * s->period_ns};
+    pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
+    for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
+        pf_err err = {0};
+        r->samples += slot->weight;
+        if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
+                                                     labels, 2, &err) != PF_OK)
+            r->failed = true;
+    }
+}
+
+/* Moves every sample in the ring into the readers' profiles. */
 static void drain(prof_sampler *s)
 {
+    pthread_mutex_lock(&s->lock);
     for (;;) {
         ring_slot *slot = &s->ring[s->tail & (RING_SLOTS - 1)];
         if (atomic_load_explicit(&slot->seq, memory_order_acquire) != s->tail + 1)
-            return;
-        char name[17];
-        memcpy(name, slot->name, 16);
-        name[16] = '\0';
-        int64_t values[2] = {slot->weight, (int64_t)slot->weight * s->period_ns};
-        pf_label labels[2] = {{.key = "thread", .str = name},
-                              {.key = "thread_id", .num = slot->tid}};
-        pf_err err = {0};
-        if (slot->depth > 0 && pf_profile_add_sample(s->profile, slot->pcs, slot->depth,
-                                                     values, labels, 2, &err) != PF_OK)
-            s->failed = true;
+            break;
+        deliver(s, slot);
         atomic_store_explicit(&slot->seq, s->tail + RING_SLOTS, memory_order_release);
         s->tail++;
     }
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void sleep_ms(long ms)
@@ -415,8 +434,7 @@ static void *collect_main(void *arg)
         drain(s);
         if ((since_scan += PROF_SAMPLER_DRAIN_MS) >= PROF_SAMPLER_RESCAN_MS) {
             since_scan = 0;
-            if (rescan(s) != 0)
-                s->failed = true;
+            rescan(s); /* out of memory: new threads wait for the next one */
         }
     }
     return NULL;
@@ -435,11 +453,8 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
     s->period_ns = 1000000000LL / hz;
     s->token = atomic_fetch_add(&G.next_token, 1) + 1;
     s->ring = calloc(RING_SLOTS, sizeof *s->ring);
-    pf_err err = {0};
-    s->profile = pf_profile_new(cpu_types, 2, &err);
-    if (s->ring == NULL || s->profile == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
+    if (s->ring == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
         free(s->ring);
-        pf_profile_free(s->profile);
         prof_stackmap_free(&s->maps[0]);
         free(s);
         return NULL;
@@ -447,7 +462,7 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
     for (uint64_t i = 0; i < RING_SLOTS; i++)
         atomic_init(&s->ring[i].seq, i);
     atomic_init(&s->map, &s->maps[0]);
-    pf_profile_set_period(s->profile, "cpu", "nanoseconds", s->period_ns);
+    pthread_mutex_init(&s->lock, NULL);
     s->fd_budget = choice->mode == PROF_SAMPLER_PERF ? fd_budget() : 0;
     return s;
 }
@@ -460,7 +475,13 @@ static void session_free(prof_sampler *s)
     free(s->ring);
     prof_stackmap_free(&s->maps[0]);
     prof_stackmap_free(&s->maps[1]);
-    pf_profile_free(s->profile);
+    while (s->readers != NULL) {
+        prof_sampler_reader *r = s->readers;
+        s->readers = r->next;
+        pf_profile_free(r->profile);
+        free(r);
+    }
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -503,7 +524,7 @@ prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char
     return s;
 }
 
-int prof_sampler_stop(prof_sampler *s, prof_sampler_result *out)
+void prof_sampler_stop(prof_sampler *s)
 {
     atomic_store(&s->quit, true);
     pthread_join(s->collector, NULL);
@@ -512,21 +533,53 @@ int prof_sampler_stop(prof_sampler *s, prof_sampler_result *out)
     atomic_store(&G.current, NULL);
     while (atomic_load(&G.inflight) > 0) /* a handler that saw the session */
         sleep_ms(1);
-    drain(s);
-    *out = (prof_sampler_result){
-        .profile = s->failed ? NULL : s->profile,
-        .period_ns = s->period_ns,
-        .samples = atomic_load(&s->samples),
-        .lost = atomic_load(&s->lost),
-        .handler_ns = atomic_load(&s->handler_ns),
-        .threads_perf = s->threads_perf,
-        .threads_timer = s->threads_timer,
-        .threads_unarmed = s->unarmed,
-    };
-    if (!s->failed)
-        s->profile = NULL;
-    bool failed = s->failed;
     session_free(s);
+}
+
+prof_sampler_reader *prof_sampler_join(prof_sampler *s)
+{
+    prof_sampler_reader *r = calloc(1, sizeof *r);
+    pf_err err = {0};
+    if (r == NULL || (r->profile = pf_profile_new(cpu_types, 2, &err)) == NULL) {
+        free(r);
+        return NULL;
+    }
+    pf_profile_set_period(r->profile, "cpu", "nanoseconds", s->period_ns);
+    pthread_mutex_lock(&s->lock);
+    r->lost0 = atomic_load(&s->lost);
+    r->handler_ns0 = atomic_load(&s->handler_ns);
+    r->handled0 = atomic_load(&s->samples);
+    r->next = s->readers;
+    s->readers = r;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_result *out)
+{
+    drain(s); /* the samples taken up to now are the reader's too */
+    pthread_mutex_lock(&s->lock);
+    prof_sampler_reader **link = &s->readers;
+    while (*link != r)
+        link = &(*link)->next;
+    *link = r->next;
+    uint64_t handled = atomic_load(&s->samples) - r->handled0;
+    *out = (prof_sampler_result){
+        .profile = r->failed ? NULL : r->profile,
+        .period_ns = s->period_ns,
+        .samples = r->samples,
+        .lost = atomic_load(&s->lost) - r->lost0,
+        .handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0,
+        .handled = handled,
+        .threads_perf = atomic_load(&s->threads_perf),
+        .threads_timer = atomic_load(&s->threads_timer),
+        .threads_unarmed = atomic_load(&s->unarmed),
+    };
+    pthread_mutex_unlock(&s->lock);
+    bool failed = r->failed;
+    if (failed)
+        pf_profile_free(r->profile);
+    free(r);
     return failed ? -1 : 0;
 }
 

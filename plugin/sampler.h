@@ -33,9 +33,15 @@
  * labels thread (the name) and thread_id (numeric). A full ring drops the
  * sample and counts it.
  *
+ * Readers: one session serves several readers, each over its own window
+ * (prof_sampler_join to prof_sampler_leave): every sample drained while a
+ * reader is joined goes into that reader's profile. Samples drained with
+ * no reader are dropped.
+ *
  * Threads: prof_sampler_init and prof_sampler_fini from the plugin's
  * lifecycle; one session at a time (prof_sampler_start fails while one
- * runs); start and stop from one thread.
+ * runs); start and stop from one thread, with no reader left; join and
+ * leave from any thread while the session runs.
  */
 #ifndef TAKHIN_PLUGIN_SAMPLER_H
 #define TAKHIN_PLUGIN_SAMPLER_H
@@ -85,6 +91,7 @@ void prof_sampler_fini(void);
 int prof_sampler_signal(void);
 
 typedef struct prof_sampler prof_sampler;
+typedef struct prof_sampler_reader prof_sampler_reader;
 
 /* Starts sampling every thread with choice->mode (PERF or THREAD_TIMER)
  * at hz. NULL with err (another session runs, no memory, the signal is
@@ -92,21 +99,29 @@ typedef struct prof_sampler prof_sampler;
 prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char *err,
                                  size_t errlen);
 
-/* What a session gathered. */
+/* Stops sampling and releases every event and timer. No reader may be
+ * joined. Frees s. */
+void prof_sampler_stop(prof_sampler *s);
+
+/* A new reader, whose window starts now. NULL when out of memory. */
+prof_sampler_reader *prof_sampler_join(prof_sampler *s);
+
+/* What a reader's window gathered. */
 typedef struct prof_sampler_result {
     pf_profile *profile;      /* samples/count, cpu/nanoseconds; caller frees */
     int64_t period_ns;        /* the sampling period asked of the kernel */
-    uint64_t samples;         /* signals recorded (a timer overrun counts its ticks) */
-    uint64_t lost;            /* dropped: the ring was full */
-    uint64_t handler_ns;      /* time spent in the handler, all samples */
+    uint64_t samples;         /* samples in the window (a timer overrun counts its ticks) */
+    uint64_t lost;            /* dropped in the window: the ring was full */
+    uint64_t handler_ns;      /* time spent in the handler in the window, */
+    uint64_t handled;         /* over this many signals (every thread) */
     size_t threads_perf;      /* threads sampled with perf events */
     size_t threads_timer;     /* with thread timers */
     size_t threads_unarmed;   /* that could not be armed at all */
 } prof_sampler_result;
 
-/* Stops sampling, releases every event and timer, and hands over the
- * profile (its mappings and comments are the caller's to add). 0, or -1
- * when out of memory (then out->profile is NULL). Frees s. */
-int prof_sampler_stop(prof_sampler *s, prof_sampler_result *out);
+/* Ends a reader's window and hands over its profile (its mappings and
+ * comments are the caller's to add). 0, or -1 when out of memory (then
+ * out->profile is NULL). Frees r. */
+int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_result *out);
 
 #endif

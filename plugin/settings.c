@@ -16,6 +16,8 @@ const tk_config_key prof_config_keys[] = {
      "CPU sampling rate asked of the kernel (the rate achieved is reported)"},
     {"cpu_sampler", TK_CONFIG_STRING, "auto", 0, 0,
      "CPU sampler: auto, perf, thread_timer or gperftools (README: CPU sampling)"},
+    {"max_cpu_readers", TK_CONFIG_INT, "4", 1, 64,
+     "CPU profiles served at once from one sample stream (perf, thread_timer)"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
     {"mutex_fraction", TK_CONFIG_INT, "0", 0, 1000000000,
@@ -77,6 +79,7 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .port = (int)api->config_get(cfg, "port")->i,
         .cpu_hz = (int)api->config_get(cfg, "cpu_hz")->i,
         .max_duration = (long)api->config_get(cfg, "max_duration")->i,
+        .max_cpu_readers = (int)api->config_get(cfg, "max_cpu_readers")->i,
         .heap_sample_bytes = (long)api->config_get(cfg, "heap_sample_bytes")->i,
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
@@ -150,6 +153,7 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
            note_key(a->max_duration != b->max_duration, "max_duration", buf, len) +
            note_key(a->cpu_hz != b->cpu_hz, "cpu_hz", buf, len) +
            note_key(a->cpu_sampler != b->cpu_sampler, "cpu_sampler", buf, len) +
+           note_key(a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers", buf, len) +
            note_key(a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                     "allow_unauthenticated_remote", buf, len);
 }

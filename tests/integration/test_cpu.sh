@@ -46,14 +46,24 @@ check "seconds above max_duration is refused with the limit" contains "$body" "l
 out=$(go tool pprof -top "$url/profile?seconds=x" 2>&1)
 check "pprof prints the server's message" contains "$out" 'invalid value for "seconds"'
 
-# One CPU profile at a time.
-curl -s -o /dev/null "$url/profile?seconds=3" &
-first=$!
-sleep 0.5
+# Several CPU profiles at once read one sample stream, each over its own
+# window, up to profiler.max_cpu_readers (4); one more is 409.
+for i in 1 2 3 4; do
+    curl -s -D "$TK_TMP/hr$i" -o "$TK_TMP/r$i.pb.gz" "$url/profile?seconds=$((i + 2))" &
+    readers[$i]=$!
+done
+sleep 0.7
 body=$(curl -s -D "$TK_TMP/h409" "$url/profile?seconds=1")
-check "a second CPU profile meanwhile is 409" grep -q "^HTTP/1.1 409" "$TK_TMP/h409"
-check "the 409 says when the running one ends" contains "$body" "already running; it ends in about"
-wait $first
+check "a fifth CPU profile meanwhile is 409" grep -q "^HTTP/1.1 409" "$TK_TMP/h409"
+check "the 409 names the limit and says when the first ends" \
+    contains "$body" "4 CPU profiles are already running (profiler.max_cpu_readers); the first ends in about"
+for i in 1 2 3 4; do
+    wait "${readers[$i]}"
+    check "reader $i ($((i + 2)) s) gets 200" grep -q "^HTTP/1.1 200" "$TK_TMP/hr$i"
+    d=$(go tool pprof -raw "$TK_TMP/r$i.pb.gz" 2>/dev/null | sed -nE 's/^Duration: ([0-9.]+).*/\1/p')
+    check "reader $i's profile spans its own window ($d s)" \
+        awk -v d="${d:-0}" -v w=$((i + 2)) 'BEGIN { exit !(d >= w - 0.1 && d < w + 1) }'
+done
 
 # A client that goes away frees the profiler at once.
 curl -s -o /dev/null --max-time 1 "$url/profile?seconds=20"

@@ -133,6 +133,30 @@ static int64_t samples_of(pf_profile *p, const char *name, bool *has_tid)
     return n;
 }
 
+/* A session with one reader, and its end. */
+typedef struct one_reader {
+    prof_sampler *s;
+    prof_sampler_reader *r;
+} one_reader;
+
+static one_reader begin(const prof_sampler_choice *c, int hz)
+{
+    char err[512];
+    one_reader o = {prof_sampler_start(c, hz, err, sizeof err), NULL};
+    if (o.s == NULL)
+        fail_msg("prof_sampler_start: %s", err);
+    o.r = prof_sampler_join(o.s);
+    assert_non_null(o.r);
+    return o;
+}
+
+static int end(one_reader o, prof_sampler_result *out)
+{
+    int rc = prof_sampler_leave(o.s, o.r, out);
+    prof_sampler_stop(o.s);
+    return rc;
+}
+
 static prof_sampler_choice resolve_or_skip(prof_sampler_mode mode)
 {
     prof_sampler_choice c;
@@ -148,13 +172,11 @@ static prof_sampler_choice resolve_or_skip(prof_sampler_mode mode)
 static double sampled_share(prof_sampler_mode mode, int hz, worker *w)
 {
     prof_sampler_choice c = resolve_or_skip(mode);
-    char err[512];
     start_worker(w); /* in the first scan */
-    prof_sampler *s = prof_sampler_start(&c, hz, err, sizeof err);
-    assert_non_null(s);
+    one_reader o = begin(&c, hz);
     run_worker(w);
     prof_sampler_result r;
-    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    assert_int_equal(end(o, &r), 0);
     bool has_tid;
     int64_t n = samples_of(r.profile, w->name, &has_tid);
     assert_true(has_tid);
@@ -164,7 +186,7 @@ static double sampled_share(prof_sampler_mode mode, int hz, worker *w)
     print_message("%s at %d Hz, %s: %lld samples over %.3f s of CPU: %.3f of the rate, "
                   "%.1f us in the handler per sample\n", prof_sampler_mode_name(c.mode), hz,
                   w->bursty ? "bursty" : "busy", (long long)n, w->used, share,
-                  r.samples ? (double)r.handler_ns / (double)r.samples / 1e3 : 0);
+                  r.handled ? (double)r.handler_ns / (double)r.handled / 1e3 : 0);
     return share;
 }
 
@@ -210,13 +232,11 @@ static void test_late_thread_is_sampled(void **state)
 {
     (void)state;
     prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
-    char err[512];
-    prof_sampler *s = prof_sampler_start(&c, 1000, err, sizeof err);
-    assert_non_null(s);
+    one_reader o = begin(&c, 1000);
     worker w = {.name = "late-worker", .cpu = 0.6};
     run_worker(&w); /* created after the first scan */
     prof_sampler_result r;
-    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    assert_int_equal(end(o, &r), 0);
     bool has_tid;
     int64_t n = samples_of(r.profile, "late-worker", &has_tid);
     pf_profile_free(r.profile);
@@ -249,9 +269,7 @@ static void test_exited_thread_releases_fd(void **state)
     pthread_t t;
     atomic_store(&idle_quit, false);
     assert_int_equal(pthread_create(&t, NULL, idle_main, NULL), 0);
-    char err[512];
-    prof_sampler *s = prof_sampler_start(&c, 100, err, sizeof err);
-    assert_non_null(s);
+    one_reader o = begin(&c, 100);
     usleep(3 * PROF_SAMPLER_RESCAN_MS * 1000); /* the collector's own thread is armed too */
     size_t with = prof_fds_count();
     atomic_store(&idle_quit, true);
@@ -259,7 +277,7 @@ static void test_exited_thread_releases_fd(void **state)
     usleep(3 * PROF_SAMPLER_RESCAN_MS * 1000);
     size_t after = prof_fds_count();
     prof_sampler_result r;
-    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    assert_int_equal(end(o, &r), 0);
     pf_profile_free(r.profile);
     print_message("fds: %zu with the thread, %zu after it exited\n", with, after);
     assert_int_equal(after, with - 1);
@@ -281,12 +299,10 @@ static void test_fd_budget_falls_back_to_timers(void **state)
     low = old;
     low.rlim_cur = prof_fds_count() + 64 + 4; /* under 256: the reserve is 64 */
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    char err[512];
-    prof_sampler *s = prof_sampler_start(&c, 100, err, sizeof err);
+    one_reader o = begin(&c, 100);
     setrlimit(RLIMIT_NOFILE, &old);
-    assert_non_null(s);
     prof_sampler_result r;
-    assert_int_equal(prof_sampler_stop(s, &r), 0);
+    assert_int_equal(end(o, &r), 0);
     pf_profile_free(r.profile);
     atomic_store(&idle_quit, true);
     for (int i = 0; i < IDLE; i++)
@@ -294,6 +310,38 @@ static void test_fd_budget_falls_back_to_timers(void **state)
     print_message("%zu threads on perf, %zu on timers\n", r.threads_perf, r.threads_timer);
     assert_int_equal(r.threads_perf, 4);
     assert_true(r.threads_timer >= IDLE - 4);
+}
+
+/* Two readers of one session, each over its own window: the first sees
+ * both workers, the second only the one that ran while it was joined. */
+static void test_two_readers_two_windows(void **state)
+{
+    (void)state;
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
+    worker a = {.name = "first-window", .cpu = 0.2}, b = {.name = "both-windows", .cpu = 0.2};
+    start_worker(&a);
+    start_worker(&b);
+    one_reader o = begin(&c, 1000);
+    run_worker(&a);
+    prof_sampler_reader *second = prof_sampler_join(o.s);
+    assert_non_null(second);
+    run_worker(&b);
+    prof_sampler_result r2, r1;
+    assert_int_equal(prof_sampler_leave(o.s, second, &r2), 0);
+    assert_int_equal(end(o, &r1), 0);
+    bool tid;
+    int64_t a1 = samples_of(r1.profile, "first-window", &tid),
+            b1 = samples_of(r1.profile, "both-windows", &tid),
+            a2 = samples_of(r2.profile, "first-window", &tid),
+            b2 = samples_of(r2.profile, "both-windows", &tid);
+    pf_profile_free(r1.profile);
+    pf_profile_free(r2.profile);
+    print_message("first reader: %lld + %lld; second: %lld + %lld\n", (long long)a1,
+                  (long long)b1, (long long)a2, (long long)b2);
+    assert_true(a1 >= 0.8 * a.used * 1000 && b1 >= 0.8 * b.used * 1000);
+    assert_true(a2 <= 0.05 * a.used * 1000); /* a drain's worth at most */
+    assert_true(b2 >= 0.8 * b.used * 1000);
+    assert_true(r1.samples >= r2.samples);
 }
 
 /* One session at a time. */
@@ -306,9 +354,7 @@ static void test_second_session_refused(void **state)
     assert_non_null(s);
     assert_null(prof_sampler_start(&c, 100, err, sizeof err));
     assert_non_null(strstr(err, "already running"));
-    prof_sampler_result r;
-    assert_int_equal(prof_sampler_stop(s, &r), 0);
-    pf_profile_free(r.profile);
+    prof_sampler_stop(s);
 }
 
 /* A late copy of the signal after a session (its event or timer gone)
@@ -388,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_late_thread_is_sampled),
         cmocka_unit_test(test_exited_thread_releases_fd),
         cmocka_unit_test(test_fd_budget_falls_back_to_timers),
+        cmocka_unit_test(test_two_readers_two_windows),
         cmocka_unit_test(test_second_session_refused),
         cmocka_unit_test(test_stray_signal_after_session),
         cmocka_unit_test(test_fini_drops_pending_copy),
