@@ -2,6 +2,7 @@
 #include "sampler.h"
 
 #include "procself.h"
+#include "rtsig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -667,37 +668,15 @@ refuse:
 
 int prof_sampler_init(char *err, size_t errlen)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sample;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    for (int sig = SIGRTMIN + PREFERRED_OFFSET; sig < SIGRTMAX; sig++) {
-        struct sigaction cur;
-        if (sigaction(sig, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
-            cur.sa_handler != SIG_DFL)
-            continue;
-        if (sigaction(sig, &sa, &G.old) != 0)
-            break;
-        G.sig = sig;
-        return 0;
-    }
-    snprintf(err, errlen, "no free realtime signal from SIGRTMIN+%d to SIGRTMAX-1",
-             PREFERRED_OFFSET);
-    return -1;
+    G.sig = prof_rtsig_claim(PREFERRED_OFFSET, on_sample, &G.old, err, errlen);
+    return G.sig ? 0 : -1;
 }
 
 void prof_sampler_fini(void)
 {
     if (G.sig == 0)
         return;
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(G.sig, &ign, NULL); /* drops every instance still pending */
-    while (atomic_load(&G.inflight) > 0)
-        sleep_ms(1);
-    sigaction(G.sig, &G.old, NULL);
+    prof_rtsig_release(G.sig, &G.old, &G.inflight, 0);
     G.sig = 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * /debug/pprof/goroutine and /debug/pprof/threads: see threads.h.
  *
- * Signal. The first realtime signal from SIGRTMIN+11 (45 with glibc) up
+ * Signal (rtsig.h). The first realtime signal from SIGRTMIN+11 (45 with glibc) up
  * whose action is SIG_DFL when the plugin loads: glibc keeps 32 and 33 for
  * itself (SIGRTMIN is 34), gperftools uses SIGPROF, and the low SIGRTMIN+n
  * are the ones applications pick first. It is installed once, at init, with
@@ -67,6 +67,7 @@
 
 #include "pf_symbolize.h"
 #include "procself.h"
+#include "rtsig.h"
 #include "unwinder.h"
 
 #include <dirent.h>
@@ -506,42 +507,17 @@ void prof_threads_dump_free(prof_threads_dump *d)
 
 /* ---- lifecycle ---- */
 
-/* Installs the handler on the first free realtime signal from
- * SIGRTMIN+PREFERRED_OFFSET. */
 static int install_handler(char *err, size_t errlen)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    for (int sig = SIGRTMIN + PREFERRED_OFFSET; sig < SIGRTMAX; sig++) {
-        struct sigaction cur;
-        if (sigaction(sig, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
-            cur.sa_handler != SIG_DFL)
-            continue;
-        if (sigaction(sig, &sa, &T.old) != 0)
-            break;
-        T.sig = sig;
-        return 0;
-    }
-    snprintf(err, errlen, "no free realtime signal from SIGRTMIN+%d to SIGRTMAX-1",
-             PREFERRED_OFFSET);
-    return -1;
+    T.sig = prof_rtsig_claim(PREFERRED_OFFSET, on_signal, &T.old, err, errlen);
+    return T.sig ? 0 : -1;
 }
 
 /* Puts the signal back as it was, with no signal of ours left anywhere. */
 static void uninstall(void)
 {
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(T.sig, &ign, NULL); /* drops every instance still pending */
-    if (T.ever_unanswered)
-        sleep_us(20000); /* a delivery already under way runs meanwhile */
-    while (atomic_load(&T.inflight) > 0)
-        sleep_us(20);
-    sigaction(T.sig, &T.old, NULL);
+    /* A delivery already under way runs during the grace. */
+    prof_rtsig_release(T.sig, &T.old, &T.inflight, T.ever_unanswered ? 20000 : 0);
     T.sig = 0;
 }
 
