@@ -122,6 +122,25 @@ if start_py redir pprofserve.py --profile "$out/real.pb.gz" --redirect "http://$
 else
     not_ok "the redirecting server starts"
 fi
+# Credentials stay with the host and port they were given for.
+if start_py target pprofserve.py --profile "$out/real.pb.gz" --log "$TK_TMP/target.log" &&
+    target_pid=$PY_PID &&
+    start_py redir2 pprofserve.py --profile "$out/real.pb.gz" --log "$TK_TMP/redir2.log" \
+        --redirect "http://127.0.0.1:$(cat "$TK_TMP/target.port")"; then
+    "$TP" -remote "127.0.0.1:$PY_PORT" -follow -token "$TOKEN" -type heap -output "$out/r3.pb.gz" \
+        >/dev/null 2>&1
+    "$TP" -remote "http://pprof:$TOKEN@127.0.0.1:$PY_PORT" -follow -type heap -output "$out/r4.pb.gz" \
+        >/dev/null 2>&1
+    check "-follow: the redirecting server got the Bearer and the Basic credentials" \
+        bash -c 'grep -q "Bearer $2" "$1" && grep -q " Basic " "$1"' _ "$TK_TMP/redir2.log" "$TOKEN"
+    check "and the server redirected to, on another port, got none" \
+        bash -c '[ "$(grep -c " -$" "$1")" -eq 2 ]' _ "$TK_TMP/target.log"
+    check "the followed profiles were written" test -s "$out/r3.pb.gz" -a -s "$out/r4.pb.gz"
+    stop_py "$PY_PID"
+    stop_py "$target_pid"
+else
+    not_ok "the redirect's target and redirecting servers start"
+fi
 
 # ---- proxies from the environment ----
 if start_py proxy fwdproxy.py --log "$TK_TMP/proxy.log"; then
