@@ -639,7 +639,10 @@ int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t er
             long os_errno = 0;
             curl_off_t connect_us = 0;
             curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-            curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+            /* connected: TCP, and TLS over it when https (a handshake
+             * that stalls is a connect timeout too) */
+            curl_easy_getinfo(h, rq->tls ? CURLINFO_APPCONNECT_TIME_T : CURLINFO_CONNECT_TIME_T,
+                              &connect_us);
             if (code == CURLE_WRITE_ERROR)
                 os_errno = x.sink_errno;
             rc = cli_http_explain(rq, code, os_errno, errbuf, connect_us > 0, rs->status != 0,
