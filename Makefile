@@ -10,7 +10,7 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka
+PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
 CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
@@ -52,6 +52,8 @@ PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
+# libcurl: takhin-profiler's transport (cli/profiler/curl.c), linked where the CLI is.
+CURL_LIBS   := $(shell pkg-config --libs libcurl)
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
@@ -97,11 +99,11 @@ $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
 $(CLILIB): $(CLI_OBJ)
 	ar rcs $@ $^
 $(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) -lcivetweb -lprofiler -lcmocka
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
@@ -163,7 +165,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB) $(CURL_LIBS)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 

@@ -11,6 +11,7 @@ packages=(
     libprotobuf-c-dev protobuf-c-compiler     # profile.proto
     golang-github-google-pprof-dev            # the profile.proto schema
     zlib1g-dev libdw-dev                      # gzip, symbols
+    libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libcmocka-dev                             # unit tests
     golang-go curl                            # real clients for the tests
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser

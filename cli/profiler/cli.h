@@ -1,7 +1,7 @@
 /*
  * cli.h - takhin-profiler: options, exit codes and the entry points of its
  * modules (collect, analyze, local run). The profile model is in
- * cli_prof.h, reports and pictures in cli_report.h, HTTP in cli_http.h.
+ * cli_prof.h, reports and pictures in cli_report.h, the transport (libcurl) in cli_http.h.
  */
 #ifndef CLI_H
 #define CLI_H
@@ -35,10 +35,13 @@ typedef struct cli_opts {
     double duration;         /* seconds (-duration) */
     const char *output;      /* -output FILE */
     const char *output_dir;  /* -output-dir DIR */
-    const char *remote;      /* -remote HOST:PORT */
+    const char *remote;      /* -remote HOST:PORT or http[s]://[user:TOKEN@]HOST:PORT[/PREFIX] */
     const char *input;       /* -input FILE */
     const char *base;        /* -base FILE */
     const char *token;       /* -token or $TAKHIN_PROFILER_TOKEN */
+    bool token_from_env;     /* the token is $TAKHIN_PROFILER_TOKEN's */
+    const char *ca, *cert, *key; /* -ca, -cert, -key: PEM files for https */
+    bool insecure, follow;   /* -insecure: no certificate check; -follow: redirects */
     const char *sample_index;/* -sample-index NAME|N */
     const char *format;      /* -format text|folded */
     const char *flame_file;  /* -flamegraph FILE.svg */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,7 +29,8 @@ static const char *endpoint[CLI_NKINDS] = {"profile", "heap", "allocs", "gorouti
 typedef struct job {
     cli_kind kind;
     const cli_opts *o;
-    const char *host, *port;
+    const cli_remote *r;
+    const cli_http_conf *conf;
     time_t stamp;
     char path[4096], tmp[4200];
     FILE *f;
@@ -96,24 +98,50 @@ static void request_path(const job *j, char *buf, size_t len)
         snprintf(buf, len, "/debug/pprof/%s", endpoint[j->kind]);
 }
 
-/* The server's message of a non-2xx answer, on one line, with a hint. */
+/* The server's message of a non-2xx answer, on one line, with a hint.
+ * The message is printed when it is text (the profiler's own errors are
+ * text/plain with X-Go-Pprof); an HTML page (a proxy's, say) is not. */
 static void http_error(job *j, const cli_http_resp *rs)
 {
     char msg[1024];
     size_t n = 0;
-    for (const char *s = rs->body; *s && n < sizeof msg - 1; s++)
-        msg[n++] = *s == '\n' || *s == '\r' ? ' ' : *s;
+    bool text = rs->go_pprof || rs->content_type[0] == '\0' ||
+                strncasecmp(rs->content_type, "text/plain", 10) == 0;
+    for (const char *s = rs->body; text && *s && n < sizeof msg - 1; s++)
+        msg[n++] = *s == '\n' || *s == '\r' || *s == '\t' ? ' ' : (unsigned char)*s < 32 ? '?' : *s;
     while (n > 0 && msg[n - 1] == ' ')
         n--;
     msg[n] = '\0';
-    const char *hint = "";
+    if (!text)
+        snprintf(msg, sizeof msg, "(a %.100s page, not the profiler's message)", rs->content_type);
+    char hint[1200] = "";
+    bool creds = j->o->token || j->r->has_user;
     if (rs->status == 401 || rs->status == 403)
-        hint = j->o->token ? " (the token was refused)"
-                           : " (the server wants a token: -token or $TAKHIN_PROFILER_TOKEN)";
+        snprintf(hint, sizeof hint, "%s", creds ? " (the token was refused)"
+                 : " (the server wants a token: -token or $TAKHIN_PROFILER_TOKEN)");
     else if (rs->status == 404)
-        hint = " (this server has no such endpoint, or is not the profiler port)";
+        snprintf(hint, sizeof hint, " (this server has no such endpoint, or is not the "
+                 "profiler port)");
+    else if (rs->status >= 300 && rs->status < 400) {
+        snprintf(j->err, sizeof j->err, "server answered %d %s: redirected to %.900s (add "
+                 "-follow to follow redirects)", rs->status, rs->reason,
+                 rs->location[0] ? rs->location : "(no Location)");
+        return;
+    }
+    else if (rs->status == 407)
+        snprintf(hint, sizeof hint, " (the proxy from $http_proxy/$https_proxy wants "
+                 "credentials: put them in its URL, http://user:password@proxy:port)");
     snprintf(j->err, sizeof j->err, "server answered %d %s: %s%s", rs->status, rs->reason,
-             n ? msg : "(no message)", hint);
+             n || !text ? msg : "(no message)", hint);
+}
+
+/* The request for path, as the flags and -remote say. */
+static int plan(const cli_remote *r, const cli_http_conf *c, const char *path, double idle,
+                cli_http_req *rq, char *err, size_t errlen)
+{
+    int rc = cli_http_plan(r, c, path, rq, err, errlen);
+    rq->idle_timeout = idle;
+    return rc;
 }
 
 /* Checks the downloaded file and counts its samples (trace: events). */
@@ -174,12 +202,18 @@ static int fetch(job *j)
     char path[256];
     request_path(j, path, sizeof path);
     double wait = timed(j->kind) ? j->o->duration : 0;
-    cli_http_req rq = {j->host, j->port, path, j->o->token, j->o->connect_timeout,
-                       wait + j->o->read_margin, sink, j,
-                       j->progress ? tick : NULL, j};
-    cli_http_resp rs;
+    cli_http_req rq;
+    cli_http_resp rs = {0};
+    int rc = plan(j->r, j->conf, path, wait + j->o->read_margin, &rq, j->err,
+                  sizeof j->err);
+    if (rc != CLI_OK)
+        return rc;
+    rq.sink = sink;
+    rq.sink_ctx = j;
+    rq.tick = j->progress ? tick : NULL;
+    rq.tick_ctx = j;
     j->start = mono();
-    int rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
+    rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
     clear_progress(j);
     if (rc == CLI_OK && (rs.status < 200 || rs.status > 299)) {
         http_error(j, &rs);
@@ -228,6 +262,11 @@ static void *run_job(void *arg)
     }
     pending[j->kind] = j->tmp;
     j->rc = fetch(j);
+    /* On disk before the rename: a crash leaves the old file or the new. */
+    if ((fflush(j->f) != 0 || fsync(fileno(j->f)) != 0) && j->rc == CLI_OK) {
+        snprintf(j->err, sizeof j->err, "cannot write %.900s: %s", j->tmp, strerror(errno));
+        j->rc = CLI_EXIT_FAIL;
+    }
     if (fclose(j->f) != 0 && j->rc == CLI_OK) {
         snprintf(j->err, sizeof j->err, "cannot write %.900s: %s", j->tmp, strerror(errno));
         j->rc = CLI_EXIT_FAIL;
@@ -293,14 +332,17 @@ static int discard(void *ctx, const void *data, size_t len)
 
 /* One cheap request first, so that an unreachable server or a refused
  * token gives one message instead of one per profile. */
-static int probe(const cli_opts *o, const char *host, const char *port)
+static int probe(const cli_opts *o, const cli_remote *r, const cli_http_conf *c)
 {
-    cli_http_req rq = {host, port, "/debug/pprof/cmdline", o->token, o->connect_timeout,
-                       o->read_margin, discard, NULL, NULL, NULL};
-    cli_http_resp rs;
-    job j = {.o = o};
-    int rc = cli_http_get(&rq, &rs, j.err, sizeof j.err);
-    if (rc == CLI_OK && (rs.status == 401 || rs.status == 403)) {
+    cli_http_req rq;
+    cli_http_resp rs = {0};
+    job j = {.o = o, .r = r, .conf = c};
+    int rc = plan(r, c, "/debug/pprof/cmdline", o->read_margin, &rq, j.err, sizeof j.err);
+    rq.sink = discard;
+    if (rc == CLI_OK)
+        rc = cli_http_get(&rq, &rs, j.err, sizeof j.err);
+    if (rc == CLI_OK && (rs.status == 401 || rs.status == 403 || rs.status == 407 ||
+                         (rs.status >= 300 && rs.status < 400))) {
         http_error(&j, &rs);
         rc = CLI_EXIT_SERVER;
     }
@@ -309,22 +351,22 @@ static int probe(const cli_opts *o, const char *host, const char *port)
     return rc;
 }
 
-static void init_job(job *j, cli_kind k, const cli_opts *o, const char *host, const char *port,
-                     time_t stamp, bool tty)
+static void init_job(job *j, cli_kind k, const cli_opts *o, const cli_remote *r,
+                     const cli_http_conf *c, time_t stamp, bool tty)
 {
     memset(j, 0, sizeof *j);
     j->kind = k;
     j->o = o;
-    j->host = host;
-    j->port = port;
+    j->r = r;
+    j->conf = c;
     j->stamp = stamp;
     j->progress = tty && timed(k);
 }
 
-static int collect_all(const cli_opts *o, const char *host, const char *port, time_t stamp,
-                       FILE *out, bool tty)
+static int collect_all(const cli_opts *o, const cli_remote *r, const cli_http_conf *c,
+                       time_t stamp, FILE *out, bool tty)
 {
-    int rc = probe(o, host, port);
+    int rc = probe(o, r, c);
     job *jobs = calloc(CLI_NKINDS, sizeof *jobs);
     pthread_t th[CLI_NKINDS];
     bool started[CLI_NKINDS] = {false};
@@ -333,7 +375,7 @@ static int collect_all(const cli_opts *o, const char *host, const char *port, ti
         return rc != CLI_OK ? rc : CLI_EXIT_FAIL;
     }
     for (int k = 0; k < CLI_NKINDS; k++)
-        init_job(&jobs[k], (cli_kind)k, o, host, port, stamp, tty);
+        init_job(&jobs[k], (cli_kind)k, o, r, c, stamp, tty);
     for (int k = 0; k < CLI_NKINDS; k++) { /* the instant ones, in parallel */
         if (!timed((cli_kind)k))
             started[k] = pthread_create(&th[k], NULL, run_job, &jobs[k]) == 0;
@@ -349,21 +391,38 @@ static int collect_all(const cli_opts *o, const char *host, const char *port, ti
     for (int k = 0; k < CLI_NKINDS; k++)
         summary(out, &jobs[k]);
     for (int k = 0; k < CLI_NKINDS; k++) {
-        int r = jobs[k].rc != CLI_OK ? jobs[k].rc : follow_up(&jobs[k]);
+        int jr = jobs[k].rc != CLI_OK ? jobs[k].rc : follow_up(&jobs[k]);
         if (rc == CLI_OK)
-            rc = r;
+            rc = jr;
     }
     free(jobs);
     return rc;
 }
 
+/* -remote and the transport flags, checked before anything is fetched. */
+static int transport(const cli_opts *o, cli_remote *r, cli_http_conf *c)
+{
+    char err[1024];
+    cli_http_req rq;
+    *c = (cli_http_conf){o->token, o->token_from_env, o->ca, o->cert, o->key, o->insecure,
+                         o->follow, o->connect_timeout};
+    int rc = cli_parse_remote(o->remote, r, err, sizeof err) == 0 ? CLI_OK : CLI_EXIT_USAGE;
+    if (rc == CLI_OK)
+        rc = cli_http_plan(r, c, "/", &rq, err, sizeof err);
+    if (rc == CLI_OK)
+        rc = cli_http_check_files(c, err, sizeof err);
+    if (rc != CLI_OK)
+        cli_error("%s (see -help)", err);
+    return rc;
+}
+
 int cli_collect(const cli_opts *o)
 {
-    char host[256], port[16], err[512];
-    if (cli_parse_remote(o->remote, host, sizeof host, port, sizeof port, err, sizeof err) != 0) {
-        cli_error("%s", err);
-        return CLI_EXIT_USAGE;
-    }
+    cli_remote r;
+    cli_http_conf c;
+    int rc = transport(o, &r, &c);
+    if (rc != CLI_OK)
+        return rc;
     if (o->output == NULL && cli_make_dir(o->output_dir) != 0)
         return CLI_EXIT_FAIL;
     catch_signals();
@@ -372,14 +431,14 @@ int cli_collect(const cli_opts *o)
     bool tty = isatty(STDERR_FILENO) && !o->quiet;
     time_t stamp = time(NULL);
     if (o->kind == CLI_ALL)
-        return collect_all(o, host, port, stamp, out, tty);
+        return collect_all(o, &r, &c, stamp, out, tty);
     job *j = malloc(sizeof *j);
     if (j == NULL)
         return CLI_EXIT_FAIL;
-    init_job(j, o->kind, o, host, port, stamp, tty);
+    init_job(j, o->kind, o, &r, &c, stamp, tty);
     run_job(j);
     summary(out, j);
-    int rc = j->rc != CLI_OK ? j->rc : follow_up(j);
+    rc = j->rc != CLI_OK ? j->rc : follow_up(j);
     free(j);
     return rc;
 }

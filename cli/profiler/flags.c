@@ -24,8 +24,9 @@ void cli_usage(FILE *out)
 {
     fputs(
 "usage:\n"
-"  takhin-profiler -remote HOST:PORT [-type T] [-duration 30s] [-output FILE | -output-dir DIR]\n"
+"  takhin-profiler -remote HOST:PORT|URL [-type T] [-duration 30s] [-output FILE | -output-dir DIR]\n"
 "                  [-analyze] [-flamegraph [FILE.svg]] [-token TOKEN]\n"
+"                  [-ca FILE] [-cert FILE -key FILE] [-insecure] [-follow]\n"
 "  takhin-profiler -input FILE [-top N] [-sample-index NAME] [-base FILE] [-cum]\n"
 "                  [-format text|folded] [-flamegraph [FILE.svg]]\n"
 "  takhin-profiler -type cpu|heap [-output FILE] [-sample-rate HZ] -- COMMAND [ARGS...]\n"
@@ -34,7 +35,9 @@ void cli_usage(FILE *out)
 "`go tool pprof -top`, draw flame graphs, or profile a command locally.\n"
 "\n"
 "Collect:\n"
-"  -remote HOST:PORT   the server's profiler (e.g. 127.0.0.1:6060)\n"
+"  -remote HOST:PORT   the server's profiler (e.g. 127.0.0.1:6060, [::1]:6060), or a URL\n"
+"                      http[s]://[user:TOKEN@]HOST[:PORT][/PREFIX] (user:TOKEN@: HTTP Basic,\n"
+"                      the token as password; PREFIX: the path the profiler is under)\n"
 "  -type T             cpu (default), heap, allocs, goroutine, block, mutex, trace, or all:\n"
 "                      the instant profiles in parallel with the CPU profile, then the trace\n"
 "  -duration D         length of cpu and trace profiles (default 30s; 500ms, 2m, ...)\n"
@@ -42,8 +45,14 @@ void cli_usage(FILE *out)
 "  -output-dir DIR     directory for default names takhin_<type>_<YYYYMMDD_HHMMSS>.pb.gz\n"
 "                      (.json for the trace); default /tmp\n"
 "  -token TOKEN        sends \"Authorization: Bearer TOKEN\" (default $TAKHIN_PROFILER_TOKEN)\n"
-"  -connect-timeout D  per address tried (default 5s)\n"
-"  -timeout D          read timeout added to -duration (default 30s)\n"
+"  -ca FILE            https: trust the certificates this CA (PEM) signed, not the system's\n"
+"  -cert FILE          https: client certificate (PEM; may hold the key too)\n"
+"  -key FILE           https: the client certificate's private key (PEM, unencrypted)\n"
+"  -insecure           https: do not check the server's certificate (trusted networks only)\n"
+"  -follow             follow redirects (not followed by default)\n"
+"  -connect-timeout D  connect timeout (default 5s)\n"
+"  -timeout D          idle timeout (no byte from the server) added to -duration (default 30s)\n"
+"  proxies: $http_proxy, $https_proxy, $all_proxy and $no_proxy, as curl reads them\n"
 "  -q, -quiet          no progress bar\n"
 "  -analyze            print the report of what was collected\n"
 "  -flamegraph [F.svg] also draw an SVG flame graph (default: next to the profile)\n"
@@ -67,8 +76,9 @@ void cli_usage(FILE *out)
 "Profile a command (-- COMMAND): runs it under gperftools (LD_PRELOAD: libprofiler for\n"
 "cpu, libtcmalloc for heap) and writes a symbolized profile.proto when it exits.\n"
 "\n"
-"Exit status: 0 success; 1 cannot write output, out of memory; 2 usage error;\n"
-"3 server not reached (unknown host, refused, unreachable, connect timeout);\n"
+"Exit status: 0 success; 1 cannot write output, out of memory; 2 usage error (also an\n"
+"unusable -ca, -cert or -key file); 3 server not reached (unknown host, refused,\n"
+"unreachable, connect timeout, proxy failure, TLS certificate refused either way);\n"
 "4 server answered an error or a broken response (message printed; read timeout);\n"
 "5 bad input profile (unreadable, corrupt, truncated, empty, unknown format, no samples);\n"
 "6 local run: the command could not start or left no profile.\n",
@@ -169,6 +179,9 @@ static const flag flags[] = {
     {"connect-timeout", F_DUR, OFF(connect_timeout)}, {"timeout", F_DUR, OFF(read_margin)},
     {"analyze", F_BOOL, OFF(analyze)},     {"cum", F_BOOL, OFF(cum)},
     {"quiet", F_BOOL, OFF(quiet)},         {"q", F_BOOL, OFF(quiet)},
+    {"ca", F_STR, OFF(ca)},                {"cert", F_STR, OFF(cert)},
+    {"key", F_STR, OFF(key)},              {"insecure", F_BOOL, OFF(insecure)},
+    {"follow", F_BOOL, OFF(follow)},
 };
 
 static const flag *find_flag(const char *name, size_t len)
@@ -278,6 +291,8 @@ static int check(cli_opts *o)
         return usage_error("-remote collects, -input reads a file: give one of them");
     if (o->remote)
         return check_collect(o);
+    if (o->ca || o->cert || o->key || o->insecure || o->follow)
+        return usage_error("-ca, -cert, -key, -insecure and -follow go with -remote");
     if (o->input)
         return CLI_OK;
     return usage_error("nothing to do: give -remote HOST:PORT (e.g. 127.0.0.1:6060) to "
@@ -305,6 +320,7 @@ int cli_parse_flags(int argc, char **argv, cli_opts *o)
     if (o->token == NULL) {
         const char *t = getenv("TAKHIN_PROFILER_TOKEN");
         o->token = t && *t ? t : NULL;
+        o->token_from_env = o->token != NULL;
     }
     return check(o);
 }

@@ -5,6 +5,9 @@ set -u
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
+# Tests talk to loopback directly: no proxy from the caller's environment
+# (takhin-profiler and curl both honour these); a test sets its own.
+unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
 tk_n=0 tk_failed=0

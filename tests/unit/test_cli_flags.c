@@ -1,7 +1,7 @@
 /*
  * test_cli_flags.c - takhin-profiler's command line (cli/profiler/flags.c):
  * the original tool's flag names and defaults, Go's flag syntax, durations,
- * -remote forms, the checks that make a usage error (exit 2), and the
+ * the transport's flags, the checks that make a usage error (exit 2), and the
  * default file names.
  */
 #include <stdarg.h>
@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "../../cli/profiler/cli.h"
-#include "../../cli/profiler/cli_http.h"
 
 static int parse(cli_opts *o, const char *const *args)
 {
@@ -73,8 +72,10 @@ static void test_token_from_env(void **state)
     setenv("TAKHIN_PROFILER_TOKEN", "fromenv", 1);
     assert_int_equal(parse(&o, (const char *[]){"-remote", "h:1", NULL}), CLI_OK);
     assert_string_equal(o.token, "fromenv");
+    assert_true(o.token_from_env);
     assert_int_equal(parse(&o, (const char *[]){"-remote", "h:1", "-token", "flag", NULL}), CLI_OK);
     assert_string_equal(o.token, "flag");
+    assert_false(o.token_from_env);
     unsetenv("TAKHIN_PROFILER_TOKEN");
 }
 
@@ -108,6 +109,9 @@ static void test_usage_errors(void **state)
         (const char *[]){"-remote", "h:1", "--", "ls", NULL},
         (const char *[]){"-sample-rate", "9999", "--", "ls", NULL},
         (const char *[]){"--", NULL},
+        (const char *[]){"-input", "x", "-ca", "ca.pem", NULL},
+        (const char *[]){"-input", "x", "-follow", NULL},
+        (const char *[]){"-remote", "h:1", "-ca", NULL},
     };
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
@@ -138,34 +142,25 @@ static void test_durations(void **state)
     }
 }
 
-static void remote(const char *in, const char *host, const char *port)
-{
-    char h[256], p[16], err[256];
-    int rc = cli_parse_remote(in, h, sizeof h, p, sizeof p, err, sizeof err);
-    if (host == NULL) {
-        assert_int_not_equal(rc, 0);
-        assert_non_null(strstr(err, "HOST:PORT"));
-        return;
-    }
-    assert_int_equal(rc, 0);
-    assert_string_equal(h, host);
-    assert_string_equal(p, port);
-}
-
-static void test_remote(void **state)
+/* The transport's flags (-remote's own forms: test_cli_transport.c). */
+static void test_transport_flags(void **state)
 {
     (void)state;
-    remote("127.0.0.1:6060", "127.0.0.1", "6060");
-    remote("localhost:7000", "localhost", "7000");
-    remote("http://10.0.0.1:8080/debug/pprof/", "10.0.0.1", "8080");
-    remote("[::1]:6060", "::1", "6060");
-    remote("db.example", "db.example", "6060");
-    remote("h:0", NULL, NULL);
-    remote("h:70000", NULL, NULL);
-    remote("h:port", NULL, NULL);
-    remote(":6060", NULL, NULL);
-    char h[8], p[8], err[128];
-    assert_int_not_equal(cli_parse_remote("https://h:1", h, sizeof h, p, sizeof p, err, sizeof err), 0);
+    cli_opts o;
+    unsetenv("TAKHIN_PROFILER_TOKEN");
+    assert_int_equal(parse(&o, (const char *[]){"-remote", "https://[::1]:6443/p", "-ca", "ca.pem",
+                                                "-cert=c.pem", "-key", "k.pem", "-insecure",
+                                                "-follow", NULL}), CLI_OK);
+    assert_string_equal(o.remote, "https://[::1]:6443/p");
+    assert_string_equal(o.ca, "ca.pem");
+    assert_string_equal(o.cert, "c.pem");
+    assert_string_equal(o.key, "k.pem");
+    assert_true(o.insecure);
+    assert_true(o.follow);
+    assert_int_equal(parse(&o, (const char *[]){"-remote", "h:1", NULL}), CLI_OK);
+    assert_null(o.ca);
+    assert_false(o.insecure);
+    assert_false(o.follow);
 }
 
 static void test_default_name(void **state)
@@ -192,7 +187,7 @@ int main(void)
         cmocka_unit_test(test_command),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_remote),
+        cmocka_unit_test(test_transport_flags),
         cmocka_unit_test(test_default_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
