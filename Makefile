@@ -71,12 +71,12 @@ $(BUILD)/obj/gen/profile.pb-c.o: $(PROTO_C)
 	$(CC) $(CPPFLAGS) -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer $(filter -fsanitize=%,$(CFLAGS)) $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
 
 $(HOSTLIB): $(HOSTLIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(PROFLIB): $(PROFILE_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 # The plugin's objects as an archive, so unit tests can link its modules.
 $(PLUGLIB): $(PLUGIN_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # The reference server links tcmalloc from the start (heap profiling needs
 # it as the process allocator); --no-as-needed keeps it although no symbol
@@ -97,7 +97,7 @@ $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
 
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS)
 
