@@ -1,6 +1,7 @@
 /* The profiler's metrics: see metrics.h. */
 #include "metrics.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,73 @@ static void render_sampled(const prof_metrics_sampled *v, strbuf *out)
               v->symbol_cache_entries, v->symbol_cache_bytes);
 }
 
+/* One gauge or counter without labels, its HELP and TYPE first. */
+static void render_one(strbuf *out, const char *name, const char *type, const char *help,
+                       const char *fmt_value, ...) __attribute__((format(printf, 5, 6)));
+static void render_one(strbuf *out, const char *name, const char *type, const char *help,
+                       const char *fmt_value, ...)
+{
+    char value[64];
+    va_list ap;
+    va_start(ap, fmt_value);
+    vsnprintf(value, sizeof value, fmt_value, ap);
+    va_end(ap);
+    sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, value);
+}
+
+/* The process collector of the Prometheus client libraries: the same
+ * names, types and HELP, so dashboards made for them work unchanged. */
+static void render_process(const prof_procstat *p, strbuf *out)
+{
+    if (p->has_cpu)
+        render_one(out, "process_cpu_seconds_total", "counter",
+                   "Total user and system CPU time spent in seconds.", "%.6f", p->cpu_seconds);
+    if (p->has_fds)
+        render_one(out, "process_open_fds", "gauge", "Number of open file descriptors.", "%llu",
+                   (unsigned long long)p->open_fds);
+    if (p->has_max_fds)
+        render_one(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                   "%llu", (unsigned long long)p->max_fds);
+    if (p->has_stat) {
+        render_one(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                   "%llu", (unsigned long long)p->virtual_bytes);
+        render_one(out, "process_resident_memory_bytes", "gauge",
+                   "Resident memory size in bytes.", "%llu",
+                   (unsigned long long)p->resident_bytes);
+        render_one(out, "process_threads", "gauge", "Number of OS threads in the process.",
+                   "%lld", (long long)p->threads);
+    }
+    if (p->has_start)
+        render_one(out, "process_start_time_seconds", "gauge",
+                   "Start time of the process since unix epoch in seconds.", "%.2f",
+                   p->start_time_seconds);
+}
+
+/* tcmalloc's own account of the heap; nothing under another allocator. */
+static void render_tcmalloc(const prof_tcmalloc_stats *t, strbuf *out)
+{
+    if (t->has_allocated)
+        render_one(out, "takhin_profiler_tcmalloc_allocated_bytes", "gauge",
+                   "Bytes the application has allocated and not freed (tcmalloc "
+                   "generic.current_allocated_bytes).", "%llu",
+                   (unsigned long long)t->allocated_bytes);
+    if (t->has_heap_size)
+        render_one(out, "takhin_profiler_tcmalloc_heap_size_bytes", "gauge",
+                   "Bytes of tcmalloc's heap: allocated, fragmentation and free pages, "
+                   "mapped or not (tcmalloc generic.heap_size).", "%llu",
+                   (unsigned long long)t->heap_size_bytes);
+    if (t->has_pageheap_free)
+        render_one(out, "takhin_profiler_tcmalloc_pageheap_free_bytes", "gauge",
+                   "Free bytes in tcmalloc's page heap, still mapped "
+                   "(tcmalloc.pageheap_free_bytes).", "%llu",
+                   (unsigned long long)t->pageheap_free_bytes);
+    if (t->has_pageheap_unmapped)
+        render_one(out, "takhin_profiler_tcmalloc_pageheap_unmapped_bytes", "gauge",
+                   "Free bytes in tcmalloc's page heap returned to the system "
+                   "(tcmalloc.pageheap_unmapped_bytes).", "%llu",
+                   (unsigned long long)t->pageheap_unmapped_bytes);
+}
+
 void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
                          const prof_metrics_sampled *sampled)
 {
@@ -167,4 +235,6 @@ void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
               atomic_load(&m->inflight), enabled ? 1 : 0,
               (unsigned long long)atomic_load(&m->auth_failures));
     render_sampled(sampled, out);
+    render_process(&sampled->process, out);
+    render_tcmalloc(&sampled->tcmalloc, out);
 }

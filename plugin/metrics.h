@@ -6,6 +6,7 @@
 #ifndef TAKHIN_PLUGIN_METRICS_H
 #define TAKHIN_PLUGIN_METRICS_H
 
+#include "procstat.h"
 #include "strbuf.h"
 
 #include <stdbool.h>
@@ -34,6 +35,11 @@ typedef struct prof_metrics_sampled {
     size_t symbol_modules;       /* objects whose symbols libdw holds now */
     size_t symbol_cache_entries; /* addresses in the symbol cache */
     size_t symbol_cache_bytes;   /* its memory */
+    prof_procstat process;       /* process_*: the whole process (procstat.h) */
+    prof_tcmalloc_stats tcmalloc; /* takhin_profiler_tcmalloc_*: all absent unless tcmalloc */
+    /* More figures of a part (the CPU sampler's, say) go here as a struct
+     * of that part, filled by sample_metrics (profiler.c) and written by
+     * a render_* block of their own in metrics.c. */
 } prof_metrics_sampled;
 
 /* Writes every metric. */

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "pages.h"
 #include "pf_symbolize.h"
+#include "procstat.h"
 #include "sampler.h"
 #include "symbol.h"
 #include "threads.h"
@@ -74,6 +75,11 @@ static const char *const *endpoint_names(void)
 }
 
 /* /metrics' figures that live in other parts. */
+static void *dl_lookup(const char *name)
+{
+    return dlsym(RTLD_DEFAULT, name);
+}
+
 static void sample_metrics(void *ctx, prof_metrics_sampled *out)
 {
     profiler *p = ctx;
@@ -83,6 +89,8 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
     out->symbol_modules = st.modules;
     out->symbol_cache_entries = st.entries;
     out->symbol_cache_bytes = st.cache_bytes;
+    prof_procstat_read(&out->process);
+    prof_tcmalloc_read(dl_lookup, &out->tcmalloc);
 }
 
 /* Resolves profiler.cpu_sampler to what this process can have, for the

@@ -15,6 +15,9 @@ packages=(
     libcmocka-dev                             # unit tests
     golang-go curl                            # real clients for the tests
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
+    prometheus                                # promtool's lint, and a real server scraping /metrics
+                                              # (with systemd it also starts its own on :9090;
+                                              # the tests run theirs on a free port)
     chromium fonts-dejavu-core                # looks at pages in tests
 )
 
