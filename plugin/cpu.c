@@ -27,6 +27,7 @@ struct prof_cpu {
     prof_sampler *session;      /* the plugin's sampler, while readers > 0 */
     prof_sampler_choice session_choice;
     int session_hz;
+    double last_hz;             /* rate achieved by the last profile answered */
 };
 
 prof_cpu *prof_cpu_new(char *err, size_t errlen)
@@ -55,6 +56,14 @@ void prof_cpu_set_sampler(prof_cpu *cpu, const prof_sampler_choice *choice)
     pthread_mutex_lock(&cpu->lock);
     cpu->choice = *choice;
     pthread_mutex_unlock(&cpu->lock);
+}
+
+double prof_cpu_last_achieved_hz(prof_cpu *cpu)
+{
+    pthread_mutex_lock(&cpu->lock);
+    double hz = cpu->last_hz;
+    pthread_mutex_unlock(&cpu->lock);
+    return hz;
 }
 
 prof_sampler_choice prof_cpu_sampler(prof_cpu *cpu)
@@ -218,6 +227,9 @@ static void send_profile(prof_request *req, const prof_blob *out, const prof_cpu
              "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f sampler=%s\r\n",
              run->requested_hz, out->achieved_hz, sampler);
     prof_http_send(req->conn, 200, "application/octet-stream", headers, out->data, out->len);
+    pthread_mutex_lock(&p->cpu->lock);
+    p->cpu->last_hz = out->achieved_hz;
+    pthread_mutex_unlock(&p->cpu->lock);
     /* Ten samples' worth of CPU time at least, or the rate says nothing. */
     if (out->achieved_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
         prof_log(&p->ph, TK_LOG_INFO, "CPU profile: asked for %d Hz, the %s sampler delivered "

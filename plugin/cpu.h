@@ -25,6 +25,8 @@ void prof_cpu_free(prof_cpu *cpu);
  * default is gperftools. */
 void prof_cpu_set_sampler(prof_cpu *cpu, const prof_sampler_choice *choice);
 prof_sampler_choice prof_cpu_sampler(prof_cpu *cpu);
+/* Samples per CPU-second of the last profile answered (0 before one). */
+double prof_cpu_last_achieved_hz(prof_cpu *cpu);
 
 /* The handler of /debug/pprof/profile. */
 void prof_cpu_handle(prof_request *req);

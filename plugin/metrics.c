@@ -216,6 +216,30 @@ static void render_tcmalloc(const prof_tcmalloc_stats *t, strbuf *out)
                    (unsigned long long)t->pageheap_unmapped_bytes);
 }
 
+/* The CPU sampler: which one, and what it took. */
+static void render_cpu(const prof_cpu_figures *c, strbuf *out)
+{
+    if (c->sampler == NULL)
+        return;
+    sb_printf(out, "# HELP takhin_profiler_cpu_sampler_info The CPU sampler in force "
+              "(profiler.cpu_sampler resolved) and whether it counts kernel time.\n"
+              "# TYPE takhin_profiler_cpu_sampler_info gauge\n"
+              "takhin_profiler_cpu_sampler_info{sampler=\"%s\",kernel=\"%s\"} 1\n",
+              c->sampler, c->kernel ? "true" : "false");
+    render_one(out, "takhin_profiler_cpu_samples_total", "counter",
+               "CPU samples the plugin's sampler took (perf or thread_timer).", "%llu",
+               (unsigned long long)c->samples);
+    render_one(out, "takhin_profiler_cpu_samples_lost_total", "counter",
+               "CPU samples dropped because the sampler's ring was full.", "%llu",
+               (unsigned long long)c->lost);
+    render_one(out, "takhin_profiler_cpu_sampler_handler_seconds_total", "counter",
+               "Time the sampled threads spent in the sampler's signal handler.", "%.9f",
+               (double)c->handler_ns / 1e9);
+    render_one(out, "takhin_profiler_cpu_rate_achieved_hz", "gauge",
+               "Samples per second of the process's CPU time in the last CPU profile "
+               "answered (0 before the first).", "%.1f", c->last_achieved_hz);
+}
+
 void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
                          const prof_metrics_sampled *sampled)
 {
@@ -237,4 +261,5 @@ void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
     render_sampled(sampled, out);
     render_process(&sampled->process, out);
     render_tcmalloc(&sampled->tcmalloc, out);
+    render_cpu(&sampled->cpu, out);
 }

@@ -29,6 +29,16 @@ void prof_metrics_auth_failure(prof_metrics *m);
 /* +1 when a profile starts being served, -1 when it ends. */
 void prof_metrics_inflight(prof_metrics *m, int delta);
 
+/* The CPU sampler's figures since the plugin loaded. */
+typedef struct prof_cpu_figures {
+    const char *sampler;     /* "perf", "thread_timer", "gperftools" */
+    bool kernel;             /* perf counts kernel time too */
+    uint64_t samples;        /* taken by the plugin's sampler (not gperftools) */
+    uint64_t lost;           /* dropped: its ring was full */
+    uint64_t handler_ns;     /* time in its signal handler */
+    double last_achieved_hz; /* of the last CPU profile answered; 0 before */
+} prof_cpu_figures;
+
 /* Figures other parts keep, read by the caller when /metrics is asked. */
 typedef struct prof_metrics_sampled {
     uint64_t trace_dropped_events;
@@ -37,9 +47,10 @@ typedef struct prof_metrics_sampled {
     size_t symbol_cache_bytes;   /* its memory */
     prof_procstat process;       /* process_*: the whole process (procstat.h) */
     prof_tcmalloc_stats tcmalloc; /* takhin_profiler_tcmalloc_*: all absent unless tcmalloc */
-    /* More figures of a part (the CPU sampler's, say) go here as a struct
-     * of that part, filled by sample_metrics (profiler.c) and written by
-     * a render_* block of their own in metrics.c. */
+    prof_cpu_figures cpu;        /* takhin_profiler_cpu_* */
+    /* More figures of a part go here as a struct of that part, filled by
+     * sample_metrics (profiler.c) and written by a render_* block of their
+     * own in metrics.c. */
 } prof_metrics_sampled;
 
 /* Writes every metric. */

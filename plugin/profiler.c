@@ -91,6 +91,17 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
     out->symbol_cache_bytes = st.cache_bytes;
     prof_procstat_read(&out->process);
     prof_tcmalloc_read(dl_lookup, &out->tcmalloc);
+    prof_sampler_choice c = prof_cpu_sampler(p->cpu);
+    prof_sampler_totals t;
+    prof_sampler_totals_get(&t);
+    out->cpu = (prof_cpu_figures){
+        .sampler = prof_sampler_mode_name(c.mode),
+        .kernel = c.mode == PROF_SAMPLER_PERF && c.with_kernel,
+        .samples = t.samples,
+        .lost = t.lost,
+        .handler_ns = t.handler_ns,
+        .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),
+    };
 }
 
 /* Resolves profiler.cpu_sampler to what this process can have, for the

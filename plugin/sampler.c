@@ -83,6 +83,7 @@ static struct {
     _Atomic(prof_sampler *) current;      /* NULL between sessions */
     _Atomic int inflight;                 /* handlers running now */
     _Atomic int next_token;
+    _Atomic uint64_t samples, lost, handler_ns; /* of the sessions ended */
     /* The perf fds of the current session: 1 = re-armed by ioctl, or the
      * buffer whose tail the handler moves. */
     _Atomic(void *) owned[FD_TABLE];
@@ -534,7 +535,17 @@ void prof_sampler_stop(prof_sampler *s)
     atomic_store(&G.current, NULL);
     while (atomic_load(&G.inflight) > 0) /* a handler that saw the session */
         sleep_ms(1);
+    atomic_fetch_add(&G.samples, atomic_load(&s->samples));
+    atomic_fetch_add(&G.lost, atomic_load(&s->lost));
+    atomic_fetch_add(&G.handler_ns, atomic_load(&s->handler_ns));
     session_free(s);
+}
+
+void prof_sampler_totals_get(prof_sampler_totals *out)
+{
+    /* A running session's counts join the totals when it ends. */
+    *out = (prof_sampler_totals){atomic_load(&G.samples), atomic_load(&G.lost),
+                                 atomic_load(&G.handler_ns)};
 }
 
 prof_sampler_reader *prof_sampler_join(prof_sampler *s)

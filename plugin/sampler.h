@@ -93,6 +93,12 @@ int prof_sampler_signal(void);
 typedef struct prof_sampler prof_sampler;
 typedef struct prof_sampler_reader prof_sampler_reader;
 
+/* What every session took since init (for /metrics). */
+typedef struct prof_sampler_totals {
+    uint64_t samples, lost, handler_ns;
+} prof_sampler_totals;
+void prof_sampler_totals_get(prof_sampler_totals *out);
+
 /* Starts sampling every thread with choice->mode (PERF or THREAD_TIMER)
  * at hz. NULL with err (another session runs, no memory, the signal is
  * not installed, or no thread could be armed). */

@@ -33,6 +33,12 @@ check "samples carry the numeric thread_id label" contains "$tags" "thread_id:"
 focused=$(go tool pprof -top -tagfocus thread=calibration "$TK_TMP/auto.pb.gz" 2>&1)
 check "-tagfocus thread=calibration keeps calibrate_heavy" contains "$focused" "calibrate_heavy"
 check "-tagfocus thread=calibration drops the producers" not_contains "$focused" "produce_handle"
+metrics=$(http /metrics)
+check "/metrics names the sampler" contains "$metrics" 'takhin_profiler_cpu_sampler_info{sampler="perf",kernel='
+samples=$(sed -nE 's/^takhin_profiler_cpu_samples_total ([0-9]+)$/\1/p' <<<"$metrics")
+check "/metrics counts the samples taken (${samples:-none})" test "${samples:-0}" -gt 0
+rate=$(sed -nE 's/^takhin_profiler_cpu_rate_achieved_hz ([0-9.]+)$/\1/p' <<<"$metrics")
+check "/metrics has the last profile's rate (${rate:-none})" awk -v r="${rate:-0}" 'BEGIN { exit !(r > 0) }'
 
 stop_server
 
