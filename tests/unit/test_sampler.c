@@ -224,7 +224,11 @@ static void test_perf_busy_thread_at_1000_hz(void **state)
     (void)state;
     worker w = {.name = "busy-worker", .cpu = 0.6};
     double share = sampled_share(PROF_SAMPLER_PERF, 1000, &w);
-    assert_true(share >= 0.95 && share <= 1.15);
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_PERF);
+    /* User time only: the kernel splits user from system time by ticks,
+     * a coarser measure (250 Hz here). */
+    double low = c.with_kernel ? 0.95 : 0.8, high = c.with_kernel ? 1.15 : 1.25;
+    assert_true(share >= low && share <= high);
 }
 
 static void test_perf_bursty_thread(void **state)
