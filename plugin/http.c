@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "auth.h"
+#include "escape.h"
 #include "metrics.h"
 #include "threads.h"
 
@@ -102,8 +103,10 @@ static bool authorized(prof_http *h, struct mg_connection *conn,
     if (prof_auth_check(h->cfg.settings.token, given))
         return true;
     prof_metrics_auth_failure(h->cfg.metrics);
+    char method[64], path[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
-             info->remote_port, info->request_method, info->local_uri,
+             info->remote_port, prof_escape_str(method, sizeof method, info->request_method),
+             prof_escape_str(path, sizeof path, info->local_uri),
              given ? "wrong credentials" : "no credentials");
     prof_http_error_headers(conn, 401, "WWW-Authenticate: Basic realm=\"takhin-profiler\", "
                             "Bearer realm=\"takhin-profiler\"\r\n",
@@ -164,9 +167,14 @@ static void account(prof_http *h, const struct mg_request_info *info, size_t ind
 {
     bool timed = index < h->cfg.count && h->cfg.endpoints[index].count != NULL;
     prof_metrics_request(h->cfg.metrics, index, ex->status, ex->bytes, seconds, timed);
+    /* Escaped: nothing a client sends can forge a log line (escape.h). */
+    char method[64], path[PROF_ESCAPED_MAX], query[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s %s%s%s\" %d %llu B %.1f ms",
-             info->remote_addr, info->remote_port, info->request_method, info->local_uri,
-             info->query_string ? "?" : "", info->query_string ? info->query_string : "",
+             info->remote_addr, info->remote_port,
+             prof_escape_str(method, sizeof method, info->request_method),
+             prof_escape_str(path, sizeof path, info->local_uri),
+             info->query_string ? "?" : "",
+             prof_escape_str(query, sizeof query, info->query_string),
              ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
 }
 
@@ -225,8 +233,9 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 {
     const struct mg_context *mg = mg_get_context(conn);
     prof_http *h = mg ? mg_get_user_data(mg) : NULL;
-    if (h != NULL)
-        prof_log(h->cfg.ph, TK_LOG_WARN, "http: %s", message);
+    char text[PROF_ESCAPED_MAX * 2];
+    if (h != NULL) /* civetweb's messages may quote the request */
+        prof_log(h->cfg.ph, TK_LOG_WARN, "http: %s", prof_escape_str(text, sizeof text, message));
     return 1;
 }
 
