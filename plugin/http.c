@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "escape.h"
 #include "metrics.h"
+#include "request.h"
 #include "threads.h"
 
 #include <arpa/inet.h>
@@ -106,7 +107,7 @@ static bool authorized(prof_http *h, struct mg_connection *conn,
     char method[64], path[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
              info->remote_port, prof_escape_str(method, sizeof method, info->request_method),
-             prof_escape_str(path, sizeof path, info->local_uri),
+             prof_escape_str(path, sizeof path, info->request_uri),
              given ? "wrong credentials" : "no credentials");
     prof_http_error_headers(conn, 401, "WWW-Authenticate: Basic realm=\"takhin-profiler\", "
                             "Bearer realm=\"takhin-profiler\"\r\n",
@@ -167,15 +168,59 @@ static void account(prof_http *h, const struct mg_request_info *info, size_t ind
 {
     bool timed = index < h->cfg.count && h->cfg.endpoints[index].count != NULL;
     prof_metrics_request(h->cfg.metrics, index, ex->status, ex->bytes, seconds, timed);
-    /* Escaped: nothing a client sends can forge a log line (escape.h). */
+    /* The target as sent (civetweb runs with decode_url=no), escaped:
+     * nothing a client sends can forge a log line (escape.h). */
     char method[64], path[PROF_ESCAPED_MAX], query[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s %s%s%s\" %d %llu B %.1f ms",
              info->remote_addr, info->remote_port,
              prof_escape_str(method, sizeof method, info->request_method),
-             prof_escape_str(path, sizeof path, info->local_uri),
+             prof_escape_str(path, sizeof path, info->request_uri),
              info->query_string ? "?" : "",
              prof_escape_str(query, sizeof query, info->query_string),
              ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
+}
+
+/* True when civetweb's header h had spaces between its name and colon.
+ * civetweb 1.15 accepts "Name : value" and overwrites those spaces and
+ * the colon with NULs in its request buffer, where the value follows the
+ * name: a NUL between the end of the name and the value is that gap (a
+ * colon alone leaves one NUL, at name + strlen(name)). */
+static bool header_gap(const struct mg_header *hd)
+{
+    if (hd->name == NULL || hd->value == NULL)
+        return false;
+    const char *p = hd->name + strlen(hd->name) + 1;
+    if (hd->value < p || hd->value - p > 8192)
+        return false;
+    for (; p < hd->value; p++)
+        if (*p == '\0')
+            return true;
+    return false;
+}
+
+/* The strict checks of request.h on what civetweb parsed: 0 with the
+ * decoded path, or -1 with why. */
+static int check_request(const struct mg_request_info *info, char *path, size_t pathlen,
+                         char *why, size_t whylen)
+{
+    prof_request_header hd[MG_MAX_HEADERS];
+    size_t n = 0;
+    for (int i = 0; i < info->num_headers && i < MG_MAX_HEADERS; i++, n++)
+        hd[n] = (prof_request_header){info->http_headers[i].name, info->http_headers[i].value,
+                                      header_gap(&info->http_headers[i])};
+    const char *raw = info->local_uri_raw ? info->local_uri_raw : info->request_uri;
+    path[0] = '\0';
+    if (raw == NULL) {
+        snprintf(why, whylen, "Bad request: no path");
+        return -1;
+    }
+    if (prof_request_path(raw, path, pathlen, why, whylen) != 0 ||
+        prof_request_query(info->query_string, why, whylen) != 0 ||
+        prof_request_headers(hd, n, why, whylen) != 0) {
+        path[0] = '\0';
+        return -1;
+    }
+    return 0;
 }
 
 /* The one civetweb handler: every path of the server comes here. */
@@ -183,14 +228,17 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     prof_http *h = cbdata;
     const struct mg_request_info *info = mg_get_request_info(conn);
-    const char *uri = info->local_uri ? info->local_uri : "";
+    char uri[PROF_REQUEST_MAX_PATH + 1], why[256];
+    bool bad = check_request(info, uri, sizeof uri, why, sizeof why) != 0;
     prof_exchange ex = {0};
     double start = mono_seconds();
     size_t index;
     const prof_endpoint *ep = route(h, uri, &index);
     mg_set_user_connection_data(conn, &ex);
     atomic_fetch_add(&h->inflight, 1);
-    if (!authorized(h, conn, info))
+    if (bad)
+        prof_http_error(conn, 400, "%s", why);
+    else if (!authorized(h, conn, info))
         index = h->cfg.count;
     else if (strcmp(uri, "/metrics") == 0)
         serve_metrics(h, conn);
@@ -257,6 +305,7 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
         "request_timeout_ms", timeout,
         "enable_keep_alive", "no",
         "enable_directory_listing", "no",
+        "decode_url", "no", /* dispatch decodes the path itself, strictly (request.h) */
         NULL,
     };
     /* Every request goes to dispatch through begin_request, which civetweb
