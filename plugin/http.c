@@ -216,7 +216,7 @@ static int check_request(const struct mg_request_info *info, char *path, size_t 
     }
     if (prof_request_path(raw, path, pathlen, why, whylen) != 0 ||
         prof_request_query(info->query_string, why, whylen) != 0 ||
-        prof_request_headers(hd, n, why, whylen) != 0) {
+        prof_request_headers(hd, n, info->http_version, why, whylen) != 0) {
         path[0] = '\0';
         return -1;
     }

@@ -116,10 +116,12 @@ int prof_request_query(const char *query, char *err, size_t errlen)
     return 0;
 }
 
-int prof_request_headers(const prof_request_header *h, size_t n, char *err, size_t errlen)
+int prof_request_headers(const prof_request_header *h, size_t n, const char *version,
+                         char *err, size_t errlen)
 {
     const char *length = NULL;
     bool chunked = false;
+    size_t hosts = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = h[i].name ? h[i].name : "";
         const char *value = h[i].value ? h[i].value : "";
@@ -130,6 +132,10 @@ int prof_request_headers(const prof_request_header *h, size_t n, char *err, size
         }
         if (strcasecmp(name, "Transfer-Encoding") == 0)
             chunked = true;
+        if (strcasecmp(name, "Host") == 0 && ++hosts > 1) {
+            snprintf(err, errlen, "Bad request: more than one Host header");
+            return -1;
+        }
         if (strcasecmp(name, "Content-Length") != 0)
             continue;
         if (value[0] == '\0' || value[strspn(value, "0123456789")] != '\0' ||
@@ -144,6 +150,10 @@ int prof_request_headers(const prof_request_header *h, size_t n, char *err, size
             return -1;
         }
         length = value;
+    }
+    if (hosts == 0 && version != NULL && strcmp(version, "1.1") == 0) {
+        snprintf(err, errlen, "Bad request: an HTTP/1.1 request needs a Host header");
+        return -1;
     }
     if (length != NULL && chunked) {
         snprintf(err, errlen, "Bad request: both Content-Length and Transfer-Encoding");

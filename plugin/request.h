@@ -39,10 +39,13 @@ typedef struct prof_request_header {
     bool space_before_colon; /* "Name : value" (see prof_request_header_gap) */
 } prof_request_header;
 
-/* Checks the headers: no whitespace between a name and its colon; a
- * Content-Length is digits only, and several must agree; not both
- * Content-Length and Transfer-Encoding. 0, or -1 with err. */
-int prof_request_headers(const prof_request_header *h, size_t n, char *err, size_t errlen);
+/* Checks the headers of a request of HTTP `version` ("1.1"; NULL:
+ * unknown): no whitespace between a name and its colon; one Host at most,
+ * and one in HTTP/1.1; a Content-Length is digits only, and several must
+ * agree; not both Content-Length and Transfer-Encoding. 0, or -1 with
+ * err. */
+int prof_request_headers(const prof_request_header *h, size_t n, const char *version,
+                         char *err, size_t errlen);
 
 /* The body of a request as read: `declared` is its Content-Length (-1:
  * chunked or none), `got` the bytes read, `read_failed` whether the read

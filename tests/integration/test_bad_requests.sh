@@ -79,38 +79,41 @@ row 400 "a path of 1025 bytes" "$(get "$p1025")"
 row 200 "an encoded plain letter is the same path" "$(get /debug/pprof/cmd%6Cine)"
 # Headers (RFC 9112).
 row 400 "space before a header's colon" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost : x\r\n\r\n')"
+row 400 "HTTP/1.1 without Host" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\n\r\n')"
+row 400 "two Host headers" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')"
+row 200 "HTTP/1.0 without Host" "$(raw 'GET /debug/pprof/cmdline HTTP/1.0\r\n\r\n')"
 row 400 "conflicting Content-Length" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n0x1')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n0x1')"
 row 200 "repeated identical Content-Length" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n0x1')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n0x1')"
 row 400 "Content-Length with a sign" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: +3\r\n\r\n0x1')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n0x1')"
 row 400 "Content-Length with trailing garbage" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3x\r\n\r\n0x1')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\n0x1')"
 row 400 "Content-Length and Transfer-Encoding" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
-row 400 "control character in a header value" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nX: a\x01b\r\n\r\n')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
+row 400 "control character in a header value" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n')"
 # Broken symbol bodies: never answered as if they were whole.
 row 400 "symbol: bad chunk size" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')"
 row 400 "symbol: chunked body without its last chunk" \
-    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n')"
+    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n')"
 row 400 "symbol: Content-Length 100, 6 bytes sent" \
-    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 100\r\n\r\n0x1+31')"
+    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0x1+31')"
 row 200 "symbol: a whole chunked body" \
-    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
 row 200 "symbol: a whole body, then a half-close" \
-    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3\r\n\r\n0x1')"
+    "$(raw -halfclose 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n0x1')"
 
 body=$("$RAWHTTP" -body "$port" "GET /debug/pprof/heap%00 $H\r\n")
 check "a NUL's 400 names the problem" contains "$body" "NUL byte in the path"
 body=$("$RAWHTTP" -body "$port" "GET /debug/pprof/x/%2e%2e/cmdline $H\r\n")
 check "a dot segment's 400 names it" contains "$body" 'dot segment ".." in the path'
-body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n0x1')
+body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n0x1')
 check "conflicting lengths: the 400 says so" contains "$body" "conflicting Content-Length"
-body=$("$RAWHTTP" -body -halfclose "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nContent-Length: 100\r\n\r\n0x1+31')
+body=$("$RAWHTTP" -body -halfclose "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0x1+31')
 check "a short body: the 400 counts the bytes" contains "$body" "ended after 6 of the 100 bytes"
-body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')
+body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')
 check "a bad chunk: the 400 says the chunked body is broken" contains "$body" "chunked body"
 
 check "after all of them the server still answers" test "$(http_status /debug/pprof/)" = 200

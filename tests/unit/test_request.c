@@ -96,7 +96,7 @@ static int headers(const char *err_part, size_t n, ...)
     }
     va_end(ap);
     char err[256] = "";
-    int r = prof_request_headers(h, n, err, sizeof err);
+    int r = prof_request_headers(h, n, "1.1", err, sizeof err);
     if (err_part != NULL && strstr(err, err_part) == NULL)
         fail_msg("expected \"%s\" in \"%s\"", err_part, err);
     return r;
@@ -106,15 +106,21 @@ static void test_headers(void **state)
 {
     (void)state;
     assert_int_equal(headers(NULL, 2, "Host", "x", 0, "Content-Length", "12", 0), 0);
-    assert_int_equal(headers(NULL, 2, "Content-Length", "3", 0, "content-length", "3", 0), 0);
+    assert_int_equal(headers(NULL, 3, "Content-Length", "3", 0, "content-length", "3", 0,
+                             "host", "x", 0), 0);
+    assert_int_equal(headers("more than one Host header", 2, "Host", "x", 0, "HOST", "x", 0), -1);
+    assert_int_equal(headers("needs a Host header", 1, "X", "x", 0), -1);
+    prof_request_header one = {"X", "y", false};
+    char err[128];
+    assert_int_equal(prof_request_headers(&one, 1, "1.0", err, sizeof err), 0);
     assert_int_equal(headers("whitespace between the header name \"Host\"", 1, "Host", "x", 1),
                      -1);
-    assert_int_equal(headers("conflicting Content-Length headers (3 and 5)", 2,
+    assert_int_equal(headers("conflicting Content-Length headers (3 and 5)", 3, "Host", "x", 0,
                              "Content-Length", "3", 0, "Content-Length", "5", 0), -1);
     assert_int_equal(headers("must be a decimal number", 1, "Content-Length", "+3", 0), -1);
     assert_int_equal(headers("must be a decimal number", 1, "Content-Length", "3x", 0), -1);
     assert_int_equal(headers("must be a decimal number", 1, "Content-Length", "", 0), -1);
-    assert_int_equal(headers("both Content-Length and Transfer-Encoding", 2,
+    assert_int_equal(headers("both Content-Length and Transfer-Encoding", 3, "Host", "x", 0,
                              "Content-Length", "3", 0, "Transfer-Encoding", "chunked", 0), -1);
 }
 

@@ -182,13 +182,16 @@ static void check_headers(char *lines)
         line = next;
     }
     char err[256] = "";
-    if (prof_request_headers(h, n, err, sizeof err) != 0) {
+    prof_request_headers(h, n, NULL, err, sizeof err);
+    if (prof_request_headers(h, n, "1.1", err, sizeof err) != 0) {
         FUZZ_ASSERT(err[0] != '\0', "headers refused without a message");
         return;
     }
     const char *length = NULL;
+    size_t hosts = 0;
     for (size_t i = 0; i < n; i++) {
         FUZZ_ASSERT(!h[i].space_before_colon, "a space before a colon accepted");
+        hosts += strcasecmp(h[i].name, "Host") == 0;
         if (strcasecmp(h[i].name, "Content-Length") == 0) {
             FUZZ_ASSERT(h[i].value[0] != '\0' && strspn(h[i].value, "0123456789") ==
                         strlen(h[i].value), "Content-Length %s accepted", h[i].value);
@@ -197,6 +200,7 @@ static void check_headers(char *lines)
             length = h[i].value;
         }
     }
+    FUZZ_ASSERT(hosts == 1, "an HTTP/1.1 request with %zu Host headers accepted", hosts);
 }
 
 static void check_body(const char *body, size_t len, unsigned flags)
