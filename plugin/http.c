@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "escape.h"
 #include "metrics.h"
+#include "http_check.h"
 #include "request.h"
 #include "threads.h"
 
@@ -180,56 +181,13 @@ static void account(prof_http *h, const struct mg_request_info *info, size_t ind
              ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
 }
 
-/* True when civetweb's header h had spaces between its name and colon.
- * civetweb 1.15 accepts "Name : value" and overwrites those spaces and
- * the colon with NULs in its request buffer, where the value follows the
- * name: a NUL between the end of the name and the value is that gap (a
- * colon alone leaves one NUL, at name + strlen(name)). */
-static bool header_gap(const struct mg_header *hd)
-{
-    if (hd->name == NULL || hd->value == NULL)
-        return false;
-    const char *p = hd->name + strlen(hd->name) + 1;
-    if (hd->value < p || hd->value - p > 8192)
-        return false;
-    for (; p < hd->value; p++)
-        if (*p == '\0')
-            return true;
-    return false;
-}
-
-/* The strict checks of request.h on what civetweb parsed: 0 with the
- * decoded path, or -1 with why. */
-static int check_request(const struct mg_request_info *info, char *path, size_t pathlen,
-                         char *why, size_t whylen)
-{
-    prof_request_header hd[MG_MAX_HEADERS];
-    size_t n = 0;
-    for (int i = 0; i < info->num_headers && i < MG_MAX_HEADERS; i++, n++)
-        hd[n] = (prof_request_header){info->http_headers[i].name, info->http_headers[i].value,
-                                      header_gap(&info->http_headers[i])};
-    const char *raw = info->local_uri_raw ? info->local_uri_raw : info->request_uri;
-    path[0] = '\0';
-    if (raw == NULL) {
-        snprintf(why, whylen, "Bad request: no path");
-        return -1;
-    }
-    if (prof_request_path(raw, path, pathlen, why, whylen) != 0 ||
-        prof_request_query(info->query_string, why, whylen) != 0 ||
-        prof_request_headers(hd, n, info->http_version, why, whylen) != 0) {
-        path[0] = '\0';
-        return -1;
-    }
-    return 0;
-}
-
 /* The one civetweb handler: every path of the server comes here. */
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     prof_http *h = cbdata;
     const struct mg_request_info *info = mg_get_request_info(conn);
     char uri[PROF_REQUEST_MAX_PATH + 1], why[256];
-    bool bad = check_request(info, uri, sizeof uri, why, sizeof why) != 0;
+    bool bad = prof_http_check_request(info, uri, sizeof uri, why, sizeof why) != 0;
     prof_exchange ex = {0};
     double start = mono_seconds();
     size_t index;
