@@ -38,7 +38,9 @@ static void not_found(prof_http *h, struct mg_connection *conn, const char *uri)
     for (size_t i = 0; i < h->cfg.count && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "  %s%s\n", PROF_HTTP_PREFIX,
                               h->cfg.endpoints[i].name);
-    prof_http_error(conn, 404, "Unknown profile or path: %s\nValid paths:\n%s", uri, list);
+    char shown[PROF_ESCAPED_MAX]; /* a decoded %ff is not UTF-8 */
+    prof_http_error(conn, 404, "Unknown profile or path: %s\nValid paths:\n%s",
+                    prof_escape_str(shown, sizeof shown, uri), list);
 }
 
 static const prof_endpoint *find_endpoint(const prof_http *h, const char *name)

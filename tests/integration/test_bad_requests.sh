@@ -116,6 +116,8 @@ check "a short body: the 400 counts the bytes" contains "$body" "ended after 6 o
 body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')
 check "a bad chunk: the 400 says the chunked body is broken" contains "$body" "chunked body"
 
+body=$("$RAWHTTP" -body "$port" "GET /debug/pprof/%ff%c3 $H\r\n")
+check "a 404 shows a path that is not UTF-8 escaped" contains "$body" 'Unknown profile or path: /debug/pprof/\xff\xc3'
 check "after all of them the server still answers" test "$(http_status /debug/pprof/)" = 200
 check "and serves a profile" test "$(http_status /debug/pprof/cmdline)" = 200
 
