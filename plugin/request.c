@@ -130,6 +130,11 @@ int prof_request_headers(const prof_request_header *h, size_t n, const char *ver
                      "and its colon", name);
             return -1;
         }
+        if (h[i].folded) {
+            snprintf(err, errlen, "Bad request: obsolete line folding (a line starting with "
+                     "whitespace) after the header \"%.64s\"", name);
+            return -1;
+        }
         if (strcasecmp(name, "Transfer-Encoding") == 0)
             chunked = true;
         if (strcasecmp(name, "Host") == 0 && ++hosts > 1) {

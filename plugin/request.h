@@ -36,11 +36,14 @@ int prof_request_query(const char *query, char *err, size_t errlen);
 /* One header line as received. */
 typedef struct prof_request_header {
     const char *name, *value;
-    bool space_before_colon; /* "Name : value" (see prof_request_header_gap) */
+    bool space_before_colon; /* "Name : value" */
+    bool folded;             /* the next line starts with whitespace (obs-fold) */
 } prof_request_header;
 
 /* Checks the headers of a request of HTTP `version` ("1.1"; NULL:
- * unknown): no whitespace between a name and its colon; one Host at most,
+ * unknown): no whitespace between a name and its colon; no line folding
+ * (RFC 9112 section 5.2: civetweb drops the folded line and every header
+ * after it); one Host at most,
  * and one in HTTP/1.1; a Content-Length is digits only, and several must
  * agree; not both Content-Length and Transfer-Encoding. 0, or -1 with
  * err. */

@@ -79,6 +79,12 @@ row 400 "a path of 1025 bytes" "$(get "$p1025")"
 row 200 "an encoded plain letter is the same path" "$(get /debug/pprof/cmd%6Cine)"
 # Headers (RFC 9112).
 row 400 "space before a header's colon" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost : x\r\n\r\n')"
+row 400 "a folded header line (obs-fold)" \
+    "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n')"
+row 400 "a folded line hiding Content-Length" \
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\nContent-Length: 3\r\n\r\n0x1')"
+row 400 "a folded line after an empty value, bare LF" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\nHost: x\nX:\n b\n\n')"
+row 200 "bare LF line ends" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\nHost: x\nX: a\n\n')"
 row 400 "HTTP/1.1 without Host" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\n\r\n')"
 row 400 "two Host headers" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')"
 row 200 "HTTP/1.0 without Host" "$(raw 'GET /debug/pprof/cmdline HTTP/1.0\r\n\r\n')"

@@ -92,7 +92,9 @@ static int headers(const char *err_part, size_t n, ...)
     for (size_t i = 0; i < n; i++) {
         h[i].name = va_arg(ap, const char *);
         h[i].value = va_arg(ap, const char *);
-        h[i].space_before_colon = va_arg(ap, int);
+        int flags = va_arg(ap, int);
+        h[i].space_before_colon = flags & 1;
+        h[i].folded = flags & 2;
     }
     va_end(ap);
     char err[256] = "";
@@ -110,9 +112,11 @@ static void test_headers(void **state)
                              "host", "x", 0), 0);
     assert_int_equal(headers("more than one Host header", 2, "Host", "x", 0, "HOST", "x", 0), -1);
     assert_int_equal(headers("needs a Host header", 1, "X", "x", 0), -1);
-    prof_request_header one = {"X", "y", false};
+    prof_request_header one = {"X", "y", false, false};
     char err[128];
     assert_int_equal(prof_request_headers(&one, 1, "1.0", err, sizeof err), 0);
+    assert_int_equal(headers("obsolete line folding (a line starting with whitespace) after the "
+                             "header \"X\"", 2, "Host", "x", 0, "X", "a", 2), -1);
     assert_int_equal(headers("whitespace between the header name \"Host\"", 1, "Host", "x", 1),
                      -1);
     assert_int_equal(headers("conflicting Content-Length headers (3 and 5)", 3, "Host", "x", 0,

@@ -6,7 +6,8 @@
  * Content-Length is its size, one more with bit 2; bit 1: the read ended
  * on an error), then,
  * separated by NULs: the path, the query, header lines ("Name: value",
- * or "Name : value" for a space before the colon; one per '\n'), the body.
+ * or "Name : value" for a space before the colon; one per '\n'; a line
+ * starting with whitespace folds the one before), the body.
  * Exercises prof_request_path, prof_request_query, prof_request_headers,
  * prof_request_body_end (plugin/request.c), the query parameters the
  * handlers read (plugin/query.c, trace's seconds), prof_symbol_parse on
@@ -167,6 +168,8 @@ static void check_headers(char *lines)
         char *next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
+        if (n > 0 && (line[0] == ' ' || line[0] == '\t'))
+            h[n - 1].folded = true;
         char *colon = strchr(line, ':');
         if (colon != NULL) {
             bool gap = colon > line && colon[-1] == ' ';
@@ -177,7 +180,7 @@ static void check_headers(char *lines)
             char *value = colon + 1;
             while (*value == ' ')
                 value++;
-            h[n++] = (prof_request_header){line, value, gap};
+            h[n++] = (prof_request_header){line, value, gap, false};
         }
         line = next;
     }
@@ -191,6 +194,7 @@ static void check_headers(char *lines)
     size_t hosts = 0;
     for (size_t i = 0; i < n; i++) {
         FUZZ_ASSERT(!h[i].space_before_colon, "a space before a colon accepted");
+        FUZZ_ASSERT(!h[i].folded, "a folded header line accepted");
         hosts += strcasecmp(h[i].name, "Host") == 0;
         if (strcasecmp(h[i].name, "Content-Length") == 0) {
             FUZZ_ASSERT(h[i].value[0] != '\0' && strspn(h[i].value, "0123456789") ==
