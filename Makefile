@@ -160,7 +160,7 @@ endif
 
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
-FUZZ_NAMES   := config query symbol legacy decode admin $(if $(wildcard cli/profiler/cli_prof.h),cli)
+FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz

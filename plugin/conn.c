@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,17 @@ bool prof_conn_gone(int fd)
 {
     if (fd < 0)
         return false;
-    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    /* Not POLLRDHUP, nor a recv of 0: that is the client's FIN, which a
+     * client that half-closed after its request (shutdown(SHUT_WR), nc -N,
+     * some proxies) sends while it waits for the answer. */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
     if (poll(&p, 1, 0) <= 0)
         return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-        return true;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+        return true; /* reset, or closed both ways */
     char c;
-    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT);
 }
 
 static double mono_now(void)

@@ -12,7 +12,17 @@
 /* The fd of the request's connection, or -1 if it cannot be found (then
  * the profile simply runs its full length). */
 int prof_conn_fd(const struct mg_request_info *info, int local_port);
-/* True when the peer closed the connection (fd -1: never). */
+/* True when the connection is dead: reset by the peer (POLLERR,
+ * ECONNRESET) or closed both ways (POLLHUP). fd -1: never.
+ *
+ * A FIN alone is not a disconnect: a client may half-close after its
+ * request (shutdown(SHUT_WR): nc -N, some proxies) and still read the
+ * answer, so the profile goes on. A client that really closed its socket
+ * also only sent a FIN; it is noticed when its kernel answers with a
+ * reset, which it does once we write to it: by then the profile has run
+ * to its end, and the answer is lost (a write error, in the access log).
+ * A client that resets (a killed process with unread data, SO_LINGER 0,
+ * a proxy giving up) ends the profile at once. */
 bool prof_conn_gone(int fd);
 
 struct prof_request;

@@ -2,7 +2,10 @@
 #include "http.h"
 
 #include "auth.h"
+#include "escape.h"
 #include "metrics.h"
+#include "http_check.h"
+#include "request.h"
 #include "threads.h"
 
 #include <arpa/inet.h>
@@ -37,7 +40,9 @@ static void not_found(prof_http *h, struct mg_connection *conn, const char *uri)
     for (size_t i = 0; i < h->cfg.count && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "  %s%s\n", PROF_HTTP_PREFIX,
                               h->cfg.endpoints[i].name);
-    prof_http_error(conn, 404, "Unknown profile or path: %s\nValid paths:\n%s", uri, list);
+    char shown[PROF_ESCAPED_MAX]; /* a decoded %ff is not UTF-8 */
+    prof_http_error(conn, 404, "Unknown profile or path: %s\nValid paths:\n%s",
+                    prof_escape_str(shown, sizeof shown, uri), list);
 }
 
 static const prof_endpoint *find_endpoint(const prof_http *h, const char *name)
@@ -104,8 +109,10 @@ static bool authorized(prof_http *h, const prof_settings *s, struct mg_connectio
     if (prof_auth_check(s->token, given))
         return true;
     prof_metrics_auth_failure(h->cfg.metrics);
+    char method[64], path[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
-             info->remote_port, info->request_method, info->local_uri,
+             info->remote_port, prof_escape_str(method, sizeof method, info->request_method),
+             prof_escape_str(path, sizeof path, info->request_uri),
              given ? "wrong credentials" : "no credentials");
     prof_http_error_headers(conn, 401, "WWW-Authenticate: Basic realm=\"takhin-profiler\", "
                             "Bearer realm=\"takhin-profiler\"\r\n",
@@ -166,9 +173,15 @@ static void account(prof_http *h, const struct mg_request_info *info, size_t ind
 {
     bool timed = index < h->cfg.count && h->cfg.endpoints[index].count != NULL;
     prof_metrics_request(h->cfg.metrics, index, ex->status, ex->bytes, seconds, timed);
+    /* The target as sent (civetweb runs with decode_url=no), escaped:
+     * nothing a client sends can forge a log line (escape.h). */
+    char method[64], path[PROF_ESCAPED_MAX], query[PROF_ESCAPED_MAX];
     prof_log(h->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s %s%s%s\" %d %llu B %.1f ms",
-             info->remote_addr, info->remote_port, info->request_method, info->local_uri,
-             info->query_string ? "?" : "", info->query_string ? info->query_string : "",
+             info->remote_addr, info->remote_port,
+             prof_escape_str(method, sizeof method, info->request_method),
+             prof_escape_str(path, sizeof path, info->request_uri),
+             info->query_string ? "?" : "",
+             prof_escape_str(query, sizeof query, info->query_string),
              ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
 }
 
@@ -177,7 +190,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     prof_http *h = cbdata;
     const struct mg_request_info *info = mg_get_request_info(conn);
-    const char *uri = info->local_uri ? info->local_uri : "";
+    char uri[PROF_REQUEST_MAX_PATH + 1], why[256];
+    bool bad = prof_http_check_request(info, uri, sizeof uri, why, sizeof why) != 0;
     prof_exchange ex = {0};
     double start = mono_seconds();
     prof_settings s; /* this request's copy: a reload may publish others */
@@ -188,7 +202,9 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     const prof_endpoint *ep = route(h, uri, &index);
     mg_set_user_connection_data(conn, &ex);
     atomic_fetch_add(&h->inflight, 1);
-    if (!authorized(h, &s, conn, info))
+    if (bad)
+        prof_http_error(conn, 400, "%s", why);
+    else if (!authorized(h, &s, conn, info))
         index = h->cfg.count;
     else if (strcmp(uri, "/metrics") == 0)
         serve_metrics(h, conn);
@@ -231,8 +247,9 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 {
     const struct mg_context *mg = mg_get_context(conn);
     prof_http *h = mg ? mg_get_user_data(mg) : NULL;
-    if (h != NULL)
-        prof_log(h->cfg.ph, TK_LOG_WARN, "http: %s", message);
+    char text[PROF_ESCAPED_MAX * 2];
+    if (h != NULL) /* civetweb's messages may quote the request */
+        prof_log(h->cfg.ph, TK_LOG_WARN, "http: %s", prof_escape_str(text, sizeof text, message));
     return 1;
 }
 
@@ -254,6 +271,7 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
         "request_timeout_ms", timeout,
         "enable_keep_alive", "no",
         "enable_directory_listing", "no",
+        "decode_url", "no", /* dispatch decodes the path itself, strictly (request.h) */
         NULL,
     };
     /* Every request goes to dispatch through begin_request, which civetweb

@@ -1,6 +1,7 @@
 /* /debug/pprof/symbol: see symbol.h. */
 #include "symbol.h"
 
+#include "request.h"
 #include "strbuf.h"
 
 #include "pf_symbolize.h"
@@ -55,17 +56,25 @@ long prof_symbol_parse(const char *body, size_t len, uint64_t *addrs, size_t max
     return (long)count;
 }
 
-/* Reads the whole request body (at most PROF_SYMBOL_MAX_BODY bytes). */
-static int read_body(struct mg_connection *conn, strbuf *body)
+/* Reads the whole request body: 0; 413 over PROF_SYMBOL_MAX_BODY bytes;
+ * 500 out of memory; 400 with err when the body is broken. mg_read
+ * returns 0 at the end of a complete body, and -1 for a malformed chunk
+ * or a connection that ended (or timed out) before the last chunk; for a
+ * Content-Length body it returns 0 also when the connection ends early,
+ * so the bytes are counted against the length declared. */
+static int read_body(prof_request *req, strbuf *body, char *err, size_t errlen)
 {
     char chunk[8192];
     int n;
-    while ((n = mg_read(conn, chunk, sizeof chunk)) > 0) {
+    while ((n = mg_read(req->conn, chunk, sizeof chunk)) > 0) {
         if (body->len + (size_t)n > PROF_SYMBOL_MAX_BODY)
-            return -1;
+            return 413;
         sb_append(body, chunk, (size_t)n);
     }
-    return body->failed ? -1 : 0;
+    if (body->failed)
+        return 500;
+    return prof_request_body_end(req->info->content_length, body->len, n < 0, err, errlen) == 0
+               ? 0 : 400;
 }
 
 static void answer(prof_request *req, const char *text, size_t len)
@@ -113,9 +122,15 @@ void prof_symbol_handle(prof_request *req)
         return;
     }
     strbuf body = {0};
-    if (read_body(req->conn, &body) != 0)
+    char err[256];
+    int status = read_body(req, &body, err, sizeof err);
+    if (status == 413)
         prof_http_error(req->conn, 413, "request body too large: at most %d bytes of "
                         "addresses; split the lookup", PROF_SYMBOL_MAX_BODY);
+    else if (status == 500)
+        prof_http_error(req->conn, 500, "out of memory");
+    else if (status == 400)
+        prof_http_error(req->conn, 400, "%s", err);
     else
         answer(req, body.data ? body.data : "", body.len);
     free(body.data);

@@ -175,3 +175,13 @@ time.sleep(600)' "$1" &
     done
     return 1
 }
+
+# rawhttp_build: builds tests/integration/tools/rawhttp (one request byte
+# for byte: half-close, reset, bytes curl never sends) into $RAWHTTP.
+rawhttp_build() {
+    RAWHTTP=$TK_TMP/rawhttp
+    (cd tests/integration/tools/rawhttp && GO111MODULE=off GOCACHE=$TK_TMP/gocache \
+        go build -o "$RAWHTTP" main.go) 2>"$TK_TMP/rawhttp-build.log" && return 0
+    not_ok "tests/integration/tools/rawhttp builds ($(head -c 300 "$TK_TMP/rawhttp-build.log"))"
+    return 1
+}

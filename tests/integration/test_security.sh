@@ -49,6 +49,13 @@ check "auth failures are counted (4 so far)" \
     grep -q "^takhin_profiler_auth_failures_total 4$" "$TK_TMP/metrics"
 check "requests are counted by endpoint and status" \
     grep -q 'takhin_profiler_requests_total{endpoint="profile",code="200"} 1' "$TK_TMP/metrics"
+# A path that would forge a log line (issue 17 #4): refused before the
+# token is looked at, and logged as sent, escaped.
+forge='/%0a2026-01-01T00:00:00.000Z%20ERROR%20[host]%20forged%1b[31m'
+check "a log-forging path without the token: 400" \
+    test "$(curl -s -g -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$forge")" = 400
+check "it forges no log line" test -z "$(grep -a '^2026-01-01T00:00:00' "$SERVER_LOG")"
+check "no escape character reaches the log" test -z "$(grep -a $'\x1b' "$SERVER_LOG")"
 # A symbolized thread dump fills the symbolizer; the gauges show it.
 curl -s -o /dev/null -H "Authorization: Bearer $token" "$base/goroutine?debug=1"
 curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" >"$TK_TMP/metrics2"

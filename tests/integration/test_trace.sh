@@ -56,8 +56,9 @@ check "a second trace meanwhile is 409" grep -q "^HTTP/1.1 409" "$TK_TMP/h409"
 check "the 409 says when the running one ends" contains "$body" "a trace is already running; it ends in about"
 wait $first
 
-# A client that goes away frees the slot at once.
-curl -s -o /dev/null --max-time 1 "$url/trace?seconds=30"
+# A client that goes away (its connection reset) frees the slot at once.
+rawhttp_build || finish
+"$RAWHTTP" -reset-after 1 "$(profiler_port)" 'GET /debug/pprof/trace?seconds=30 HTTP/1.1\r\nHost: x\r\n\r\n' >/dev/null
 sleep 0.3
 check "after the client left, a new trace starts (not 409)" \
     test "$(http_status "/debug/pprof/trace?seconds=0.2")" = 200
