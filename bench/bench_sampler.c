@@ -96,14 +96,15 @@ static uint64_t gperftools_samples(const char *path)
     return total;
 }
 
-/* Stops; the samples taken and the time in the handler per sample (us,
- * 0 when not measured). */
-static uint64_t stop(session *x, double *handler_us)
+/* Stops; the signals taken (where samples were placed; gperftools: its
+ * samples), the samples/count they weigh (the same for gperftools), and
+ * the time in the handler per signal (us, 0 when not measured). */
+static uint64_t stop_weighed(session *x, double *handler_us, uint64_t *weighed)
 {
     *handler_us = 0;
     if (x->mode == PROF_SAMPLER_GPERFTOOLS) {
         ProfilerStop();
-        return gperftools_samples(x->path);
+        return *weighed = gperftools_samples(x->path);
     }
     prof_sampler_result r;
     if (prof_sampler_leave(x->s, x->r, &r) != 0)
@@ -111,7 +112,14 @@ static uint64_t stop(session *x, double *handler_us)
     prof_sampler_stop(x->s);
     pf_profile_free(r.profile);
     *handler_us = r.handled ? (double)r.handler_ns / (double)r.handled / 1e3 : 0;
-    return r.samples;
+    *weighed = r.samples;
+    return r.signals;
+}
+
+static uint64_t stop(session *x, double *handler_us)
+{
+    uint64_t weighed;
+    return stop_weighed(x, handler_us, &weighed);
 }
 
 /* ---- the bursty workload ---- */
@@ -173,7 +181,7 @@ static const prof_sampler_mode modes[] = {PROF_SAMPLER_PERF, PROF_SAMPLER_THREAD
 static void accuracy(double secs)
 {
     printf("1. bursty workload (2 threads, 180 us of CPU then sleep to the next 1 ms + phase), "
-           "100 Hz asked: samples per CPU-second / 100\n\n");
+           "100 Hz asked: signals (where samples are taken) per CPU-second / 100\n\n");
     printf("| phase (us) | perf | thread_timer | gperftools |\n|---|---|---|---|\n");
     for (int phase = 0; phase <= 800; phase += 200) {
         printf("| %d |", phase);
@@ -254,19 +262,22 @@ static void overhead(int pairs)
 static void switch_cost(double secs)
 {
     printf("\n3. short bursts (2 threads, 20 us of CPU on a 1 ms grid): the process's CPU per "
-           "burst, and samples per CPU-second / 1000 at 1000 Hz\n\n");
-    printf("| sampler | CPU per burst (us) | samples share |\n|---|---|---|\n");
+           "burst; signals per CPU-second / 1000 at 1000 Hz; and the samples they weigh "
+           "(each thread's CPU clock since its previous signal) per CPU-second / 1000\n\n");
+    printf("| sampler | CPU per burst (us) | signals share | weighed samples share |\n"
+           "|---|---|---|---|\n");
     uint64_t bursts;
     double off = run_bursty(0.00002, 0, secs, &bursts);
-    printf("| off | %.1f | |\n", off / (double)bursts * 1e6);
+    printf("| off | %.1f | | |\n", off / (double)bursts * 1e6);
     for (size_t m = 0; m < 2; m++) {
         session x;
         double hus;
+        uint64_t weighed;
         start(&x, modes[m], 1000);
         double cpu = run_bursty(0.00002, 0, secs, &bursts);
-        uint64_t n = stop(&x, &hus);
-        printf("| %s | %.1f | %.2f |\n", prof_sampler_mode_name(modes[m]),
-               cpu / (double)bursts * 1e6, (double)n / cpu / 1000);
+        uint64_t n = stop_weighed(&x, &hus, &weighed);
+        printf("| %s | %.1f | %.2f | %.2f |\n", prof_sampler_mode_name(modes[m]),
+               cpu / (double)bursts * 1e6, (double)n / cpu / 1000, (double)weighed / cpu / 1000);
     }
 }
 

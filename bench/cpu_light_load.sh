@@ -5,7 +5,8 @@
 # a tick between sleeps (the demo at a low record rate) may get few
 # samples or none, however long the profile. For each demo rate: the
 # process's CPU time in the profile and the rate achieved (samples per
-# second of that CPU time, from X-Takhin-Cpu-Hz), per profile, for each
+# second of that CPU time, from X-Takhin-Cpu-Hz: the samples the profile
+# counts, and the signals that placed them), per profile, for each
 # sampler (profiler.cpu_sampler) side by side: SAMPLERS="perf thread_timer
 # gperftools" by default.
 #   bench/cpu_light_load.sh [PROFILES] [SECONDS] [RATES...]
@@ -22,18 +23,20 @@ demo:
   rate: $rate
   producers: 2"
     sleep 1
-    achieved=() share=()
+    achieved=() share=() signals=()
     for _ in $(seq "$profiles"); do
         curl -s -D "$B_TMP/headers" -o "$B_TMP/cpu.pb.gz" \
             "http://127.0.0.1:$B_PORT/debug/pprof/profile?seconds=$secs"
         hz=$(sed -nE 's/^X-Takhin-Cpu-Hz: .*achieved=([0-9.]+).*/\1/ip' "$B_TMP/headers" | tr -d '\r')
-        achieved+=("${hz:-0}")
+        sig=$(sed -nE 's/^X-Takhin-Cpu-Hz: .*signals=([0-9.]+).*/\1/ip' "$B_TMP/headers" | tr -d '\r')
+        achieved+=("${hz:-0}") signals+=("${sig:-0}")
         share+=("$(awk -v a="${hz:-0}" 'BEGIN { printf "%.4f", a / 100 }')")
     done
     cpu=$(go tool pprof -raw "$B_TMP/cpu.pb.gz" 2>/dev/null | sed -nE 's/.* over ([0-9.]+) s of CPU time.*/\1/p')
     echo "demo rate $rate records/s per producer, $sampler: ${cpu:-?} s of CPU in the last ${secs} s profile"
     summary "rate $rate $sampler: Hz achieved (asked 100)" "${achieved[@]}"
     summary "rate $rate $sampler: share of CPU time sampled" "${share[@]}"
+    summary "rate $rate $sampler: signals per CPU-second" "${signals[@]}"
     kill -TERM "$B_PID" 2>/dev/null
     wait "$B_PID" 2>/dev/null
     B_PID=""

@@ -221,20 +221,22 @@ static void send_profile(prof_request *req, const prof_blob *out, const prof_cpu
                          const char *sampler)
 {
     profiler *p = req->ctx;
+    /* gperftools' samples are its signals; the plugin's weigh its signals. */
+    double signals_hz = run->signals_hz > 0 ? run->signals_hz : out->achieved_hz;
     char headers[256];
     snprintf(headers, sizeof headers,
              "Content-Disposition: attachment; filename=\"profile\"\r\n"
-             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f sampler=%s\r\n",
-             run->requested_hz, out->achieved_hz, sampler);
+             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f signals=%.1f sampler=%s\r\n",
+             run->requested_hz, out->achieved_hz, signals_hz, sampler);
     prof_http_send(req->conn, 200, "application/octet-stream", headers, out->data, out->len);
     pthread_mutex_lock(&p->cpu->lock);
-    p->cpu->last_hz = out->achieved_hz;
+    p->cpu->last_hz = signals_hz;
     pthread_mutex_unlock(&p->cpu->lock);
     /* Ten samples' worth of CPU time at least, or the rate says nothing. */
-    if (out->achieved_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
+    if (signals_hz < 0.9 * run->requested_hz && run->cpu_seconds * run->requested_hz >= 10)
         prof_log(&p->ph, TK_LOG_INFO, "CPU profile: asked for %d Hz, the %s sampler delivered "
-                 "%.1f Hz over %.2f s of CPU time (%s)", run->requested_hz, sampler,
-                 out->achieved_hz, run->cpu_seconds, run->sampler);
+                 "%.1f signals per second of the %.2f s of CPU time (%s)", run->requested_hz,
+                 sampler, signals_hz, run->cpu_seconds, run->sampler);
 }
 
 static void answer_failure(prof_request *req, run_end how)
@@ -302,8 +304,13 @@ static void describe_sampler(const prof_sampler_choice *c, const prof_sampler_re
                       "threads on thread timers (RLIMIT_NOFILE budget)", r->threads_timer,
                       r->threads_timer + r->threads_perf);
     if (r->lost > 0 && (size_t)n < sizeof run->sampler)
-        snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %llu samples lost "
-                 "(ring full)", (unsigned long long)r->lost);
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %llu samples lost "
+                      "(ring full), their CPU time counted in the next ones",
+                      (unsigned long long)r->lost);
+    if ((size_t)n < sizeof run->sampler && run->cpu_seconds > 0)
+        snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %llu signals (%.1f per "
+                 "CPU-second), each weighted by its thread's CPU clock since its previous one",
+                 (unsigned long long)r->signals, (double)r->signals / run->cpu_seconds);
 }
 
 /* Profiles with the plugin's own sampler: the reader's window. */
@@ -319,6 +326,7 @@ static void profile_sampled(prof_request *req, const cpu_slot *slot,
         return;
     }
     prof_blob out = {0};
+    run->signals_hz = run->cpu_seconds > 0 ? (double)r.signals / run->cpu_seconds : 0;
     describe_sampler(&slot->choice, &r, run);
     if (how != RUN_DONE) {
         pf_profile_free(r.profile);

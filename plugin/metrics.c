@@ -227,7 +227,7 @@ static void render_cpu(const prof_cpu_figures *c, strbuf *out)
               "takhin_profiler_cpu_sampler_info{sampler=\"%s\",kernel=\"%s\"} 1\n",
               c->sampler, c->kernel ? "true" : "false");
     render_one(out, "takhin_profiler_cpu_samples_total", "counter",
-               "CPU samples the plugin's sampler took (perf or thread_timer).", "%llu",
+               "CPU samples (signals) the plugin's sampler took (perf or thread_timer).", "%llu",
                (unsigned long long)c->samples);
     render_one(out, "takhin_profiler_cpu_samples_lost_total", "counter",
                "CPU samples dropped because the sampler's ring was full.", "%llu",
@@ -236,8 +236,8 @@ static void render_cpu(const prof_cpu_figures *c, strbuf *out)
                "Time the sampled threads spent in the sampler's signal handler.", "%.9f",
                (double)c->handler_ns / 1e9);
     render_one(out, "takhin_profiler_cpu_rate_achieved_hz", "gauge",
-               "Samples per second of the process's CPU time in the last CPU profile "
-               "answered (0 before the first).", "%.1f", c->last_achieved_hz);
+               "Samples (signals) per second of the process's CPU time in the last CPU "
+               "profile answered (0 before the first).", "%.1f", c->last_achieved_hz);
 }
 
 void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,

@@ -33,7 +33,7 @@ void prof_metrics_inflight(prof_metrics *m, int delta);
 typedef struct prof_cpu_figures {
     const char *sampler;     /* "perf", "thread_timer", "gperftools" */
     bool kernel;             /* perf counts kernel time too */
-    uint64_t samples;        /* taken by the plugin's sampler (not gperftools) */
+    uint64_t samples;        /* signals the plugin's sampler took (not gperftools) */
     uint64_t lost;           /* dropped: its ring was full */
     uint64_t handler_ns;     /* time in its signal handler */
     double last_achieved_hz; /* of the last CPU profile answered; 0 before */

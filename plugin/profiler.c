@@ -97,7 +97,7 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
     out->cpu = (prof_cpu_figures){
         .sampler = prof_sampler_mode_name(c.mode),
         .kernel = c.mode == PROF_SAMPLER_PERF && c.with_kernel,
-        .samples = t.samples,
+        .samples = t.signals,
         .lost = t.lost,
         .handler_ns = t.handler_ns,
         .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),

@@ -33,8 +33,8 @@
 typedef struct ring_slot {
     _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
     pid_t tid;
-    uint32_t weight;      /* 1, plus a timer's overruns */
     uint32_t depth;
+    uint64_t cpu_ns;      /* the thread's CPU clock at the sample */
     char name[16];
     uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
 } ring_slot;
@@ -47,6 +47,8 @@ typedef struct armed {
     timer_t timer;   /* when has_timer */
     bool has_timer;
     bool seen;       /* in the latest scan */
+    uint64_t cpu_ns; /* its CPU clock at its latest sample (at arming, first) */
+    double carry;    /* the fraction of a period not yet counted */
 } armed;
 
 struct prof_sampler {
@@ -56,7 +58,7 @@ struct prof_sampler {
     ring_slot *ring;
     _Atomic uint64_t head;                 /* next slot a handler claims */
     uint64_t tail;                         /* next slot the collector reads */
-    _Atomic uint64_t lost, samples, handler_ns; /* since the session began */
+    _Atomic uint64_t lost, signals, handler_ns; /* since the session began */
     _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
     prof_stackmap maps[2];                 /* the one published, and a spare */
     armed *threads;
@@ -64,14 +66,14 @@ struct prof_sampler {
     _Atomic size_t threads_perf, threads_timer, unarmed;
     pthread_t collector;
     _Atomic bool quit;
-    pthread_mutex_t lock;                  /* guards readers */
+    pthread_mutex_t lock;                  /* guards readers and threads */
     prof_sampler_reader *readers;
 };
 
 /* One reader's window: the samples drained while it is joined. */
 struct prof_sampler_reader {
     pf_profile *profile;
-    uint64_t samples;
+    uint64_t samples, signals, cpu_ns;
     uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
     bool failed;                           /* out of memory while collecting */
     prof_sampler_reader *next;
@@ -83,7 +85,7 @@ static struct {
     _Atomic(prof_sampler *) current;      /* NULL between sessions */
     _Atomic int inflight;                 /* handlers running now */
     _Atomic int next_token;
-    _Atomic uint64_t samples, lost, handler_ns; /* of the sessions ended */
+    _Atomic uint64_t signals, lost, handler_ns; /* of the sessions ended */
     /* The perf fds of the current session: 1 = re-armed by ioctl, or the
      * buffer whose tail the handler moves. */
     _Atomic(void *) owned[FD_TABLE];
@@ -155,23 +157,29 @@ static ring_slot *claim(prof_sampler *s, uint64_t *pos)
     }
 }
 
-static void record(prof_sampler *s, const siginfo_t *si, void *uc)
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void record(prof_sampler *s, void *uc)
 {
     uint64_t pos;
     ring_slot *slot = claim(s, &pos);
-    uint32_t weight = 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
-    if (slot == NULL) {
-        atomic_fetch_add(&s->lost, weight);
+    if (slot == NULL) { /* the next sample of the thread counts this one's time */
+        atomic_fetch_add(&s->lost, 1);
         return;
     }
     bool truncated;
     slot->tid = (pid_t)syscall(SYS_gettid);
-    slot->weight = weight;
+    slot->cpu_ns = thread_cpu_ns();
     prctl(PR_GET_NAME, slot->name);
     slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
                                                  PROF_SAMPLER_MAX_DEPTH, &truncated);
     atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
-    atomic_fetch_add(&s->samples, weight);
+    atomic_fetch_add(&s->signals, 1);
 }
 
 static void on_sample(int sig, siginfo_t *si, void *uc)
@@ -182,7 +190,7 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
     atomic_fetch_add(&G.inflight, 1); /* before reading current: see stop */
     prof_sampler *s = atomic_load(&G.current);
     if (s != NULL && ours(s, si)) {
-        record(s, si, uc);
+        record(s, uc);
         atomic_fetch_add(&s->handler_ns, now_ns() - t0);
     }
     atomic_fetch_sub(&G.inflight, 1);
@@ -261,11 +269,21 @@ static void release_event(armed *t)
     t->ring = NULL;
 }
 
+/* The CPU clock of thread tid now (0 if it is gone). */
+static uint64_t cpu_of(pid_t tid)
+{
+    struct timespec ts;
+    if (clock_gettime(thread_clock(tid), &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Arms one thread: a perf event within the fd budget, else a timer. */
 static void arm(prof_sampler *s, armed *t)
 {
     t->fd = -1;
     t->has_timer = false;
+    t->cpu_ns = cpu_of(t->tid);
     if (s->choice.mode == PROF_SAMPLER_PERF && s->fds_used < s->fd_budget) {
         t->fd = open_event(t->tid, s->period_ns, s->choice.with_kernel);
         if (t->fd >= 0 && arm_event(t) == 0) {
@@ -344,12 +362,24 @@ static void refresh_maps(prof_sampler *s)
 
 /* Arms the threads not yet armed, releases those that exited. -1 when
  * out of memory. */
+static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n);
+
 static int rescan(prof_sampler *s)
 {
     pid_t *tids;
-    size_t n, added = 0;
+    size_t n;
     if (prof_tasks_list(&tids, &n) != 0)
         return -1;
+    pthread_mutex_lock(&s->lock); /* drain reads the threads' CPU clocks */
+    int rc = rescan_locked(s, tids, n);
+    pthread_mutex_unlock(&s->lock);
+    free(tids);
+    return rc;
+}
+
+static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n)
+{
+    size_t added = 0;
     for (size_t i = 0; i < s->nthreads; i++)
         s->threads[i].seen = false;
     for (size_t i = 0; i < n; i++) {
@@ -368,7 +398,6 @@ static int rescan(prof_sampler *s)
         }
         s->threads[s->nthreads + added++] = (armed){.tid = tids[i], .fd = -1, .seen = true};
     }
-    free(tids);
     if (added > 0)
         refresh_maps(s); /* before the new threads' first signal */
     for (size_t i = s->nthreads; i < s->nthreads + added; i++)
@@ -388,17 +417,42 @@ static int rescan(prof_sampler *s)
 
 /* ---- collecting ---- */
 
+/* What a sample counts for: its thread's CPU time since that thread's
+ * previous sample (the kernel's own account, what /proc shows), in
+ * periods, rounded, what rounding left carried to the thread's next
+ * sample. The
+ * signals place the samples; the CPU clock weighs them, so the kernel's
+ * work that a per-thread perf event does not see (its thread's context
+ * switches), or a sample lost to a full ring, is counted all the same. */
+static int64_t weigh(prof_sampler *s, const ring_slot *slot, int64_t *cpu_ns)
+{
+    armed *t = find_thread(s, slot->tid);
+    *cpu_ns = s->period_ns;
+    if (t == NULL)
+        return 1;
+    if (t->cpu_ns > 0 && slot->cpu_ns > t->cpu_ns)
+        *cpu_ns = (int64_t)(slot->cpu_ns - t->cpu_ns);
+    t->cpu_ns = slot->cpu_ns;
+    double periods = (double)*cpu_ns / (double)s->period_ns + t->carry;
+    int64_t count = (int64_t)(periods + 0.5); /* rounded: no bias either way */
+    t->carry = periods - (double)count;
+    return count;
+}
+
 /* Adds one sample to every reader's profile. */
 static void deliver(prof_sampler *s, const ring_slot *slot)
 {
     char name[17];
     memcpy(name, slot->name, 16);
     name[16] = '\0';
-    int64_t values[2] = {slot->weight, (int64_t)slot->weight * s->period_ns};
+    int64_t cpu_ns, count = weigh(s, slot, &cpu_ns);
+    int64_t values[2] = {count, cpu_ns};
     pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
     for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
         pf_err err = {0};
-        r->samples += slot->weight;
+        r->samples += (uint64_t)count;
+        r->signals++;
+        r->cpu_ns += (uint64_t)cpu_ns;
         if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
                                                      labels, 2, &err) != PF_OK)
             r->failed = true;
@@ -535,7 +589,7 @@ void prof_sampler_stop(prof_sampler *s)
     atomic_store(&G.current, NULL);
     while (atomic_load(&G.inflight) > 0) /* a handler that saw the session */
         sleep_ms(1);
-    atomic_fetch_add(&G.samples, atomic_load(&s->samples));
+    atomic_fetch_add(&G.signals, atomic_load(&s->signals));
     atomic_fetch_add(&G.lost, atomic_load(&s->lost));
     atomic_fetch_add(&G.handler_ns, atomic_load(&s->handler_ns));
     session_free(s);
@@ -544,7 +598,7 @@ void prof_sampler_stop(prof_sampler *s)
 void prof_sampler_totals_get(prof_sampler_totals *out)
 {
     /* A running session's counts join the totals when it ends. */
-    *out = (prof_sampler_totals){atomic_load(&G.samples), atomic_load(&G.lost),
+    *out = (prof_sampler_totals){atomic_load(&G.signals), atomic_load(&G.lost),
                                  atomic_load(&G.handler_ns)};
 }
 
@@ -560,7 +614,7 @@ prof_sampler_reader *prof_sampler_join(prof_sampler *s)
     pthread_mutex_lock(&s->lock);
     r->lost0 = atomic_load(&s->lost);
     r->handler_ns0 = atomic_load(&s->handler_ns);
-    r->handled0 = atomic_load(&s->samples);
+    r->handled0 = atomic_load(&s->signals);
     r->next = s->readers;
     s->readers = r;
     pthread_mutex_unlock(&s->lock);
@@ -575,11 +629,13 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
     while (*link != r)
         link = &(*link)->next;
     *link = r->next;
-    uint64_t handled = atomic_load(&s->samples) - r->handled0;
+    uint64_t handled = atomic_load(&s->signals) - r->handled0;
     *out = (prof_sampler_result){
         .profile = r->failed ? NULL : r->profile,
         .period_ns = s->period_ns,
         .samples = r->samples,
+        .signals = r->signals,
+        .cpu_ns = r->cpu_ns,
         .lost = atomic_load(&s->lost) - r->lost0,
         .handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0,
         .handled = handled,

@@ -26,12 +26,21 @@
  * and the profile says how many.
  *
  * Samples: the handler (async-signal-safe: no lock, no allocation; system
- * calls: gettid, prctl for the thread's name, the perf re-arm ioctl)
+ * calls: gettid, prctl for the thread's name, clock_gettime of the
+ * thread's CPU clock, the perf re-arm ioctl when there is no buffer)
  * unwinds the interrupted context with the plugin's unwinder, bounded by
  * the process's mappings (procself.h), into a lock-free ring; a collector
  * thread drains it every PROF_SAMPLER_DRAIN_MS into a pf_profile with
  * labels thread (the name) and thread_id (numeric). A full ring drops the
  * sample and counts it.
+ *
+ * Weights: the signals say where a thread is; its CPU clock (the kernel's
+ * account, what /proc shows) says how much its sample counts: the CPU
+ * time since its previous sample, as cpu/nanoseconds, and in periods as
+ * samples/count (fractions carried to its next sample). Work the kernel
+ * does for a thread that its perf event does not see (around its context
+ * switches: tens of microseconds each on a nested VM), or a sample lost
+ * to a full ring, is counted all the same, in the next sample.
  *
  * Readers: one session serves several readers, each over its own window
  * (prof_sampler_join to prof_sampler_leave): every sample drained while a
@@ -95,7 +104,7 @@ typedef struct prof_sampler_reader prof_sampler_reader;
 
 /* What every session took since init (for /metrics). */
 typedef struct prof_sampler_totals {
-    uint64_t samples, lost, handler_ns;
+    uint64_t signals, lost, handler_ns;
 } prof_sampler_totals;
 void prof_sampler_totals_get(prof_sampler_totals *out);
 
@@ -116,7 +125,9 @@ prof_sampler_reader *prof_sampler_join(prof_sampler *s);
 typedef struct prof_sampler_result {
     pf_profile *profile;      /* samples/count, cpu/nanoseconds; caller frees */
     int64_t period_ns;        /* the sampling period asked of the kernel */
-    uint64_t samples;         /* samples in the window (a timer overrun counts its ticks) */
+    uint64_t samples;         /* samples/count in the window: CPU time in periods */
+    uint64_t signals;         /* signals in the window (where samples were taken) */
+    uint64_t cpu_ns;          /* cpu/nanoseconds in the window */
     uint64_t lost;            /* dropped in the window: the ring was full */
     uint64_t handler_ns;      /* time spent in the handler in the window, */
     uint64_t handled;         /* over this many signals (every thread) */

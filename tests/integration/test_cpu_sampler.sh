@@ -23,7 +23,7 @@ start_hidden_server auto "$TK_TMP/auto.yaml" || { not_ok "takhind starts"; finis
 status=$(admin profiler status)
 check "auto resolves to perf here (status: $status)" contains "$status" '"cpu_sampler":"perf"'
 profile auto 3
-check "X-Takhin-Cpu-Hz names the sampler" grep -qi "^X-Takhin-Cpu-Hz: requested=100 achieved=[0-9.]* sampler=perf" "$TK_TMP/auto.h"
+check "X-Takhin-Cpu-Hz names the sampler" grep -qi "^X-Takhin-Cpu-Hz: requested=100 achieved=[0-9.]* signals=[0-9.]* sampler=perf" "$TK_TMP/auto.h"
 raw=$(go tool pprof -raw "$TK_TMP/auto.pb.gz" 2>&1)
 check "the profile says which sampler ran" contains "$raw" "cpu sampler: perf (a task-clock perf event per thread"
 tags=$(go tool pprof -tags "$TK_TMP/auto.pb.gz" 2>&1)

@@ -184,8 +184,9 @@ static prof_sampler_choice resolve_or_skip(prof_sampler_mode mode)
     return c;
 }
 
-/* Samples per CPU-second of the worker, as a share of hz. */
-static double sampled_share(prof_sampler_mode mode, int hz, worker *w)
+/* Samples per CPU-second of the worker, as a share of hz; *signals: the
+ * signals (every thread) per CPU-second of the worker, as a share of hz. */
+static double sampled_share(prof_sampler_mode mode, int hz, worker *w, double *signals)
 {
     prof_sampler_choice c = resolve_or_skip(mode);
     start_worker(w); /* in the first scan */
@@ -199,9 +200,11 @@ static double sampled_share(prof_sampler_mode mode, int hz, worker *w)
     assert_int_equal(r.period_ns, 1000000000 / hz);
     pf_profile_free(r.profile);
     double share = (double)n / (seen_cpu(&c, w) * hz);
-    print_message("%s at %d Hz, %s: %lld samples over %.3f s of CPU: %.3f of the rate, "
-                  "%.1f us in the handler per sample\n", prof_sampler_mode_name(c.mode), hz,
-                  w->bursty ? "bursty" : "busy", (long long)n, w->used, share,
+    *signals = (double)r.signals / (seen_cpu(&c, w) * hz);
+    print_message("%s at %d Hz, %s: %lld samples over %.3f s of CPU: %.3f of the rate "
+                  "(signals: %.3f), %.1f us in the handler per signal\n",
+                  prof_sampler_mode_name(c.mode), hz, w->bursty ? "bursty" : "busy",
+                  (long long)n, w->used, share, *signals,
                   r.handled ? (double)r.handler_ns / (double)r.handled / 1e3 : 0);
     return share;
 }
@@ -223,12 +226,13 @@ static void test_perf_busy_thread_at_1000_hz(void **state)
 {
     (void)state;
     worker w = {.name = "busy-worker", .cpu = 0.6};
-    double share = sampled_share(PROF_SAMPLER_PERF, 1000, &w);
+    double signals, share = sampled_share(PROF_SAMPLER_PERF, 1000, &w, &signals);
     prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_PERF);
     /* User time only: the kernel splits user from system time by ticks,
      * a coarser measure (250 Hz here). */
     double low = c.with_kernel ? 0.95 : 0.8, high = c.with_kernel ? 1.15 : 1.25;
     assert_true(share >= low && share <= high);
+    assert_true(signals >= low && signals <= high + 0.1); /* + the other threads' */
 }
 
 static void test_perf_bursty_thread(void **state)
@@ -240,15 +244,16 @@ static void test_perf_bursty_thread(void **state)
         skip();          /* tick-sampled, so not a measure to check against */
     }
     worker w = {.name = "bursty-worker", .cpu = 0.4, .bursty = true};
-    double share = sampled_share(PROF_SAMPLER_PERF, 1000, &w);
+    double signals, share = sampled_share(PROF_SAMPLER_PERF, 1000, &w, &signals);
     assert_true(share >= 0.85 && share <= 1.15);
+    assert_true(signals >= 0.7); /* a signal per CPU millisecond, less the switches' cost */
 }
 
 static void test_thread_timer_busy_thread(void **state)
 {
     (void)state;
     worker w = {.name = "timer-worker", .cpu = 0.6};
-    double share = sampled_share(PROF_SAMPLER_THREAD_TIMER, 100, &w);
+    double signals, share = sampled_share(PROF_SAMPLER_THREAD_TIMER, 100, &w, &signals);
     assert_true(share >= 0.8 && share <= 1.2);
 }
 
