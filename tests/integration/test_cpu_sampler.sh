@@ -68,6 +68,29 @@ rc=$?
 check "cpu_sampler: perf when perf is refused stops takhind at start" test "$rc" -ne 0
 check "with the reason and the fix" grep -q "profiler.cpu_sampler = perf: perf_event_open(task-clock) on this process failed: Permission denied (kernel.perf_event_paranoid = [0-9-]*; the fix: " "$SERVER_LOG"
 
+# ---- unprivileged (kernel.perf_event_paranoid 2): perf without kernel time ----
+nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
+if [ "$(id -u)" != 0 ] || [ "$paranoid" != 2 ] ||
+   ! "${nobody[@]}" test -r "$ROOT/$BUILD/profiler.so" -a -x "$ROOT/$BUILD/takhind" 2>/dev/null; then
+    echo "# SKIP unprivileged runs: need root, paranoid 2 (is $paranoid), and a build nobody can read"
+else
+    chmod 777 "$TK_TMP" && chmod 644 "$TK_TMP/auto.yaml"
+    TK_WRAP="${nobody[*]}" start_server nobody "$TK_TMP/auto.yaml" || not_ok "takhind starts as nobody"
+    status=$(admin profiler status)
+    check "as nobody: perf, user time only (status: $status)" \
+        contains "$status" '"cpu_sampler":"perf","cpu_sampler_kernel":false'
+    profile nobody 2
+    check "as nobody: the profile says what it leaves out" \
+        contains "$(go tool pprof -raw "$TK_TMP/nobody.pb.gz" 2>&1)" "user time only: kernel.perf_event_paranoid >= 2 without CAP_PERFMON, so time in system calls is not sampled"
+    stop_server
+    TK_WRAP="${nobody[*]} $BUILD/tests/noperf" start_server nobody2 "$TK_TMP/auto.yaml" ||
+        not_ok "takhind starts as nobody under noperf"
+    check "as nobody with perf refused: auto falls back to thread_timer" \
+        contains "$(admin profiler status)" '"cpu_sampler":"thread_timer"'
+    stop_server
+fi
+
 # ---- a bad value ----
 sed 's/cpu_sampler: perf/cpu_sampler: fast/' "$TK_TMP/perf.yaml" >"$TK_TMP/bad.yaml"
 out=$(timeout 10 "$BUILD/takhind" -c "$TK_TMP/bad.yaml" 2>&1 </dev/null)
