@@ -221,3 +221,34 @@ bench: bench-build
 	BUILD=$(BUILD) bench/report.sh
 
 .PHONY: fuzz fuzzers fuzz-replay fuzz-regress check-sanitize soak valgrind bench
+
+# ==== Install ====
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+# takhind, takhin-admin, takhin-profiler; profiler.so under lib/takhin/plugins;
+# takhin/plugin.h and takhin-plugin.pc for plugin authors; the config under
+# etc/takhin (the plugin path and admin socket set for the install); an
+# example systemd unit.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+ABI_MAJOR   = $(shell sed -nE 's/^\#define TK_ABI_MAJOR ([0-9]+)/\1/p' host-api/include/takhin/plugin.h)
+ABI_MINOR   = $(shell sed -nE 's/^\#define TK_ABI_MINOR ([0-9]+)/\1/p' host-api/include/takhin/plugin.h)
+VERSION     = $(shell sed -nE 's/^\#define PROF_VERSION "([^"]+)"/\1/p' plugin/profiler.h)
+fill_in     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+                  -e 's|@ABI_MAJOR@|$(ABI_MAJOR)|g' -e 's|@ABI_MINOR@|$(ABI_MINOR)|g' \
+                  -e 's|@VERSION@|$(VERSION)|g'
+D           = $(DESTDIR)$(PREFIX)
+
+install: all
+	install -d $(D)/bin $(D)/lib/takhin/plugins $(D)/include/takhin $(D)/lib/pkgconfig \
+	    $(D)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)/takhin
+	install -m 0755 $(BUILD)/takhind $(BUILD)/takhin-admin $(BUILD)/takhin-profiler $(D)/bin/
+	install -m 0644 $(BUILD)/profiler.so $(D)/lib/takhin/plugins/
+	install -m 0644 host-api/include/takhin/plugin.h $(D)/include/takhin/
+	$(fill_in) packaging/takhin-plugin.pc.in >$(D)/lib/pkgconfig/takhin-plugin.pc
+	$(fill_in) packaging/takhind.service.in >$(D)/lib/systemd/system/takhind.service
+	sed -e 's|path: ../build/profiler.so|path: $(PREFIX)/lib/takhin/plugins/profiler.so|' \
+	    -e 's|socket: /tmp/takhind.sock|socket: /run/takhin/takhind.sock|' \
+	    configs/takhin.yaml >$(DESTDIR)$(SYSCONFDIR)/takhin/takhin.yaml
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/takhin/takhin.yaml
+
+.PHONY: install
