@@ -34,7 +34,6 @@ typedef struct ring_slot {
     _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
     pid_t tid;
     uint32_t depth;
-    uint64_t cpu_ns;      /* the thread's CPU clock at the sample */
     char name[16];
     uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
 } ring_slot;
@@ -47,8 +46,11 @@ typedef struct armed {
     timer_t timer;   /* when has_timer */
     bool has_timer;
     bool seen;       /* in the latest scan */
-    uint64_t cpu_ns; /* its CPU clock at its latest sample (at arming, first) */
-    double carry;    /* the fraction of a period not yet counted */
+    uint64_t cpu_ns; /* its CPU clock when last weighed (at arming, first) */
+    double carry;    /* what rounding left of its CPU time, in periods */
+    uint32_t batch;  /* its samples in the drain under way */
+    int64_t count_each, cpu_each; /* what each of them counts for */
+    uint32_t count_extra;         /* how many of them count one more */
 } armed;
 
 struct prof_sampler {
@@ -157,13 +159,6 @@ static ring_slot *claim(prof_sampler *s, uint64_t *pos)
     }
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void record(prof_sampler *s, void *uc)
 {
     uint64_t pos;
@@ -174,7 +169,6 @@ static void record(prof_sampler *s, void *uc)
     }
     bool truncated;
     slot->tid = (pid_t)syscall(SYS_gettid);
-    slot->cpu_ns = thread_cpu_ns();
     prctl(PR_GET_NAME, slot->name);
     slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
                                                  PROF_SAMPLER_MAX_DEPTH, &truncated);
@@ -417,26 +411,56 @@ static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n)
 
 /* ---- collecting ---- */
 
-/* What a sample counts for: its thread's CPU time since that thread's
- * previous sample (the kernel's own account, what /proc shows), in
- * periods, rounded, what rounding left carried to the thread's next
- * sample. The
- * signals place the samples; the CPU clock weighs them, so the kernel's
- * work that a per-thread perf event does not see (its thread's context
- * switches), or a sample lost to a full ring, is counted all the same. */
-static int64_t weigh(prof_sampler *s, const ring_slot *slot, int64_t *cpu_ns)
+/* Weighing. The signals say where a thread is; its CPU clock (the
+ * kernel's account, what /proc shows) says how much its samples count:
+ * at each drain, the CPU time a thread used since it was last weighed is
+ * shared among its samples in the ring, as cpu/nanoseconds and, in
+ * periods, as samples/count (rounded, the rest carried to its next
+ * drain). The kernel's work that a per-thread perf event does not see
+ * (around its thread's context switches), or a sample dropped on a full
+ * ring, is thus counted all the same. The clocks are read here, once per
+ * thread per drain, not in the handler. */
+static void weigh_thread(prof_sampler *s, armed *t)
 {
-    armed *t = find_thread(s, slot->tid);
-    *cpu_ns = s->period_ns;
-    if (t == NULL)
-        return 1;
-    if (t->cpu_ns > 0 && slot->cpu_ns > t->cpu_ns)
-        *cpu_ns = (int64_t)(slot->cpu_ns - t->cpu_ns);
-    t->cpu_ns = slot->cpu_ns;
-    double periods = (double)*cpu_ns / (double)s->period_ns + t->carry;
+    uint64_t now = cpu_of(t->tid);
+    int64_t cpu = now > t->cpu_ns && t->cpu_ns > 0 ? (int64_t)(now - t->cpu_ns)
+                                                   : s->period_ns * t->batch;
+    if (now > 0)
+        t->cpu_ns = now;
+    double periods = (double)cpu / (double)s->period_ns + t->carry;
     int64_t count = (int64_t)(periods + 0.5); /* rounded: no bias either way */
     t->carry = periods - (double)count;
-    return count;
+    t->count_each = count / t->batch;
+    t->count_extra = (uint32_t)(count % t->batch);
+    t->cpu_each = cpu / t->batch;
+}
+
+/* Weighs every thread that has samples in [tail, end). */
+static void weigh_batch(prof_sampler *s, uint64_t end)
+{
+    for (uint64_t pos = s->tail; pos < end; pos++) {
+        armed *t = find_thread(s, s->ring[pos & (RING_SLOTS - 1)].tid);
+        if (t != NULL)
+            t->batch++;
+    }
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].batch > 0)
+            weigh_thread(s, &s->threads[i]);
+}
+
+/* What one sample counts for: samples/count and cpu/nanoseconds. */
+static void weight_of(prof_sampler *s, const ring_slot *slot, int64_t *count, int64_t *cpu_ns)
+{
+    armed *t = find_thread(s, slot->tid);
+    if (t == NULL || t->batch == 0) { /* gone before it was weighed */
+        *count = 1;
+        *cpu_ns = s->period_ns;
+        return;
+    }
+    *count = t->count_each + (t->count_extra > 0);
+    t->count_extra -= t->count_extra > 0;
+    *cpu_ns = t->cpu_each;
+    t->batch--;
 }
 
 /* Adds one sample to every reader's profile. */
@@ -445,7 +469,8 @@ static void deliver(prof_sampler *s, const ring_slot *slot)
     char name[17];
     memcpy(name, slot->name, 16);
     name[16] = '\0';
-    int64_t cpu_ns, count = weigh(s, slot, &cpu_ns);
+    int64_t count, cpu_ns;
+    weight_of(s, slot, &count, &cpu_ns);
     int64_t values[2] = {count, cpu_ns};
     pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
     for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
@@ -463,13 +488,15 @@ static void deliver(prof_sampler *s, const ring_slot *slot)
 static void drain(prof_sampler *s)
 {
     pthread_mutex_lock(&s->lock);
-    for (;;) {
+    uint64_t end = s->tail;
+    while (atomic_load_explicit(&s->ring[end & (RING_SLOTS - 1)].seq, memory_order_acquire) ==
+           end + 1)
+        end++;
+    weigh_batch(s, end);
+    for (; s->tail < end; s->tail++) {
         ring_slot *slot = &s->ring[s->tail & (RING_SLOTS - 1)];
-        if (atomic_load_explicit(&slot->seq, memory_order_acquire) != s->tail + 1)
-            break;
         deliver(s, slot);
         atomic_store_explicit(&slot->seq, s->tail + RING_SLOTS, memory_order_release);
-        s->tail++;
     }
     pthread_mutex_unlock(&s->lock);
 }

@@ -26,8 +26,8 @@
  * and the profile says how many.
  *
  * Samples: the handler (async-signal-safe: no lock, no allocation; system
- * calls: gettid, prctl for the thread's name, clock_gettime of the
- * thread's CPU clock, the perf re-arm ioctl when there is no buffer)
+ * calls: gettid, prctl for the thread's name, the perf re-arm ioctl when
+ * there is no buffer)
  * unwinds the interrupted context with the plugin's unwinder, bounded by
  * the process's mappings (procself.h), into a lock-free ring; a collector
  * thread drains it every PROF_SAMPLER_DRAIN_MS into a pf_profile with
@@ -35,12 +35,13 @@
  * sample and counts it.
  *
  * Weights: the signals say where a thread is; its CPU clock (the kernel's
- * account, what /proc shows) says how much its sample counts: the CPU
- * time since its previous sample, as cpu/nanoseconds, and in periods as
- * samples/count (fractions carried to its next sample). Work the kernel
- * does for a thread that its perf event does not see (around its context
- * switches: tens of microseconds each on a nested VM), or a sample lost
- * to a full ring, is counted all the same, in the next sample.
+ * account, what /proc shows), read by the collector at each drain, says
+ * how much its samples count: the CPU time it used since it was last
+ * weighed, shared among its samples of that drain, as cpu/nanoseconds and
+ * in periods as samples/count (rounded, the rest carried on). Work the
+ * kernel does for a thread that its perf event does not see (around its
+ * context switches: ten microseconds and more each on a nested VM), or a
+ * sample lost to a full ring, is counted all the same.
  *
  * Readers: one session serves several readers, each over its own window
  * (prof_sampler_join to prof_sampler_leave): every sample drained while a

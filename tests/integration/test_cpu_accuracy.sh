@@ -44,9 +44,14 @@ within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= h
 write_config "$TK_TMP/cal.yaml" "  calibration: true"
 sed -i 's/^  port: 0$/  port: 0\n  cpu_hz: 1000/' "$TK_TMP/cal.yaml"
 start_server accuracy "$TK_TMP/cal.yaml" || { not_ok "takhind starts"; finish; }
+# The CPU clocks are read as the profile's window opens and closes, not
+# after its answer: the threads go on running while it is encoded.
 before=$(thread_ns "$SERVER_PID" calibration)
-http "/debug/pprof/profile?seconds=5" -D "$TK_TMP/cal.h" >"$TK_TMP/cal.pb.gz"
+http "/debug/pprof/profile?seconds=5" -D "$TK_TMP/cal.h" >"$TK_TMP/cal.pb.gz" &
+fetch=$!
+sleep 5
 after=$(thread_ns "$SERVER_PID" calibration)
+wait "$fetch"
 stop_server
 top=$(go tool pprof -top -unit=ms "$TK_TMP/cal.pb.gz" 2>&1)
 echo "$top" | head -12 | sed 's/^/# /'
@@ -70,8 +75,11 @@ for rate in 300 1000; do
     start_server "light$rate" "$TK_TMP/light$rate.yaml" || { not_ok "takhind starts at rate $rate"; continue; }
     sleep 1
     c0=$(cpu_ns "$SERVER_PID")
-    http "/debug/pprof/profile?seconds=10" -D "$TK_TMP/light$rate.h" >"$TK_TMP/light$rate.pb.gz"
+    http "/debug/pprof/profile?seconds=10" -D "$TK_TMP/light$rate.h" >"$TK_TMP/light$rate.pb.gz" &
+    fetch=$!
+    sleep 10
     c1=$(cpu_ns "$SERVER_PID")
+    wait "$fetch"
     stop_server
     n=$(samples "$TK_TMP/light$rate.pb.gz")
     ratio=$(awk -v n="$n" -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", n / ((b - a) / 1e9 * 100) }')
