@@ -10,7 +10,7 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl
+PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
 CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
@@ -53,7 +53,9 @@ PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
 # libcurl: takhin-profiler's transport (cli/profiler/curl.c), linked where the CLI is.
-CURL_LIBS   := $(shell pkg-config --libs libcurl)
+# watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
+# receiver, jansson reads the webhook and writes the index, libcrypto hashes.
+CURL_LIBS   := $(shell pkg-config --libs libcurl jansson libcrypto) -lcivetweb
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf

@@ -13,11 +13,13 @@ packages=(
     zlib1g-dev libdw-dev                      # gzip, symbols
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libcmocka-dev                             # unit tests
+    libjansson-dev                            # takhin-profiler watch: the webhook's JSON, the index
     golang-go curl                            # real clients for the tests
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
     prometheus                                # promtool's lint, and a real server scraping /metrics
                                               # (with systemd it also starts its own on :9090;
                                               # the tests run theirs on a free port)
+    prometheus-alertmanager                   # watch's end-to-end test: real alerts to the webhook
     chromium fonts-dejavu-core                # looks at pages in tests
 )
 
