@@ -26,6 +26,7 @@
 /* ---- webhook.c ---- */
 
 #define CLI_WEBHOOK_MAX_BODY (1u << 20) /* larger bodies are refused */
+#define CLI_WEBHOOK_MAX_DEPTH 32        /* deeper JSON is refused */
 
 typedef struct cli_wh_alert {
     bool firing;           /* status "firing" (else "resolved") */

@@ -600,8 +600,8 @@ static void webhook(struct mg_connection *c, const char *peer)
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     if (ri->content_length > (long long)CLI_WEBHOOK_MAX_BODY) {
-        wlog("webhook from %s refused (400): body of %lld bytes, at most %u", peer,
-             ri->content_length, CLI_WEBHOOK_MAX_BODY);
+        wlog("webhook from %s refused (400): body over %u bytes (Content-Length %lld)", peer,
+             CLI_WEBHOOK_MAX_BODY, ri->content_length);
         count_webhook(WH_BAD_REQUEST);
         text(c, 400, "Bad Request", NULL, "body over %u bytes", CLI_WEBHOOK_MAX_BODY);
         return;

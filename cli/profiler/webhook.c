@@ -119,11 +119,40 @@ static int one_alert(json_t *a, size_t i, cli_wh_alert *out, char *err, size_t e
     return 0;
 }
 
+/* The deepest nesting of arrays and objects, strings skipped: jansson
+ * recurses once a level, and a thread's stack is not the place to find
+ * out how deep is too deep. Alertmanager's payload is 3 deep. */
+static size_t nesting(const char *s, size_t len)
+{
+    size_t depth = 0, max = 0;
+    bool str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                str = false;
+        } else if (c == '"')
+            str = true;
+        else if (c == '[' || c == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == ']' || c == '}') && depth > 0)
+            depth--;
+    }
+    return max;
+}
+
 int cli_webhook_parse(const char *body, size_t len, cli_webhook *wh, char *err, size_t errlen)
 {
     memset(wh, 0, sizeof *wh);
     if (len > CLI_WEBHOOK_MAX_BODY) {
         snprintf(err, errlen, "body of %zu bytes: at most %u", len, CLI_WEBHOOK_MAX_BODY);
+        return -1;
+    }
+    if (nesting(body, len) > CLI_WEBHOOK_MAX_DEPTH) {
+        snprintf(err, errlen, "malformed JSON: nested more than %d deep", CLI_WEBHOOK_MAX_DEPTH);
         return -1;
     }
     json_error_t je;

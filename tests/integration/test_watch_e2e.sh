@@ -34,15 +34,20 @@ trap 'stop_all; tk_cleanup' EXIT
 start_server e2e "$TK_TMP/takhin.yaml" || { not_ok "takhind starts with a token"; finish; }
 port=$(profiler_port)
 
-wport=$(free_port) && amport=$(free_port) && pport=$(free_port) ||
-    { not_ok "free ports"; finish; }
+amport=$(free_port) && pport=$(free_port) || { not_ok "free ports"; finish; }
 store=$TK_TMP/store
-TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen "127.0.0.1:$wport" \
+# watch picks its port (-listen 127.0.0.1:0) and logs it
+TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 \
     -output-dir "$store" -target "127.0.0.1:$port" -webhook-token "$whtoken" \
     -cooldown 5m 2>"$TK_TMP/watch.log" &
 WATCH_PID=$!
 EXTRA_PIDS+=("$WATCH_PID")
-for _ in $(seq 50); do port_open "$wport" && break; sleep 0.1; done
+wport=
+for _ in $(seq 50); do
+    wport=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$TK_TMP/watch.log")
+    [ -n "$wport" ] && port_open "$wport" && break
+    sleep 0.1
+done
 check "watch listens on 127.0.0.1:$wport" port_open "$wport"
 
 cat >"$TK_TMP/alertmanager.yml" <<YAML
