@@ -162,7 +162,8 @@ endif
 
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
-FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli)
+FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli) \
+                $(if $(wildcard cli/profiler/cli_watch.h),webhook)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
@@ -185,6 +186,7 @@ $$(BUILD)/fuzzers/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/fuzz.h \
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 $(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
+$(BUILD)/fuzz-replay/fuzz_webhook $(BUILD)/fuzzers/fuzz_webhook: $(CLILIB)
 
 fuzz-replay: $(REPLAY_BIN)
 fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))
