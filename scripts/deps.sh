@@ -34,6 +34,12 @@ if [ "${1:-}" = --extra ]; then
     esac
 fi
 
+# npm (and nodejs) install s3rver, the S3-compatible server of watch's S3
+# test; a nodejs from elsewhere that has npm already is fine.
+if [ "${1:-}" != --extra ] && ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -107,7 +107,7 @@ static int parse_s3(cli_store *s, const char *out, const char *endpoint, const c
     const char *b = out + 5, *slash = strchr(b, '/');
     size_t bl = slash ? (size_t)(slash - b) : strlen(b);
     if (bl == 0 || bl >= sizeof s->bucket) {
-        snprintf(err, errlen, "-output %.200s: expected s3://BUCKET/PREFIX", out);
+        snprintf(err, errlen, "expected s3://BUCKET/PREFIX");
         return -1;
     }
     snprintf(s->bucket, sizeof s->bucket, "%.*s", (int)bl, b);
@@ -116,8 +116,8 @@ static int parse_s3(cli_store *s, const char *out, const char *endpoint, const c
     while (pl && s->prefix[pl - 1] == '/')
         s->prefix[--pl] = '\0';
     if (endpoint == NULL || *endpoint == '\0') {
-        snprintf(err, errlen, "-output %.200s needs -s3-endpoint URL (e.g. "
-                 "http://127.0.0.1:4569, or https://s3.REGION.amazonaws.com)", out);
+        snprintf(err, errlen, "needs -s3-endpoint URL (e.g. http://127.0.0.1:4569, or "
+                 "https://s3.REGION.amazonaws.com)");
         return -1;
     }
     snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
@@ -131,8 +131,8 @@ static int parse_s3(cli_store *s, const char *out, const char *endpoint, const c
     const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
     const char *st = getenv("AWS_SESSION_TOKEN");
     if (!ak || !*ak || !sk || !*sk) {
-        snprintf(err, errlen, "-output %.200s: set AWS_ACCESS_KEY_ID and "
-                 "AWS_SECRET_ACCESS_KEY in the environment", out);
+        snprintf(err, errlen, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+                 "environment");
         return -1;
     }
     snprintf(s->access_key, sizeof s->access_key, "%s", ak);
@@ -294,7 +294,18 @@ static int s3_put(cli_store *s, const char *path, const char *key, const char *c
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", s->region);
     snprintf(userpwd, sizeof userpwd, "%s:%s", s->access_key, s->secret_key);
     snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+    /* S3 wants the payload's hash in a header; libcurl 7.88 signs the
+     * headers given (later libcurls add this one themselves). */
+    char sha[65] = "", shah[100];
+    uint64_t n;
+    if (sha256_file(path, sha, &n) != 0) {
+        snprintf(err, errlen, "cannot read %.2000s: %s", path, strerror(errno));
+        fclose(u.in);
+        return -1;
+    }
+    snprintf(shah, sizeof shah, "x-amz-content-sha256: %s", sha);
     struct curl_slist *hdr = curl_slist_append(NULL, ct);
+    hdr = curl_slist_append(hdr, shah);
     char tokh[4200];
     if (s->session_token[0]) {
         snprintf(tokh, sizeof tokh, "x-amz-security-token: %s", s->session_token);

@@ -291,9 +291,9 @@ static void capture_one(cjob *j, cli_kind k)
     bool timed = k == CLI_CPU || k == CLI_TRACE;
     rc = cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, W.read_margin, f.f, f.tmp,
                         &W.cancel, &got, err, sizeof err);
-    if (rc == CLI_OK)
-        rc = cli_store_commit(W.store, &f, &bytes, err, sizeof err) == 0 ? CLI_OK : CLI_EXIT_FAIL;
-    else
+    if (rc == CLI_OK && cli_store_commit(W.store, &f, &bytes, err, sizeof err) != 0)
+        rc = CLI_EXIT_FAIL; /* the file is gone; say so in the index if it can be */
+    if (rc != CLI_OK)
         cli_store_fail(W.store, &f, err);
     if (rc == CLI_OK)
         wlog("captured %s of %s (%s): %s, %llu bytes, %.1fs", cli_kind_name(k), j->t.hostport,
