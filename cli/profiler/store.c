@@ -623,7 +623,14 @@ static void ls_add(const char *dir, json_t *o)
         ls_acc.v = v;
         ls_acc.cap = cap;
     }
-    ls_acc.v[ls_acc.n++] = (row){strdup(target), strdup(when), strdup(reason), strdup(item)};
+    row r = {strdup(target), strdup(when), strdup(reason), strdup(item)};
+    for (char *p = r.reason; p && *p; p++) /* alert names are anyone's: no terminal escapes */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    for (char *p = r.target; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    ls_acc.v[ls_acc.n++] = r;
 }
 
 static int ls_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

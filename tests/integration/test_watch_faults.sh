@@ -169,6 +169,29 @@ check "SIGTERM during a 20 s capture: exit 0 ($rc) in ${took}s (timeout 1s)" \
 check "the cancelled capture is failed in the index, no file" \
     bash -c "grep -q 'cancelled' '$TK_TMP'/s3/*/*/index.jsonl && test -z \"\$(find '$TK_TMP/s3' -name '*.pb.gz')\""
 
+# ---- -targets FILE, re-read on SIGHUP ----
+echo "# no target yet" >"$TK_TMP/targets"
+echo "127.0.0.1:$downport" >>"$TK_TMP/targets"
+start_watch hup "$TK_TMP/s6" -targets "$TK_TMP/targets" -type heap ||
+    { not_ok "watch starts with -targets"; finish; }
+alert_json "127.0.0.1:$port" h1 >"$TK_TMP/b-hup1"
+alert_json "127.0.0.1:$port" h2 >"$TK_TMP/b-hup2"
+post "$TK_TMP/b-hup1" -H "Authorization: Bearer $whtoken" >/dev/null
+check "-targets: an instance not in the file is refused" \
+    grep -q "instance 127.0.0.1:$port is not a configured target" "$WLOG"
+echo "127.0.0.1:$port  # added" >>"$TK_TMP/targets"
+kill -HUP "$WPID"
+wait_for 5 grep -q "SIGHUP: 2 targets" "$WLOG"
+post "$TK_TMP/b-hup2" -H "Authorization: Bearer $whtoken" >/dev/null
+wait_for 10 test -n "$(find "$TK_TMP/s6" -name '*_heap.pb.gz')"
+check "after SIGHUP the added target is captured" test -n "$(find "$TK_TMP/s6" -name '*_heap.pb.gz')"
+echo "http://[broken" >>"$TK_TMP/targets"
+kill -HUP "$WPID"
+wait_for 5 grep -q "SIGHUP: the targets stay as they were" "$WLOG"
+check "a broken -targets file on SIGHUP keeps the old list, naming the line" \
+    grep -q "SIGHUP: the targets stay as they were: -targets $TK_TMP/targets, line 4" "$WLOG"
+kill -TERM "$WPID"; wait "$WPID"
+
 # ---- config errors: the flag, the value, the fix ----
 err=$("$WATCH" watch -listen 0.0.0.0:9 -output-dir "$TK_TMP/x" -target 127.0.0.1:1 2>&1)
 check "off loopback without a token: refused at start ($err)" \
