@@ -10,7 +10,7 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl
+PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
 CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
@@ -53,7 +53,9 @@ PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
 # libcurl: takhin-profiler's transport (cli/profiler/curl.c), linked where the CLI is.
-CURL_LIBS   := $(shell pkg-config --libs libcurl)
+# watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
+# receiver, jansson reads the webhook and writes the index, libcrypto hashes.
+CURL_LIBS   := $(shell pkg-config --libs libcurl jansson libcrypto) -lcivetweb
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
@@ -160,7 +162,8 @@ endif
 
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
-FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli)
+FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli) \
+                $(if $(wildcard cli/profiler/cli_watch.h),webhook)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
@@ -183,6 +186,7 @@ $$(BUILD)/fuzzers/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/fuzz.h \
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 $(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
+$(BUILD)/fuzz-replay/fuzz_webhook $(BUILD)/fuzzers/fuzz_webhook: $(CLILIB)
 
 fuzz-replay: $(REPLAY_BIN)
 fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))

@@ -13,11 +13,13 @@ packages=(
     zlib1g-dev libdw-dev                      # gzip, symbols
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libcmocka-dev                             # unit tests
+    libjansson-dev                            # takhin-profiler watch: the webhook's JSON, the index
     golang-go curl                            # real clients for the tests
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
     prometheus                                # promtool's lint, and a real server scraping /metrics
                                               # (with systemd it also starts its own on :9090;
                                               # the tests run theirs on a free port)
+    prometheus-alertmanager                   # watch's end-to-end test: real alerts to the webhook
     chromium fonts-dejavu-core                # looks at pages in tests
 )
 
@@ -30,6 +32,12 @@ if [ "${1:-}" = --extra ]; then
         bench) packages=(wrk golang-go) ;;                 # make bench: load generator, Go baseline
         *) echo "usage: scripts/deps.sh [--extra fuzz|valgrind|bench]" >&2; exit 2 ;;
     esac
+fi
+
+# npm (and nodejs) install s3rver, the S3-compatible server of watch's S3
+# test; a nodejs from elsewhere that has npm already is fine.
+if [ "${1:-}" != --extra ] && ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
 fi
 
 missing=()

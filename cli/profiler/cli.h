@@ -52,6 +52,10 @@ typedef struct cli_opts {
     double read_margin;      /* seconds added to -duration for the read timeout */
     bool analyze, flamegraph, cum, quiet;
     char **command;          /* after "--": run locally */
+    double every;            /* -every D: periodic capture into storage (0: once) */
+    double retain;           /* -retain AGE (seconds, 0: keep) */
+    long max_bytes;          /* -max-bytes N (0: no limit) */
+    const char *s3_endpoint, *s3_region; /* -output s3://... */
 } cli_opts;
 
 /* Parses argv into *o. Returns CLI_OK, CLI_EXIT_USAGE (message printed),

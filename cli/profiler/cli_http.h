@@ -66,6 +66,7 @@ typedef struct cli_http_req {
     void *sink_ctx;
     cli_tick_fn tick;           /* called about 5 times a second */
     void *tick_ctx;
+    volatile int *cancel;       /* when set and *cancel != 0: the transfer ends */
 } cli_http_req;
 
 /* Fills rq for GET path (with its query) on r. Returns 0, or

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_http.h"
 #include "cli_prof.h"
+#include "cli_watch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,6 +40,7 @@ typedef struct job {
     int rc;
     char err[1536], note[512], cpu_hz[128];
     size_t bytes, samples;
+    volatile int *cancel;
 } job;
 
 static bool timed(cli_kind k)
@@ -212,6 +214,7 @@ static int fetch(job *j)
     rq.sink_ctx = j;
     rq.tick = j->progress ? tick : NULL;
     rq.tick_ctx = j;
+    rq.cancel = j->cancel;
     j->start = mono();
     rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
     clear_progress(j);
@@ -439,6 +442,33 @@ int cli_collect(const cli_opts *o)
     run_job(j);
     summary(out, j);
     rc = j->rc != CLI_OK ? j->rc : follow_up(j);
+    free(j);
+    return rc;
+}
+
+int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
+                   double margin, FILE *f, const char *tmp, volatile int *cancel,
+                   size_t *bytes, char *err, size_t errlen)
+{
+    cli_opts o = {.kind = k, .duration = seconds, .read_margin = margin};
+    job *j = malloc(sizeof *j);
+    if (j == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    init_job(j, k, &o, r, c, time(NULL), false);
+    j->f = f;
+    j->cancel = cancel;
+    snprintf(j->tmp, sizeof j->tmp, "%s", tmp);
+    int rc = fetch(j);
+    if (fflush(f) != 0 && rc == CLI_OK) {
+        snprintf(j->err, sizeof j->err, "cannot write %.900s: %s", tmp, strerror(errno));
+        rc = CLI_EXIT_FAIL;
+    }
+    if (rc == CLI_OK)
+        rc = check_file(j);
+    *bytes = j->bytes;
+    snprintf(err, errlen, "%s", rc == CLI_OK ? "" : j->err);
     free(j);
     return rc;
 }

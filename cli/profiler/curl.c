@@ -578,7 +578,8 @@ static CURLcode setup(CURL *h, const cli_http_req *rq, xfer *x, char *errbuf)
 }
 
 /* Runs the transfer, ticking and watching the idle time. Returns the
- * CURLcode, or -1 when the server stayed silent past the idle timeout. */
+ * CURLcode, -1 when the server stayed silent past the idle timeout, or -2
+ * when rq->cancel asked to stop. */
 static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
 {
     int running = 1;
@@ -598,6 +599,8 @@ static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
         }
         if (rq->idle_timeout > 0 && t - x->last > rq->idle_timeout)
             return -1;
+        if (rq->cancel && *rq->cancel)
+            return -2;
     }
     int left;
     CURLMsg *msg;
@@ -631,7 +634,10 @@ int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t er
         rc = CLI_EXIT_FAIL;
     } else {
         int code = run(m, h, rq, &x);
-        if (code == -1) {
+        if (code == -2) {
+            snprintf(err, errlen, "cancelled (shutting down)");
+            rc = CLI_EXIT_FAIL;
+        } else if (code == -1) {
             snprintf(err, errlen, "no data from %s for %gs (read timeout; -timeout)",
                      rq->hostport, rq->idle_timeout);
             rc = CLI_EXIT_SERVER;

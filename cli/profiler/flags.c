@@ -30,6 +30,10 @@ void cli_usage(FILE *out)
 "  takhin-profiler -input FILE [-top N] [-sample-index NAME] [-base FILE] [-cum]\n"
 "                  [-format text|folded] [-flamegraph [FILE.svg]]\n"
 "  takhin-profiler -type cpu|heap [-output FILE] [-sample-rate HZ] -- COMMAND [ARGS...]\n"
+"  takhin-profiler -remote HOST:PORT -every 60s [-type T] -output-dir DIR [-retain AGE]\n"
+"                  [-max-bytes N]          periodic capture into storage (see watch)\n"
+"  takhin-profiler watch -help             Alertmanager webhook receiver that captures\n"
+"  takhin-profiler ls DIR                  the captures in a storage directory\n"
 "\n"
 "Collect profiles from a Takhin server (/debug/pprof/), analyze them like\n"
 "`go tool pprof -top`, draw flame graphs, or profile a command locally.\n"
@@ -182,6 +186,9 @@ static const flag flags[] = {
     {"ca", F_STR, OFF(ca)},                {"cert", F_STR, OFF(cert)},
     {"key", F_STR, OFF(key)},              {"insecure", F_BOOL, OFF(insecure)},
     {"follow", F_BOOL, OFF(follow)},
+    {"every", F_DUR, OFF(every)},          {"retain", F_DUR, OFF(retain)},
+    {"max-bytes", F_LONG, OFF(max_bytes)}, {"s3-endpoint", F_STR, OFF(s3_endpoint)},
+    {"s3-region", F_STR, OFF(s3_region)},
 };
 
 static const flag *find_flag(const char *name, size_t len)
@@ -265,6 +272,17 @@ static int check_collect(const cli_opts *o)
         return usage_error("-connect-timeout and -timeout must be more than 0");
     if (o->base && !o->analyze)
         return usage_error("-base compares reports: add -analyze (or use -input)");
+    if (o->every > 0 && (o->analyze || o->flamegraph || o->format))
+        return usage_error("-every stores captures: no -analyze, -flamegraph or -format with it "
+                           "(read them later with -input, list them with ls DIR)");
+    if (o->every > 0 && o->output && strncmp(o->output, "s3://", 5) != 0)
+        return usage_error("-every %gs writes many files: give -output-dir DIR (or -output "
+                           "s3://BUCKET/PREFIX), not -output FILE", o->every);
+    if (o->every <= 0 && (o->retain > 0 || o->max_bytes > 0))
+        return usage_error("-retain and -max-bytes prune the storage of -every (or of "
+                           "takhin-profiler watch)");
+    if (o->every <= 0 && o->output && strncmp(o->output, "s3://", 5) == 0)
+        return usage_error("-output s3://... goes with -every (periodic capture) or watch");
     return CLI_OK;
 }
 
@@ -291,6 +309,8 @@ static int check(cli_opts *o)
         return usage_error("-remote collects, -input reads a file: give one of them");
     if (o->remote)
         return check_collect(o);
+    if (o->every > 0)
+        return usage_error("-every %gs captures periodically: give -remote HOST:PORT", o->every);
     if (o->ca || o->cert || o->key || o->insecure || o->follow)
         return usage_error("-ca, -cert, -key, -insecure and -follow go with -remote");
     if (o->input)

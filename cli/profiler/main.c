@@ -6,11 +6,23 @@
 #include "cli.h"
 #include "cli_prof.h"
 #include "cli_report.h"
+#include "cli_watch.h"
+
+#include <string.h>
 
 
 int main(int argc, char **argv)
 {
     cli_opts o;
+    if (argc > 1 && strcmp(argv[1], "watch") == 0)
+        return cli_watch_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ls") == 0) {
+        if (argc != 3) {
+            cli_error("usage: takhin-profiler ls DIR (a -output-dir of watch or -every)");
+            return CLI_EXIT_USAGE;
+        }
+        return cli_store_list(argv[2], stdout);
+    }
     int rc = cli_parse_flags(argc, argv, &o);
     if (rc < 0)
         return CLI_OK;
@@ -18,6 +30,8 @@ int main(int argc, char **argv)
         return rc;
     if (o.command)
         return cli_local_run(&o);
+    if (o.remote && o.every > 0)
+        return cli_periodic_main(&o);
     if (o.remote)
         return cli_collect(&o);
     return cli_analyze_file(&o, o.input, NULL);
