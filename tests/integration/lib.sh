@@ -128,7 +128,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768-60999)
         port_open "$p" || { echo "$p"; return 0; }
     done
     return 1
