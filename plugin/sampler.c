@@ -51,6 +51,8 @@ typedef struct armed {
     uint32_t batch;  /* its samples in the drain under way */
     int64_t count_each, cpu_each; /* what each of them counts for */
     uint32_t count_extra;         /* how many of them count one more */
+    ring_slot *last; /* a copy of its latest sample, NULL before one: a reader's
+                        window ends counting there the CPU used since (tail) */
 } armed;
 
 struct prof_sampler {
@@ -298,6 +300,8 @@ static void arm(prof_sampler *s, armed *t)
 
 static void disarm(prof_sampler *s, armed *t)
 {
+    free(t->last);
+    t->last = NULL;
     if (t->fd >= 0) {
         ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
         release_event(t);
@@ -463,24 +467,56 @@ static void weight_of(prof_sampler *s, const ring_slot *slot, int64_t *count, in
     t->batch--;
 }
 
-/* Adds one sample to every reader's profile. */
-static void deliver(prof_sampler *s, const ring_slot *slot)
+/* Keeps a copy of a thread's latest sample (no copy when out of memory:
+ * its tail then goes uncounted). */
+static void keep_last(prof_sampler *s, const ring_slot *slot)
+{
+    armed *t = find_thread(s, slot->tid);
+    if (t != NULL && t->last == NULL)
+        t->last = malloc(sizeof *t->last);
+    if (t != NULL && t->last != NULL)
+        memcpy(t->last, slot, sizeof *slot);
+}
+
+static void add_to(prof_sampler_reader *r, const ring_slot *slot, int64_t count, int64_t cpu_ns)
 {
     char name[17];
     memcpy(name, slot->name, 16);
     name[16] = '\0';
-    int64_t count, cpu_ns;
-    weight_of(s, slot, &count, &cpu_ns);
     int64_t values[2] = {count, cpu_ns};
     pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
+    pf_err err = {0};
+    r->samples += (uint64_t)count;
+    r->cpu_ns += (uint64_t)cpu_ns;
+    if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
+                                                 labels, 2, &err) != PF_OK)
+        r->failed = true;
+}
+
+/* At the end of a reader's window, each thread's CPU time since it was
+ * last weighed goes to its latest sample (in that reader's profile only:
+ * the others' windows go on, and count it at the next drain). */
+static void add_tails(prof_sampler *s, prof_sampler_reader *r)
+{
+    for (size_t i = 0; i < s->nthreads; i++) {
+        armed *t = &s->threads[i];
+        uint64_t now = t->last != NULL ? cpu_of(t->tid) : 0;
+        if (now <= t->cpu_ns)
+            continue;
+        int64_t cpu = (int64_t)(now - t->cpu_ns);
+        add_to(r, t->last, (int64_t)((double)cpu / (double)s->period_ns + 0.5), cpu);
+    }
+}
+
+/* Adds one sample to every reader's profile. */
+static void deliver(prof_sampler *s, const ring_slot *slot)
+{
+    int64_t count, cpu_ns;
+    weight_of(s, slot, &count, &cpu_ns);
+    keep_last(s, slot);
     for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
-        pf_err err = {0};
-        r->samples += (uint64_t)count;
         r->signals++;
-        r->cpu_ns += (uint64_t)cpu_ns;
-        if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
-                                                     labels, 2, &err) != PF_OK)
-            r->failed = true;
+        add_to(r, slot, count, cpu_ns);
     }
 }
 
@@ -652,6 +688,7 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
 {
     drain(s); /* the samples taken up to now are the reader's too */
     pthread_mutex_lock(&s->lock);
+    add_tails(s, r);
     prof_sampler_reader **link = &s->readers;
     while (*link != r)
         link = &(*link)->next;
