@@ -17,6 +17,10 @@
  *    in with its thread; that work is in the thread's CPU time but not in
  *    the event's count.
  *
+ * 4. A host with 1000 threads: the time to start a session (arming every
+ *    thread) and to stop it, the perf fds taken within RLIMIT_NOFILE, and
+ *    the threads left to thread timers.
+ *
  * Usage: bench_sampler [seconds per run (default 2)] [pairs (default 9)]
  */
 #include "sampler.h"
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,6 +286,52 @@ static void switch_cost(double secs)
     }
 }
 
+static _Atomic bool idle_quit;
+
+static void *idle_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&idle_quit))
+        usleep(20000);
+    return NULL;
+}
+
+static void many_threads(int n)
+{
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    int made = 0;
+    while (t != NULL && made < n && pthread_create(&t[made], NULL, idle_main, NULL) == 0)
+        made++;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    prof_sampler_choice c;
+    char err[512];
+    prof_sampler_resolve(PROF_SAMPLER_PERF, &c, err, sizeof err);
+    double t0 = clock_s(CLOCK_MONOTONIC);
+    prof_sampler *s = prof_sampler_start(&c, 100, err, sizeof err);
+    double t1 = clock_s(CLOCK_MONOTONIC);
+    prof_sampler_reader *r = s ? prof_sampler_join(s) : NULL;
+    if (r == NULL) {
+        fprintf(stderr, "bench_sampler: %s\n", err);
+        exit(1);
+    }
+    usleep(200000);
+    prof_sampler_result res;
+    prof_sampler_leave(s, r, &res);
+    pf_profile_free(res.profile);
+    double t2 = clock_s(CLOCK_MONOTONIC);
+    prof_sampler_stop(s);
+    double t3 = clock_s(CLOCK_MONOTONIC);
+    printf("\n4. %d threads, RLIMIT_NOFILE %llu: start (arm every thread) %.1f ms, stop %.1f ms; "
+           "%zu threads on perf events, %zu on thread timers, %zu not armed\n", made + 2,
+           (unsigned long long)rl.rlim_cur, (t1 - t0) * 1e3, (t3 - t2) * 1e3,
+           res.threads_perf, res.threads_timer, res.threads_unarmed);
+    atomic_store(&idle_quit, true);
+    for (int i = 0; i < made; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2;
@@ -297,6 +348,7 @@ int main(int argc, char **argv)
     accuracy(secs);
     overhead(pairs);
     switch_cost(secs);
+    many_threads(1000);
     prof_sampler_fini();
     return 0;
 }
