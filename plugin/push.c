@@ -418,7 +418,7 @@ struct prof_push {
     uint64_t refused, retries, bytes, send_failures;
     int64_t last_success_ns, last_error_ns; /* CLOCK_REALTIME */
     char last_error[600];
-    double last_log; /* CLOCK_MONOTONIC s of the last error logged */
+    double last_log[2]; /* CLOCK_MONOTONIC s of the last error logged: [refused] */
     bool failing;    /* the last attempt failed: a success is logged */
 };
 
@@ -436,9 +436,13 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Records an error for status, and logs it at most once a minute. */
-static void push_error(prof_push *pp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void push_error(prof_push *pp, const char *fmt, ...)
+/* Records an error for status, and logs it at most once a minute; a
+ * refusal (4xx, not retried) and the other errors each have their minute,
+ * so the server's reason for refusing is never hidden by a retry's. */
+static void push_log_error(prof_push *pp, bool refused, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define push_error(pp, ...) push_log_error((pp), false, __VA_ARGS__)
+static void push_log_error(prof_push *pp, bool refused, const char *fmt, ...)
 {
     char text[600];
     va_list ap;
@@ -450,9 +454,10 @@ static void push_error(prof_push *pp, const char *fmt, ...)
     pp->last_error_ns = real_ns();
     pp->failing = true;
     double now = mono_s();
-    bool log = pp->last_log == 0 || now - pp->last_log >= PUSH_LOG_EVERY_S;
+    double *last = &pp->last_log[refused];
+    bool log = *last == 0 || now - *last >= PUSH_LOG_EVERY_S;
     if (log)
-        pp->last_log = now;
+        *last = now;
     pthread_mutex_unlock(&pp->lock);
     if (log)
         prof_log(&pp->p->ph, TK_LOG_WARN, "push: %s (further push errors are logged at most "
@@ -991,7 +996,8 @@ static void *sender_main(void *arg)
         pp->send_failures++;
         pthread_mutex_unlock(&pp->lock);
         if (!prof_push_retryable(status) || ++it->tries >= PROF_PUSH_MAX_TRIES) {
-            push_error(pp, "%s profile dropped%s: %s", type_names[it->type],
+            push_log_error(pp, !prof_push_retryable(status), "%s profile dropped%s: %s",
+                           type_names[it->type],
                        prof_push_retryable(status) ? " after " "10 tries" : " (not retried)",
                        why);
             pthread_mutex_lock(&pp->lock);
