@@ -52,10 +52,12 @@ PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
-# libcurl: takhin-profiler's transport (cli/profiler/curl.c), linked where the CLI is.
+# libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
+# push to Pyroscope (plugin/push.c).
+CURL_LIBS   := $(shell pkg-config --libs libcurl)
 # watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
-CURL_LIBS   := $(shell pkg-config --libs libcurl jansson libcrypto) -lcivetweb
+WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
@@ -91,7 +93,7 @@ $(BUILD)/takhind: $(SERVER_OBJ) $(HOSTLIB)
 # The plugin exports only its entry symbol (plugin/exports.map).
 $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 	$(CC) -shared $(filter-out -rdynamic,$(LDFLAGS)) -Wl,--version-script=plugin/exports.map -Wl,-z,defs \
-	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) \
+	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) $(CURL_LIBS) \
 	    -Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
 $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
@@ -101,11 +103,11 @@ $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) -lcivetweb -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) -lprofiler -lcmocka
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
@@ -131,7 +133,7 @@ test: all tests
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(PLUGLIB) $(HOSTLIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) -lcivetweb -lprofiler
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) -lcivetweb -lprofiler
 
 # bench_heap measures tcmalloc's hooks: it needs tcmalloc as its allocator.
 $(BUILD)/bench/bench_heap: $(BUILD)/obj/bench/bench_heap.o $(HOSTLIB)
@@ -168,7 +170,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB) $(CURL_LIBS)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 

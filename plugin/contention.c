@@ -517,3 +517,8 @@ long prof_contention_block_count(void *ctx)
 {
     return table_count(&of(ctx)->block);
 }
+
+const struct prof_kind *prof_contention_kind(bool block)
+{
+    return block ? &block_kind : &mutex_kind;
+}

@@ -62,5 +62,7 @@ void prof_contention_mutex_handle(prof_request *req);
 void prof_contention_block_handle(prof_request *req);
 long prof_contention_mutex_count(void *ctx);
 long prof_contention_block_count(void *ctx);
+/* The kinds themselves (named.h), for push: block's, or mutex's. */
+const struct prof_kind *prof_contention_kind(bool block);
 
 #endif

@@ -120,19 +120,28 @@ int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *s
     return encode(p, sym, out, err, errlen);
 }
 
-int prof_convert_samples(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
-                         pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen)
+int prof_convert_prepare(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
+                         double *achieved_hz, char *err, size_t errlen)
 {
     pf_err perr = {0};
     pf_maps *maps = pf_maps_read_self(0, &perr);
     if (maps == NULL || pf_profile_add_maps(profile, maps) != PF_OK) {
         snprintf(err, errlen, "cannot read this process's mappings: %s", perr.msg);
         pf_maps_free(maps);
-        pf_profile_free(profile);
         return -1;
     }
     pf_maps_free(maps);
-    out->achieved_hz = run->cpu_seconds > 0 ? (double)samples / run->cpu_seconds : 0;
-    add_comments(profile, run, out->achieved_hz);
+    *achieved_hz = run->cpu_seconds > 0 ? (double)samples / run->cpu_seconds : 0;
+    add_comments(profile, run, *achieved_hz);
+    return 0;
+}
+
+int prof_convert_samples(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
+                         pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen)
+{
+    if (prof_convert_prepare(profile, samples, run, &out->achieved_hz, err, errlen) != 0) {
+        pf_profile_free(profile);
+        return -1;
+    }
     return encode(profile, sym, out, err, errlen);
 }

@@ -43,4 +43,10 @@ int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *s
 int prof_convert_samples(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
                          pf_symbolizer *sym, prof_blob *out, char *err, size_t errlen);
 
+/* prof_convert_samples without the encoding: adds the mappings, the
+ * run's comments and times to `profile` (still the caller's) and sets
+ * *achieved_hz. 0, or -1 with err. */
+int prof_convert_prepare(pf_profile *profile, uint64_t samples, const prof_cpu_run *run,
+                         double *achieved_hz, char *err, size_t errlen);
+
 #endif

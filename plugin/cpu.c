@@ -22,6 +22,7 @@ struct prof_cpu {
     pthread_mutex_t lock; /* guards the fields below */
     prof_sampler_choice choice; /* the sampler in force for new sessions */
     int readers;                /* CPU profiles running */
+    int windows;                /* push's readers (prof_cpu_window), not counted in readers */
     struct timespec first_end;  /* CLOCK_MONOTONIC: when the first of them ends */
     bool gperftools;            /* the running profiles are gperftools' (one at most) */
     prof_sampler *session;      /* the plugin's sampler, while readers > 0 */
@@ -155,7 +156,7 @@ static int claim(prof_cpu *cpu, long seconds, int hz, int max_readers, cpu_slot 
         slot->choice = gperftools ? cpu->choice : cpu->session_choice;
         slot->hz = gperftools ? hz : cpu->session_hz;
         slot->session = cpu->session;
-    } else if (cpu->readers == 0 && cpu->session != NULL) {
+    } else if (cpu->readers == 0 && cpu->windows == 0 && cpu->session != NULL) {
         prof_sampler_stop(cpu->session);
         cpu->session = NULL;
     }
@@ -167,7 +168,7 @@ static int claim(prof_cpu *cpu, long seconds, int hz, int max_readers, cpu_slot 
 static void release(prof_cpu *cpu)
 {
     pthread_mutex_lock(&cpu->lock);
-    if (--cpu->readers == 0 && cpu->session != NULL) {
+    if (--cpu->readers == 0 && cpu->windows == 0 && cpu->session != NULL) {
         prof_sampler_stop(cpu->session);
         cpu->session = NULL;
     }
@@ -367,4 +368,97 @@ void prof_cpu_handle(prof_request *req)
         profile_sampled(req, &slot, seconds, &run);
     }
     release(p->cpu);
+}
+
+/* ---- windows for push (cpu.h) ---- */
+
+struct prof_cpu_window {
+    prof_sampler_choice choice;
+    int hz;
+    prof_sampler *session;
+    prof_sampler_reader *reader;
+    prof_cpu_run run;
+};
+
+prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t errlen)
+{
+    prof_cpu_window *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&cpu->lock);
+    if (cpu->choice.mode == PROF_SAMPLER_GPERFTOOLS || (cpu->readers > 0 && cpu->gperftools)) {
+        snprintf(err, errlen, "the gperftools CPU sampler serves one profile at a time, and "
+                 "it belongs to /debug/pprof/profile: pushing CPU profiles needs "
+                 "profiler.cpu_sampler perf or thread_timer");
+        rc = -1;
+    } else if (cpu->session == NULL && open_session(cpu, hz, err, errlen) != 0) {
+        rc = -1;
+    } else if ((w->reader = prof_sampler_join(cpu->session)) == NULL) {
+        snprintf(err, errlen, "out of memory for a CPU reader");
+        if (cpu->readers == 0 && cpu->windows == 0) {
+            prof_sampler_stop(cpu->session);
+            cpu->session = NULL;
+        }
+        rc = -1;
+    }
+    if (rc == 0) {
+        cpu->windows++;
+        w->session = cpu->session;
+        w->choice = cpu->session_choice;
+        w->hz = cpu->session_hz;
+    }
+    pthread_mutex_unlock(&cpu->lock);
+    if (rc != 0) {
+        free(w);
+        return NULL;
+    }
+    run_begin(&w->run, w->hz);
+    return w;
+}
+
+pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *until_ns,
+                                 char *err, size_t errlen)
+{
+    prof_cpu_run run = w->run;
+    run.cpu_seconds = process_cpu_seconds() - run.cpu_seconds;
+    run.wall_seconds = mono_now() - run.wall_seconds;
+    prof_sampler_result r;
+    int left = prof_sampler_leave(w->session, w->reader, &r);
+    /* The next window starts at once: back to back, microseconds apart. */
+    w->reader = prof_sampler_join(w->session);
+    run_begin(&w->run, w->hz);
+    if (left != 0 || w->reader == NULL) {
+        snprintf(err, errlen, "out of memory while collecting CPU samples");
+        if (left == 0)
+            pf_profile_free(r.profile);
+        return NULL;
+    }
+    describe_sampler(&w->choice, &r, &run);
+    double hz;
+    if (prof_convert_prepare(r.profile, r.samples, &run, &hz, err, errlen) != 0) {
+        pf_profile_free(r.profile);
+        return NULL;
+    }
+    *from_ns = (int64_t)run.started.tv_sec * 1000000000 + run.started.tv_nsec;
+    *until_ns = *from_ns + (int64_t)(run.wall_seconds * 1e9);
+    return r.profile;
+}
+
+void prof_cpu_window_close(prof_cpu *cpu, prof_cpu_window *w)
+{
+    if (w == NULL)
+        return;
+    prof_sampler_result r;
+    if (w->reader != NULL && prof_sampler_leave(w->session, w->reader, &r) == 0)
+        pf_profile_free(r.profile);
+    pthread_mutex_lock(&cpu->lock);
+    if (--cpu->windows == 0 && cpu->readers == 0 && cpu->session != NULL) {
+        prof_sampler_stop(cpu->session);
+        cpu->session = NULL;
+    }
+    pthread_mutex_unlock(&cpu->lock);
+    free(w);
 }

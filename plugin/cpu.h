@@ -31,4 +31,17 @@ double prof_cpu_last_achieved_hz(prof_cpu *cpu);
 /* The handler of /debug/pprof/profile. */
 void prof_cpu_handle(prof_request *req);
 
+/* CPU windows for push: one more reader of the plugin's sampler, not
+ * counted against max_cpu_readers, so operators' profiles still run
+ * meanwhile. Not with gperftools (one profile at a time). Open starts a
+ * window (and the sampler if none runs); next ends it, starts the next at
+ * once, and returns the ended window's profile with mappings, comments and
+ * times (caller frees; NULL with err); close ends the last window. One
+ * thread drives a window. */
+typedef struct prof_cpu_window prof_cpu_window;
+prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t errlen);
+pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *until_ns,
+                                 char *err, size_t errlen);
+void prof_cpu_window_close(prof_cpu *cpu, prof_cpu_window *w); /* NULL is fine */
+
 #endif

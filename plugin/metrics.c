@@ -1,5 +1,6 @@
 /* The profiler's metrics: see metrics.h. */
 #include "metrics.h"
+#include "push.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -262,4 +263,5 @@ void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
     render_process(&sampled->process, out);
     render_tcmalloc(&sampled->tcmalloc, out);
     render_cpu(&sampled->cpu, out);
+    prof_push_render_metrics(sampled->push, out);
 }

@@ -48,6 +48,7 @@ typedef struct prof_metrics_sampled {
     prof_procstat process;       /* process_*: the whole process (procstat.h) */
     prof_tcmalloc_stats tcmalloc; /* takhin_profiler_tcmalloc_*: all absent unless tcmalloc */
     prof_cpu_figures cpu;        /* takhin_profiler_cpu_* */
+    struct prof_push *push;      /* takhin_profiler_push_* (push.h), or NULL */
     /* More figures of a part go here as a struct of that part, filled by
      * sample_metrics (profiler.c) and written by a render_* block of their
      * own in metrics.c. */

@@ -14,6 +14,7 @@
 #include "pages.h"
 #include "pf_symbolize.h"
 #include "procstat.h"
+#include "push.h"
 #include "sampler.h"
 #include "symbol.h"
 #include "threads.h"
@@ -102,6 +103,16 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
         .handler_ns = t.handler_ns,
         .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),
     };
+    out->push = p->push;
+}
+
+/* Push runs while the profiler serves and profiler.push.url is set. A
+ * push that cannot start is logged and shown by status; serving goes on. */
+static void push_on(profiler *p)
+{
+    char err[512];
+    if (p->push_settings.on && prof_push_start(p->push, &p->push_settings, err, sizeof err))
+        prof_log(&p->ph, TK_LOG_ERROR, "%s", err);
 }
 
 /* Resolves profiler.cpu_sampler to what this process can have, for the
@@ -233,6 +244,10 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
                       prof_contention_fraction(p->events->contention),
                       (long long)prof_contention_rate(p->events->contention));
+    strbuf push = {0};
+    prof_push_status_json(p->push, &push);
+    api->reply_printf(reply, ",\"push\":%s", push.failed || !push.data ? "null" : push.data);
+    free(push.data);
     api->reply_printf(reply, ",\"configured\":{\"enabled\":%s,\"host\":\"%s\",\"port\":%d},"
                       "\"version\":\"%s\"}",
                       p->settings.enabled ? "true" : "false", p->settings.host,
@@ -254,6 +269,8 @@ static int cmd_enable(void *state, int argc, char **argv, tk_reply *reply)
         api->reply_printf(reply, "profiler enable failed: %s", err);
         return 1;
     }
+    if (!prof_push_running(p->push))
+        push_on(p);
     api->reply_printf(reply, "enabled, listening on %s:%d", p->settings.host,
                       prof_http_port(p->http));
     return 0;
@@ -272,7 +289,10 @@ static int cmd_disable(void *state, int argc, char **argv, tk_reply *reply)
         api->reply_printf(reply, "already disabled");
         return 0;
     }
-    api->reply_printf(reply, "disabled in %.1f ms", serve_off(p));
+    double t0 = now_ms();
+    serve_off(p);
+    prof_push_stop(p->push);
+    api->reply_printf(reply, "disabled in %.1f ms", now_ms() - t0);
     return 0;
 }
 
@@ -340,11 +360,16 @@ static int create_parts(profiler *p, char *err, size_t errlen)
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
         (p->events = prof_events_new(p, err, errlen)) == NULL)
         return -1;
+    if ((p->push = prof_push_new(p)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 static void free_parts(profiler *p)
 {
+    prof_push_free(p->push); /* its threads use every part below */
     prof_events_free(p->events); /* hooks out before what they use is freed */
     prof_cpu_free(p->cpu);
     prof_metrics_free(p->metrics);
@@ -365,6 +390,7 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
     p->ph = (prof_host){api, host};
     p->info = api->process_info(host);
     if (prof_settings_read(api, cfg, &p->settings, err, errlen) != 0 ||
+        prof_push_settings_read(api, cfg, &p->push_settings, err, errlen) != 0 ||
         prof_settings_check(&p->settings, p->settings.enabled, err, errlen) != 0 ||
         create_parts(p, err, errlen) != 0) {
         free_parts(p);
@@ -385,7 +411,12 @@ static int plugin_start(void *state, char *err, size_t errlen)
 {
     profiler *p = state;
     p->started = true;
-    return p->settings.enabled ? serve_on(p, err, errlen) : 0;
+    if (!p->settings.enabled)
+        return 0;
+    if (serve_on(p, err, errlen) != 0)
+        return -1;
+    push_on(p);
+    return 0;
 }
 
 static void plugin_stop(void *state)
@@ -393,6 +424,7 @@ static void plugin_stop(void *state)
     profiler *p = state;
     if (p->http != NULL)
         serve_off(p);
+    prof_push_stop(p->push);
     p->started = false;
 }
 
@@ -412,9 +444,12 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
 {
     profiler *p = state;
     prof_settings next;
-    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0)
+    prof_push_settings push_next;
+    if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0 ||
+        prof_push_settings_read(p->ph.api, cfg, &push_next, err, errlen) != 0)
         return -1;
-    char live[256], listener[256], sampling[128] = "", where[160] = "";
+    char live[256], listener[256], sampling[128] = "", where[160] = "", pushed[256];
+    prof_push_settings_changes(&p->push_settings, &push_next, pushed, sizeof pushed);
     prof_settings_live_changes(&p->settings, &next, live, sizeof live);
     prof_settings_listener_changes(&p->settings, &next, listener, sizeof listener);
     /* Against the rates in force: profiler set may have changed them. */
@@ -459,6 +494,23 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
         reload_note(p, "applied at once: %s", live);
     if (stopped)
         reload_note(p, "stopped serving (enabled: false)");
+    p->push_settings = push_next;
+    if (p->http == NULL && prof_push_running(p->push)) {
+        prof_push_stop(p->push);
+        if (!stopped)
+            reload_note(p, "stopped pushing (not serving)");
+    } else if (p->http != NULL && (pushed[0] != '\0' || !prof_push_running(p->push))) {
+        bool was = prof_push_running(p->push);
+        prof_push_stop(p->push);
+        push_on(p);
+        if (pushed[0] != '\0' && push_next.on)
+            reload_note(p, "%s push with %s: now pushing to %s", was ? "restarted" : "started",
+                        pushed, push_next.url);
+        else if (pushed[0] != '\0')
+            reload_note(p, "stopped pushing (push.url unset)");
+    } else if (pushed[0] != '\0') {
+        reload_note(p, "not serving; stored for the next profiler enable: %s", pushed);
+    }
     if (p->http == NULL && (listener[0] != '\0' || live[0] != '\0'))
         reload_note(p, "not serving; stored for the next profiler enable: %s%s%s", listener,
                     listener[0] && live[0] ? ", " : "", live);
@@ -471,7 +523,9 @@ static int plugin_check_config(void *state, const tk_config *cfg, char *err, siz
     profiler *p = state;
     prof_settings next;
     prof_sampler_choice choice;
+    prof_push_settings push_next;
     if (prof_settings_read(p->ph.api, cfg, &next, err, errlen) != 0 ||
+        prof_push_settings_read(p->ph.api, cfg, &push_next, err, errlen) != 0 ||
         (next.enabled && prof_sampler_resolve(next.cpu_sampler, &choice, err, errlen) != 0))
         return -1;
     return prof_settings_check(&next, next.enabled, err, errlen);
@@ -482,6 +536,8 @@ static void plugin_fini(void *state)
     profiler *p = state;
     if (p->http != NULL)
         serve_off(p);
+    prof_push_free(p->push); /* its threads joined before what they use goes */
+    p->push = NULL;
     prof_heap_fini(); /* malloc hooks out before dlclose */
     prof_threads_fini(); /* signal handlers out before dlclose */
     prof_sampler_fini();

@@ -12,6 +12,7 @@
 #include "takhin/plugin.h"
 
 #include "auth.h"
+#include "push.h"
 #include "sampler.h"
 
 #define PROF_VERSION "0.1.0"
@@ -87,6 +88,8 @@ typedef struct profiler {
     struct prof_metrics *metrics; /* from init to fini, across restarts */
     struct prof_events *events; /* event hooks, mutex/block profiles, trace */
     bool started;            /* between the host's start and stop */
+    prof_push_settings push_settings; /* profiler.push.* in force */
+    struct prof_push *push;  /* from init to fini; pushes while serving */
 } profiler;
 
 #endif

@@ -3,6 +3,7 @@
 #include "profiler.h"
 
 #include "auth.h"
+#include "push.h"
 #include "sampler.h"
 
 #include <stdio.h>
@@ -39,6 +40,7 @@ const tk_config_key prof_config_keys[] = {
      "largest request line and headers"},
     {"request_timeout_ms", TK_CONFIG_INT, "10000", 100, 600000,
      "time a client has to send its request, and each read or write of it"},
+    PROF_PUSH_CONFIG_KEYS,
     {0},
 };
 

@@ -117,6 +117,14 @@ pf_code pf_profile_add_sample_frames(pf_profile *p, const pf_frame *frames, size
                                      const int64_t *values, const pf_label *labels,
                                      size_t nlabels, pf_err *err);
 
+/* Keeps the `keep` samples of largest |value[value_index]| and removes
+ * the others, with the locations only they used (to fit a receiver's
+ * limits on samples and size). *pruned is how many were removed. After a
+ * prune, no sample may be added to p. PF_OK, PF_ERR_ARG or PF_ERR_NOMEM
+ * (then p is unchanged). */
+pf_code pf_profile_keep_largest(pf_profile *p, size_t keep, size_t value_index,
+                                size_t *pruned);
+
 /* Number of distinct samples (after merging) and locations so far. */
 size_t pf_profile_sample_count(const pf_profile *p);
 size_t pf_profile_location_count(const pf_profile *p);
