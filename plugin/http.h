@@ -55,6 +55,9 @@ typedef struct prof_http_config {
 prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen);
 /* The port really bound (differs from the setting when it was 0). */
 int prof_http_port(const prof_http *http);
+/* civetweb's internal port on 127.0.0.1, where the front (front.h) hands
+ * on requests: the local port of every connection a handler serves. */
+int prof_http_backend_port(const prof_http *http);
 const prof_settings *prof_http_settings(const prof_http *http);
 const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
 /* True once a stop began: long handlers poll it and end early. */
