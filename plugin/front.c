@@ -618,25 +618,35 @@ static fconn *oldest_waiting(prof_front *f, in_addr_t addr, bool any)
     return NULL;
 }
 
+/* Before a connection is cut off to make room, what it sent meanwhile is
+ * read: a request that just became complete is not cut. False when
+ * nothing was waiting to be read. */
+static bool last_chance(prof_front *f, fconn *c)
+{
+    char b;
+    if (recv(c->client.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+        return false;
+    read_request(f, c);
+    return true;
+}
+
 /* Room for one more connection from addr: the oldest connection still
  * sending its request is cut off for it, so that slow clients never lock
  * a fast one out. False when there is nobody to cut (refuse the new one). */
 static bool make_room(prof_front *f, in_addr_t addr, prof_slow_reason *why)
 {
-    fconn *victim;
-    if (peer_conns(f, addr) >= f->cfg.max_conns_per_peer) {
-        *why = PROF_SLOW_PEER_CAP;
-        if ((victim = oldest_waiting(f, addr, false)) == NULL)
+    for (int tries = 0; tries < 8; tries++) {
+        bool peer_full = peer_conns(f, addr) >= f->cfg.max_conns_per_peer;
+        if (!peer_full && f->nconns < f->max_conns)
+            return true;
+        *why = peer_full ? PROF_SLOW_PEER_CAP : PROF_SLOW_CONN_CAP;
+        fconn *victim = oldest_waiting(f, addr, !peer_full);
+        if (victim == NULL)
             return false;
-        cut(f, victim, *why);
+        if (!last_chance(f, victim))
+            cut(f, victim, *why);
     }
-    if (f->nconns >= f->max_conns) {
-        *why = PROF_SLOW_CONN_CAP;
-        if ((victim = oldest_waiting(f, 0, true)) == NULL)
-            return false;
-        cut(f, victim, *why);
-    }
-    return true;
+    return false;
 }
 
 static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
