@@ -215,7 +215,7 @@ def main():
         "attackers": total, "connected_at_start": at_start, "connected_at_end": at_end,
         "p50": round(percentile(times, 50), 4), "p99": round(percentile(times, 99), 4),
         "max": round(max(times), 4), "statuses": statuses, "cuts": swarm.cuts,
-        "connect_errors": swarm.connect_errors,
+        "connect_errors": swarm.connect_errors, "times": [round(t, 4) for t in times],
     }))
     return 0 if any(s > 0 for s in statuses) else 1
 
