@@ -3,8 +3,8 @@
  * A connection goes through: HEAD (reading the request line and headers,
  * in the `heads` list, oldest first), BODY (reading a declared body, in
  * `bodies`), then RELAY (in `relays`): connected to civetweb, writing the
- * request, copying the answer back. Lists are ordered by deadline, since
- * every connection of a list has the same timeout. */
+ * request, copying the answer back. `heads` and `bodies` are ordered by
+ * deadline, since every connection of a list has the same timeout. */
 #include "front.h"
 
 #include "threads.h"
@@ -417,6 +417,11 @@ static void check_head(prof_front *f, fconn *c)
         return;
     }
     enter(f, c, BODY, now_s() + f->cfg.body_timeout_ms / 1e3);
+    if (c->head.expect_continue && c->in_len == c->body_start) {
+        /* civetweb will say it again; a client takes any number of 1xx */
+        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        send(c->client.fd, go_on, sizeof go_on - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     check_body(f, c, c->in_len - c->body_start);
 }
 

@@ -75,6 +75,8 @@ typedef struct prof_head {
     size_t line_len;         /* the request line with its line end */
     size_t len;              /* the whole head, blank line included */
     bool chunked;            /* Transfer-Encoding: chunked */
+    bool expect_continue;    /* Expect: 100-continue: the client waits for a
+                                100 before it sends the body */
     uint64_t content_length; /* 0 without one */
 } prof_head;
 

@@ -110,6 +110,8 @@ static int header_line(const char *p, size_t n, head_fields *f, prof_head *out)
             return 501;
         f->has_coding = true;
         out->chunked = true;
+    } else if (name == 6 && strncasecmp(p, "Expect", 6) == 0) {
+        out->expect_continue = vn == 12 && strncasecmp(v, "100-continue", 12) == 0;
     }
     return 200;
 }

@@ -51,6 +51,21 @@ sym=$(curl -s -H "$auth" --data-binary '0x0' "http://127.0.0.1:$port/debug/pprof
 check "a POST body with Content-Length reaches /symbol" contains "$sym" "num_symbols"
 sym=$(raw "POST /debug/pprof/symbol HTTP/1.1\r\n$auth\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n0x\r\n1\r\n0\r\n0\r\n\r\n")
 check "a chunked POST body reaches /symbol" contains "$sym" "num_symbols"
+out=$(python3 - "$port" "$auth" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(f"POST /debug/pprof/symbol HTTP/1.1\r\n{sys.argv[2]}\r\nContent-Length: 3\r\n"
+          "Expect: 100-continue\r\n\r\n".encode())
+first = s.recv(25)  # the 100 comes before the body is sent (5 s at most)
+s.sendall(b"0x0")
+out = b""
+while chunk := s.recv(65536):
+    out += chunk
+print(first.decode(errors="replace").split("\r")[0], "then", b"num_symbols" in out)
+PY
+)
+check "Expect: 100-continue gets its 100 before the body, then the answer ($out)" \
+    test "$out" = "HTTP/1.1 100 Continue then True"
 
 # The handlers see the client's address, not the front's.
 curl -s -o /dev/null --interface 127.0.0.5 "http://127.0.0.1:$port/debug/pprof/"

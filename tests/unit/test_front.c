@@ -36,6 +36,10 @@ static void test_head_complete(void **state)
     assert_int_equal(h.content_length, 12);
     assert_int_equal(parse("POST /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", &h), 200);
     assert_true(h.chunked);
+    assert_false(h.expect_continue);
+    assert_int_equal(parse("POST /x HTTP/1.1\r\nContent-Length: 9\r\nExpect: 100-Continue\r\n\r\n",
+                           &h), 200);
+    assert_true(h.expect_continue);
 }
 
 static void test_head_incomplete(void **state)
