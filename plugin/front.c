@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -357,6 +358,7 @@ static bool add_peer_header(prof_front *f, fconn *c)
 }
 
 static void to_relay(prof_front *f, fconn *c);
+static bool backend_out(prof_front *f, fconn *c);
 
 /* Moves c to `ph`'s list with a new deadline. */
 static void enter(prof_front *f, fconn *c, phase ph, double deadline)
@@ -482,14 +484,23 @@ static void to_relay(prof_front *f, fconn *c)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)f->cfg.backend_port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1, rc = -1;
     c->backend = (side){c, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
     c->out = malloc(OUT_BUF);
-    if (c->backend.fd < 0 || c->out == NULL || watch_new(f, &c->backend, 0) != 0 ||
-        (connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
-         errno != EINPROGRESS)) {
+    bool ok = c->backend.fd >= 0 && c->out != NULL && watch_new(f, &c->backend, 0) == 0;
+    if (ok) {
+        /* Both sides: each piece of the answer goes on as it comes. */
+        setsockopt(c->backend.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(c->client.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        rc = connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
+        ok = rc == 0 || errno == EINPROGRESS;
+    }
+    if (!ok) {
         refuse(f, c, 503, "the profiler is not serving (internal connection failed)");
         return;
     }
+    if (rc == 0 && !backend_out(f, c))
+        return;
     update_relay(f, c);
 }
 
@@ -535,6 +546,21 @@ static bool backend_out(prof_front *f, fconn *c)
     return true;
 }
 
+/* Writes what the answer has buffered; false once c is gone. */
+static bool client_out(prof_front *f, fconn *c)
+{
+    ssize_t n = send(c->client.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        conn_free(f, c, true);
+        return false;
+    }
+    if (n > 0) {
+        c->out_off += (size_t)n;
+        c->stalled_since = 0;
+    }
+    return !relay_done(f, c);
+}
+
 /* Backend readable: buffer the answer. At its end civetweb is done: the
  * internal socket is closed at once. */
 static bool backend_in(prof_front *f, fconn *c)
@@ -546,6 +572,7 @@ static bool backend_in(prof_front *f, fconn *c)
     ssize_t n = recv(c->backend.fd, c->out + c->out_len, OUT_BUF - c->out_len, 0);
     if (n > 0) {
         c->out_len += (size_t)n;
+        return client_out(f, c); /* at once: usually the client can take it */
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         c->backend_eof = true;
         close(c->backend.fd);
@@ -569,20 +596,6 @@ static bool client_in(prof_front *f, fconn *c)
         pass_half_close(c);
     }
     return true;
-}
-
-static bool client_out(prof_front *f, fconn *c)
-{
-    ssize_t n = send(c->client.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        conn_free(f, c, true);
-        return false;
-    }
-    if (n > 0) {
-        c->out_off += (size_t)n;
-        c->stalled_since = 0;
-    }
-    return !relay_done(f, c);
 }
 
 static void relay_event(prof_front *f, side *s, uint32_t ev)
