@@ -13,7 +13,9 @@ puts them on the operator's address.
 
 Once every attacker is connected (or --settle s passed), the operator sends
 --tries requests for --path with the token, one every --gap s, each on a
-new connection, and times each from connect to the end of the answer.
+new connection, and times each from connect to the end of the answer. The
+attackers run in a process of their own: the operator's times are not
+spent waiting for the attackers' interpreter.
 
 Prints one line of JSON: the operator's times (p50, p99, max, in s), the
 statuses it got, and how often attackers were cut off. Exit 0 unless the
@@ -22,6 +24,7 @@ operator got no answer at all.
 import argparse
 import ipaddress
 import json
+import multiprocessing
 import resource
 import selectors
 import socket
@@ -144,6 +147,26 @@ class Swarm:
                 a.sock.close()
 
 
+def swarm_process(port, args, pipe):
+    """The attackers' process: reports how many are connected once settled,
+    runs until told to stop, then reports what happened to them."""
+    swarm = Swarm(port, args)
+    th = threading.Thread(target=swarm.run, daemon=True)
+    th.start()
+    total = len(swarm.attackers)
+    deadline = time.monotonic() + args.settle
+    while time.monotonic() < deadline and swarm.connected() < total:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the dribblers and tricklers are under way
+    pipe.send({"attackers": total, "connected_at_start": swarm.connected()})
+    pipe.recv()
+    at_end = swarm.connected()
+    swarm.stop.set()
+    th.join()
+    pipe.send({"connected_at_end": at_end, "cuts": swarm.cuts,
+               "connect_errors": swarm.connect_errors})
+
+
 def operator_request(port, path, token, timeout):
     """(seconds, status) of one request on a fresh connection."""
     t0 = time.monotonic()
@@ -193,30 +216,24 @@ def main():
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(need, soft), hard), hard))
 
-    swarm = Swarm(args.port, args)
-    th = threading.Thread(target=swarm.run, daemon=True)
-    th.start()
-    total = len(swarm.attackers)
-    deadline = time.monotonic() + args.settle
-    while time.monotonic() < deadline and swarm.connected() < total:
-        time.sleep(0.05)
-    time.sleep(1.0)  # the dribblers and tricklers are under way
-    at_start = swarm.connected()
+    ours, theirs = multiprocessing.Pipe()
+    attackers = multiprocessing.Process(target=swarm_process, args=(args.port, args, theirs))
+    attackers.start()
+    report = ours.recv()
     times, statuses = [], []
     for _ in range(args.tries):
         t, status = operator_request(args.port, args.path, args.token, args.timeout)
         times.append(t)
         statuses.append(status)
         time.sleep(args.gap)
-    at_end = swarm.connected()
-    swarm.stop.set()
-    th.join()
-    print(json.dumps({
-        "attackers": total, "connected_at_start": at_start, "connected_at_end": at_end,
+    ours.send("stop")
+    report.update(ours.recv())
+    attackers.join()
+    report.update({
         "p50": round(percentile(times, 50), 4), "p99": round(percentile(times, 99), 4),
-        "max": round(max(times), 4), "statuses": statuses, "cuts": swarm.cuts,
-        "connect_errors": swarm.connect_errors, "times": [round(t, 4) for t in times],
-    }))
+        "max": round(max(times), 4), "statuses": statuses, "times": [round(t, 4) for t in times],
+    })
+    print(json.dumps(report))
     return 0 if any(s > 0 for s in statuses) else 1
 
 
