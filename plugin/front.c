@@ -471,7 +471,7 @@ static void update_relay(prof_front *f, fconn *c)
         cl |= EPOLLOUT;
     if (!c->connected || c->sent < c->in_len)
         be |= EPOLLOUT;
-    if (c->connected && !c->backend_eof && c->out_len < OUT_BUF)
+    if (c->connected && !c->backend_eof && c->out_len - c->out_off < OUT_BUF)
         be |= EPOLLIN;
     watch(f, &c->client, cl);
     watch(f, &c->backend, be);
@@ -558,6 +558,8 @@ static bool client_out(prof_front *f, fconn *c)
         c->out_off += (size_t)n;
         c->stalled_since = 0;
     }
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0; /* all written: room for the whole buffer */
     return !relay_done(f, c);
 }
 
@@ -565,8 +567,11 @@ static bool client_out(prof_front *f, fconn *c)
  * internal socket is closed at once. */
 static bool backend_in(prof_front *f, fconn *c)
 {
-    if (c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
+    if (c->out_len == OUT_BUF && c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
     if (c->out_len == OUT_BUF)
         return true;
     ssize_t n = recv(c->backend.fd, c->out + c->out_len, OUT_BUF - c->out_len, 0);

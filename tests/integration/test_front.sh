@@ -67,6 +67,14 @@ PY
 check "Expect: 100-continue gets its 100 before the body, then the answer ($out)" \
     test "$out" = "HTTP/1.1 100 Continue then True"
 
+# An answer larger than the relay's buffer (64 KiB) arrives whole.
+curl -s --max-time 30 -H "$auth" -o "$TK_TMP/trace.json" \
+    "http://127.0.0.1:$port/debug/pprof/trace?seconds=0.5"
+size=$(stat -c %s "$TK_TMP/trace.json" 2>/dev/null)
+check "a large answer (a trace, ${size:-0} bytes) comes through whole" \
+    python3 -c 'import json, os, sys; json.load(open(sys.argv[1])); sys.exit(os.path.getsize(sys.argv[1]) <= 65536)' \
+    "$TK_TMP/trace.json"
+
 # The handlers see the client's address, not the front's.
 curl -s -o /dev/null --interface 127.0.0.5 "http://127.0.0.1:$port/debug/pprof/"
 curl -s -o /dev/null --interface 127.0.0.6 -H "$auth" "http://127.0.0.1:$port/debug/pprof/cmdline"
