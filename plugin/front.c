@@ -88,7 +88,7 @@ struct prof_front {
     int nconns;
     double listen_paused_until;  /* after EMFILE: 0 when listening */
     side listener, waker;        /* epoll markers of listen_fd and wake_fd */
-    peer_count *peers[1u << PEER_BITS];
+    peer_count *peers[1u << PEER_BITS]; /* unfinished requests per address */
     log_slot logged[1u << LOG_BITS];
 };
 
@@ -219,7 +219,8 @@ static void conn_free(prof_front *f, fconn *c, bool reset)
 {
     list_remove(list_of(f, c), c);
     c->dead = true;
-    peer_add(f, c->peer.sin_addr.s_addr, -1);
+    if (c->ph != RELAY)
+        peer_add(f, c->peer.sin_addr.s_addr, -1);
     f->nconns--;
     if (c->backend.fd >= 0) {
         if (reset)
@@ -477,9 +478,11 @@ static void update_relay(prof_front *f, fconn *c)
     watch(f, &c->backend, be);
 }
 
-/* The request is complete: connect to civetweb. */
+/* The request is complete: connect to civetweb. Its address has one
+ * unfinished request less. */
 static void to_relay(prof_front *f, fconn *c)
 {
+    peer_add(f, c->peer.sin_addr.s_addr, -1);
     enter(f, c, RELAY, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)f->cfg.backend_port),

@@ -7,7 +7,7 @@
  * nothing hold every worker and lock the operator out (issues 17, 15).
  * The front reads each request itself, under a deadline for the head
  * (header_timeout_ms) and one for the body (request_timeout_ms in all),
- * with caps on head size, connections per peer address and connections in
+ * with caps on head size, unfinished requests per address and connections in
  * all. Only a complete request reaches civetweb, which listens on
  * 127.0.0.1:0: the front connects there, writes the request with one
  * header added (PROF_FRONT_PEER_HEADER: a per-start secret and the
@@ -47,7 +47,7 @@ typedef struct prof_front_config {
     int body_timeout_ms;       /* the whole declared body; also how long a
                                   client may leave an answer unread */
     int max_header_bytes;
-    int max_conns_per_peer;    /* per client IP address */
+    int max_conns_per_peer;    /* unfinished requests per client IP address */
     int max_conns;             /* in all (lowered to fit RLIMIT_NOFILE) */
     prof_metrics *metrics;     /* slow clients cut off are counted here */
     const prof_host *ph;

@@ -37,7 +37,7 @@ const tk_config_key prof_config_keys[] = {
     {"header_timeout_ms", TK_CONFIG_INT, "2000", 100, 600000,
      "time a client has to send its request line and headers"},
     {"max_conns_per_peer", TK_CONFIG_INT, "16", 1, 65536,
-     "connections from one client address; its oldest unfinished request makes room"},
+     "connections from one client address still sending their request; the oldest makes room"},
     {"max_conns", TK_CONFIG_INT, "4096", 16, 1000000,
      "connections in all (at most half the fd limit); the oldest unfinished request makes room"},
     {0},

@@ -118,6 +118,18 @@ first=$(timeout 5 head -c 12 <&5)
 exec 5>&- 6>&- 7>&- 8>&-
 check "the newcomer over max_conns_per_peer is served ($code)" test "$code" = 200
 check "the oldest unfinished connection was cut off with 503 ($first)" test "$first" = "HTTP/1.1 503"
+# Complete requests are not capped per address: 20 one-second delta
+# profiles at once from 127.0.0.1 are all served (civetweb queues them).
+pids=()
+for i in $(seq 20); do
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -H "$auth" \
+        "http://127.0.0.1:$port/debug/pprof/goroutine?seconds=1" >"$TK_TMP/conc.$i" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+codes=$(cat "$TK_TMP"/conc.* | sort | uniq -c | xargs)
+check "20 concurrent requests from one address over max_conns_per_peer 4 are all served ($codes)" \
+    test "$codes" = "20 200"
 metrics=$(curl -s -H "$auth" "http://127.0.0.1:$port/metrics")
 check "peer_cap is counted" grep -qE '^takhin_profiler_slow_clients_total\{reason="peer_cap"\} [1-9]' <<<"$metrics"
 check "header_timeout is counted" grep -qE '^takhin_profiler_slow_clients_total\{reason="header_timeout"\} [1-9]' <<<"$metrics"
