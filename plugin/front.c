@@ -31,6 +31,9 @@
 #define LOG_BITS 10              /* 1024 peers remembered for rate-limited logs */
 #define LOG_EVERY_S 60.0
 #define PEER_BITS 12             /* 4096 buckets of per-peer counts */
+#define PEER_BURST_S 0.25        /* connections younger are not cut for the
+                                    per-address cap: a client opening many
+                                    at once (curl -Z) is let in */
 
 typedef enum phase { HEAD, BODY, RELAY } phase;
 
@@ -47,6 +50,7 @@ struct fconn {
     phase ph;
     side client, backend;       /* backend.fd -1 until RELAY */
     struct sockaddr_in peer;
+    double since;               /* accepted */
     double deadline;            /* HEAD, BODY: when it is cut off */
     fconn *prev, *next;         /* in the list of its phase */
     char *in;                   /* the request, as it will be sent */
@@ -644,46 +648,45 @@ static fconn *oldest_waiting(prof_front *f, in_addr_t addr, bool any)
     return NULL;
 }
 
-/* Before a connection is cut off to make room, what it sent meanwhile is
- * read: a request that just became complete is not cut. False when
- * nothing was waiting to be read. */
-static bool last_chance(prof_front *f, fconn *c)
+/* Cuts c off to make room, unless what it sent meanwhile completes its
+ * request (it was accepted in a batch just before its bytes came). */
+static void cut_for_room(prof_front *f, fconn *c, prof_slow_reason why)
 {
     char b;
-    if (recv(c->client.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
-        return false;
-    read_request(f, c);
-    return true;
+    if (recv(c->client.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        read_request(f, c);
+    if (!c->dead && c->ph != RELAY)
+        cut(f, c, why);
 }
 
-/* Room for one more connection from addr: the oldest connection still
- * sending its request is cut off for it, so that slow clients never lock
- * a fast one out. False when there is nobody to cut (refuse the new one). */
-static bool make_room(prof_front *f, in_addr_t addr, prof_slow_reason *why)
+/* Room for one more connection from addr. Per address, one in, one out:
+ * its oldest unfinished request is cut off, unless that one is part of a
+ * burst. In all, the oldest unfinished requests are cut off until there
+ * is room: slow clients never lock a fast one out. False (refuse the new
+ * one) when max_conns is full of complete requests. */
+static bool make_room(prof_front *f, in_addr_t addr)
 {
-    for (int tries = 0; tries < 8; tries++) {
-        bool peer_full = peer_conns(f, addr) >= f->cfg.max_conns_per_peer;
-        if (!peer_full && f->nconns < f->max_conns)
-            return true;
-        *why = peer_full ? PROF_SLOW_PEER_CAP : PROF_SLOW_CONN_CAP;
-        fconn *victim = oldest_waiting(f, addr, !peer_full);
-        if (victim == NULL)
-            return false;
-        if (!last_chance(f, victim))
-            cut(f, victim, *why);
+    if (peer_conns(f, addr) >= f->cfg.max_conns_per_peer) {
+        fconn *victim = oldest_waiting(f, addr, false);
+        if (victim != NULL && now_s() - victim->since >= PEER_BURST_S)
+            cut_for_room(f, victim, PROF_SLOW_PEER_CAP);
     }
-    return false;
+    for (int tries = 0; f->nconns >= f->max_conns; tries++) {
+        fconn *victim = oldest_waiting(f, 0, true);
+        if (victim == NULL || tries == 8)
+            return false;
+        cut_for_room(f, victim, PROF_SLOW_CONN_CAP);
+    }
+    return true;
 }
 
 static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
 {
-    prof_slow_reason why;
     fconn *c = NULL;
-    if (!make_room(f, peer->sin_addr.s_addr, &why)) {
-        prof_metrics_slow_client(f->cfg.metrics, why);
-        log_slow(f, peer, why);
-        reply(fd, 503, why == PROF_SLOW_PEER_CAP ? "too many connections from your address"
-                                                 : "too many connections");
+    if (!make_room(f, peer->sin_addr.s_addr)) {
+        prof_metrics_slow_client(f->cfg.metrics, PROF_SLOW_CONN_CAP);
+        log_slow(f, peer, PROF_SLOW_CONN_CAP);
+        reply(fd, 503, "too many connections (profiler.max_conns)");
         close(fd);
         return;
     }
@@ -692,8 +695,9 @@ static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
         close(fd);
         return;
     }
+    double now = now_s();
     *c = (fconn){.ph = HEAD, .client = {c, fd, 0}, .backend = {c, -1, 0}, .peer = *peer,
-                 .deadline = now_s() + f->cfg.header_timeout_ms / 1e3};
+                 .since = now, .deadline = now + f->cfg.header_timeout_ms / 1e3};
     f->nconns++;
     list_push(&f->heads, c);
     if (watch_new(f, &c->client, EPOLLIN | EPOLLRDHUP) != 0)

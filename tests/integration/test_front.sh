@@ -113,6 +113,7 @@ check "after a client reset its profile, a new profile starts (not 409)" \
 # unfinished one (503), and the newcomer is served.
 exec 5<>"/dev/tcp/127.0.0.1/$port" 6<>"/dev/tcp/127.0.0.1/$port" \
      7<>"/dev/tcp/127.0.0.1/$port" 8<>"/dev/tcp/127.0.0.1/$port"
+sleep 0.5 # older than a burst
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "http://127.0.0.1:$port/debug/pprof/")
 first=$(timeout 5 head -c 12 <&5)
 exec 5>&- 6>&- 7>&- 8>&-
@@ -130,6 +131,13 @@ wait "${pids[@]}"
 codes=$(cat "$TK_TMP"/conc.* | sort | uniq -c | xargs)
 check "20 concurrent requests from one address over max_conns_per_peer 4 are all served ($codes)" \
     test "$codes" = "20 200"
+# Nor a burst of connections opened before any request is sent (curl -Z).
+args=()
+for i in $(seq 30); do args+=(-o /dev/null "http://127.0.0.1:$port/debug/pprof/cmdline"); done
+codes=$(curl -s -Z --parallel-max 30 --parallel-immediate --max-time 30 -H "$auth" \
+        -w "%{http_code}\n" "${args[@]}" 2>/dev/null | sort | uniq -c | xargs)
+check "30 connections opened at once from one address, then their requests, are all served ($codes)" \
+    test "$codes" = "30 200"
 metrics=$(curl -s -H "$auth" "http://127.0.0.1:$port/metrics")
 check "peer_cap is counted" grep -qE '^takhin_profiler_slow_clients_total\{reason="peer_cap"\} [1-9]' <<<"$metrics"
 check "header_timeout is counted" grep -qE '^takhin_profiler_slow_clients_total\{reason="header_timeout"\} [1-9]' <<<"$metrics"

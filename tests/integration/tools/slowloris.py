@@ -184,7 +184,10 @@ def operator_request(port, path, token, timeout):
                 data += chunk
         if data.startswith(b"HTTP/1."):
             status = int(data[9:12])
-    except OSError:
+        if status != 200:
+            print(f"operator: {data[-120:]!r}", file=sys.stderr)
+    except OSError as e:
+        print(f"operator: {e}", file=sys.stderr)
         status = -1
     return time.monotonic() - t0, status
 
