@@ -72,7 +72,7 @@ static double mono_now(void)
 
 prof_wait_end prof_conn_wait(struct prof_request *req, double seconds)
 {
-    int fd = prof_conn_fd(req->info, prof_http_port(req->http));
+    int fd = prof_conn_fd(req->info, prof_http_backend_port(req->http)); /* the front's end */
     double end = mono_now() + seconds;
     while (mono_now() < end) {
         if (prof_http_stopping(req->http))

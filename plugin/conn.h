@@ -10,7 +10,9 @@
 #include <stdbool.h>
 
 /* The fd of the request's connection, or -1 if it cannot be found (then
- * the profile simply runs its full length). */
+ * the profile simply runs its full length). That connection comes from the
+ * front (front.h), which passes on its client's FIN and reset: local_port
+ * is prof_http_backend_port. */
 int prof_conn_fd(const struct mg_request_info *info, int local_port);
 /* True when the connection is dead: reset by the peer (POLLERR,
  * ECONNRESET) or closed both ways (POLLHUP). fd -1: never.

@@ -3,6 +3,7 @@
 
 #include "auth.h"
 #include "escape.h"
+#include "front.h"
 #include "metrics.h"
 #include "http_check.h"
 #include "request.h"
@@ -21,10 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* civetweb listens on 127.0.0.1:backend_port; the front (front.h) owns
+ * the public port and hands it complete requests. */
 struct prof_http {
     struct mg_context *mg;
+    prof_front *front;
     prof_http_config cfg;
-    int port;
+    int port;                  /* the public port, the front's */
+    int backend_port;
+    char secret[PROF_FRONT_SECRET_LEN + 1]; /* the front's, in its peer header */
     _Atomic bool stopping;
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
     _Atomic int inflight; /* handlers running */
@@ -103,15 +109,15 @@ static const prof_endpoint *route(const prof_http *h, const char *uri, size_t *i
 }
 
 static bool authorized(prof_http *h, const prof_settings *s, struct mg_connection *conn,
-                       const struct mg_request_info *info)
+                       const struct mg_request_info *info, const char *peer)
 {
     const char *given = mg_get_header(conn, "Authorization");
     if (prof_auth_check(s->token, given))
         return true;
     prof_metrics_auth_failure(h->cfg.metrics);
     char method[64], path[PROF_ESCAPED_MAX];
-    prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s:%d: %s %s (%s)", info->remote_addr,
-             info->remote_port, prof_escape_str(method, sizeof method, info->request_method),
+    prof_log(h->cfg.ph, TK_LOG_WARN, "auth failure from %s: %s %s (%s)", peer,
+             prof_escape_str(method, sizeof method, info->request_method),
              prof_escape_str(path, sizeof path, info->request_uri),
              given ? "wrong credentials" : "no credentials");
     prof_http_error_headers(conn, 401, "WWW-Authenticate: Basic realm=\"takhin-profiler\", "
@@ -168,21 +174,32 @@ static double mono_seconds(void)
 }
 
 /* One access log line and the request's metrics. */
-static void account(prof_http *h, const struct mg_request_info *info, size_t index,
-                    const prof_exchange *ex, double seconds)
+static void account(prof_http *h, const struct mg_request_info *info, const char *peer,
+                    size_t index, const prof_exchange *ex, double seconds)
 {
     bool timed = index < h->cfg.count && h->cfg.endpoints[index].count != NULL;
     prof_metrics_request(h->cfg.metrics, index, ex->status, ex->bytes, seconds, timed);
     /* The target as sent (civetweb runs with decode_url=no), escaped:
      * nothing a client sends can forge a log line (escape.h). */
     char method[64], path[PROF_ESCAPED_MAX], query[PROF_ESCAPED_MAX];
-    prof_log(h->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s %s%s%s\" %d %llu B %.1f ms",
-             info->remote_addr, info->remote_port,
+    prof_log(h->cfg.ph, TK_LOG_INFO, "access %s \"%s %s%s%s\" %d %llu B %.1f ms", peer,
              prof_escape_str(method, sizeof method, info->request_method),
              prof_escape_str(path, sizeof path, info->request_uri),
              info->query_string ? "?" : "",
              prof_escape_str(query, sizeof query, info->query_string),
              ex->status, (unsigned long long)ex->bytes, seconds * 1e3);
+}
+
+/* The client's address, from the front's header: false (403 answered)
+ * for a request that did not come through the front. */
+static bool front_peer(prof_http *h, struct mg_connection *conn,
+                       const struct mg_request_info *info, char *peer, size_t len)
+{
+    if (prof_front_peer_check(h->secret, mg_get_header(conn, PROF_FRONT_PEER_HEADER), peer, len))
+        return true;
+    snprintf(peer, len, "%.48s:%d (internal port)", info->remote_addr, info->remote_port);
+    prof_http_error(conn, 403, "Forbidden: requests come through the profiler's port");
+    return false;
 }
 
 /* The one civetweb handler: every path of the server comes here. */
@@ -199,12 +216,15 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     s = h->live;
     pthread_mutex_unlock(&h->live_lock);
     size_t index;
+    char peer[96];
     const prof_endpoint *ep = route(h, uri, &index);
     mg_set_user_connection_data(conn, &ex);
     atomic_fetch_add(&h->inflight, 1);
-    if (bad)
+    if (!front_peer(h, conn, info, peer, sizeof peer))
+        index = h->cfg.count;
+    else if (bad)
         prof_http_error(conn, 400, "%s", why);
-    else if (!authorized(h, &s, conn, info))
+    else if (!authorized(h, &s, conn, info, peer))
         index = h->cfg.count;
     else if (strcmp(uri, "/metrics") == 0)
         serve_metrics(h, conn);
@@ -214,7 +234,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         serve(h, &s, ep, conn, info);
     atomic_fetch_sub(&h->inflight, 1);
     mg_set_user_connection_data(conn, NULL);
-    account(h, info, index, &ex, mono_seconds() - start);
+    account(h, info, peer, index, &ex, mono_seconds() - start);
     return ex.status ? ex.status : 500;
 }
 
@@ -256,11 +276,11 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 static int start_civetweb(prof_http *h, char *err, size_t errlen)
 {
     const prof_settings *s = &h->cfg.settings;
-    char listen[96], threads[16], queue[16], header[16], timeout[16];
-    snprintf(listen, sizeof listen, "%s:%d", s->host, s->port);
+    char listen[] = "127.0.0.1:0", threads[16], queue[16], header[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", s->max_requests);
     snprintf(queue, sizeof queue, "%d", s->max_queued);
-    snprintf(header, sizeof header, "%d", s->max_header_bytes);
+    /* The front checked max_header_bytes; room for the header it adds. */
+    snprintf(header, sizeof header, "%d", s->max_header_bytes + 256);
     snprintf(timeout, sizeof timeout, "%d", s->request_timeout_ms);
     /* No document_root: civetweb serves no files and lists no directory. */
     const char *options[] = {
@@ -288,9 +308,8 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
     struct mg_error_data error = {&code, why, sizeof why};
     h->mg = mg_start2(&init, &error);
     if (h->mg == NULL) {
-        snprintf(err, errlen, "cannot listen on %s: %s (is the port in use? set "
-                 "profiler.port or TAKHIN_PROFILER_PORT, 0 picks a free port)",
-                 listen, why[0] ? why : "civetweb failed to start");
+        snprintf(err, errlen, "cannot listen on %s (internal): %s", listen,
+                 why[0] ? why : "civetweb failed to start");
         return -1;
     }
     struct mg_server_port ports[1];
@@ -298,7 +317,29 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read the bound port of %s", listen);
         return -1;
     }
-    h->port = ports[0].port;
+    h->backend_port = ports[0].port;
+    return 0;
+}
+
+static int start_front(prof_http *h, char *err, size_t errlen)
+{
+    const prof_settings *s = &h->cfg.settings;
+    prof_front_config fc = {
+        .host = s->host,
+        .port = s->port,
+        .backend_port = h->backend_port,
+        .secret = h->secret,
+        .header_timeout_ms = s->header_timeout_ms,
+        .body_timeout_ms = s->request_timeout_ms,
+        .max_header_bytes = s->max_header_bytes,
+        .max_conns_per_peer = s->max_conns_per_peer,
+        .max_conns = s->max_conns,
+        .metrics = h->cfg.metrics,
+        .ph = h->cfg.ph,
+    };
+    if ((h->front = prof_front_start(&fc, err, errlen)) == NULL)
+        return -1;
+    h->port = prof_front_port(h->front);
     return 0;
 }
 
@@ -312,7 +353,12 @@ prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen
     h->cfg = *cfg;
     h->live = cfg->settings;
     pthread_mutex_init(&h->live_lock, NULL);
-    if (start_civetweb(h, err, errlen) != 0) {
+    if (prof_front_new_secret(h->secret) != 0) {
+        snprintf(err, errlen, "cannot draw a random secret (getrandom)");
+        free(h);
+        return NULL;
+    }
+    if (start_civetweb(h, err, errlen) != 0 || start_front(h, err, errlen) != 0) {
         prof_http_stop(h);
         return NULL;
     }
@@ -322,6 +368,11 @@ prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen
 int prof_http_port(const prof_http *h)
 {
     return h->port;
+}
+
+int prof_http_backend_port(const prof_http *h)
+{
+    return h->backend_port;
 }
 
 void prof_http_update(prof_http *h, const prof_settings *settings)
@@ -354,20 +405,21 @@ static void drain(prof_http *h)
     }
 }
 
-/* True if fd is a connection accepted on our listening address and port:
- * bound there, not listening, and not the knocker's own end (whose peer
- * has our port). A connection shut down (see wake) has no peer any more. */
+/* True if fd is a connection civetweb accepted on its internal port:
+ * bound there, not listening, and not the knocker's or the front's own end
+ * (whose peer has that port). A connection shut down (see wake) has no
+ * peer any more. */
 static bool is_our_connection(const prof_http *h, struct in_addr ours, int fd)
 {
     struct sockaddr_in local, peer;
     socklen_t llen = sizeof local, plen = sizeof peer, alen = sizeof(int);
     int listening = 0;
     return getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
-           local.sin_family == AF_INET && ntohs(local.sin_port) == h->port &&
+           local.sin_family == AF_INET && ntohs(local.sin_port) == h->backend_port &&
            (ours.s_addr == 0 || local.sin_addr.s_addr == ours.s_addr) &&
            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening &&
            (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 ||
-            ntohs(peer.sin_port) != h->port);
+            ntohs(peer.sin_port) != h->backend_port);
 }
 
 /* Calls act(fd, dup, ctx) for each of our connections, where dup is a
@@ -377,8 +429,7 @@ static bool is_our_connection(const prof_http *h, struct in_addr ours, int fd)
 static void for_each_connection(const prof_http *h, void (*act)(int fd, int dup, void *ctx),
                                 void *ctx)
 {
-    struct in_addr ours = {0}; /* 0.0.0.0: any local address is ours */
-    inet_pton(AF_INET, h->cfg.settings.host, &ours);
+    struct in_addr ours = {htonl(INADDR_LOOPBACK)};
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return;
@@ -443,9 +494,8 @@ static int close_orphans(const prof_http *h)
 static void *knock(void *arg)
 {
     prof_http *h = arg;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    if (inet_pton(AF_INET, h->cfg.settings.host, &sa.sin_addr) != 1 || sa.sin_addr.s_addr == 0)
-        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     /* Knock only once mg_stop has raised civetweb's stop flag (it does so
      * first thing): a connection accepted before that could be queued for
      * a worker that is about to exit, and its socket would leak. */
@@ -469,13 +519,14 @@ void prof_http_stop(prof_http *h)
     atomic_store(&h->stopping, true);
     if (h->mg != NULL) {
         drain(h);
+        prof_front_stop(h->front); /* after drain: it carries the last answers */
         pthread_t knocker;
-        bool knocking = h->port > 0 && pthread_create(&knocker, NULL, knock, h) == 0;
+        bool knocking = h->backend_port > 0 && pthread_create(&knocker, NULL, knock, h) == 0;
         mg_stop(h->mg); /* waits for in-flight handlers, which see `stopping` */
         atomic_store(&h->stopped, true);
         if (knocking)
             pthread_join(knocker, NULL);
-        int orphans = h->port > 0 ? close_orphans(h) : 0;
+        int orphans = h->backend_port > 0 ? close_orphans(h) : 0;
         if (orphans > 0)
             prof_log(h->cfg.ph, TK_LOG_DEBUG, "closed %d connection(s) civetweb left open "
                      "at stop", orphans);

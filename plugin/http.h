@@ -68,6 +68,9 @@ int prof_http_port(const prof_http *http);
  * (see prof_settings_listener_changes): a new listener takes them. Safe
  * while requests run. */
 void prof_http_update(prof_http *http, const prof_settings *settings);
+/* civetweb's internal port on 127.0.0.1, where the front (front.h) hands
+ * on requests: the local port of every connection a handler serves. */
+int prof_http_backend_port(const prof_http *http);
 const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
 /* True once a stop began: long handlers poll it and end early. */
 bool prof_http_stopping(const prof_http *http);

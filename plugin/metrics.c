@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const int status_codes[] = {200, 400, 401, 404, 405, 409, 413, 500, 501, 503};
+static const int status_codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 500, 501, 503};
 #define NSTATUS (sizeof status_codes / sizeof *status_codes + 1) /* + "other" */
 
 static const double buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 120, 300};
@@ -25,6 +25,7 @@ struct prof_metrics {
     const char *const *names;
     size_t count;
     _Atomic uint64_t auth_failures;
+    _Atomic uint64_t slow_clients[PROF_SLOW_REASONS];
     _Atomic long inflight;
     endpoint_stats ep[]; /* count + 1: the last is "other" */
 };
@@ -75,6 +76,24 @@ void prof_metrics_auth_failure(prof_metrics *m)
 void prof_metrics_inflight(prof_metrics *m, int delta)
 {
     atomic_fetch_add(&m->inflight, delta);
+}
+
+void prof_metrics_slow_client(prof_metrics *m, prof_slow_reason reason)
+{
+    if (reason < PROF_SLOW_REASONS)
+        atomic_fetch_add(&m->slow_clients[reason], 1);
+}
+
+static void render_slow_clients(const prof_metrics *m, strbuf *out)
+{
+    static const char *const names[PROF_SLOW_REASONS] = {"header_timeout", "body_timeout",
+                                                         "peer_cap", "conn_cap"};
+    sb_printf(out, "# HELP takhin_profiler_slow_clients_total Clients cut off before their "
+                   "request was complete, by reason.\n"
+                   "# TYPE takhin_profiler_slow_clients_total counter\n");
+    for (int r = 0; r < PROF_SLOW_REASONS; r++)
+        sb_printf(out, "takhin_profiler_slow_clients_total{reason=\"%s\"} %llu\n", names[r],
+                  (unsigned long long)atomic_load(&m->slow_clients[r]));
 }
 
 static const char *label(const prof_metrics *m, size_t i)
@@ -259,6 +278,7 @@ void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
               "takhin_profiler_auth_failures_total %llu\n",
               atomic_load(&m->inflight), enabled ? 1 : 0,
               (unsigned long long)atomic_load(&m->auth_failures));
+    render_slow_clients(m, out);
     render_sampled(sampled, out);
     render_process(&sampled->process, out);
     render_tcmalloc(&sampled->tcmalloc, out);

@@ -39,6 +39,16 @@ typedef struct prof_cpu_figures {
     double last_achieved_hz; /* of the last CPU profile answered; 0 before */
 } prof_cpu_figures;
 
+/* Why the front (front.h) cut a client off before its request was whole. */
+typedef enum prof_slow_reason {
+    PROF_SLOW_HEADER_TIMEOUT, /* head not in within header_timeout_ms */
+    PROF_SLOW_BODY_TIMEOUT,   /* declared body not in within request_timeout_ms */
+    PROF_SLOW_PEER_CAP,       /* max_conns_per_peer reached */
+    PROF_SLOW_CONN_CAP,       /* max_conns reached */
+    PROF_SLOW_REASONS
+} prof_slow_reason;
+void prof_metrics_slow_client(prof_metrics *m, prof_slow_reason reason);
+
 /* Figures other parts keep, read by the caller when /metrics is asked. */
 typedef struct prof_metrics_sampled {
     uint64_t trace_dropped_events;

@@ -39,6 +39,7 @@ typedef struct prof_settings {
     bool allow_unauthenticated_remote;
     bool tls;           /* tls.* set: refused, see prof_settings_check */
     int max_requests, max_queued, max_header_bytes, request_timeout_ms;
+    int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];

@@ -39,7 +39,13 @@ const tk_config_key prof_config_keys[] = {
     {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
      "largest request line and headers"},
     {"request_timeout_ms", TK_CONFIG_INT, "10000", 100, 600000,
-     "time a client has to send its request, and each read or write of it"},
+     "time a client has to send a request's body, and to take each write of the answer"},
+    {"header_timeout_ms", TK_CONFIG_INT, "2000", 100, 600000,
+     "time a client has to send its request line and headers"},
+    {"max_conns_per_peer", TK_CONFIG_INT, "16", 1, 65536,
+     "connections from one client address still sending their request; the oldest makes room"},
+    {"max_conns", TK_CONFIG_INT, "4096", 16, 1000000,
+     "connections in all (at most half the fd limit); the oldest unfinished request makes room"},
     PROF_PUSH_CONFIG_KEYS,
     {0},
 };
@@ -90,6 +96,9 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .max_queued = (int)api->config_get(cfg, "max_queued")->i,
         .max_header_bytes = (int)api->config_get(cfg, "max_header_bytes")->i,
         .request_timeout_ms = (int)api->config_get(cfg, "request_timeout_ms")->i,
+        .header_timeout_ms = (int)api->config_get(cfg, "header_timeout_ms")->i,
+        .max_conns_per_peer = (int)api->config_get(cfg, "max_conns_per_peer")->i,
+        .max_conns = (int)api->config_get(cfg, "max_conns")->i,
         .tls = opt_string(api, cfg, "tls.cert")[0] || opt_string(api, cfg, "tls.key")[0],
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
@@ -144,7 +153,12 @@ int prof_settings_listener_changes(const prof_settings *a, const prof_settings *
            note_key(a->max_queued != b->max_queued, "max_queued", buf, len) +
            note_key(a->max_header_bytes != b->max_header_bytes, "max_header_bytes", buf, len) +
            note_key(a->request_timeout_ms != b->request_timeout_ms, "request_timeout_ms", buf,
-                    len);
+                    len) +
+           note_key(a->header_timeout_ms != b->header_timeout_ms, "header_timeout_ms", buf,
+                    len) +
+           note_key(a->max_conns_per_peer != b->max_conns_per_peer, "max_conns_per_peer", buf,
+                    len) +
+           note_key(a->max_conns != b->max_conns, "max_conns", buf, len);
 }
 
 int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,

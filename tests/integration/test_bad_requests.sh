@@ -42,7 +42,7 @@ row 400 "garbage instead of HTTP" "$(raw -halfclose '\x00\x01\x02\xff\xfe garbag
 row 400 "a request line with no version" "$(raw -halfclose 'GET /debug/pprof/\r\n\r\n')"
 row 400 "truncated request (no blank line)" "$(raw -halfclose "GET /debug/pprof/ $H")"
 row 400 "truncated request line" "$(raw -halfclose 'GET /deb')"
-row 400 "oversized request line (civetweb)" "$(raw "GET /debug/pprof/?x=$long$long $H\r\n")"
+row 431 "oversized request line (the front: over max_header_bytes)" "$(raw "GET /debug/pprof/?x=$long$long $H\r\n")"
 row 400 "header without a colon" "$(raw "GET /debug/pprof/nonesuch ${H}broken header\r\n\r\n")"
 # NUL and control characters, encoded or raw: never cut, never served.
 row 400 "NUL in a profile's path" "$(get /debug/pprof/heap%00)"

@@ -87,6 +87,20 @@ start_fails "malformed YAML" "$TK_TMP/malformed.yaml" 'malformed YAML'
 write_config "$TK_TMP/host.yaml"
 sed -i 's/  port: 0/  port: 0\n  host: not-an-address/' "$TK_TMP/host.yaml"
 start_fails "bad host" "$TK_TMP/host.yaml" 'profiler.host = "not-an-address"'
+# the front's limits (plugin/front.c)
+write_config "$TK_TMP/front.yaml"
+sed -i 's/  port: 0/  port: 0\n  header_timeout_ms: 50/' "$TK_TMP/front.yaml"
+start_fails "header_timeout_ms: 50 in YAML" "$TK_TMP/front.yaml" \
+    "profiler.header_timeout_ms = \"50\" ($TK_TMP/front.yaml:7:22): expected an integer from 100 to 600000"
+start_fails "TAKHIN_PROFILER_HEADER_TIMEOUT_MS=soon" "$TK_TMP/yaml.yaml" \
+    'profiler.header_timeout_ms = "soon" (env TAKHIN_PROFILER_HEADER_TIMEOUT_MS)' \
+    TAKHIN_PROFILER_HEADER_TIMEOUT_MS=soon
+start_fails "TAKHIN_PROFILER_MAX_CONNS_PER_PEER=0" "$TK_TMP/yaml.yaml" \
+    'profiler.max_conns_per_peer = "0" (env TAKHIN_PROFILER_MAX_CONNS_PER_PEER): expected an integer from 1 to 65536' \
+    TAKHIN_PROFILER_MAX_CONNS_PER_PEER=0
+start_fails "TAKHIN_PROFILER_MAX_CONNS=8" "$TK_TMP/yaml.yaml" \
+    'profiler.max_conns = "8" (env TAKHIN_PROFILER_MAX_CONNS): expected an integer from 16 to 1000000' \
+    TAKHIN_PROFILER_MAX_CONNS=8
 printf 'plugins:\n  - name: profiler\n    path: /nonexistent/profiler.so\n' >"$TK_TMP/nolib.yaml"
 start_fails "missing plugin file" "$TK_TMP/nolib.yaml" 'cannot load plugin'
 start_fails "missing config file" "$TK_TMP/none.yaml" "$TK_TMP/none.yaml"

@@ -1,0 +1,167 @@
+/*
+ * The front's request parsing (plugin/front_head.c): where a head ends,
+ * which heads it refuses, chunked bodies fed in pieces, the peer header.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "front.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_HEAD 8192
+#define MAX_BODY 1000
+
+static int parse(const char *text, prof_head *h)
+{
+    return prof_head_parse(text, strlen(text), MAX_HEAD, MAX_BODY, h);
+}
+
+static void test_head_complete(void **state)
+{
+    (void)state;
+    prof_head h;
+    const char *get = "GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\n\r\nrest";
+    assert_int_equal(parse(get, &h), 200);
+    assert_int_equal(h.line_len, strlen("GET /debug/pprof/ HTTP/1.1\r\n"));
+    assert_int_equal(h.len, strlen(get) - 4);
+    assert_false(h.chunked);
+    assert_int_equal(h.content_length, 0);
+    assert_int_equal(parse("GET / HTTP/1.0\n\n", &h), 200); /* bare LF */
+    assert_int_equal(parse("POST /x HTTP/1.1\r\ncontent-length:  12 \r\n\r\n", &h), 200);
+    assert_int_equal(h.content_length, 12);
+    assert_int_equal(parse("POST /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", &h), 200);
+    assert_true(h.chunked);
+    assert_false(h.expect_continue);
+    assert_int_equal(parse("POST /x HTTP/1.1\r\nContent-Length: 9\r\nExpect: 100-Continue\r\n\r\n",
+                           &h), 200);
+    assert_true(h.expect_continue);
+}
+
+static void test_head_incomplete(void **state)
+{
+    (void)state;
+    prof_head h;
+    assert_int_equal(parse("", &h), PROF_HEAD_MORE);
+    assert_int_equal(parse("GET /debug/pprof/ HT", &h), PROF_HEAD_MORE);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n", &h), PROF_HEAD_MORE);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n\r", &h), PROF_HEAD_MORE);
+}
+
+static void test_head_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int status;
+    } cases[] = {
+        {"GET /debug/pprof/\r\n\r\n", 400},                       /* no version */
+        {"\x00\x01 garbage\r\n\r\n", 400},
+        {"GET  / HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nbroken header\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n folded\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX-Takhin-Peer: 1.2.3.4:5\r\n\r\n", 400}, /* forged */
+        {"GET / HTTP/1.1\r\nx-takhin-peer: x\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        prof_head h;
+        size_t n = strlen(cases[i].text);
+        if (n == 0)
+            n = 14; /* the NUL-led case */
+        int got = prof_head_parse(cases[i].text, n, MAX_HEAD, MAX_BODY, &h);
+        if (got != cases[i].status)
+            fail_msg("case %zu: got %d, expected %d", i, got, cases[i].status);
+    }
+}
+
+static void test_head_too_large(void **state)
+{
+    (void)state;
+    char big[300];
+    memset(big, 'a', sizeof big);
+    prof_head h;
+    assert_int_equal(prof_head_parse(big, sizeof big, 256, MAX_BODY, &h), 431);
+    memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+    memcpy(big + sizeof big - 4, "\r\n\r\n", 4);
+    assert_int_equal(prof_head_parse(big, sizeof big, 256, MAX_BODY, &h), 431);
+    assert_int_equal(prof_head_parse(big, sizeof big, 512, MAX_BODY, &h), 200);
+}
+
+/* Feeds text one byte at a time: the bytes consumed when it ended, or the
+ * negative status; -1 if it never ended. */
+static long feed_bytes(const char *text, size_t n)
+{
+    prof_chunked c = {0};
+    for (size_t i = 0; i < n; i++) {
+        bool done;
+        long used = prof_chunked_feed(&c, text + i, 1, MAX_BODY, &done);
+        if (used < 0)
+            return used;
+        if (done)
+            return (long)i + 1;
+    }
+    return -1;
+}
+
+static void test_chunked(void **state)
+{
+    (void)state;
+    const char *body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\nEXTRA";
+    size_t whole = strlen(body) - 5;
+    assert_int_equal(feed_bytes(body, strlen(body)), (long)whole);
+    prof_chunked c = {0};
+    bool done;
+    assert_int_equal(prof_chunked_feed(&c, body, strlen(body), MAX_BODY, &done), (long)whole);
+    assert_true(done);
+    assert_int_equal(c.total, 11);
+    const char *trailer = "0\r\nX-T: 1\r\n\r\n";
+    assert_int_equal(feed_bytes(trailer, strlen(trailer)), (long)strlen(trailer));
+    assert_int_equal(feed_bytes("5\r\nhel", 6), -1);
+    assert_int_equal(feed_bytes("zz\r\n", 4), -400);
+    assert_int_equal(feed_bytes("\r\n", 2), -400);
+    assert_int_equal(feed_bytes("3e9\r\n", 5), -413);
+    assert_int_equal(feed_bytes("ffffffffffffffffff\r\n", 20), -413);
+}
+
+static void test_peer_header(void **state)
+{
+    (void)state;
+    char secret[PROF_FRONT_SECRET_LEN + 1], other[PROF_FRONT_SECRET_LEN + 1];
+    assert_int_equal(prof_front_new_secret(secret), 0);
+    assert_int_equal(prof_front_new_secret(other), 0);
+    assert_int_equal(strlen(secret), PROF_FRONT_SECRET_LEN);
+    assert_string_not_equal(secret, other);
+    char value[128], peer[64] = "";
+    snprintf(value, sizeof value, "%s 127.0.0.2:4242", secret);
+    assert_true(prof_front_peer_check(secret, value, peer, sizeof peer));
+    assert_string_equal(peer, "127.0.0.2:4242");
+    assert_false(prof_front_peer_check(other, value, peer, sizeof peer));
+    assert_false(prof_front_peer_check(secret, NULL, peer, sizeof peer));
+    assert_false(prof_front_peer_check(secret, "127.0.0.2:4242", peer, sizeof peer));
+    snprintf(value, sizeof value, "%s 127.0.0.2:1\r\nX: y", secret);
+    assert_false(prof_front_peer_check(secret, value, peer, sizeof peer));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_head_complete),
+        cmocka_unit_test(test_head_incomplete),
+        cmocka_unit_test(test_head_refused),
+        cmocka_unit_test(test_head_too_large),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_peer_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
