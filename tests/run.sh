@@ -29,9 +29,11 @@ run_unit() {
 run_integration() {
     for t in tests/integration/test_*.sh; do
         echo "== $t"
+        local t0=$SECONDS
         bash "$t" >"$log" 2>&1
         local rc=$? p f
         cat "$log"
+        echo "== $t took $((SECONDS - t0)) s"
         p=$(count '^ok [0-9]+ ') f=$(count '^not ok [0-9]+ ')
         passed=$((passed + p)) failed=$((failed + f))
         if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); broken+=("$t"); fi
