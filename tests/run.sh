@@ -6,7 +6,7 @@
 set -u
 BUILD=${BUILD:-build}
 export BUILD TK_TEST_PLUGIN_DIR="$BUILD/tests/plugins"
-passed=0 failed=0 broken=()
+passed=0 failed=0 skipped=0 broken=()
 log=$(mktemp /tmp/tk-run-XXXXXX)
 trap 'rm -f "$log"' EXIT
 
@@ -17,11 +17,12 @@ run_unit() {
         [ -x "$bin" ] || continue
         echo "== $bin"
         "$bin" >"$log" 2>&1
-        local rc=$? p f
+        local rc=$? p f s
         cat "$log"
         p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -1)
         f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -1)
-        passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
+        s=$(sed -nE 's/^\[  SKIPPED \] ([0-9]+) test.*/\1/p' "$log" | tail -1)
+        passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
         if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); broken+=("$bin"); fi
     done
 }
@@ -31,11 +32,12 @@ run_integration() {
         echo "== $t"
         local t0=$SECONDS
         bash "$t" >"$log" 2>&1
-        local rc=$? p f
+        local rc=$? p f s
         cat "$log"
         echo "== $t took $((SECONDS - t0)) s"
-        p=$(count '^ok [0-9]+ ') f=$(count '^not ok [0-9]+ ')
-        passed=$((passed + p)) failed=$((failed + f))
+        s=$(count '^ok [0-9]+ # SKIP') f=$(count '^not ok [0-9]+ ')
+        p=$(( $(count '^ok [0-9]+ ') - s ))
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
         if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); broken+=("$t"); fi
     done
 }
@@ -48,5 +50,5 @@ for suite in "$@"; do
     esac
 done
 [ ${#broken[@]} -eq 0 ] || echo "exited non-zero without reporting a failed test: ${broken[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

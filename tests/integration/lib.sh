@@ -21,6 +21,9 @@ trap tk_cleanup EXIT
 
 ok()     { tk_n=$((tk_n + 1)); echo "ok $tk_n - $*"; }
 not_ok() { tk_n=$((tk_n + 1)); tk_failed=$((tk_failed + 1)); echo "not ok $tk_n - $*"; }
+# skip REASON: a check that could not run here, reported as skipped (TAP),
+# never counted as passed.
+skip()   { tk_n=$((tk_n + 1)); echo "ok $tk_n # SKIP $*"; }
 # check DESCRIPTION COMMAND...: passes when the command succeeds.
 check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 # contains TEXT PART: true when PART occurs in TEXT; prints both otherwise.

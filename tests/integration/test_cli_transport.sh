@@ -101,7 +101,7 @@ if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1",
         not_ok "the IPv6 server starts"
     fi
 else
-    ok "# SKIP no IPv6 on this machine"
+    skip "no IPv6 on this machine"
 fi
 
 # ---- redirects: refused without -follow, followed with it ----

@@ -59,7 +59,7 @@ if command -v go >/dev/null; then
     top=$(go tool pprof -top "$url/mutex?seconds=1" 2>&1)
     check "mutex?seconds=1 is a 1 s delta" contains "$top" "Duration: 1s"
 else
-    ok "# SKIP go missing: pprof checks"
+    skip "go missing: pprof checks"
 fi
 curl -sS -D "$TK_TMP/h" -o /dev/null "$url/block?seconds=1"
 check "the delta is named block-delta" grep -qi 'filename="block-delta"' "$TK_TMP/h"

@@ -73,7 +73,7 @@ nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
 if [ "$(id -u)" != 0 ] || [ "$paranoid" != 2 ] ||
    ! "${nobody[@]}" test -r "$ROOT/$BUILD/profiler.so" -a -x "$ROOT/$BUILD/takhind" 2>/dev/null; then
-    echo "# SKIP unprivileged runs: need root, paranoid 2 (is $paranoid), and a build nobody can read"
+    skip "unprivileged runs: need root, paranoid 2 (is $paranoid), and a build nobody can read"
 else
     chmod 777 "$TK_TMP" && chmod 644 "$TK_TMP/auto.yaml"
     TK_WRAP="${nobody[*]}" start_server nobody "$TK_TMP/auto.yaml" || not_ok "takhind starts as nobody"

@@ -76,7 +76,7 @@ if command -v go >/dev/null; then
     check "the 2 s delta's alloc_space matches the records produced (-40%..+15%)" \
         awk -v m="${mb:-0}" -v w="$want" 'BEGIN { exit !(m > 0.6 * w && m < 1.15 * w) }'
 else
-    ok "# SKIP go missing: pprof checks"
+    skip "go missing: pprof checks"
 fi
 
 # ---- Go's legacy text (debug=1), symbolized by the server ----

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof   # pprof writes its cache there
 bin=$BUILD/tests/test_profile_symbolize
 if ! command -v go >/dev/null || [ ! -x "$bin" ]; then
-    ok "# SKIP go or $bin missing"
+    skip "go or $bin missing"
     finish
 fi
 prof=$TK_TMP/symbolized.pb.gz

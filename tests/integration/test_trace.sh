@@ -24,7 +24,7 @@ if command -v go >/dev/null &&
     check "the JSON parses, with thread names and produce/consume spans" test $? -eq 0
     echo "# $out"
 else
-    ok "# SKIP go missing: JSON structure not checked"
+    skip "go missing: JSON structure not checked"
 fi
 check "events carry the kernel TID of a workload thread" \
     grep -qE "\"tid\":($(ls "/proc/$SERVER_PID/task" | paste -sd'|'))}" "$TK_TMP/trace.json"
