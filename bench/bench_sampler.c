@@ -189,18 +189,17 @@ static void accuracy(double secs)
            "100 Hz asked: signals (where samples are taken) per CPU-second / 100\n\n");
     printf("| phase (us) | perf | thread_timer | gperftools |\n|---|---|---|---|\n");
     for (int phase = 0; phase <= 800; phase += 200) {
-        printf("| %d |", phase);
+        double share[NMODES]; /* the row is printed whole: gperftools writes to stderr */
         for (size_t m = 0; m < NMODES; m++) {
             session x;
             uint64_t bursts;
             double hus;
             start(&x, modes[m], 100);
             double cpu = run_bursty(0.00018, phase / 1e6, secs, &bursts);
-            uint64_t n = stop(&x, &hus);
-            printf(" %.2f |", (double)n / cpu / 100);
-            fflush(stdout);
+            share[m] = (double)stop(&x, &hus) / cpu / 100;
         }
-        printf("\n");
+        printf("| %d | %.2f | %.2f | %.2f |\n", phase, share[0], share[1], share[2]);
+        fflush(stdout);
     }
 }
 
