@@ -83,6 +83,8 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* mkdir -p dir (0755). 0, or -1 with the message printed. */
 int cli_make_dir(const char *dir);
+/* The same, with the reason in err instead of on stderr. 0, or -1. */
+int cli_make_dirs(const char *dir, char *err, size_t errlen);
 
 /* "takhin_<kind>_<YYYYMMDD_HHMMSS><ext>" under dir into buf. */
 void cli_default_name(char *buf, size_t len, const char *dir, const char *kind,

@@ -58,25 +58,6 @@ void cli_store_sanitize(char *out, size_t len, const char *in)
     out[o] = '\0';
 }
 
-static int mkdirs(const char *dir, char *err, size_t errlen)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *s = path + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "cannot create the directory %.3000s: %s", path,
-                         strerror(errno));
-                return -1;
-            }
-            *s = c;
-            if (c == '\0')
-                return 0;
-        }
-    }
-}
 
 static void fsync_dir(const char *dir)
 {
@@ -166,7 +147,7 @@ cli_store *cli_store_open(const char *out, const char *s3_endpoint, const char *
         free(s);
         return NULL;
     }
-    if (mkdirs(s->root, err, errlen) != 0 || access(s->root, W_OK) != 0) {
+    if (cli_make_dirs(s->root, err, errlen) != 0 || access(s->root, W_OK) != 0) {
         if (errno && !err[0])
             snprintf(err, errlen, "cannot write in %.3000s: %s", s->root, strerror(errno));
         free(s);
@@ -222,7 +203,7 @@ int cli_store_begin(cli_store *s, cli_store_file *f, const char *target, cli_kin
     snprintf(f->path, sizeof f->path, "%.2048s/%.1023s", s->root, f->rel);
     snprintf(f->tmp, sizeof f->tmp, "%.2200s/.%.15s_%.127s_%.15s.%ld.%p.part%ld", f->day_dir, hms, r, f->type,
              (long)when, (void *)f, (long)getpid());
-    if (mkdirs(f->day_dir, err, errlen) != 0)
+    if (cli_make_dirs(f->day_dir, err, errlen) != 0)
         return -1;
     int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || (f->f = fdopen(fd, "wb")) == NULL) {

@@ -58,7 +58,7 @@ void cli_flame_path(char *buf, size_t len, const char *path)
 }
 
 
-int cli_make_dir(const char *dir)
+int cli_make_dirs(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s", dir);
@@ -67,7 +67,8 @@ int cli_make_dir(const char *dir)
             char c = *s;
             *s = '\0';
             if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-                cli_error("cannot create the directory %s: %s", path, strerror(errno));
+                snprintf(err, errlen, "cannot create the directory %.3000s: %s", path,
+                         strerror(errno));
                 return -1;
             }
             *s = c;
@@ -75,4 +76,13 @@ int cli_make_dir(const char *dir)
                 return 0;
         }
     }
+}
+
+int cli_make_dir(const char *dir)
+{
+    char err[3200];
+    if (cli_make_dirs(dir, err, sizeof err) == 0)
+        return 0;
+    cli_error("%s", err);
+    return -1;
 }
