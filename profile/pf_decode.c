@@ -865,7 +865,7 @@ static pf_decoded *decode_proto(const uint8_t *data, size_t len, unsigned flags,
 
 /* ---- entry points ---- */
 
-/* Legacy CPU input: convert, encode plain, decode that. */
+/* Legacy CPU input: into the building model, then converted directly. */
 static pf_decoded *decode_legacy(const uint8_t *data, size_t len, unsigned flags, pf_err *err)
 {
     pf_profile *p = pf_legacy_cpu_parse(data, len,
@@ -873,13 +873,7 @@ static pf_decoded *decode_legacy(const uint8_t *data, size_t len, unsigned flags
                                         err);
     if (p == NULL)
         return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    pf_decoded *d = NULL;
-    if (pf_profile_encode(p, NULL, 0, &buf, &n, err) == PF_OK) {
-        d = decode_proto(buf, n, flags, err);
-        free(buf);
-    }
+    pf_decoded *d = pf_profile_to_decoded(p, flags, err);
     pf_profile_free(p);
     if (d != NULL)
         d->format = "legacy gperftools CPU profile";

@@ -370,6 +370,63 @@ static void test_write_twice(void **state)
     pf_profile_free(p);
 }
 
+/* pf_profile_to_decoded gives what encoding and decoding give. */
+static void test_to_decoded(void **state)
+{
+    (void)state;
+    pf_profile *p = new_cpu_profile();
+    pf_mapping m1 = {.start = 0x400000, .limit = 0x500000, .path = "/bin/x", .exec = true};
+    assert_int_equal(pf_profile_add_mapping(p, &m1), PF_OK);
+    pf_label t1[] = {{"thread", "w1", 0, NULL}};
+    uintptr_t a[] = {0x400010, 0x400105, 0x900000};
+    pf_frame f[] = {{"leaf", "a.c", 3}, {"main", "m.c", 9}};
+    int64_t v[2] = {2, 20000000}, zero[2] = {0, 0};
+    add(p, a, 3, 1, t1, 1);
+    add(p, a, 3, 1, NULL, 0);
+    assert_int_equal(pf_profile_add_sample_frames(p, f, 2, v, NULL, 0, NULL), PF_OK);
+    assert_int_equal(pf_profile_add_sample_frames(p, f, 1, zero, NULL, 0, NULL), PF_OK);
+    assert_int_equal(pf_profile_set_default_type(p, "samples"), PF_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(pf_profile_encode(p, NULL, 0, &buf, &len, NULL), PF_OK);
+    for (unsigned flags = 0; flags <= PF_DECODE_RECORDS; flags += PF_DECODE_RECORDS) {
+        pf_decoded *x = pf_decode(buf, len, 0, flags, NULL), *y = pf_profile_to_decoded(p, flags, NULL);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_int_equal(x->ntypes, y->ntypes);
+        assert_int_equal(x->default_type, y->default_type);
+        assert_string_equal(x->period_type.type, y->period_type.type);
+        assert_int_equal(x->period, y->period);
+        assert_int_equal(x->nmaps, y->nmaps);
+        for (size_t i = 0; i < x->nmaps; i++) {
+            assert_int_equal(x->maps[i].start, y->maps[i].start);
+            assert_string_equal(x->maps[i].file, y->maps[i].file);
+            assert_int_equal(x->maps[i].has_functions, y->maps[i].has_functions);
+            assert_int_equal(x->maps[i].has_filenames, y->maps[i].has_filenames);
+            assert_int_equal(x->maps[i].has_lines, y->maps[i].has_lines);
+        }
+        assert_int_equal(x->nfuncs, y->nfuncs);
+        assert_int_equal(x->nlocs, y->nlocs);
+        for (size_t i = 0; i < x->nlocs; i++) {
+            assert_int_equal(x->locs[i].address, y->locs[i].address);
+            assert_int_equal(x->locs[i].mapping, y->locs[i].mapping);
+            assert_int_equal(x->locs[i].nlines, y->locs[i].nlines);
+        }
+        assert_int_equal(x->nsamples, y->nsamples);
+        assert_int_equal(x->nrecords, y->nrecords);
+        assert_int_equal(x->nstack, y->nstack);
+        assert_memory_equal(x->stack, y->stack, x->nstack * sizeof *x->stack);
+        assert_memory_equal(x->values, y->values, x->nsamples * x->ntypes * sizeof *x->values);
+        assert_int_equal(x->nlabels, y->nlabels);
+        for (size_t i = 0; i < x->nlabels; i++)
+            assert_string_equal(x->labels[i].str, y->labels[i].str);
+        pf_decoded_free(x);
+        pf_decoded_free(y);
+    }
+    free(buf);
+    pf_profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_many_samples_merge),
         cmocka_unit_test(test_zero_and_saturation),
         cmocka_unit_test(test_empty_stack),
+        cmocka_unit_test(test_to_decoded),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_writer_failure),
         cmocka_unit_test(test_write_twice),
