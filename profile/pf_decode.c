@@ -1,439 +1,916 @@
-/* pf_decode.c - profile.proto decoder with reference validation. */
+/*
+ * pf_decode.c - profile.proto reader, straight from the wire format into
+ * the pf_decoded model (no intermediate message tree: a 500k-sample profile is
+ * read in one sweep over its bytes, with memory for its distinct stacks).
+ *
+ * Two passes over the top-level fields: the first reads everything but the
+ * samples (strings, mappings, functions, locations, header), the second the
+ * samples, whose location ids can then be checked and turned into indices
+ * at once. Fields may come in any order, repeated scalars packed or not;
+ * unknown fields are skipped. Every length, index and id is checked.
+ */
 #include "pf_decode.h"
+#include "pf_gzip.h"
 #include "pf_internal.h"
 #include "pf_legacy.h"
 #include "pf_profile.h"
-#include "profile.pb-c.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-typedef struct dec_impl {
-    pf_decoded pub; /* first: pf_decoded * and dec_impl * convert */
-    Perftools__Profiles__Profile *msg;
-    pf_arena arena;
-} dec_impl;
+typedef struct rd {
+    const uint8_t *p, *end;
+} rd;
 
-/* id -> index table, sorted by id. */
-typedef struct id_ent {
+typedef struct raw_fn {
     uint64_t id;
-    size_t idx;
-} id_ent;
+    int64_t name, sys, file, start_line;
+} raw_fn;
 
-typedef struct dctx {
-    dec_impl *d;
-    const Perftools__Profiles__Profile *m;
+typedef struct raw_map {
+    pf_dmapping m;
+    int64_t file, build_id;
+} raw_map;
+
+typedef struct raw_loc {
+    uint64_t id, mapping_id, address;
+    size_t line0;
+    uint32_t nlines;
+} raw_loc;
+
+typedef struct raw_line {
+    uint64_t fid;
+    int64_t line;
+} raw_line;
+
+/* id -> index + 1: a direct table when ids are dense, else sorted pairs. */
+typedef struct idmap {
+    uint32_t *direct;
+    size_t ndirect;
+    uint64_t (*pairs)[2];
+    size_t npairs;
+} idmap;
+
+typedef struct raw_label {
+    int64_t key, str, num, unit;
+} raw_label;
+
+typedef struct pbctx {
+    pf_decoded *p;
     pf_err *err;
-    id_ent *map_ids, *fn_ids, *loc_ids;
-} dctx;
+    struct pbstr {
+        const uint8_t *p;
+        size_t len;
+    } *str;
+    size_t nstr, cap_str;
+    const char **mat; /* materialized strings, by index */
+    int64_t (*vt)[2];
+    size_t nvt, cap_vt;
+    int64_t period_type[2], drop, keep, default_type;
+    int64_t *comments;
+    size_t ncomments, cap_comments;
+    raw_fn *fns;
+    size_t nfns, cap_fns;
+    raw_map *maps;
+    size_t nmaps, cap_maps;
+    raw_loc *locs;
+    size_t nlocs, cap_locs;
+    raw_line *lines;
+    size_t nlines, cap_lines;
+    idmap fn_ids, map_ids, loc_ids;
+    uint64_t *ids;
+    int64_t *vals;
+    uint32_t *idx;
+    size_t cap_ids, cap_vals, cap_idx;
+    raw_label *rlab;
+    pf_dlabel *lab;
+    size_t cap_rlab, cap_lab;
+    size_t sample_no, nrecords, stack_hint;
+} pbctx;
 
-#define BAD(c, ...) (pf_seterr((c)->err, PF_ERR_FORMAT, "profile: " __VA_ARGS__), -1)
+static int fail(pbctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(pbctx *c, const char *fmt, ...)
+{
+    char msg[sizeof c->err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pf_seterr(c->err, PF_ERR_FORMAT, "profile.proto: %s", msg);
+    return -1;
+}
+
 #define NOMEM(c) (pf_seterr((c)->err, PF_ERR_NOMEM, "profile decode: out of memory"), -1)
 
-/* ---- gzip ---- */
-
-static pf_code inflate_loop(z_stream *zs, uint8_t **buf, size_t *len, size_t *cap,
-                            size_t max, pf_err *err)
+static int grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
-    for (;;) {
-        if (*len == *cap && pf_grow(buf, cap, *cap + 1, 1) != 0)
-            return pf_seterr(err, PF_ERR_NOMEM, "profile decode: out of memory");
-        zs->next_out = *buf + *len;
-        zs->avail_out = (uInt)(*cap - *len < (1u << 30) ? *cap - *len : (1u << 30));
-        uInt before = zs->avail_out;
-        int rc = inflate(zs, Z_NO_FLUSH);
-        *len += before - zs->avail_out;
-        if (*len > max)
-            return pf_seterr(err, PF_ERR_LIMIT, "profile: more than %zu bytes uncompressed", max);
-        if (rc == Z_STREAM_END)
-            return PF_OK;
-        if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs->avail_out == 0))
-            return pf_seterr(err, PF_ERR_FORMAT, "profile: bad gzip data (%s)",
-                             rc == Z_BUF_ERROR ? "truncated" : zs->msg ? zs->msg : "corrupt");
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 4 / elem)
+            return -1;
+        n *= 2;
     }
-}
-
-/* Inflates every gzip member of data into *out. */
-static pf_code gunzip(const uint8_t *data, size_t len, size_t max, uint8_t **out,
-                      size_t *out_len, pf_err *err)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return pf_seterr(err, PF_ERR_NOMEM, "profile decode: zlib init failed");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    pf_code rc = PF_OK;
-    size_t pos = 0;
-    while (rc == PF_OK && pos < len) {
-        if (pos > 0 && (len - pos < 2 || data[pos] != 0x1f || data[pos + 1] != 0x8b))
-            rc = pf_seterr(err, PF_ERR_FORMAT, "profile: bad gzip data (garbage after the end)");
-        else {
-            inflateReset(&zs);
-            zs.next_in = (Bytef *)(uintptr_t)(data + pos);
-            zs.avail_in = (uInt)(len - pos < (1u << 30) ? len - pos : (1u << 30));
-            uInt before = zs.avail_in;
-            rc = inflate_loop(&zs, &buf, &n, &cap, max, err);
-            pos += before - zs.avail_in;
-        }
-    }
-    inflateEnd(&zs);
-    if (rc != PF_OK) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = n;
-    return PF_OK;
-}
-
-/* ---- references ---- */
-
-static int str_at(dctx *c, int64_t idx, const char **out, const char *what)
-{
-    if (idx < 0 || (uint64_t)idx >= c->m->n_string_table)
-        return BAD(c, "%s: string index %" PRId64 " out of range (table has %zu)", what, idx,
-                   c->m->n_string_table);
-    *out = c->m->string_table[idx];
+    void *p = realloc(*(void **)arr, n * elem);
+    if (p == NULL)
+        return -1;
+    *(void **)arr = p;
+    *cap = n;
     return 0;
 }
 
-static int cmp_id(const void *a, const void *b)
+/* ---- wire format ---- */
+
+static inline bool varint(rd *r, uint64_t *v)
 {
-    uint64_t x = ((const id_ent *)a)->id, y = ((const id_ent *)b)->id;
+    const uint8_t *p = r->p;
+    if (p < r->end && *p < 0x80) {
+        *v = *p;
+        r->p = p + 1;
+        return true;
+    }
+    uint64_t x = 0;
+    for (unsigned s = 0; s < 64 && p < r->end; s += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << s;
+        if (b < 0x80) {
+            *v = x;
+            r->p = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads a tag; false at the end or on a bad tag (*bad set). */
+static bool next_field(rd *r, unsigned *field, unsigned *wt, bool *bad)
+{
+    uint64_t tag;
+    *bad = false;
+    if (r->p >= r->end)
+        return false;
+    if (!varint(r, &tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX) {
+        *bad = true;
+        return false;
+    }
+    *field = (unsigned)(tag >> 3);
+    *wt = (unsigned)(tag & 7);
+    return true;
+}
+
+/* Reads a length-delimited payload into *sub. */
+static bool bytes(rd *r, rd *sub)
+{
+    uint64_t n;
+    if (!varint(r, &n) || n > (uint64_t)(r->end - r->p))
+        return false;
+    sub->p = r->p;
+    sub->end = r->p + n;
+    r->p += n;
+    return true;
+}
+
+static bool skip(rd *r, unsigned wt)
+{
+    uint64_t v;
+    rd sub;
+    switch (wt) {
+    case 0: return varint(r, &v);
+    case 1: if (r->end - r->p < 8) return false; r->p += 8; return true;
+    case 2: return bytes(r, &sub);
+    case 5: if (r->end - r->p < 4) return false; r->p += 4; return true;
+    default: return false;
+    }
+}
+
+/* A scalar field (wire type 0): its value, or false. */
+static bool scalar(rd *r, unsigned wt, uint64_t *v)
+{
+    if (wt == 0)
+        return varint(r, v);
+    *v = 0;
+    return skip(r, wt);
+}
+
+/* ---- small messages ---- */
+
+static int bad_msg(pbctx *c, const char *what)
+{
+    return fail(c, "malformed %s (truncated or corrupt protobuf)", what);
+}
+
+/* A known field of the wrong wire type (protobuf parsers refuse it). */
+static int bad_type(pbctx *c, const char *what, unsigned field, unsigned wt)
+{
+    return fail(c, "malformed %s: field %u has wire type %u", what, field, wt);
+}
+
+/* Generic loop over the fields of a message: calls fn for each. */
+typedef int (*field_fn)(pbctx *c, rd *r, unsigned field, unsigned wt, void *out);
+
+static int each_field(pbctx *c, rd r, const char *what, field_fn fn, void *out)
+{
+    unsigned field, wt;
+    bool bad;
+    while (next_field(&r, &field, &wt, &bad)) {
+        int rc = fn(c, &r, field, wt, out);
+        if (rc < 0)
+            return -1;
+        if (rc == 0 && !skip(&r, wt))
+            return bad_msg(c, what);
+    }
+    return bad ? bad_msg(c, what) : 0;
+}
+
+/* Field handlers return 1 (consumed), 0 (skip it) or -1 (error). */
+static int vt_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    int64_t *vt = out;
+    uint64_t v;
+    if (field != 1 && field != 2)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "value type", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "value type");
+    vt[field - 1] = (int64_t)v;
+    return 1;
+}
+
+static int fn_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    raw_fn *f = out;
+    uint64_t v;
+    if (field < 1 || field > 5)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "function", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "function");
+    switch (field) {
+    case 1: f->id = v; break;
+    case 2: f->name = (int64_t)v; break;
+    case 3: f->sys = (int64_t)v; break;
+    case 4: f->file = (int64_t)v; break;
+    default: f->start_line = (int64_t)v; break;
+    }
+    return 1;
+}
+
+static int map_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    raw_map *m = out;
+    uint64_t v;
+    if (field < 1 || field > 10)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "mapping", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "mapping");
+    switch (field) {
+    case 1: m->m.id = v; break;
+    case 2: m->m.start = v; break;
+    case 3: m->m.limit = v; break;
+    case 4: m->m.offset = v; break;
+    case 5: m->file = (int64_t)v; break;
+    case 6: m->build_id = (int64_t)v; break;
+    case 7: m->m.has_functions = v != 0; break;
+    case 8: m->m.has_filenames = v != 0; break;
+    case 9: m->m.has_lines = v != 0; break;
+    default: m->m.has_inline = v != 0; break;
+    }
+    return 1;
+}
+
+static int line_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    raw_line *l = out;
+    uint64_t v;
+    if (field != 1 && field != 2)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "line", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "line");
+    if (field == 1)
+        l->fid = v;
+    else
+        l->line = (int64_t)v;
+    return 1;
+}
+
+static int loc_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    raw_loc *l = out;
+    uint64_t v;
+    rd sub;
+    if (field == 4) {
+        raw_line ln = {0, 0};
+        if (wt != 2)
+            return bad_type(c, "location", field, wt);
+        if (!bytes(r, &sub) || each_field(c, sub, "line", line_field, &ln) != 0)
+            return bad_msg(c, "location line");
+        if (grow(&c->lines, &c->cap_lines, c->nlines + 1, sizeof ln) != 0)
+            return NOMEM(c);
+        if (l->nlines == 0)
+            l->line0 = c->nlines;
+        if (l->line0 + l->nlines != c->nlines)
+            return fail(c, "location lines out of order");
+        c->lines[c->nlines++] = ln;
+        l->nlines++;
+        return 1;
+    }
+    if (field < 1 || field > 5)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "location", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "location");
+    if (field == 1)
+        l->id = v;
+    else if (field == 2)
+        l->mapping_id = v;
+    else if (field == 3)
+        l->address = v;
+    return 1; /* 5: is_folded, not used */
+}
+
+/* ---- top level, first pass ---- */
+
+static int add_string(pbctx *c, rd *r)
+{
+    rd s;
+    if (!bytes(r, &s))
+        return bad_msg(c, "string table");
+    if (grow(&c->str, &c->cap_str, c->nstr + 1, sizeof *c->str) != 0)
+        return NOMEM(c);
+    c->str[c->nstr].p = s.p;
+    c->str[c->nstr++].len = (size_t)(s.end - s.p);
+    return 1;
+}
+
+static int push_comment(pbctx *c, rd *r)
+{
+    uint64_t v;
+    if (!varint(r, &v))
+        return bad_msg(c, "comment");
+    if (grow(&c->comments, &c->cap_comments, c->ncomments + 1, sizeof v) != 0)
+        return NOMEM(c);
+    c->comments[c->ncomments++] = (int64_t)v;
+    return 1;
+}
+
+static int add_comments(pbctx *c, rd *r, unsigned wt)
+{
+    rd sub;
+    if (wt == 0)
+        return push_comment(c, r);
+    if (wt != 2)
+        return bad_type(c, "profile", 13, wt);
+    if (!bytes(r, &sub))
+        return bad_msg(c, "comment");
+    while (sub.p < sub.end) {
+        if (push_comment(c, &sub) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* Messages of the first pass: value types, mappings, locations, functions. */
+static int table_msg(pbctx *c, rd *r, unsigned field)
+{
+    rd sub;
+    if (!bytes(r, &sub))
+        return bad_msg(c, "profile");
+    switch (field) {
+    case 1:
+    case 11: {
+        int64_t vt[2] = {0, 0};
+        if (each_field(c, sub, "sample type", vt_field, vt) != 0)
+            return -1;
+        if (field == 11) {
+            memcpy(c->period_type, vt, sizeof vt);
+            return 1;
+        }
+        if (grow(&c->vt, &c->cap_vt, c->nvt + 1, sizeof *c->vt) != 0)
+            return NOMEM(c);
+        memcpy(c->vt[c->nvt++], vt, sizeof vt);
+        return 1;
+    }
+    case 3:
+        if (grow(&c->maps, &c->cap_maps, c->nmaps + 1, sizeof *c->maps) != 0)
+            return NOMEM(c);
+        c->maps[c->nmaps] = (raw_map){{0}, 0, 0};
+        return each_field(c, sub, "mapping", map_field, &c->maps[c->nmaps++]) ? -1 : 1;
+    case 4:
+        if (grow(&c->locs, &c->cap_locs, c->nlocs + 1, sizeof *c->locs) != 0)
+            return NOMEM(c);
+        c->locs[c->nlocs] = (raw_loc){0, 0, 0, 0, 0};
+        return each_field(c, sub, "location", loc_field, &c->locs[c->nlocs++]) ? -1 : 1;
+    default:
+        if (grow(&c->fns, &c->cap_fns, c->nfns + 1, sizeof *c->fns) != 0)
+            return NOMEM(c);
+        c->fns[c->nfns] = (raw_fn){0, 0, 0, 0, 0};
+        return each_field(c, sub, "function", fn_field, &c->fns[c->nfns++]) ? -1 : 1;
+    }
+}
+
+static int top_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    uint64_t v;
+    (void)out;
+    if (field == 13)
+        return add_comments(c, r, wt);
+    if (field < 1 || field > 14)
+        return 0;
+    bool msg = field <= 6 || field == 11;
+    if (wt != (msg ? 2u : 0u))
+        return bad_type(c, "profile", field, wt);
+    if (field == 2)
+        return 0; /* samples: second pass */
+    if (field == 6)
+        return add_string(c, r);
+    if (msg)
+        return table_msg(c, r, field);
+    if (!scalar(r, wt, &v))
+        return bad_msg(c, "profile header");
+    switch (field) {
+    case 7: c->drop = (int64_t)v; break;
+    case 8: c->keep = (int64_t)v; break;
+    case 9: c->p->time_nanos = (int64_t)v; break;
+    case 10: c->p->duration_nanos = (int64_t)v; break;
+    case 12: c->p->period = (int64_t)v; break;
+    default: c->default_type = (int64_t)v; break;
+    }
+    return 1;
+}
+
+/* ---- sizes first: everything is allocated once, not grown by copying ---- */
+
+typedef struct counts {
+    size_t vt, samples, maps, locs, fns, strs, sample_bytes;
+} counts;
+
+static int count_fields(pbctx *c, rd r, counts *n)
+{
+    unsigned field, wt;
+    bool bad;
+    while (next_field(&r, &field, &wt, &bad)) {
+        const uint8_t *at = r.p;
+        if (!skip(&r, wt))
+            return bad_msg(c, "profile");
+        if (wt != 2)
+            continue;
+        switch (field) {
+        case 1: n->vt++; break;
+        case 2: n->samples++; n->sample_bytes += (size_t)(r.p - at); break;
+        case 3: n->maps++; break;
+        case 4: n->locs++; break;
+        case 5: n->fns++; break;
+        case 6: n->strs++; break;
+        default: break;
+        }
+    }
+    return bad ? bad_msg(c, "profile") : 0;
+}
+
+static int reserve(pbctx *c, rd r)
+{
+    counts n = {0};
+    if (count_fields(c, r, &n) != 0)
+        return -1;
+    if (grow(&c->str, &c->cap_str, n.strs + 1, sizeof *c->str) != 0 ||
+        grow(&c->vt, &c->cap_vt, n.vt + 1, sizeof *c->vt) != 0 ||
+        grow(&c->maps, &c->cap_maps, n.maps + 1, sizeof *c->maps) != 0 ||
+        grow(&c->locs, &c->cap_locs, n.locs + 1, sizeof *c->locs) != 0 ||
+        grow(&c->fns, &c->cap_fns, n.fns + 1, sizeof *c->fns) != 0 ||
+        grow(&c->lines, &c->cap_lines, n.locs + 1, sizeof *c->lines) != 0)
+        return NOMEM(c);
+    c->nrecords = n.samples;
+    c->stack_hint = n.sample_bytes < (16u << 20) ? n.sample_bytes : (16u << 20);
+    return 0;
+}
+
+/* Model arrays at their final sizes (samples and stack: upper bounds). */
+static int reserve_model(pbctx *c)
+{
+    return pf_decoded_reserve(c->p, c->nmaps + 1, c->nfns + 1, c->nlocs + 1, c->nlines + 1,
+                            c->nrecords + 1, c->stack_hint + 1) != 0 ? NOMEM(c) : 0;
+}
+
+/* ---- resolving references ---- */
+
+static int str_at(pbctx *c, int64_t i, const char **out, const char *what)
+{
+    if (i < 0 || (uint64_t)i >= c->nstr)
+        return fail(c, "%s: string index %" PRId64 " out of range (table has %zu)", what, i,
+                    c->nstr);
+    if (c->mat[i] == NULL)
+        c->mat[i] = pf_decoded_str(c->p, (const char *)c->str[i].p, c->str[i].len);
+    *out = c->mat[i];
+    return *out == NULL ? NOMEM(c) : 0;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    uint64_t x = ((const uint64_t *)a)[0], y = ((const uint64_t *)b)[0];
     return x < y ? -1 : x > y;
 }
 
-/* Builds the sorted id table; ids must be non-zero and unique. */
-static int index_ids(dctx *c, id_ent **out, size_t n, const uint64_t *ids, const char *what)
+/* Builds an id map; ids must be non-zero and unique. */
+static int idmap_build(pbctx *c, idmap *m, size_t n, const void *base, size_t stride,
+                       const char *what)
 {
-    id_ent *t = pf_arena_array(&c->d->arena, n + 1, sizeof *t);
-    if (t == NULL)
-        return NOMEM(c);
+    uint64_t maxid = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] == 0)
-            return BAD(c, "%s %zu has id 0", what, i);
-        t[i].id = ids[i];
-        t[i].idx = i;
+        uint64_t id = *(const uint64_t *)((const char *)base + i * stride);
+        if (id == 0)
+            return fail(c, "%s %zu has id 0", what, i);
+        maxid = id > maxid ? id : maxid;
     }
-    qsort(t, n, sizeof *t, cmp_id);
-    for (size_t i = 1; i < n; i++) {
-        if (t[i].id == t[i - 1].id)
-            return BAD(c, "%s id %" PRIu64 " appears twice", what, t[i].id);
-    }
-    *out = t;
-    return 0;
-}
-
-static int64_t find_id(const id_ent *t, size_t n, uint64_t id)
-{
-    id_ent key = {id, 0};
-    const id_ent *e = t ? bsearch(&key, t, n, sizeof key, cmp_id) : NULL;
-    return e ? (int64_t)e->idx : -1;
-}
-
-static int value_type(dctx *c, const Perftools__Profiles__ValueType *vt, pf_dvaluetype *out,
-                      const char *what)
-{
-    if (vt == NULL) {
-        out->type = out->unit = "";
+    if (maxid <= 4 * (uint64_t)n + 64) {
+        m->ndirect = (size_t)maxid + 1;
+        if ((m->direct = calloc(m->ndirect, sizeof *m->direct)) == NULL)
+            return NOMEM(c);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t id = *(const uint64_t *)((const char *)base + i * stride);
+            if (m->direct[id] != 0)
+                return fail(c, "%s id %" PRIu64 " appears twice", what, id);
+            m->direct[id] = (uint32_t)i + 1;
+        }
         return 0;
     }
-    return str_at(c, vt->type, &out->type, what) || str_at(c, vt->unit, &out->unit, what)
-               ? -1 : 0;
-}
-
-/* ---- tables ---- */
-
-/* Copies the id field (at id_off) of n messages. */
-static uint64_t *gather_ids(dctx *c, size_t n, const void *const *msgs, size_t id_off)
-{
-    uint64_t *ids = pf_arena_array(&c->d->arena, n + 1, sizeof *ids);
-    for (size_t i = 0; ids != NULL && i < n; i++)
-        memcpy(&ids[i], (const char *)msgs[i] + id_off, sizeof *ids);
-    return ids;
-}
-
-static int decode_mappings(dctx *c)
-{
-    size_t n = c->m->n_mapping;
-    pf_dmapping *out = pf_arena_array(&c->d->arena, n + 1, sizeof *out);
-    uint64_t *ids = gather_ids(c, n, (const void *const *)c->m->mapping,
-                               offsetof(Perftools__Profiles__Mapping, id));
-    if (out == NULL || ids == NULL)
+    if ((m->pairs = calloc(n + 1, sizeof *m->pairs)) == NULL)
         return NOMEM(c);
-    if (index_ids(c, &c->map_ids, n, ids, "mapping") != 0)
-        return -1;
     for (size_t i = 0; i < n; i++) {
-        const Perftools__Profiles__Mapping *m = c->m->mapping[i];
-        pf_dmapping *o = &out[i];
-        *o = (pf_dmapping){m->id, m->memory_start, m->memory_limit, m->file_offset, NULL, NULL,
-                           m->has_functions, m->has_filenames, m->has_line_numbers,
-                           m->has_inline_frames};
-        if (str_at(c, m->filename, &o->file, "mapping file") ||
-            str_at(c, m->build_id, &o->build_id, "mapping build id"))
-            return -1;
+        m->pairs[i][0] = *(const uint64_t *)((const char *)base + i * stride);
+        m->pairs[i][1] = i;
     }
-    c->d->pub.mappings = out;
-    c->d->pub.nmappings = n;
+    qsort(m->pairs, n, sizeof *m->pairs, cmp_pair);
+    m->npairs = n;
+    for (size_t i = 1; i < n; i++) {
+        if (m->pairs[i][0] == m->pairs[i - 1][0])
+            return fail(c, "%s id %" PRIu64 " appears twice", what, m->pairs[i][0]);
+    }
     return 0;
 }
 
-static int decode_functions(dctx *c)
+/* Index of id, or -1. */
+static inline int64_t idmap_find(const idmap *m, uint64_t id)
 {
-    size_t n = c->m->n_function;
-    pf_dfunction *out = pf_arena_array(&c->d->arena, n + 1, sizeof *out);
-    uint64_t *ids = gather_ids(c, n, (const void *const *)c->m->function,
-                               offsetof(Perftools__Profiles__Function, id));
-    if (out == NULL || ids == NULL)
+    if (m->direct != NULL)
+        return id < m->ndirect ? (int64_t)m->direct[id] - 1 : -1;
+    size_t lo = 0, hi = m->npairs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->pairs[mid][0] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->npairs && m->pairs[lo][0] == id ? (int64_t)m->pairs[lo][1] : -1;
+}
+
+static void idmap_free(idmap *m)
+{
+    free(m->direct);
+    free(m->pairs);
+}
+
+static int resolve_header(pbctx *c)
+{
+    pf_decoded *p = c->p;
+    if (c->nstr == 0 || c->str[0].len != 0)
+        return fail(c, "not a profile (its string table must start with \"\")");
+    if ((c->mat = calloc(c->nstr, sizeof *c->mat)) == NULL)
         return NOMEM(c);
-    if (index_ids(c, &c->fn_ids, n, ids, "function") != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const Perftools__Profiles__Function *f = c->m->function[i];
-        out[i].id = f->id;
-        out[i].start_line = f->start_line;
-        if (str_at(c, f->name, &out[i].name, "function name") ||
-            str_at(c, f->system_name, &out[i].system_name, "function system name") ||
-            str_at(c, f->filename, &out[i].file, "function file"))
+    p->types = calloc(c->nvt + 1, sizeof *p->types);
+    p->comments = calloc(c->ncomments + 1, sizeof *p->comments);
+    if (p->types == NULL || p->comments == NULL)
+        return NOMEM(c);
+    p->ntypes = c->nvt;
+    for (size_t i = 0; i < c->nvt; i++) {
+        if (str_at(c, c->vt[i][0], &p->types[i].type, "sample type") ||
+            str_at(c, c->vt[i][1], &p->types[i].unit, "sample type"))
             return -1;
     }
-    c->d->pub.functions = out;
-    c->d->pub.nfunctions = n;
+    p->ncomments = c->ncomments;
+    for (size_t i = 0; i < c->ncomments; i++) {
+        if (str_at(c, c->comments[i], &p->comments[i], "comment"))
+            return -1;
+    }
+    const char *def;
+    if (str_at(c, c->period_type[0], &p->period_type.type, "period type") ||
+        str_at(c, c->period_type[1], &p->period_type.unit, "period type") ||
+        str_at(c, c->drop, &p->drop_frames, "drop_frames") ||
+        str_at(c, c->keep, &p->keep_frames, "keep_frames") ||
+        str_at(c, c->default_type, &def, "default sample type"))
+        return -1;
+    int di = def[0] ? pf_decoded_type_index(p, def) : -1;
+    p->default_type = di >= 0 && strcmp(p->types[di].type, def) == 0 ? (size_t)di
+                      : (p->ntypes > 0 ? p->ntypes - 1 : 0);
     return 0;
 }
 
-static int decode_lines(dctx *c, const Perftools__Profiles__Location *l, pf_dlocation *o)
+static int resolve_functions(pbctx *c)
 {
-    pf_dline *lines = pf_arena_array(&c->d->arena, l->n_line + 1, sizeof *lines);
-    if (lines == NULL)
-        return NOMEM(c);
-    for (size_t j = 0; j < l->n_line; j++) {
-        const Perftools__Profiles__Line *ln = l->line[j];
-        int64_t f = find_id(c->fn_ids, c->d->pub.nfunctions, ln->function_id);
+    if (idmap_build(c, &c->fn_ids, c->nfns, c->fns, sizeof *c->fns, "function") != 0)
+        return -1;
+    for (size_t i = 0; i < c->nfns; i++) {
+        const raw_fn *r = &c->fns[i];
+        pf_dfunction f = {r->id, NULL, NULL, NULL, r->start_line};
+        if (str_at(c, r->name, &f.name, "function name") ||
+            str_at(c, r->sys, &f.system_name, "function system name") ||
+            str_at(c, r->file, &f.file, "function file"))
+            return -1;
+        if (pf_decoded_add_function(c->p, &f) < 0)
+            return NOMEM(c);
+    }
+    return 0;
+}
+
+static int resolve_mappings(pbctx *c)
+{
+    if (idmap_build(c, &c->map_ids, c->nmaps, c->maps, sizeof *c->maps, "mapping") != 0)
+        return -1;
+    for (size_t i = 0; i < c->nmaps; i++) {
+        pf_dmapping m = c->maps[i].m;
+        if (str_at(c, c->maps[i].file, &m.file, "mapping file") ||
+            str_at(c, c->maps[i].build_id, &m.build_id, "mapping build id"))
+            return -1;
+        if (pf_decoded_add_mapping(c->p, &m) < 0)
+            return NOMEM(c);
+    }
+    return 0;
+}
+
+static int resolve_location(pbctx *c, const raw_loc *r)
+{
+    pf_dlocation l = {r->id, r->address, 0, r->nlines, c->p->nlines};
+    if (r->mapping_id != 0) {
+        int64_t m = idmap_find(&c->map_ids, r->mapping_id);
+        if (m < 0)
+            return fail(c, "location id %" PRIu64 ": mapping id %" PRIu64 " not found", r->id,
+                        r->mapping_id);
+        l.mapping = (uint32_t)m + 1;
+    }
+    for (uint32_t j = 0; j < r->nlines; j++) {
+        const raw_line *ln = &c->lines[r->line0 + j];
+        int64_t f = idmap_find(&c->fn_ids, ln->fid);
         if (f < 0)
-            return BAD(c, "location id %" PRIu64 ": line %zu: function id %" PRIu64 " not found",
-                       l->id, j, ln->function_id);
-        lines[j].function = &c->d->pub.functions[f];
-        lines[j].line = ln->line;
+            return fail(c, "location id %" PRIu64 ": line %" PRIu32 ": function id %" PRIu64
+                        " not found", r->id, j, ln->fid);
+        if (pf_decoded_add_line(c->p, (uint32_t)f, ln->line) < 0)
+            return NOMEM(c);
     }
-    o->lines = lines;
-    o->nlines = l->n_line;
-    return 0;
+    return pf_decoded_add_location(c->p, &l) < 0 ? NOMEM(c) : 0;
 }
 
-static int decode_locations(dctx *c)
+static int resolve_locations(pbctx *c)
 {
-    size_t n = c->m->n_location;
-    pf_dlocation *out = pf_arena_array(&c->d->arena, n + 1, sizeof *out);
-    uint64_t *ids = gather_ids(c, n, (const void *const *)c->m->location,
-                               offsetof(Perftools__Profiles__Location, id));
-    if (out == NULL || ids == NULL)
-        return NOMEM(c);
-    if (index_ids(c, &c->loc_ids, n, ids, "location") != 0)
+    if (idmap_build(c, &c->loc_ids, c->nlocs, c->locs, sizeof *c->locs, "location") != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        const Perftools__Profiles__Location *l = c->m->location[i];
-        out[i].id = l->id;
-        out[i].address = l->address;
-        out[i].is_folded = l->is_folded;
-        if (l->mapping_id != 0) {
-            int64_t mi = find_id(c->map_ids, c->d->pub.nmappings, l->mapping_id);
-            if (mi < 0)
-                return BAD(c, "location id %" PRIu64 ": mapping id %" PRIu64 " not found",
-                           l->id, l->mapping_id);
-            out[i].mapping = &c->d->pub.mappings[mi];
-        }
-        if (decode_lines(c, l, &out[i]) != 0)
+    for (size_t i = 0; i < c->nlocs; i++) {
+        if (resolve_location(c, &c->locs[i]) != 0)
             return -1;
     }
-    c->d->pub.locations = out;
-    c->d->pub.nlocations = n;
     return 0;
 }
 
-static int decode_labels(dctx *c, const Perftools__Profiles__Sample *s, pf_dsample *o)
+/* ---- samples, second pass ---- */
+
+/* Appends the varints of a packed or single field to *arr. */
+static int read_repeated(pbctx *c, rd *r, unsigned wt, uint64_t **arr, size_t *n, size_t *cap)
 {
-    pf_dlabel *labels = pf_arena_array(&c->d->arena, s->n_label + 1, sizeof *labels);
-    if (labels == NULL)
-        return NOMEM(c);
-    for (size_t j = 0; j < s->n_label; j++) {
-        const Perftools__Profiles__Label *l = s->label[j];
-        labels[j].num = l->num;
-        if (str_at(c, l->key, &labels[j].key, "label key") ||
-            str_at(c, l->num_unit, &labels[j].num_unit, "label unit"))
-            return -1;
-        if (l->str != 0 && str_at(c, l->str, &labels[j].str, "label value"))
-            return -1;
+    rd sub;
+    uint64_t v;
+    if (wt == 0) {
+        if (!varint(r, &v))
+            return bad_msg(c, "sample");
+        if (grow(arr, cap, *n + 1, sizeof v) != 0)
+            return NOMEM(c);
+        (*arr)[(*n)++] = v;
+        return 1;
     }
-    o->labels = labels;
-    o->nlabels = s->n_label;
+    if (wt != 2)
+        return bad_type(c, "sample", 0, wt);
+    if (!bytes(r, &sub))
+        return bad_msg(c, "sample");
+    if (grow(arr, cap, *n + (size_t)(sub.end - sub.p), sizeof v) != 0)
+        return NOMEM(c);
+    while (sub.p < sub.end) {
+        if (!varint(&sub, &(*arr)[*n]))
+            return bad_msg(c, "sample");
+        (*n)++;
+    }
+    return 1;
+}
+
+typedef struct sample_acc {
+    size_t nids, nvals, nlabels;
+} sample_acc;
+
+static int label_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    raw_label *l = out;
+    uint64_t v;
+    if (field < 1 || field > 4)
+        return 0;
+    if (wt != 0)
+        return bad_type(c, "label", field, wt);
+    if (!varint(r, &v))
+        return bad_msg(c, "label");
+    switch (field) {
+    case 1: l->key = (int64_t)v; break;
+    case 2: l->str = (int64_t)v; break;
+    case 3: l->num = (int64_t)v; break;
+    default: l->unit = (int64_t)v; break;
+    }
+    return 1;
+}
+
+static int sample_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
+{
+    sample_acc *a = out;
+    rd sub;
+    if (field == 1)
+        return read_repeated(c, r, wt, &c->ids, &a->nids, &c->cap_ids);
+    if (field == 2)
+        return read_repeated(c, r, wt, (uint64_t **)&c->vals, &a->nvals, &c->cap_vals);
+    if (field != 3)
+        return 0;
+    if (wt != 2)
+        return bad_type(c, "sample", field, wt);
+    if (!bytes(r, &sub))
+        return bad_msg(c, "sample");
+    if (grow(&c->rlab, &c->cap_rlab, a->nlabels + 1, sizeof *c->rlab) != 0)
+        return NOMEM(c);
+    c->rlab[a->nlabels] = (raw_label){0, 0, 0, 0};
+    if (each_field(c, sub, "label", label_field, &c->rlab[a->nlabels]) != 0)
+        return -1;
+    a->nlabels++;
+    return 1;
+}
+
+/* Checks the labels' strings; keeps them in c->lab when records are kept. */
+static int resolve_labels(pbctx *c, size_t n)
+{
+    if (c->p->records && grow(&c->lab, &c->cap_lab, n + 1, sizeof *c->lab) != 0)
+        return NOMEM(c);
+    for (size_t k = 0; k < n; k++) {
+        const raw_label *r = &c->rlab[k];
+        pf_dlabel l = {NULL, NULL, r->num, NULL};
+        if (str_at(c, r->key, &l.key, "label key") ||
+            str_at(c, r->unit, &l.num_unit, "label unit") ||
+            (r->str != 0 && str_at(c, r->str, &l.str, "label value")))
+            return -1;
+        if (c->p->records)
+            c->lab[k] = l;
+    }
     return 0;
 }
 
-static int decode_sample(dctx *c, size_t i, pf_dsample *o)
+static int add_sample(pbctx *c, rd sub)
 {
-    const Perftools__Profiles__Sample *s = c->m->sample[i];
-    if (s->n_value != c->d->pub.nsample_types)
-        return BAD(c, "sample %zu has %zu values for %zu sample types", i, s->n_value,
-                   c->d->pub.nsample_types);
-    const pf_dlocation **locs = pf_arena_array(&c->d->arena, s->n_location_id + 1, sizeof *locs);
-    if (locs == NULL)
+    sample_acc a = {0, 0, 0};
+    size_t i = c->sample_no++;
+    if (each_field(c, sub, "sample", sample_field, &a) != 0)
+        return -1;
+    if (a.nvals != c->p->ntypes)
+        return fail(c, "sample %zu has %zu values for %zu sample types", i, a.nvals,
+                    c->p->ntypes);
+    if (grow(&c->idx, &c->cap_idx, a.nids + 1, sizeof *c->idx) != 0)
         return NOMEM(c);
-    for (size_t j = 0; j < s->n_location_id; j++) {
-        int64_t li = find_id(c->loc_ids, c->d->pub.nlocations, s->location_id[j]);
+    for (size_t k = 0; k < a.nids; k++) {
+        int64_t li = idmap_find(&c->loc_ids, c->ids[k]);
         if (li < 0)
-            return BAD(c, "sample %zu: location id %" PRIu64 " not found", i, s->location_id[j]);
-        locs[j] = &c->d->pub.locations[li];
+            return fail(c, "sample %zu: location id %" PRIu64 " not found", i, c->ids[k]);
+        c->idx[k] = (uint32_t)li;
     }
-    o->locations = locs;
-    o->nlocations = s->n_location_id;
-    o->values = s->value;
-    return decode_labels(c, s, o);
-}
-
-static int decode_samples(dctx *c)
-{
-    size_t n = c->m->n_sample;
-    pf_dsample *out = pf_arena_array(&c->d->arena, n + 1, sizeof *out);
-    if (out == NULL)
-        return NOMEM(c);
-    for (size_t i = 0; i < n; i++) {
-        if (decode_sample(c, i, &out[i]) != 0)
-            return -1;
-    }
-    c->d->pub.samples = out;
-    c->d->pub.nsamples = n;
-    return 0;
-}
-
-/* ---- header ---- */
-
-static int decode_header(dctx *c)
-{
-    const Perftools__Profiles__Profile *m = c->m;
-    pf_decoded *d = &c->d->pub;
-    if (m->n_string_table == 0 || m->string_table[0][0] != '\0')
-        return BAD(c, "string table must start with \"\" (is this a profile.proto file?)");
-    size_t n = m->n_sample_type;
-    pf_dvaluetype *types = pf_arena_array(&c->d->arena, n + 1, sizeof *types);
-    const char **comments = pf_arena_array(&c->d->arena, m->n_comment + 1, sizeof *comments);
-    if (types == NULL || comments == NULL)
-        return NOMEM(c);
-    const char *def = "";
-    for (size_t i = 0; i < n; i++) {
-        if (value_type(c, m->sample_type[i], &types[i], "sample type"))
-            return -1;
-    }
-    for (size_t i = 0; i < m->n_comment; i++) {
-        if (str_at(c, m->comment[i], &comments[i], "comment"))
-            return -1;
-    }
-    if (value_type(c, m->period_type, &d->period_type, "period type") ||
-        str_at(c, m->drop_frames, &d->drop_frames, "drop_frames") ||
-        str_at(c, m->keep_frames, &d->keep_frames, "keep_frames") ||
-        str_at(c, m->default_sample_type, &def, "default sample type"))
+    if (a.nlabels > 0 && resolve_labels(c, a.nlabels) != 0)
         return -1;
-    d->sample_types = types;
-    d->nsample_types = n;
-    d->comments = comments;
-    d->ncomments = m->n_comment;
-    d->period = m->period;
-    d->time_nanos = m->time_nanos;
-    d->duration_nanos = m->duration_nanos;
-    int di = def[0] ? pf_decoded_type_index(d, def) : -1;
-    d->default_sample_type = di >= 0 ? (size_t)di : (n > 0 ? n - 1 : 0);
+    if (pf_decoded_add_sample(c->p, c->idx, a.nids, c->vals ? c->vals : (int64_t[1]){0},
+                              c->lab, c->p->records ? a.nlabels : 0) != 0)
+        return NOMEM(c);
     return 0;
+}
+
+static int read_samples(pbctx *c, rd r)
+{
+    unsigned field, wt;
+    bool bad;
+    while (next_field(&r, &field, &wt, &bad)) {
+        rd sub;
+        if (field != 2 || wt != 2) {
+            if (!skip(&r, wt))
+                return bad_msg(c, "profile");
+            continue;
+        }
+        if (!bytes(&r, &sub))
+            return bad_msg(c, "sample");
+        if (add_sample(c, sub) != 0)
+            return -1;
+    }
+    return bad ? bad_msg(c, "profile") : 0;
+}
+
+static void ctx_free(pbctx *c)
+{
+    free(c->str);
+    free(c->mat);
+    free(c->vt);
+    free(c->comments);
+    free(c->fns);
+    free(c->maps);
+    free(c->locs);
+    free(c->lines);
+    idmap_free(&c->fn_ids);
+    idmap_free(&c->map_ids);
+    idmap_free(&c->loc_ids);
+    free(c->ids);
+    free(c->vals);
+    free(c->idx);
+    free(c->rlab);
+    free(c->lab);
+}
+
+/* profile.proto, plain. */
+static pf_decoded *decode_proto(const uint8_t *data, size_t len, unsigned flags, pf_err *err)
+{
+    pbctx c;
+    memset(&c, 0, sizeof c);
+    c.err = err;
+    c.p = pf_decoded_new((flags & PF_DECODE_RECORDS) != 0);
+    rd r = {data, data + len};
+    int rc = c.p == NULL ? NOMEM(&c) : 0;
+    if (rc == 0 && len == 0)
+        rc = fail(&c, "empty input");
+    if (rc == 0)
+        rc = reserve(&c, r) || each_field(&c, r, "profile", top_field, NULL) ? -1 : 0;
+    if (rc == 0)
+        rc = resolve_header(&c) || reserve_model(&c) || resolve_functions(&c) ||
+             resolve_mappings(&c) || resolve_locations(&c) || read_samples(&c, r) ? -1 : 0;
+    ctx_free(&c);
+    if (rc != 0) {
+        pf_decoded_free(c.p);
+        return NULL;
+    }
+    pf_decoded_done(c.p);
+    return c.p;
 }
 
 /* ---- entry points ---- */
 
-static pf_decoded *decode_plain(const uint8_t *buf, size_t len, pf_err *err)
+/* Legacy CPU input: into the building model, then converted directly. */
+static pf_decoded *decode_legacy(const uint8_t *data, size_t len, unsigned flags, pf_err *err)
 {
-    dec_impl *d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        pf_seterr(err, PF_ERR_NOMEM, "profile decode: out of memory");
-        return NULL;
-    }
-    d->msg = perftools__profiles__profile__unpack(NULL, len, buf);
-    if (d->msg == NULL) {
-        pf_seterr(err, PF_ERR_FORMAT, "profile: not a profile.proto message (%zu bytes "
-                  "that do not parse as protobuf)", len);
-        free(d);
-        return NULL;
-    }
-    dctx c = {d, d->msg, err, NULL, NULL, NULL};
-    if (decode_header(&c) || decode_mappings(&c) || decode_functions(&c) ||
-        decode_locations(&c) || decode_samples(&c)) {
-        pf_decoded_free(&d->pub);
-        return NULL;
-    }
-    return &d->pub;
-}
-
-/* Legacy CPU input: convert, encode plain, decode that. */
-static pf_decoded *decode_legacy(const uint8_t *data, size_t len, pf_err *err)
-{
-    pf_profile *p = pf_legacy_cpu_parse(data, len, 0, err);
+    pf_profile *p = pf_legacy_cpu_parse(data, len,
+                                        flags & PF_DECODE_BUILD_IDS ? PF_MAPS_BUILD_ID_FILE : 0,
+                                        err);
     if (p == NULL)
         return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    pf_decoded *d = NULL;
-    if (pf_profile_encode(p, NULL, 0, &buf, &n, err) == PF_OK) {
-        d = decode_plain(buf, n, err);
-        free(buf);
-    }
+    pf_decoded *d = pf_profile_to_decoded(p, flags, err);
     pf_profile_free(p);
     if (d != NULL)
-        d->from_legacy = true;
+        d->format = "legacy gperftools CPU profile";
     return d;
 }
 
-pf_decoded *pf_decode(const void *data, size_t len, size_t max_bytes, pf_err *err)
+pf_decoded *pf_decode_plain(const void *data, size_t len, unsigned flags, pf_err *err)
 {
-    const uint8_t *p = data;
     if (data == NULL || len == 0) {
-        pf_seterr(err, PF_ERR_FORMAT, "profile: empty input");
+        pf_seterr(err, PF_ERR_FORMAT, "profile.proto: empty input");
+        return NULL;
+    }
+    return pf_legacy_is_cpu(data, len) ? decode_legacy(data, len, flags, err)
+                                       : decode_proto(data, len, flags, err);
+}
+
+pf_decoded *pf_decode(const void *data, size_t len, size_t max_bytes, unsigned flags,
+                      pf_err *err)
+{
+    if (data == NULL || len == 0) {
+        pf_seterr(err, PF_ERR_FORMAT, "profile.proto: empty input");
         return NULL;
     }
     if (max_bytes == 0)
         max_bytes = PF_DECODE_DEFAULT_MAX;
-    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-        uint8_t *buf = NULL;
-        size_t n = 0;
-        if (gunzip(p, len, max_bytes, &buf, &n, err) != PF_OK)
+    if (!pf_is_gzip(data, len)) {
+        if (len > max_bytes) {
+            pf_seterr(err, PF_ERR_LIMIT, "profile.proto: input larger than %zu bytes", max_bytes);
             return NULL;
-        pf_decoded *d = pf_legacy_is_cpu(buf, n) ? decode_legacy(buf, n, err)
-                                                 : decode_plain(buf, n, err);
-        free(buf);
-        return d;
+        }
+        return pf_decode_plain(data, len, flags, err);
     }
-    if (len > max_bytes) {
-        pf_seterr(err, PF_ERR_LIMIT, "profile: input larger than %zu bytes", max_bytes);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (pf_gunzip(data, len, max_bytes, &buf, &n, err) != PF_OK)
         return NULL;
-    }
-    return pf_legacy_is_cpu(p, len) ? decode_legacy(p, len, err) : decode_plain(p, len, err);
-}
-
-int pf_decoded_type_index(const pf_decoded *d, const char *type)
-{
-    for (size_t i = 0; type != NULL && i < d->nsample_types; i++) {
-        if (strcmp(d->sample_types[i].type, type) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-void pf_decoded_free(pf_decoded *d)
-{
-    if (d == NULL)
-        return;
-    dec_impl *di = (dec_impl *)d;
-    if (di->msg != NULL)
-        perftools__profiles__profile__free_unpacked(di->msg, NULL);
-    pf_arena_free(&di->arena);
-    free(di);
+    pf_decoded *d = pf_decode_plain(buf, n, flags, err);
+    free(buf);
+    return d;
 }

@@ -23,16 +23,6 @@ pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_e
  * Returns 0, or -1 on overflow or out of memory (*arr unchanged). */
 int pf_grow(void *arr, size_t *cap, size_t need, size_t elem);
 
-/* ---- arena: many small allocations freed at once ---- */
-typedef struct pf_arena {
-    struct pf_chunk *head;
-} pf_arena;
-
-void *pf_arena_alloc(pf_arena *a, size_t size);          /* 16-aligned, zeroed */
-void *pf_arena_array(pf_arena *a, size_t n, size_t size); /* overflow-checked */
-char *pf_arena_strdup(pf_arena *a, const char *s);
-void pf_arena_free(pf_arena *a);
-
 /* ---- hashing ---- */
 uint64_t pf_hash_bytes(const void *data, size_t len, uint64_t seed);
 uint64_t pf_hash_u64(uint64_t x);

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "pf_common.h"
+#include "pf_decode.h"
 #include "pf_maps.h"
 #include "pf_symbolize.h"
 
@@ -147,6 +148,13 @@ pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
 /* Same, into a malloc'd buffer the caller frees. */
 pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
                           uint8_t **out, size_t *out_len, pf_err *err);
+
+/* The profile in the analysis form, directly: what pf_decode would read
+ * from pf_profile_encode(p, NULL, 0, ...) (ids are indices + 1, the
+ * placeholder mapping of symbolic locations, all-zero samples left out),
+ * without encoding. flags: PF_DECODE_RECORDS or 0 (pf_decode.h). NULL
+ * with err when out of memory. */
+pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 const char *pf_code_name(pf_code code)
@@ -164,6 +165,16 @@ void pf_arena_free(pf_arena *a)
         c = next;
     }
     a->head = NULL;
+}
+
+void pf_hugepages(void *p, size_t len)
+{
+    const uintptr_t huge = 2u << 20;
+    if (p == NULL || len < huge)
+        return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
+    if (e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
 }
 
 /* ---- hashing (64-bit FNV-1a over words, then a murmur finalizer) ---- */

@@ -7,7 +7,10 @@
  *   pf_symbolize.h  in-process symbolization with libdw, cached
  *   pf_profile.h    the profile model, encoding to (gzipped) profile.proto
  *   pf_legacy.h     gperftools' legacy CPU profile -> model
- *   pf_decode.h     profile.proto (any producer) -> validated analysis form
+ *   pf_decode.h     profile.proto (any producer, gzipped or not) and legacy
+ *                   CPU profiles -> validated analysis form (pf_decoded),
+ *                   a streaming reader
+ *   pf_gzip.h       gzip framing (inflate every member, bounded; deflate)
  *
  * Link: build/libtkprofile.a with -lprotobuf-c -lz -ldw -lelf -pthread.
  */
@@ -16,6 +19,7 @@
 
 #include "pf_common.h"
 #include "pf_decode.h"
+#include "pf_gzip.h"
 #include "pf_legacy.h"
 #include "pf_maps.h"
 #include "pf_profile.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_type(const cli_prof *p, const char *t)
+static bool has_type(const pf_decoded *p, const char *t)
 {
     for (size_t i = 0; i < p->ntypes; i++) {
         if (strcmp(p->types[i].type, t) == 0)
@@ -20,7 +20,7 @@ static bool has_type(const cli_prof *p, const char *t)
     return false;
 }
 
-const char *cli_prof_kind(const cli_prof *p, const char *hint)
+const char *cli_prof_kind(const pf_decoded *p, const char *hint)
 {
     hint = hint ? hint : "";
     if (has_type(p, "cpu"))
@@ -62,9 +62,9 @@ static size_t sections_of(const char *kind, section out[2])
     return 0;
 }
 
-static void print_header(FILE *out, const cli_prof *p, const char *kind)
+static void print_header(FILE *out, const pf_decoded *p, const char *kind)
 {
-    uint64_t n = cli_prof_samples(p);
+    uint64_t n = pf_decoded_samples(p);
     fprintf(out, "Profile: %s (%s), %llu sample%s, %zu distinct stack%s\n", kind, p->format,
             (unsigned long long)n, n == 1 ? "" : "s", p->nsamples, p->nsamples == 1 ? "" : "s");
     fprintf(out, "Sample types:");
@@ -97,12 +97,12 @@ static int cmp_stk_value(const void *a, const void *b)
 }
 
 /* Stacks as node sequences (leaf first), merged when equal. */
-static size_t collect_stacks(const cli_prof *p, int vi, const cli_locnodes *ln, stk *s,
+static size_t collect_stacks(const pf_decoded *p, int vi, const cli_locnodes *ln, stk *s,
                              uint32_t *pool)
 {
     size_t n = 0, used = 0;
     for (size_t i = 0; i < p->nsamples; i++) {
-        const cli_sample *sm = &p->samples[i];
+        const pf_dsample *sm = &p->samples[i];
         s[n] = (stk){pool + used, 0, p->values[i * p->ntypes + (size_t)vi]};
         for (size_t k = 0; k < sm->nlocs; k++) {
             uint32_t loc = p->stack[sm->loc0 + k];
@@ -124,7 +124,7 @@ static size_t collect_stacks(const cli_prof *p, int vi, const cli_locnodes *ln, 
     return m;
 }
 
-static void print_top_stacks(FILE *out, const cli_prof *p, int vi, long top, cli_graph *g,
+static void print_top_stacks(FILE *out, const pf_decoded *p, int vi, long top, cli_graph *g,
                              const cli_locnodes *ln, stk *s, uint32_t *pool)
 {
     size_t m = collect_stacks(p, vi, ln, s, pool);
@@ -140,7 +140,7 @@ static void print_top_stacks(FILE *out, const cli_prof *p, int vi, long top, cli
     }
 }
 
-static void print_stacks(FILE *out, const cli_prof *p, int vi, long top)
+static void print_stacks(FILE *out, const pf_decoded *p, int vi, long top)
 {
     cli_graph *g = cli_graph_new();
     cli_locnodes ln;
@@ -165,7 +165,7 @@ static void print_stacks(FILE *out, const cli_prof *p, int vi, long top)
 
 /* ---- reports ---- */
 
-static int check_samples(const cli_prof *p)
+static int check_samples(const pf_decoded *p)
 {
     if (p->ntypes == 0) {
         cli_error("the profile has no sample types");
@@ -179,21 +179,21 @@ static int check_samples(const cli_prof *p)
 }
 
 /* Runs one block (or a diff block) per section. */
-static int run_sections(FILE *out, const cli_prof *p, const cli_prof *base,
+static int run_sections(FILE *out, const pf_decoded *p, const pf_decoded *base,
                         const cli_report_opts *o, const char *kind)
 {
     section sec[2];
     size_t n = o->sample_index ? 0 : sections_of(kind, sec);
     int shown = 0;
     for (size_t i = 0; i < n || (i == 0 && shown == 0); i++) {
-        int vi = cli_prof_type_index(p, n ? sec[i].type : o->sample_index);
+        int vi = pf_decoded_type_index(p, n ? sec[i].type : o->sample_index);
         if (vi < 0 && n > 0)
             continue;
         if (vi < 0) {
             cli_error("no sample type %s in the profile", o->sample_index);
             return CLI_EXIT_USAGE;
         }
-        int bvi = base ? cli_prof_type_index(base, p->types[vi].type) : 0;
+        int bvi = base ? pf_decoded_type_index(base, p->types[vi].type) : 0;
         if (bvi < 0) {
             cli_error("the base profile has no sample type %s", p->types[vi].type);
             return CLI_EXIT_INPUT;
@@ -210,7 +210,7 @@ static int run_sections(FILE *out, const cli_prof *p, const cli_prof *base,
     return CLI_OK;
 }
 
-int cli_report(FILE *out, const cli_prof *p, const cli_report_opts *o)
+int cli_report(FILE *out, const pf_decoded *p, const cli_report_opts *o)
 {
     int rc = check_samples(p);
     if (rc != CLI_OK)
@@ -219,11 +219,11 @@ int cli_report(FILE *out, const cli_prof *p, const cli_report_opts *o)
     print_header(out, p, kind);
     rc = run_sections(out, p, NULL, o, kind);
     if (rc == CLI_OK && strcmp(kind, "goroutine") == 0)
-        print_stacks(out, p, cli_prof_type_index(p, o->sample_index), o->nodecount);
+        print_stacks(out, p, pf_decoded_type_index(p, o->sample_index), o->nodecount);
     return rc;
 }
 
-int cli_report_diff(FILE *out, const cli_prof *p, const cli_prof *base, const cli_report_opts *o)
+int cli_report_diff(FILE *out, const pf_decoded *p, const pf_decoded *base, const cli_report_opts *o)
 {
     int rc = check_samples(p);
     if (rc == CLI_OK && base->ntypes == 0)

@@ -26,7 +26,7 @@ static const char *kind_from_name(const char *path)
     return NULL;
 }
 
-static int draw(const cli_opts *o, const cli_prof *p, const char *path, const char *hint,
+static int draw(const cli_opts *o, const pf_decoded *p, const char *path, const char *hint,
                 const cli_report_opts *ro)
 {
     char svg[4096], title[512];
@@ -41,13 +41,13 @@ static int draw(const cli_opts *o, const cli_prof *p, const char *path, const ch
     return rc;
 }
 
-static int outputs(const cli_opts *o, const cli_prof *p, const cli_prof *base, const char *path,
+static int outputs(const cli_opts *o, const pf_decoded *p, const pf_decoded *base, const char *path,
                    const char *hint)
 {
     cli_report_opts ro = {o->top, o->cum, o->sample_index, hint};
     bool folded = o->format && strcmp(o->format, "folded") == 0;
     bool report = o->analyze || (!folded && !o->flamegraph);
-    int vi = cli_prof_type_index(p, o->sample_index);
+    int vi = pf_decoded_type_index(p, o->sample_index);
     if (p->ntypes == 0 || p->nrecords == 0) {
         cli_error("%s: the profile has no %s", path, p->ntypes ? "samples" : "sample types");
         return CLI_EXIT_INPUT;
@@ -72,14 +72,14 @@ int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint)
 {
     char err[512];
     const char *hint = kind_hint ? kind_hint : kind_from_name(path);
-    cli_prof *p = cli_prof_load(path, err, sizeof err), *base = NULL;
+    pf_decoded *p = cli_prof_load(path, err, sizeof err), *base = NULL;
     if (p == NULL) {
         cli_error("%s: %s", path, err);
         return CLI_EXIT_INPUT;
     }
     if (o->base && (base = cli_prof_load(o->base, err, sizeof err)) == NULL) {
         cli_error("%s: %s", o->base, err);
-        cli_prof_free(p);
+        pf_decoded_free(p);
         return CLI_EXIT_INPUT;
     }
     int rc = outputs(o, p, base, path, hint);
@@ -88,8 +88,8 @@ int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint)
         cli_error("cannot write the report to stdout");
         rc = CLI_EXIT_FAIL;
     }
-    cli_prof_free(base);
-    cli_prof_free(p);
+    pf_decoded_free(base);
+    pf_decoded_free(p);
     return rc;
 }
 

@@ -32,7 +32,7 @@ typedef struct cli_graph {
     uint32_t *ht;        /* key hash table: node index + 1 */
     size_t ht_cap;
     uint32_t *stamp;     /* per node: last sample seen (cum once per sample) */
-    cli_arena arena;
+    pf_arena arena;
 } cli_graph;
 
 /* Per location of one profile: its nodes, outermost line first. */
@@ -43,13 +43,13 @@ typedef struct cli_locnodes {
 
 cli_graph *cli_graph_new(void);
 void cli_graph_free(cli_graph *g);
-int cli_graph_locnodes(cli_graph *g, const cli_prof *p, cli_locnodes *out);
+int cli_graph_locnodes(cli_graph *g, const pf_decoded *p, cli_locnodes *out);
 void cli_locnodes_free(cli_locnodes *ln);
 /* Adds sign * value[vi] of every sample of p: flat to the leaf's node, cum
  * once per sample to each node on the stack. 0 or -1 (out of memory). */
-int cli_graph_add(cli_graph *g, const cli_prof *p, int vi, int sign);
+int cli_graph_add(cli_graph *g, const pf_decoded *p, int vi, int sign);
 /* Sum of |value[vi]| over all samples (pprof's report total). */
-int64_t cli_prof_total(const cli_prof *p, int vi);
+int64_t cli_prof_total(const pf_decoded *p, int vi);
 
 /* ---- the text report ---- */
 typedef struct cli_report_opts {
@@ -61,19 +61,19 @@ typedef struct cli_report_opts {
 
 /* The kind of profile from its sample types ("cpu", "heap", "allocs",
  * "goroutine", "mutex", "block", "contention", or the sample type). */
-const char *cli_prof_kind(const cli_prof *p, const char *hint);
+const char *cli_prof_kind(const pf_decoded *p, const char *hint);
 /* One pprof -top block for sample type vi (against base when non-NULL:
  * current minus base, percentages of the base's total, as -diff_base). */
-int cli_report_block(FILE *out, const cli_prof *p, int vi, const cli_prof *base, int base_vi,
+int cli_report_block(FILE *out, const pf_decoded *p, int vi, const pf_decoded *base, int base_vi,
                      const cli_report_opts *o);
 /* The full report: header, the sections of the kind, top stacks for
  * goroutine profiles. Returns an exit code (5 when there is nothing). */
-int cli_report(FILE *out, const cli_prof *p, const cli_report_opts *o);
+int cli_report(FILE *out, const pf_decoded *p, const cli_report_opts *o);
 /* The difference report of p against base. */
-int cli_report_diff(FILE *out, const cli_prof *p, const cli_prof *base, const cli_report_opts *o);
+int cli_report_diff(FILE *out, const pf_decoded *p, const pf_decoded *base, const cli_report_opts *o);
 
 /* ---- collapsed stacks: "root;...;leaf VALUE" lines ---- */
-int cli_folded(FILE *out, const cli_prof *p, int vi);
+int cli_folded(FILE *out, const pf_decoded *p, int vi);
 
 /* ---- flame graph ---- */
 typedef struct cli_fnode {
@@ -99,7 +99,7 @@ typedef struct cli_flame {
 /* Builds the call tree of p for value vi (samples with value <= 0 are left
  * out), children ordered by name and laid out left to right. NULL if no
  * memory. */
-cli_flame *cli_flame_build(const cli_prof *p, int vi);
+cli_flame *cli_flame_build(const pf_decoded *p, int vi);
 void cli_flame_free(cli_flame *f);
 
 typedef struct cli_flame_meta {
@@ -115,7 +115,7 @@ int cli_flame_svg(FILE *out, const cli_flame *f, const cli_flame_meta *m);
 void cli_flame_label(char *buf, size_t len, const char *name, double px);
 
 /* Writes an SVG flame graph of p to path. Returns an exit code. */
-int cli_flame_file(const cli_prof *p, const char *path, const char *title,
+int cli_flame_file(const pf_decoded *p, const char *path, const char *title,
                    const cli_report_opts *o);
 
 #endif

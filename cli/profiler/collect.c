@@ -169,13 +169,13 @@ static int check_file(job *j)
         if (rc != CLI_OK)
             snprintf(j->err, sizeof j->err, "the server sent something that is not trace JSON");
     } else {
-        cli_prof *p = cli_prof_parse(data, len, err, sizeof err);
+        pf_decoded *p = cli_prof_parse(data, len, err, sizeof err);
         if (p == NULL) {
             snprintf(j->err, sizeof j->err, "the server sent an unreadable profile: %s", err);
             rc = CLI_EXIT_SERVER;
         } else
-            j->samples = (size_t)cli_prof_samples(p);
-        cli_prof_free(p);
+            j->samples = (size_t)pf_decoded_samples(p);
+        pf_decoded_free(p);
     }
     free(data);
     return rc;

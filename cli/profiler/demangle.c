@@ -123,7 +123,7 @@ static bool looks_demangled(const char *s)
 }
 
 /* The display name of one function; NULL when unchanged. */
-static const char *display_name(cli_prof *p, const cli_function *f)
+static const char *display_name(pf_decoded *p, const pf_dfunction *f)
 {
     const char *sys = f->system_name;
     char *out = NULL;
@@ -141,16 +141,16 @@ static const char *display_name(cli_prof *p, const cli_function *f)
         remove_matching(out, '(', ')');
         remove_matching(out, '<', '>');
     }
-    const char *r = out ? cli_prof_str(p, out, SIZE_MAX) : sys;
+    const char *r = out ? pf_decoded_str(p, out, SIZE_MAX) : sys;
     free(out);
     return r;
 }
 
-void cli_prof_demangle(cli_prof *p)
+void cli_prof_demangle(pf_decoded *p)
 {
     pthread_once(&cxa_once, load_cxa);
     for (size_t i = 0; i < p->nfuncs; i++) {
-        cli_function *f = &p->funcs[i];
+        pf_dfunction *f = &p->funcs[i];
         if (f->name[0] != '\0' && strcmp(f->name, f->system_name) != 0)
             continue;
         const char *n = display_name(p, f);

@@ -73,7 +73,7 @@ static int64_t child(cli_flame *f, uint32_t parent, uint32_t name)
 }
 
 /* Adds one sample's path, root first. */
-static int add_path(cli_flame *f, const cli_prof *p, const cli_sample *sm,
+static int add_path(cli_flame *f, const pf_decoded *p, const pf_dsample *sm,
                     const cli_locnodes *ln, int64_t v, int64_t c)
 {
     uint32_t cur = 0;
@@ -94,7 +94,7 @@ static int add_path(cli_flame *f, const cli_prof *p, const cli_sample *sm,
 }
 
 /* The count type that goes with value type vi ("samples" for "cpu"), or -1. */
-static int companion(const cli_prof *p, int vi)
+static int companion(const pf_decoded *p, int vi)
 {
     const char *t = p->types[vi].type;
     char want[128] = "";
@@ -105,7 +105,7 @@ static int companion(const cli_prof *p, int vi)
         snprintf(want, sizeof want, "contentions");
     else if (n > 6 && strcmp(t + n - 6, "_space") == 0)
         snprintf(want, sizeof want, "%.*s_objects", (int)(n - 6), t);
-    int ci = want[0] ? cli_prof_type_index(p, want) : -1;
+    int ci = want[0] ? pf_decoded_type_index(p, want) : -1;
     return ci >= 0 && strcmp(p->types[ci].type, want) == 0 ? ci : -1;
 }
 
@@ -149,7 +149,7 @@ static int layout(cli_flame *f)
     return 0;
 }
 
-cli_flame *cli_flame_build(const cli_prof *p, int vi)
+cli_flame *cli_flame_build(const pf_decoded *p, int vi)
 {
     cli_flame *f = calloc(1, sizeof *f);
     cli_locnodes ln = {0};

@@ -241,10 +241,10 @@ int cli_flame_svg(FILE *out, const cli_flame *f, const cli_flame_meta *m)
     return ferror(out) ? -1 : 0;
 }
 
-int cli_flame_file(const cli_prof *p, const char *path, const char *title,
+int cli_flame_file(const pf_decoded *p, const char *path, const char *title,
                    const cli_report_opts *o)
 {
-    int vi = cli_prof_type_index(p, o->sample_index);
+    int vi = pf_decoded_type_index(p, o->sample_index);
     if (vi < 0) {
         cli_error("no sample type %s in the profile", o->sample_index);
         return CLI_EXIT_USAGE;
@@ -257,7 +257,7 @@ int cli_flame_file(const cli_prof *p, const char *path, const char *title,
     char total[64], sub[256];
     cli_scaled_label(total, sizeof total, f->node[0].value, p->types[vi].unit, "auto");
     snprintf(sub, sizeof sub, "%s: %s in %llu samples; click to zoom, Search or Ctrl-F to find",
-             p->types[vi].type, total, (unsigned long long)cli_prof_samples(p));
+             p->types[vi].type, total, (unsigned long long)pf_decoded_samples(p));
     const char *cn = f->count_type >= 0 ? p->types[f->count_type].type : NULL;
     if (cn != NULL && strstr(cn, "_objects") != NULL)
         cn = "objects";

@@ -56,7 +56,7 @@ static int put_name(fbuf *b, const char *name)
 }
 
 /* The line of one sample, root first. */
-static int sample_line(fbuf *b, const cli_prof *p, const cli_sample *sm, const cli_graph *g,
+static int sample_line(fbuf *b, const pf_decoded *p, const pf_dsample *sm, const cli_graph *g,
                        const cli_locnodes *ln)
 {
     bool first = true;
@@ -98,7 +98,7 @@ static int emit(FILE *out, fbuf *b, fline *l, size_t n)
     return 0;
 }
 
-int cli_folded(FILE *out, const cli_prof *p, int vi)
+int cli_folded(FILE *out, const pf_decoded *p, int vi)
 {
     cli_graph *g = cli_graph_new();
     cli_locnodes ln = {0};

@@ -27,7 +27,7 @@ void cli_graph_free(cli_graph *g)
     free(g->cum);
     free(g->ht);
     free(g->stamp);
-    cli_arena_free(&g->arena);
+    pf_arena_free(&g->arena);
     free(g);
 }
 
@@ -92,7 +92,7 @@ static int64_t node_of(cli_graph *g, const char *key, const char *name)
             return g->ht[j] - 1;
     }
     size_t kl = strlen(key), nl = strlen(name);
-    char *k = cli_arena_alloc(&g->arena, kl + nl + 2);
+    char *k = pf_arena_alloc(&g->arena, kl + nl + 2);
     if (k == NULL)
         return -1;
     memcpy(k, key, kl + 1);
@@ -112,12 +112,12 @@ static const char *base_name(const char *path)
 }
 
 /* pprof's NodeInfo at function granularity, as (key, printable name). */
-static int64_t line_node(cli_graph *g, const cli_prof *p, const cli_location *l,
-                         const cli_line *ln)
+static int64_t line_node(cli_graph *g, const pf_decoded *p, const pf_dlocation *l,
+                         const pf_dline *ln)
 {
-    const cli_mapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
+    const pf_dmapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
     const char *obj = m ? m->file : "";
-    const cli_function *f = ln ? &p->funcs[ln->func] : NULL;
+    const pf_dfunction *f = ln ? &p->funcs[ln->func] : NULL;
     char *key = NULL, *name = NULL;
     int64_t n = -1;
     if (f != NULL && f->name[0] != '\0') {
@@ -146,7 +146,7 @@ void cli_locnodes_free(cli_locnodes *ln)
     memset(ln, 0, sizeof *ln);
 }
 
-int cli_graph_locnodes(cli_graph *g, const cli_prof *p, cli_locnodes *out)
+int cli_graph_locnodes(cli_graph *g, const pf_decoded *p, cli_locnodes *out)
 {
     memset(out, 0, sizeof *out);
     size_t total = 0;
@@ -159,7 +159,7 @@ int cli_graph_locnodes(cli_graph *g, const cli_prof *p, cli_locnodes *out)
         goto nomem;
     size_t k = 0;
     for (size_t i = 0; i < p->nlocs; i++) {
-        const cli_location *l = &p->locs[i];
+        const pf_dlocation *l = &p->locs[i];
         out->off[i] = (uint32_t)k;
         out->cnt[i] = l->nlines ? l->nlines : 1;
         for (int64_t j = (int64_t)out->cnt[i] - 1; j >= 0; j--) { /* outermost first */
@@ -180,7 +180,7 @@ static inline void add_wrap(int64_t *dst, int64_t v)
     *dst = (int64_t)((uint64_t)*dst + (uint64_t)v);
 }
 
-int cli_graph_add(cli_graph *g, const cli_prof *p, int vi, int sign)
+int cli_graph_add(cli_graph *g, const pf_decoded *p, int vi, int sign)
 {
     cli_locnodes ln;
     if (cli_graph_locnodes(g, p, &ln) != 0)
@@ -188,7 +188,7 @@ int cli_graph_add(cli_graph *g, const cli_prof *p, int vi, int sign)
     for (size_t i = 0; i < g->n; i++)
         g->stamp[i] = 0;
     for (size_t s = 0; s < p->nsamples; s++) {
-        const cli_sample *sm = &p->samples[s];
+        const pf_dsample *sm = &p->samples[s];
         int64_t w = p->values[s * p->ntypes + (size_t)vi];
         if (w == 0 || sm->nlocs == 0)
             continue;
@@ -211,7 +211,7 @@ int cli_graph_add(cli_graph *g, const cli_prof *p, int vi, int sign)
     return 0;
 }
 
-int64_t cli_prof_total(const cli_prof *p, int vi)
+int64_t cli_prof_total(const pf_decoded *p, int vi)
 {
     int64_t total = 0;
     for (size_t s = 0; s < p->nsamples; s++) {

@@ -43,7 +43,7 @@ static const char alloc_skip_rx[] = "runtime\\.panic|runtime\\.reflectcall|runti
 #define MAX_ADDRS 4096
 
 typedef struct hp {
-    cli_prof *p;
+    pf_decoded *p;
     char *err;
     size_t errlen;
     bool v2, has_alloc, growth;
@@ -147,13 +147,13 @@ static int header_kind(hp *h, const char *s, const char *e)
 
 static int set_types(hp *h)
 {
-    static const cli_vtype four[] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
+    static const pf_dvaluetype four[] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
                                      {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
-    static const cli_vtype two[] = {{"objects", "count"}, {"space", "bytes"}};
-    cli_prof *p = h->p;
-    if (cli_prof_set_types(p, h->has_alloc ? four : two, h->has_alloc ? 4 : 2) != 0)
+    static const pf_dvaluetype two[] = {{"objects", "count"}, {"space", "bytes"}};
+    pf_decoded *p = h->p;
+    if (pf_decoded_set_types(p, h->has_alloc ? four : two, h->has_alloc ? 4 : 2) != 0)
         return bad(h, "out of memory");
-    p->period_type = (cli_vtype){"space", "bytes"};
+    p->period_type = (pf_dvaluetype){"space", "bytes"};
     p->period = h->rate;
     p->drop_frames = alloc_rx;
     p->keep_frames = alloc_skip_rx;
@@ -255,7 +255,7 @@ static int64_t location(hp *h, uint64_t a)
         if (h->ht_key[j] == a)
             return h->ht_val[j] - 1;
     }
-    int64_t i = cli_prof_add_location(h->p, &(cli_location){h->p->nlocs + 1, a, 0, 0, 0});
+    int64_t i = pf_decoded_add_location(h->p, &(pf_dlocation){h->p->nlocs + 1, a, 0, 0, 0});
     if (i >= 0) {
         h->ht_key[j] = a;
         h->ht_val[j] = (uint32_t)i + 1;
@@ -314,7 +314,7 @@ static int parse_sample(hp *h, const char *s, const char *e)
             return bad(h, "out of memory");
         h->locs[i] = (uint32_t)li;
     }
-    return cli_prof_add_sample(h->p, h->locs, n, vals) != 0 ? bad(h, "out of memory") : 0;
+    return pf_decoded_add_sample(h->p, h->locs, n, vals, NULL, 0) != 0 ? bad(h, "out of memory") : 0;
 }
 
 /* ---- mappings ---- */
@@ -327,10 +327,10 @@ static int add_maps(hp *h, const char *s, const char *e)
         return bad(h, perr.msg);
     for (size_t i = 0; i < h->maps->len; i++) {
         const pf_mapping *m = &h->maps->map[i];
-        cli_mapping cm = {i + 1, m->start, m->limit, m->offset,
-                          cli_prof_str(h->p, m->path, SIZE_MAX),
-                          cli_prof_str(h->p, m->build_id, SIZE_MAX), false, false, false, false};
-        if (cm.file == NULL || cm.build_id == NULL || cli_prof_add_mapping(h->p, &cm) < 0)
+        pf_dmapping cm = {i + 1, m->start, m->limit, m->offset,
+                          pf_decoded_str(h->p, m->path, SIZE_MAX),
+                          pf_decoded_str(h->p, m->build_id, SIZE_MAX), false, false, false, false};
+        if (cm.file == NULL || cm.build_id == NULL || pf_decoded_add_mapping(h->p, &cm) < 0)
             return bad(h, "out of memory");
     }
     for (size_t i = 0; i < h->p->nlocs; i++) {
@@ -381,10 +381,10 @@ bool cli_heap_text_is(const uint8_t *data, size_t len)
     return len - i >= 13 && memcmp(data + i, "heap profile:", 13) == 0;
 }
 
-cli_prof *cli_heap_text_parse(const char *text, size_t len, char *err, size_t errlen)
+pf_decoded *cli_heap_text_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     hp h = {.err = err, .errlen = errlen};
-    h.p = cli_prof_new();
+    h.p = pf_decoded_new(false);
     h.addrs = malloc(MAX_ADDRS * sizeof *h.addrs);
     h.locs = malloc(MAX_ADDRS * sizeof *h.locs);
     const char *end = text + len, *nl = memchr(text, '\n', len), *maps = end;
@@ -401,9 +401,9 @@ cli_prof *cli_heap_text_parse(const char *text, size_t len, char *err, size_t er
     free(h.ht_key);
     free(h.ht_val);
     if (rc != 0) {
-        cli_prof_free(h.p);
+        pf_decoded_free(h.p);
         return NULL;
     }
-    cli_prof_done(h.p);
+    pf_decoded_done(h.p);
     return h.p;
 }

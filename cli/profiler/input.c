@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "cli_prof.h"
+#include "pf_gzip.h"
 #include "profile.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define MAX_FILE (1024u << 20)
 
@@ -45,7 +45,7 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len, char
                 break;
             }
             buf = b;
-            cli_hugepages(buf, cap);
+            pf_hugepages(buf, cap);
         }
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
@@ -68,79 +68,15 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len, char
     return -1;
 }
 
-/* ---- gzip ---- */
-
-static int inflate_member(z_stream *zs, uint8_t **buf, size_t *n, size_t *cap, size_t max,
-                          char *err, size_t errlen)
+/* Inflates a gzipped input up to CLI_MAX_INFLATE. 0 or -1 with err. */
+static int gunzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, char *err,
+                  size_t errlen)
 {
-    for (;;) {
-        if (*n == *cap) {
-            size_t nc = *cap * 2;
-            uint8_t *b = nc > max + 1 ? NULL : realloc(*buf, nc);
-            if (b == NULL) {
-                snprintf(err, errlen, nc > max + 1 ? "gzip: more than %zu MiB uncompressed"
-                                                   : "out of memory", max >> 20);
-                return -1;
-            }
-            *buf = b;
-            *cap = nc;
-        }
-        zs->next_out = *buf + *n;
-        zs->avail_out = (uInt)(*cap - *n < (1u << 30) ? *cap - *n : (1u << 30));
-        uInt before = zs->avail_out;
-        int rc = inflate(zs, Z_NO_FLUSH);
-        *n += before - zs->avail_out;
-        if (rc == Z_STREAM_END)
-            return 0;
-        if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs->avail_out == 0)) {
-            snprintf(err, errlen, "gzip: %s", rc == Z_BUF_ERROR ? "truncated data"
-                     : zs->msg ? zs->msg : "corrupt data");
-            return -1;
-        }
-    }
-}
-
-int cli_gunzip(const uint8_t *data, size_t len, size_t max, uint8_t **out, size_t *out_len,
-               char *err, size_t errlen)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* The trailer's ISIZE (size mod 2^32 of the last member) sizes the
-     * buffer at once when it is plausible; else grow from 8x. */
-    size_t isize = len >= 18 ? (size_t)data[len - 4] | (size_t)data[len - 3] << 8 |
-                               (size_t)data[len - 2] << 16 | (size_t)data[len - 1] << 24 : 0;
-    size_t cap = len < max / 8 ? len * 8 + 4096 : max + 1, n = 0, pos = 0;
-    if (isize >= len / 2 && isize <= max)
-        cap = isize + 1;
-    uint8_t *buf = malloc(cap);
-    cli_hugepages(buf, cap);
-    if (buf == NULL || inflateInit2(&zs, 15 + 16) != Z_OK) {
-        free(buf);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = 0;
-    while (rc == 0 && pos < len) {
-        if (pos > 0 && (len - pos < 2 || data[pos] != 0x1f || data[pos + 1] != 0x8b)) {
-            snprintf(err, errlen, "gzip: garbage after the compressed data");
-            rc = -1;
-            break;
-        }
-        inflateReset(&zs);
-        zs.next_in = (Bytef *)(uintptr_t)(data + pos);
-        zs.avail_in = (uInt)(len - pos < (1u << 30) ? len - pos : (1u << 30));
-        uInt before = zs.avail_in;
-        rc = inflate_member(&zs, &buf, &n, &cap, max, err, errlen);
-        pos += before - zs.avail_in;
-    }
-    inflateEnd(&zs);
-    if (rc != 0) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
+    pf_err perr = {0, ""};
+    if (pf_gunzip(data, len, CLI_MAX_INFLATE, out, out_len, &perr) == PF_OK)
+        return 0;
+    snprintf(err, errlen, "%s", perr.msg);
+    return -1;
 }
 
 /* ---- formats ---- */
@@ -153,23 +89,14 @@ static bool starts(const uint8_t *d, size_t len, const char *prefix)
     return len - i >= n && memcmp(d + i, prefix, n) == 0;
 }
 
-static cli_prof *parse_legacy_cpu(const uint8_t *data, size_t len, char *err, size_t errlen)
+static pf_decoded *parse_legacy_cpu(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     pf_err perr = {0, ""};
-    pf_profile *pp = pf_legacy_cpu_parse(data, len, PF_MAPS_BUILD_ID_FILE, &perr);
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    cli_prof *p = NULL;
-    if (pp != NULL && pf_profile_encode(pp, NULL, 0, &buf, &n, &perr) == PF_OK)
-        p = cli_pb_parse(buf, n, err, errlen);
-    else
+    pf_decoded *p = pf_decode_plain(data, len, PF_DECODE_BUILD_IDS, &perr);
+    if (p == NULL)
         snprintf(err, errlen, "%s", perr.msg);
-    free(buf);
-    pf_profile_free(pp);
-    if (p != NULL) {
+    else
         p->drop_frames = cpu_rx;
-        p->format = "legacy gperftools CPU profile";
-    }
     return p;
 }
 
@@ -206,7 +133,7 @@ static bool other_format(const uint8_t *d, size_t len, char *err, size_t errlen)
     return false;
 }
 
-static cli_prof *parse_plain(const uint8_t *data, size_t len, char *err, size_t errlen)
+static pf_decoded *parse_plain(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     if (pf_legacy_is_cpu(data, len))
         return parse_legacy_cpu(data, len, err, errlen);
@@ -214,26 +141,29 @@ static cli_prof *parse_plain(const uint8_t *data, size_t len, char *err, size_t 
         return cli_heap_text_parse((const char *)data, len, err, errlen);
     if (other_format(data, len, err, errlen))
         return NULL;
-    cli_prof *p = cli_pb_parse(data, len, err, errlen);
+    pf_err perr = {0, ""};
+    pf_decoded *p = pf_decode_plain(data, len, 0, &perr);
+    if (p == NULL)
+        snprintf(err, errlen, "%s", perr.msg);
     if (p == NULL && looks_text(data, len))
         snprintf(err, errlen, "unknown format: text that is not a legacy heap profile; "
                  "expected profile.proto (gzipped or not) or a gperftools CPU or heap profile");
     return p;
 }
 
-cli_prof *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t errlen)
+pf_decoded *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     if (len == 0) {
         snprintf(err, errlen, "empty file");
         return NULL;
     }
-    if (len < 2 || data[0] != 0x1f || data[1] != 0x8b)
+    if (!pf_is_gzip(data, len))
         return parse_plain(data, len, err, errlen);
     uint8_t *buf;
     size_t n;
-    if (cli_gunzip(data, len, CLI_MAX_INFLATE, &buf, &n, err, errlen) != 0)
+    if (gunzip(data, len, &buf, &n, err, errlen) != 0)
         return NULL;
-    cli_prof *p = NULL;
+    pf_decoded *p = NULL;
     if (n == 0)
         snprintf(err, errlen, "empty after gunzip");
     else
@@ -242,16 +172,16 @@ cli_prof *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t errl
     return p;
 }
 
-cli_prof *cli_prof_load(const char *path, char *err, size_t errlen)
+pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
 {
     uint8_t *data;
     size_t len;
     if (cli_read_file(path, MAX_FILE, &data, &len, err, errlen) != 0)
         return NULL;
-    if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) { /* free the compressed copy early */
+    if (pf_is_gzip(data, len)) { /* free the compressed copy early */
         uint8_t *plain;
         size_t n;
-        int rc = cli_gunzip(data, len, CLI_MAX_INFLATE, &plain, &n, err, errlen);
+        int rc = gunzip(data, len, &plain, &n, err, errlen);
         free(data);
         if (rc != 0)
             return NULL;
@@ -263,11 +193,11 @@ cli_prof *cli_prof_load(const char *path, char *err, size_t errlen)
         data = plain;
         len = n;
     }
-    cli_prof *p = cli_prof_parse(data, len, err, errlen);
+    pf_decoded *p = cli_prof_parse(data, len, err, errlen);
     free(data);
     if (p == NULL)
         return NULL;
-    if (cli_prof_needs_symbols(p)) {
+    if (pf_decoded_needs_symbols(p)) {
         char warn[512] = "";
         cli_symbolize_offline(p, warn, sizeof warn);
         if (warn[0])

@@ -156,14 +156,14 @@ static int64_t nanos(const struct timespec *t)
 }
 
 /* Records the command line as a comment of the profile. */
-static void add_command(cli_prof *p, char **argv)
+static void add_command(pf_decoded *p, char **argv)
 {
     char line[1024] = "command:";
     size_t n = strlen(line);
     for (size_t i = 0; argv[i] && n < sizeof line - 1; i++)
         n += (size_t)snprintf(line + n, sizeof line - n, " %s", argv[i]);
     const char **c = realloc(p->comments, (p->ncomments + 1) * sizeof *c);
-    const char *s = cli_prof_str(p, line, SIZE_MAX);
+    const char *s = pf_decoded_str(p, line, SIZE_MAX);
     if (c != NULL) {
         p->comments = c;
         if (s != NULL)
@@ -177,7 +177,7 @@ static int convert(run *r, const char *out, size_t *samples)
     char err[512], warn[1024];
     uint8_t *data;
     size_t len = 1;
-    cli_prof *p = NULL;
+    pf_decoded *p = NULL;
     if (cli_read_file(r->file, 1u << 30, &data, &len, err, sizeof err) == 0) {
         p = cli_prof_parse(data, len, err, sizeof err);
         free(data);
@@ -197,11 +197,11 @@ static int convert(run *r, const char *out, size_t *samples)
     p->time_nanos = nanos(&r->start);
     p->duration_nanos = nanos(&r->end) - nanos(&r->start);
     add_command(p, r->o->command);
-    *samples = (size_t)cli_prof_samples(p);
+    *samples = (size_t)pf_decoded_samples(p);
     int rc = cli_pb_write_file(p, out, err, sizeof err) == 0 ? CLI_OK : CLI_EXIT_FAIL;
     if (rc != CLI_OK)
         cli_error("%s", err);
-    cli_prof_free(p);
+    pf_decoded_free(p);
     return rc;
 }
 

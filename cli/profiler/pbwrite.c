@@ -1,18 +1,18 @@
 /*
- * pbwrite.c - writing a cli_prof as profile.proto (gzipped for files), for
+ * pbwrite.c - writing a pf_decoded as profile.proto (gzipped for files), for
  * the profiles of local runs: the same form the server sends, symbolized
  * (functions, files, lines, inlined frames) and with its mappings, so that
  * `go tool pprof` reads it without the binaries. Location, function and
  * mapping ids are the indices + 1.
  */
 #include "cli_prof.h"
+#include "pf_gzip.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 typedef struct wbuf {
     uint8_t *d;
@@ -130,17 +130,17 @@ static uint64_t str(strtab *t, const char *s)
 
 /* ---- tables ---- */
 
-static void value_type(wbuf *b, wbuf *sub, unsigned f, strtab *t, const cli_vtype *vt)
+static void value_type(wbuf *b, wbuf *sub, unsigned f, strtab *t, const pf_dvaluetype *vt)
 {
     field(sub, 1, str(t, vt->type));
     field(sub, 2, str(t, vt->unit));
     message(b, f, sub);
 }
 
-static void samples(wbuf *b, wbuf *sub, wbuf *packed, const cli_prof *p)
+static void samples(wbuf *b, wbuf *sub, wbuf *packed, const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nsamples; i++) {
-        const cli_sample *s = &p->samples[i];
+        const pf_dsample *s = &p->samples[i];
         for (size_t k = 0; k < s->nlocs; k++)
             varint(packed, (uint64_t)p->stack[s->loc0 + k] + 1);
         if (packed->len)
@@ -152,10 +152,10 @@ static void samples(wbuf *b, wbuf *sub, wbuf *packed, const cli_prof *p)
     }
 }
 
-static void mappings(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
+static void mappings(wbuf *b, wbuf *sub, strtab *t, const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nmaps; i++) {
-        const cli_mapping *m = &p->maps[i];
+        const pf_dmapping *m = &p->maps[i];
         field(sub, 1, i + 1);
         field(sub, 2, m->start);
         field(sub, 3, m->limit);
@@ -170,15 +170,15 @@ static void mappings(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
     }
 }
 
-static void locations(wbuf *b, wbuf *sub, wbuf *line, const cli_prof *p)
+static void locations(wbuf *b, wbuf *sub, wbuf *line, const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nlocs; i++) {
-        const cli_location *l = &p->locs[i];
+        const pf_dlocation *l = &p->locs[i];
         field(sub, 1, i + 1);
         field(sub, 2, l->mapping);
         field(sub, 3, l->address);
         for (uint32_t k = 0; k < l->nlines; k++) {
-            const cli_line *ln = &p->lines[l->line0 + k];
+            const pf_dline *ln = &p->lines[l->line0 + k];
             field(line, 1, (uint64_t)ln->func + 1);
             field(line, 2, (uint64_t)ln->line);
             message(sub, 4, line);
@@ -187,10 +187,10 @@ static void locations(wbuf *b, wbuf *sub, wbuf *line, const cli_prof *p)
     }
 }
 
-static void functions(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
+static void functions(wbuf *b, wbuf *sub, strtab *t, const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nfuncs; i++) {
-        const cli_function *f = &p->funcs[i];
+        const pf_dfunction *f = &p->funcs[i];
         field(sub, 1, i + 1);
         field(sub, 2, str(t, f->name));
         field(sub, 3, str(t, f->system_name));
@@ -200,7 +200,7 @@ static void functions(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
     }
 }
 
-static void header(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
+static void header(wbuf *b, wbuf *sub, strtab *t, const pf_decoded *p)
 {
     field(b, 7, str(t, p->drop_frames));
     field(b, 8, str(t, p->keep_frames));
@@ -217,7 +217,7 @@ static void header(wbuf *b, wbuf *sub, strtab *t, const cli_prof *p)
         field(b, 14, str(t, p->types[p->default_type].type));
 }
 
-int cli_pb_encode(const cli_prof *p, uint8_t **out, size_t *len)
+int cli_pb_encode(const pf_decoded *p, uint8_t **out, size_t *len)
 {
     wbuf b = {0}, sub = {0}, tmp = {0};
     strtab t = {malloc(256 * sizeof(char *)), 1, 256, NULL, 0};
@@ -251,35 +251,11 @@ int cli_pb_encode(const cli_prof *p, uint8_t **out, size_t *len)
     return 0;
 }
 
-static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    size_t cap = deflateBound(&zs, (uLong)len) + 64;
-    uint8_t *buf = malloc(cap);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = buf;
-    zs.avail_out = (uInt)cap;
-    int rc = buf != NULL && len < (1u << 31) ? deflate(&zs, Z_FINISH) : Z_MEM_ERROR;
-    *out_len = cap - zs.avail_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    return 0;
-}
-
-int cli_pb_write_file(const cli_prof *p, const char *path, char *err, size_t errlen)
+int cli_pb_write_file(const pf_decoded *p, const char *path, char *err, size_t errlen)
 {
     uint8_t *raw = NULL, *gz = NULL;
     size_t n = 0, gn = 0;
-    if (cli_pb_encode(p, &raw, &n) != 0 || gzip_buf(raw, n, &gz, &gn) != 0) {
+    if (cli_pb_encode(p, &raw, &n) != 0 || pf_gzip(raw, n, &gz, &gn, NULL) != PF_OK) {
         free(raw);
         snprintf(err, errlen, "out of memory encoding the profile");
         return -1;

@@ -48,7 +48,7 @@ static bool compile(regex_t *rx, const char *expr)
 }
 
 /* Flags for one location; trims its inlined lines below a match. */
-static uint8_t prune_location(cli_prof *p, cli_location *l, regex_t *drop, regex_t *keep)
+static uint8_t prune_location(pf_decoded *p, pf_dlocation *l, regex_t *drop, regex_t *keep)
 {
     int64_t i;
     for (i = (int64_t)l->nlines - 1; i >= 0; i--) {
@@ -70,7 +70,7 @@ static uint8_t prune_location(cli_prof *p, cli_location *l, regex_t *drop, regex
 }
 
 /* Cuts a sample at the first pruned frame from the root, past a user frame. */
-static void prune_sample(cli_prof *p, cli_sample *s, const uint8_t *flag)
+static void prune_sample(pf_decoded *p, pf_dsample *s, const uint8_t *flag)
 {
     bool user = false;
     for (int64_t i = (int64_t)s->nlocs - 1; i >= 0; i--) {
@@ -88,7 +88,7 @@ static void prune_sample(cli_prof *p, cli_sample *s, const uint8_t *flag)
     }
 }
 
-void cli_prof_prune(cli_prof *p)
+void cli_prof_prune(pf_decoded *p)
 {
     if (p->drop_frames[0] == '\0')
         return;

@@ -15,7 +15,7 @@
 #define NODE_FRACTION 0.005
 
 typedef struct block {
-    const cli_prof *p, *base;
+    const pf_decoded *p, *base;
     int vi, bvi;
     cli_graph *g;
     uint32_t *rows; /* kept nodes, sorted */
@@ -162,13 +162,13 @@ static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, uint32_t sta
 
 /* Walks p's samples over the kept nodes (flag 4 in b->inl), as pprof's
  * trimmed graph does, recording edges. */
-static int walk_edges(block *b, const cli_prof *p, int vi, edges *e)
+static int walk_edges(block *b, const pf_decoded *p, int vi, edges *e)
 {
     cli_locnodes ln;
     if (cli_graph_locnodes(b->g, p, &ln) != 0)
         return -1;
     for (size_t s = 0; s < p->nsamples; s++) {
-        const cli_sample *sm = &p->samples[s];
+        const pf_dsample *sm = &p->samples[s];
         if (p->values[s * p->ntypes + (size_t)vi] == 0)
             continue;
         int64_t parent = -1;
@@ -193,7 +193,7 @@ static int walk_edges(block *b, const cli_prof *p, int vi, edges *e)
     return 0;
 }
 
-static bool has_inlining(const cli_prof *p)
+static bool has_inlining(const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nlocs; i++) {
         if (p->locs[i].nlines > 1)
@@ -256,7 +256,7 @@ static void fmt_time(char *buf, size_t len, int64_t nanos)
              tm.tm_zone ? tm.tm_zone : "UTC");
 }
 
-static bool has_comment(const cli_prof *p, size_t upto, const char *c)
+static bool has_comment(const pf_decoded *p, size_t upto, const char *c)
 {
     for (size_t i = 0; i < upto; i++)
         if (strcmp(p->comments[i], c) == 0)
@@ -266,7 +266,7 @@ static bool has_comment(const cli_prof *p, size_t upto, const char *c)
 
 /* The comments, as pprof merges them (its combineHeaders): each once, the
  * profile's, then the base's; "#" ones are ours, not shown. */
-static void print_comments(FILE *out, const cli_prof *p, const cli_prof *base)
+static void print_comments(FILE *out, const pf_decoded *p, const pf_decoded *base)
 {
     for (size_t i = 0; i < p->ncomments; i++)
         if (p->comments[i][0] != '#' && !has_comment(p, i, p->comments[i]))
@@ -280,7 +280,7 @@ static void print_comments(FILE *out, const cli_prof *p, const cli_prof *base)
 
 static void print_profile_labels(FILE *out, const block *b)
 {
-    const cli_prof *p = b->p;
+    const pf_decoded *p = b->p;
     char v[64], t[64], pct[32], when[96];
     if (p->nmaps > 0 && p->maps[0].file[0])
         fprintf(out, "File: %s\n", base_name(p->maps[0].file));
@@ -363,7 +363,7 @@ static void lower(char *dst, size_t len, const char *s)
     dst[i] = '\0';
 }
 
-int cli_report_block(FILE *out, const cli_prof *p, int vi, const cli_prof *base, int base_vi,
+int cli_report_block(FILE *out, const pf_decoded *p, int vi, const pf_decoded *base, int base_vi,
                      const cli_report_opts *o)
 {
     block b = {p, base, vi, base_vi, cli_graph_new(), NULL, 0, 0, 0, 0, "", "", NULL, false};

@@ -30,7 +30,7 @@ static const Dwfl_Callbacks callbacks = {
 };
 
 typedef struct symctx {
-    cli_prof *p;
+    pf_decoded *p;
     char *warn;
     size_t warnlen;
     /* (name, file) -> function index + 1 */
@@ -48,7 +48,7 @@ static void warn(symctx *c, const char *fmt, const char *path)
 /* ---- reporting the mapped files ---- */
 
 /* Load bias of mapping m in the ELF file elf. */
-static bool load_bias(Elf *elf, const cli_mapping *m, uint64_t *bias)
+static bool load_bias(Elf *elf, const pf_dmapping *m, uint64_t *bias)
 {
     size_t n;
     if (elf_getphdrnum(elf, &n) != 0)
@@ -66,7 +66,7 @@ static bool load_bias(Elf *elf, const cli_mapping *m, uint64_t *bias)
     return false;
 }
 
-static bool report_mapping(symctx *c, Dwfl *dwfl, const cli_mapping *m)
+static bool report_mapping(symctx *c, Dwfl *dwfl, const pf_dmapping *m)
 {
     char id[81] = "";
     if (m->file[0] != '/')
@@ -98,10 +98,10 @@ static bool report_mapping(symctx *c, Dwfl *dwfl, const cli_mapping *m)
  * to resolve in want[]. */
 static void report_all(symctx *c, Dwfl *dwfl, bool *want)
 {
-    const cli_prof *p = c->p;
+    const pf_decoded *p = c->p;
     for (size_t i = 0; i < p->nlocs; i++) {
-        const cli_location *l = &p->locs[i];
-        const cli_mapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
+        const pf_dlocation *l = &p->locs[i];
+        const pf_dmapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
         if (l->nlines == 0 && m && !(m->has_functions || m->has_filenames || m->has_lines))
             want[l->mapping - 1] = true;
     }
@@ -139,7 +139,7 @@ static int fn_rehash(symctx *c)
     for (size_t i = 0; i < c->fn_cap; i++) {
         if (c->fn_idx[i] == 0)
             continue;
-        const cli_function *f = &c->p->funcs[c->fn_idx[i] - 1];
+        const pf_dfunction *f = &c->p->funcs[c->fn_idx[i] - 1];
         size_t j = fn_hash(f->name, f->file) & (cap - 1);
         while (t[j] != 0)
             j = (j + 1) & (cap - 1);
@@ -158,7 +158,7 @@ static int64_t fn_slot(symctx *c, const char *name, const char *file)
         return -1;
     size_t j = fn_hash(name, file) & (c->fn_cap - 1);
     for (; c->fn_idx[j] != 0; j = (j + 1) & (c->fn_cap - 1)) {
-        const cli_function *f = &c->p->funcs[c->fn_idx[j] - 1];
+        const pf_dfunction *f = &c->p->funcs[c->fn_idx[j] - 1];
         if (strcmp(f->name, name) == 0 && strcmp(f->file, file) == 0)
             break;
     }
@@ -173,10 +173,10 @@ static int64_t function(symctx *c, const char *name, const char *file, int64_t s
         return -1;
     if (c->fn_idx[j] != 0)
         return c->fn_idx[j] - 1;
-    cli_function f = {c->p->nfuncs + 1, cli_prof_str(c->p, name, SIZE_MAX), NULL,
-                      cli_prof_str(c->p, file, SIZE_MAX), start_line};
+    pf_dfunction f = {c->p->nfuncs + 1, pf_decoded_str(c->p, name, SIZE_MAX), NULL,
+                      pf_decoded_str(c->p, file, SIZE_MAX), start_line};
     f.system_name = f.name;
-    int64_t i = f.name && f.file ? cli_prof_add_function(c->p, &f) : -1;
+    int64_t i = f.name && f.file ? pf_decoded_add_function(c->p, &f) : -1;
     if (i >= 0)
         c->fn_idx[j] = (uint32_t)i + 1;
     return i;
@@ -204,7 +204,7 @@ static const char *unversioned(const char *name, char *buf, size_t len)
     return buf;
 }
 
-static bool resolve_location(symctx *c, Dwfl *dwfl, pf_dw *dw, cli_location *l)
+static bool resolve_location(symctx *c, Dwfl *dwfl, pf_dw *dw, pf_dlocation *l)
 {
     Dwfl_Module *mod = dwfl_addrmodule(dwfl, l->address);
     pf_symbol sym;
@@ -220,7 +220,7 @@ static bool resolve_location(symctx *c, Dwfl *dwfl, pf_dw *dw, cli_location *l)
             continue;
         int64_t fi = function(c, unversioned(f->function, buf, sizeof buf),
                               f->file ? f->file : "", f->start_line);
-        if (fi < 0 || cli_prof_add_line(c->p, (uint32_t)fi, f->line) < 0)
+        if (fi < 0 || pf_decoded_add_line(c->p, (uint32_t)fi, f->line) < 0)
             return false;
         n++;
     }
@@ -234,13 +234,13 @@ static bool resolve_location(symctx *c, Dwfl *dwfl, pf_dw *dw, cli_location *l)
 /* Resolves the locations of the wanted mappings; marks those mappings. */
 static size_t resolve_all(symctx *c, Dwfl *dwfl, pf_dw *dw, const bool *want)
 {
-    cli_prof *p = c->p;
+    pf_decoded *p = c->p;
     size_t named = 0;
     for (size_t i = 0; i < p->nlocs; i++) {
-        cli_location *l = &p->locs[i];
+        pf_dlocation *l = &p->locs[i];
         if (l->nlines == 0 && l->mapping != 0 && want[l->mapping - 1] &&
             resolve_location(c, dwfl, dw, l)) {
-            cli_mapping *m = &p->maps[l->mapping - 1];
+            pf_dmapping *m = &p->maps[l->mapping - 1];
             m->has_functions = m->has_filenames = m->has_lines = m->has_inline = true;
             named++;
         }
@@ -248,7 +248,7 @@ static size_t resolve_all(symctx *c, Dwfl *dwfl, pf_dw *dw, const bool *want)
     return named;
 }
 
-size_t cli_symbolize_offline(cli_prof *p, char *warnbuf, size_t warnlen)
+size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
 {
     symctx c = {p, warnbuf, warnlen, NULL, 0};
     if (warnlen > 0)

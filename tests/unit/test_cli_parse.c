@@ -36,14 +36,14 @@ static uint8_t *slurp(const char *path, size_t *len)
     return d;
 }
 
-static int type_of(const cli_prof *p, const char *t)
+static int type_of(const pf_decoded *p, const char *t)
 {
-    int i = cli_prof_type_index(p, t);
+    int i = pf_decoded_type_index(p, t);
     assert_true(i >= 0);
     return i;
 }
 
-static int64_t total(const cli_prof *p, const char *t)
+static int64_t total(const pf_decoded *p, const char *t)
 {
     return cli_prof_total(p, type_of(p, t));
 }
@@ -70,7 +70,7 @@ static uint8_t *core_profile(size_t *len, unsigned flags)
     return out;
 }
 
-static void check_core(const cli_prof *p)
+static void check_core(const pf_decoded *p)
 {
     assert_int_equal(p->ntypes, 2);
     assert_string_equal(p->types[1].type, "delay");
@@ -90,11 +90,11 @@ static void test_proto_plain_and_gzip(void **state)
     size_t len;
     for (unsigned flags = 0; flags <= PF_WRITE_GZIP; flags += PF_WRITE_GZIP) {
         uint8_t *d = core_profile(&len, flags);
-        cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+        pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
         if (p == NULL)
             fail_msg("%s", err);
         check_core(p);
-        cli_prof_free(p);
+        pf_decoded_free(p);
         free(d);
     }
 }
@@ -106,17 +106,17 @@ static void test_proto_roundtrip(void **state)
     char err[256];
     size_t len, len2;
     uint8_t *d = core_profile(&len, 0), *d2;
-    cli_prof *p = cli_pb_parse(d, len, err, sizeof err);
+    pf_decoded *p = pf_decode_plain(d, len, 0, NULL);
     assert_non_null(p);
     assert_int_equal(cli_pb_encode(p, &d2, &len2), 0);
-    cli_prof *q = cli_pb_parse(d2, len2, err, sizeof err);
+    pf_decoded *q = pf_decode_plain(d2, len2, 0, NULL);
     if (q == NULL)
         fail_msg("%s", err);
     check_core(q);
     assert_int_equal(q->nsamples, p->nsamples);
     assert_int_equal(q->nlocs, p->nlocs);
-    cli_prof_free(p);
-    cli_prof_free(q);
+    pf_decoded_free(p);
+    pf_decoded_free(q);
     free(d);
     free(d2);
 }
@@ -127,7 +127,7 @@ static void test_go_cpu(void **state)
 {
     (void)state;
     char err[256];
-    cli_prof *p = cli_prof_load(CLI_DATA "go_cpu.pb.gz", err, sizeof err);
+    pf_decoded *p = cli_prof_load(CLI_DATA "go_cpu.pb.gz", err, sizeof err);
     if (p == NULL)
         fail_msg("%s", err);
     assert_string_equal(cli_prof_kind(p, NULL), "cpu");
@@ -136,7 +136,7 @@ static void test_go_cpu(void **state)
     for (size_t s = 0; s < p->nsamples; s++) {
         bool has = false;
         for (size_t k = 0; k < p->samples[s].nlocs && !has; k++) {
-            const cli_location *l = &p->locs[p->stack[p->samples[s].loc0 + k]];
+            const pf_dlocation *l = &p->locs[p->stack[p->samples[s].loc0 + k]];
             for (uint32_t j = 0; j < l->nlines; j++)
                 has |= strcmp(p->funcs[p->lines[l->line0 + j].func].name, "main.fib") == 0;
         }
@@ -154,26 +154,26 @@ static void test_go_cpu(void **state)
     }
     assert_true(found);
     cli_graph_free(g);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_go_heap(void **state)
 {
     (void)state;
     char err[256];
-    cli_prof *p = cli_prof_load(CLI_DATA "go_heap.pb.gz", err, sizeof err);
+    pf_decoded *p = cli_prof_load(CLI_DATA "go_heap.pb.gz", err, sizeof err);
     if (p == NULL)
         fail_msg("%s", err);
     assert_int_equal(p->ntypes, 4);
     assert_string_equal(p->types[p->default_type].type, "inuse_space");
     assert_string_equal(cli_prof_kind(p, NULL), "heap");
     assert_true(total(p, "alloc_space") >= total(p, "inuse_space"));
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* ---- legacy heap text ---- */
 
-static cli_prof *heap_text(const char *text, char *err, size_t errlen)
+static pf_decoded *heap_text(const char *text, char *err, size_t errlen)
 {
     return cli_prof_parse((const uint8_t *)text, strlen(text), err, errlen);
 }
@@ -184,7 +184,7 @@ static void test_heap_gperftools_dump(void **state)
     char err[256];
     size_t len;
     uint8_t *d = slurp(CLI_DATA "gperf_exit.heap", &len);
-    cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
     if (p == NULL)
         fail_msg("%s", err);
     assert_string_equal(p->format, "legacy heap profile");
@@ -196,7 +196,7 @@ static void test_heap_gperftools_dump(void **state)
     assert_int_equal(p->locs[p->stack[p->samples[0].loc0]].address, 0x55cb56b5516cull);
     assert_true(p->nmaps >= 4); /* the executable mappings of MAPPED_LIBRARIES */
     assert_non_null(strstr(p->drop_frames, "tc_malloc"));
-    cli_prof_free(p);
+    pf_decoded_free(p);
     free(d);
 }
 
@@ -206,7 +206,7 @@ static void test_heap_v2_unsampled(void **state)
     char err[256];
     size_t len;
     uint8_t *d = slurp(CLI_DATA "heap_v2.heap", &len);
-    cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
     if (p == NULL)
         fail_msg("%s", err);
     assert_int_equal(p->ntypes, 4);
@@ -217,7 +217,7 @@ static void test_heap_v2_unsampled(void **state)
     assert_int_equal(total(p, "inuse_objects"), (int64_t)(1 * s1) + (int64_t)(2 * s2));
     assert_int_equal(total(p, "inuse_objects"), 1537); /* as go tool pprof reports */
     assert_int_equal(total(p, "alloc_objects"), 2565);
-    cli_prof_free(p);
+    pf_decoded_free(p);
     free(d);
 }
 
@@ -237,7 +237,7 @@ static void test_heap_bad(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char err[256] = "";
-        cli_prof *p = heap_text(cases[i].text, err, sizeof err);
+        pf_decoded *p = heap_text(cases[i].text, err, sizeof err);
         assert_null(p);
         if (strstr(err, cases[i].msg) == NULL)
             fail_msg("case %zu: %s", i, err);
@@ -248,7 +248,7 @@ static void test_heap_comments_and_sentinel(void **state)
 {
     (void)state;
     char err[256];
-    cli_prof *p = heap_text("heap profile: 2: 20 [3: 30] @ heapprofile\n"
+    pf_decoded *p = heap_text("heap profile: 2: 20 [3: 30] @ heapprofile\n"
                             "# a comment\n\n"
                             "  1: 10 [2: 20] @ 0x10 0x20\n"
                             "  1: 10 [1: 10] @ 0x10 0x20\n"
@@ -261,7 +261,7 @@ static void test_heap_comments_and_sentinel(void **state)
     assert_int_equal(p->nsamples, 1); /* same stack: merged */
     assert_int_equal(total(p, "alloc_space"), 30);
     assert_int_equal(total(p, "inuse_space"), 20);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* ---- legacy CPU ---- */
@@ -272,14 +272,14 @@ static void test_legacy_cpu(void **state)
     char err[256];
     size_t len;
     uint8_t *d = slurp("tests/unit/data/profile/gperf_cpu.prof", &len);
-    cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
     if (p == NULL)
         fail_msg("%s", err);
     assert_string_equal(p->format, "legacy gperftools CPU profile");
     assert_string_equal(cli_prof_kind(p, NULL), "cpu");
     assert_true(p->nrecords > 0);
     assert_non_null(strstr(p->drop_frames, "ProfileData::Add"));
-    cli_prof_free(p);
+    pf_decoded_free(p);
     free(d);
 }
 
@@ -288,7 +288,7 @@ static void test_legacy_cpu(void **state)
 static void expect_error(const void *d, size_t len, const char *msg)
 {
     char err[512] = "";
-    cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
     assert_null(p);
     if (strstr(err, msg) == NULL)
         fail_msg("expected \"%s\" in \"%s\"", msg, err);
@@ -323,12 +323,12 @@ static void test_truncations(void **state)
             uint8_t *c = malloc(n);
             memcpy(c, d, n);
             err[0] = '\0';
-            cli_prof *p = cli_prof_parse(c, n, err, sizeof err);
+            pf_decoded *p = cli_prof_parse(c, n, err, sizeof err);
             if (flags)
                 assert_null(p);
             if (p == NULL)
                 assert_true(err[0] != '\0');
-            cli_prof_free(p);
+            pf_decoded_free(p);
             free(c);
         }
         free(d);
@@ -350,7 +350,7 @@ static void test_random_corruption(void **state)
             c[x % len] = (uint8_t)(x >> 32);
         }
         err[0] = '\0';
-        cli_prof *p = cli_prof_parse(c, len, err, sizeof err);
+        pf_decoded *p = cli_prof_parse(c, len, err, sizeof err);
         if (p == NULL)
             assert_true(err[0] != '\0');
         else {
@@ -360,7 +360,7 @@ static void test_random_corruption(void **state)
                 cli_report_block(devnull, p, (int)t, NULL, 0, &o);
             fclose(devnull);
         }
-        cli_prof_free(p);
+        pf_decoded_free(p);
         free(c);
     }
     free(d);
@@ -376,14 +376,14 @@ static void test_no_samples(void **state)
     uint8_t *d;
     size_t len;
     assert_int_equal(pf_profile_encode(pp, NULL, PF_WRITE_GZIP, &d, &len, &perr), PF_OK);
-    cli_prof *p = cli_prof_parse(d, len, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(d, len, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(p->nrecords, 0);
     FILE *devnull = fopen("/dev/null", "w");
     cli_report_opts o = {20, false, NULL, NULL};
     assert_int_equal(cli_report(devnull, p, &o), CLI_EXIT_INPUT);
     fclose(devnull);
-    cli_prof_free(p);
+    pf_decoded_free(p);
     pf_profile_free(pp);
     free(d);
 }
@@ -394,24 +394,24 @@ static void test_prune_allocator_frames(void **state)
 {
     (void)state;
     char err[256];
-    cli_prof *p = heap_text("heap profile: 1: 8 [1: 8] @ heapprofile\n"
+    pf_decoded *p = heap_text("heap profile: 1: 8 [1: 8] @ heapprofile\n"
                             " 1: 8 [1: 8] @ 0x11 0x21 0x31 0x41\n", err, sizeof err);
     assert_non_null(p);
     static const char *names[] = {"tc_malloc", "operator new(unsigned long)", "make_thing",
                                   "main"};
     for (size_t i = 0; i < 4; i++) { /* symbolize by hand: location i = names[i] */
-        cli_function f = {i + 1, names[i], names[i], "", 0};
-        int64_t fi = cli_prof_add_function(p, &f);
+        pf_dfunction f = {i + 1, names[i], names[i], "", 0};
+        int64_t fi = pf_decoded_add_function(p, &f);
         p->locs[i].line0 = p->nlines;
         p->locs[i].nlines = 1;
-        cli_prof_add_line(p, (uint32_t)fi, 0);
+        pf_decoded_add_line(p, (uint32_t)fi, 0);
     }
     cli_prof_prune(p);
-    const cli_sample *s = &p->samples[0];
+    const pf_dsample *s = &p->samples[0];
     assert_int_equal(s->nlocs, 2);
     assert_string_equal(p->funcs[p->lines[p->locs[p->stack[s->loc0]].line0].func].name,
                         "make_thing");
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_demangle(void **state)
@@ -431,15 +431,15 @@ static void test_demangle(void **state)
         {"std::map<int, int>::find(int const&)", "std::map::find"},
         {"main", "main"},
     };
-    cli_prof *p = cli_prof_new();
+    pf_decoded *p = pf_decoded_new(false);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        cli_function f = {i + 1, cases[i][0], cases[i][0], "", 0};
-        cli_prof_add_function(p, &f);
+        pf_dfunction f = {i + 1, cases[i][0], cases[i][0], "", 0};
+        pf_decoded_add_function(p, &f);
     }
     cli_prof_demangle(p);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         assert_string_equal(p->funcs[i].name, cases[i][1]);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 int main(void)

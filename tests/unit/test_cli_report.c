@@ -27,21 +27,21 @@
  * location with an inlined call (inner inlined into outer). One location
  * per distinct frame text, one function per name. */
 
-static uint32_t func_of(cli_prof *p, const char *name)
+static uint32_t func_of(pf_decoded *p, const char *name)
 {
     for (size_t i = 0; i < p->nfuncs; i++) {
         if (strcmp(p->funcs[i].name, name) == 0)
             return (uint32_t)i;
     }
-    const char *s = cli_prof_str(p, name, SIZE_MAX);
-    cli_function f = {p->nfuncs + 1, s, s, "x.c", 0};
-    int64_t i = cli_prof_add_function(p, &f);
+    const char *s = pf_decoded_str(p, name, SIZE_MAX);
+    pf_dfunction f = {p->nfuncs + 1, s, s, "x.c", 0};
+    int64_t i = pf_decoded_add_function(p, &f);
     assert_true(i >= 0);
     return (uint32_t)i;
 }
 
 /* The location of frame text t ("a" or "a+b+c", outermost first). */
-static uint32_t loc_of(cli_prof *p, char **texts, const char *t)
+static uint32_t loc_of(pf_decoded *p, char **texts, const char *t)
 {
     for (size_t i = 0; i < p->nlocs; i++) {
         if (strcmp(texts[i], t) == 0)
@@ -52,23 +52,23 @@ static uint32_t loc_of(cli_prof *p, char **texts, const char *t)
     snprintf(buf, sizeof buf, "%s", t);
     for (char *s = strtok(buf, "+"); s && n < 16; s = strtok(NULL, "+"))
         parts[n++] = s;
-    cli_location l = {p->nlocs + 1, 0x1000 + 16 * p->nlocs, 1, (uint32_t)n, p->nlines};
+    pf_dlocation l = {p->nlocs + 1, 0x1000 + 16 * p->nlocs, 1, (uint32_t)n, p->nlines};
     for (size_t k = n; k-- > 0;) /* innermost first */
-        assert_true(cli_prof_add_line(p, func_of(p, parts[k]), (int64_t)k + 1) >= 0);
+        assert_true(pf_decoded_add_line(p, func_of(p, parts[k]), (int64_t)k + 1) >= 0);
     texts[p->nlocs] = strdup(t);
-    int64_t i = cli_prof_add_location(p, &l);
+    int64_t i = pf_decoded_add_location(p, &l);
     assert_true(i >= 0);
     return (uint32_t)i;
 }
 
-static cli_prof *build(const cli_vtype *types, size_t ntypes, const char *const *samples)
+static pf_decoded *build(const pf_dvaluetype *types, size_t ntypes, const char *const *samples)
 {
-    cli_prof *p = cli_prof_new();
+    pf_decoded *p = pf_decoded_new(false);
     char *texts[256] = {0};
     assert_non_null(p);
-    assert_int_equal(cli_prof_set_types(p, types, ntypes), 0);
-    cli_mapping m = {1, 0x1000, 0x100000, 0, "/usr/bin/app", "", true, true, true, true};
-    assert_true(cli_prof_add_mapping(p, &m) == 0);
+    assert_int_equal(pf_decoded_set_types(p, types, ntypes), 0);
+    pf_dmapping m = {1, 0x1000, 0x100000, 0, "/usr/bin/app", "", true, true, true, true};
+    assert_true(pf_decoded_add_mapping(p, &m) == 0);
     for (size_t s = 0; samples[s]; s++) {
         char buf[512], *frames[64];
         uint32_t locs[64];
@@ -83,15 +83,15 @@ static cli_prof *build(const cli_vtype *types, size_t ntypes, const char *const 
             frames[n++] = f;
         for (size_t k = 0; k < n; k++) /* leaf first */
             locs[k] = loc_of(p, texts, frames[n - 1 - k]);
-        assert_int_equal(cli_prof_add_sample(p, locs, n, v), 0);
+        assert_int_equal(pf_decoded_add_sample(p, locs, n, v, NULL, 0), 0);
     }
-    cli_prof_done(p);
+    pf_decoded_done(p);
     for (size_t i = 0; i < 256; i++)
         free(texts[i]);
     return p;
 }
 
-static const cli_vtype cpu_type[] = {{"cpu", "nanoseconds"}};
+static const pf_dvaluetype cpu_type[] = {{"cpu", "nanoseconds"}};
 
 static int64_t node_value(const cli_graph *g, const char *name, bool cum)
 {
@@ -111,7 +111,7 @@ static const char *const basic[] = {
 static void test_flat_cum_recursion(void **state)
 {
     (void)state;
-    cli_prof *p = build(cpu_type, 1, basic);
+    pf_decoded *p = build(cpu_type, 1, basic);
     cli_graph *g = cli_graph_new();
     assert_int_equal(cli_graph_add(g, p, 0, 1), 0);
     assert_int_equal(node_value(g, "b", false), 120000000);
@@ -124,15 +124,15 @@ static void test_flat_cum_recursion(void **state)
     assert_int_equal(node_value(g, "main", true), 200000000);
     assert_int_equal(cli_prof_total(p, 0), 200000000);
     cli_graph_free(g);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_inline_frames(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;outer+inner 7", "main;outer 3", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     cli_graph *g = cli_graph_new();
     assert_int_equal(cli_graph_add(g, p, 0, 1), 0);
     assert_int_equal(node_value(g, "inner", false), 7); /* the innermost gets the flat */
@@ -140,19 +140,19 @@ static void test_inline_frames(void **state)
     assert_int_equal(node_value(g, "outer", false), 3);
     assert_int_equal(node_value(g, "outer", true), 10);
     cli_graph_free(g);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_identical_stacks_merge(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;x 1", "main;x 2", "main;y 4", "main;x 8", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     assert_int_equal(p->nrecords, 4);
     assert_int_equal(p->nsamples, 2);
     assert_int_equal(cli_prof_total(p, 0), 15);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* ---- units and percentages (expected: pprof's measurement package) ---- */
@@ -203,7 +203,7 @@ static void test_percentages(void **state)
 
 /* ---- the -top block ---- */
 
-static char *block_text(const cli_prof *p, int vi, const cli_prof *base, long n)
+static char *block_text(const pf_decoded *p, int vi, const pf_decoded *base, long n)
 {
     char *text = NULL;
     size_t len = 0;
@@ -218,7 +218,7 @@ static char *block_text(const cli_prof *p, int vi, const cli_prof *base, long n)
 static void test_top_block(void **state)
 {
     (void)state;
-    cli_prof *p = build(cpu_type, 1, basic);
+    pf_decoded *p = build(cpu_type, 1, basic);
     char *t = block_text(p, 0, NULL, 0);
     assert_string_equal(t,
         "File: app\n"
@@ -235,7 +235,7 @@ static void test_top_block(void **state)
     assert_non_null(strstr(t, "Showing nodes accounting for 170ms, 85.00% of 200ms total\n"));
     assert_null(strstr(t, "  r\n"));
     free(t);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* Nodes under 0.5% of the total are dropped, as pprof's nodefraction. */
@@ -243,27 +243,27 @@ static void test_cutoff(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;hot 10000", "main;tiny 4", "main;small 60", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     char *text = block_text(p, 0, NULL, 0);
     assert_non_null(strstr(text, "Dropped 1 node (cum <= 50)\n"));
     assert_null(strstr(text, "tiny"));
     assert_non_null(strstr(text, "small"));
     free(text);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_inline_marks(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;outer+inner 7", "main;outer 3", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     char *text = block_text(p, 0, NULL, 0);
     assert_non_null(strstr(text, "  inner (inline)\n"));
     assert_non_null(strstr(text, "  outer\n"));
     free(text);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* ---- difference ---- */
@@ -271,10 +271,10 @@ static void test_inline_marks(void **state)
 static void test_diff(void **state)
 {
     (void)state;
-    static const cli_vtype t[] = {{"inuse_space", "bytes"}};
+    static const pf_dvaluetype t[] = {{"inuse_space", "bytes"}};
     static const char *const base_s[] = {"main;grow 1024", "main;same 4096", "main;gone 2048", NULL};
     static const char *const cur_s[] = {"main;grow 9216", "main;same 4096", "main;new 512", NULL};
-    cli_prof *base = build(t, 1, base_s), *cur = build(t, 1, cur_s);
+    pf_decoded *base = build(t, 1, base_s), *cur = build(t, 1, cur_s);
     cli_graph *g = cli_graph_new();
     assert_int_equal(cli_graph_add(g, cur, 0, 1), 0);
     assert_int_equal(cli_graph_add(g, base, 0, -1), 0);
@@ -294,8 +294,8 @@ static void test_diff(void **state)
     assert_non_null(strstr(text, "    -2048B 28.57% 85.71%     -2048B 28.57%  gone\n"));
     assert_non_null(strstr(text, "     8192B 114.29% 114.29%      8192B 114.29%  grow\n"));
     free(text);
-    cli_prof_free(base);
-    cli_prof_free(cur);
+    pf_decoded_free(base);
+    pf_decoded_free(cur);
 }
 
 static void assert_contains(const char *text, const char *part)
@@ -305,7 +305,7 @@ static void assert_contains(const char *text, const char *part)
 }
 
 /* comments: a malloc'd array (the profile frees it) of static strings. */
-static void set_header(cli_prof *p, int64_t time, int64_t duration, const char *c1,
+static void set_header(pf_decoded *p, int64_t time, int64_t duration, const char *c1,
                        const char *c2)
 {
     p->time_nanos = time;
@@ -324,7 +324,7 @@ static void test_diff_header(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;work 300", NULL};
-    cli_prof *base = build(cpu_type, 1, s), *cur = build(cpu_type, 1, s);
+    pf_decoded *base = build(cpu_type, 1, s), *cur = build(cpu_type, 1, s);
     const int64_t t0 = 1700000000LL * 1000000000; /* 22:13:20 UTC */
     set_header(base, t0, 2000000000, "rate: 100 Hz", "base only");
     set_header(cur, t0 + 60LL * 1000000000, 1000000000, "rate: 100 Hz", NULL);
@@ -335,8 +335,8 @@ static void test_diff_header(void **state)
     assert_contains(text, "Time: Nov 14, 2023 at 10:13pm (UTC)\n"); /* the base's */
     assert_contains(text, "Duration: 3s, ");
     free(text);
-    cli_prof_free(base);
-    cli_prof_free(cur);
+    pf_decoded_free(base);
+    pf_decoded_free(cur);
 }
 
 /* ---- collapsed stacks ---- */
@@ -346,8 +346,8 @@ static void test_folded(void **state)
     (void)state;
     static const char *const s[] = {"main;a;b 3", "main;a 2", "main;a;b 4", "main;x;y 0",
                                     "w;o+i 1", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -355,7 +355,7 @@ static void test_folded(void **state)
     fclose(f);
     assert_string_equal(text, "main;a 2\nmain;a;b 7\nw;o;i 1\n");
     free(text);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 /* ---- flame graph ---- */
@@ -384,8 +384,8 @@ static void test_flame_layout(void **state)
     (void)state;
     static const char *const s[] = {"main;a;b 30", "main;a 20", "main;c;b 40", "main;r;r 5",
                                     "other 5", "main;neg -7", NULL};
-    static const cli_vtype t[] = {{"samples", "count"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    pf_decoded *p = build(t, 1, s);
     cli_flame *f = cli_flame_build(p, 0);
     assert_non_null(f);
     assert_int_equal(f->node[0].value, 100); /* negative samples left out */
@@ -403,7 +403,7 @@ static void test_flame_layout(void **state)
             assert_int_equal(n->value, 5); /* recursion stacks up */
     }
     cli_flame_free(f);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 static void test_flame_label(void **state)
@@ -424,8 +424,8 @@ static void test_flame_svg(void **state)
 {
     (void)state;
     static const char *const s[] = {"main;<script>&\"x\" 30", "main;a 70", NULL};
-    static const cli_vtype t[] = {{"cpu", "nanoseconds"}};
-    cli_prof *p = build(t, 1, s);
+    static const pf_dvaluetype t[] = {{"cpu", "nanoseconds"}};
+    pf_decoded *p = build(t, 1, s);
     cli_flame *f = cli_flame_build(p, 0);
     char *text = NULL;
     size_t len = 0;
@@ -446,7 +446,7 @@ static void test_flame_svg(void **state)
     assert_non_null(strstr(text, "width=\"1180.00\""));
     free(text);
     cli_flame_free(f);
-    cli_prof_free(p);
+    pf_decoded_free(p);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "convert.h"
-#include "pf_decode.h"
+#include "pf_view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@ static char *write_legacy(const uintptr_t *counts, size_t n)
 }
 
 /* Converts counts[] as a run of cpu_seconds at 100 Hz; decodes the result. */
-static pf_decoded *convert(const uintptr_t *counts, size_t n, double cpu_seconds,
+static pv_decoded *convert(const uintptr_t *counts, size_t n, double cpu_seconds,
                            double *achieved)
 {
     char *path = write_legacy(counts, n);
@@ -52,14 +52,14 @@ static pf_decoded *convert(const uintptr_t *counts, size_t n, double cpu_seconds
         fail_msg("prof_convert_cpu: %s", err);
     *achieved = out.achieved_hz;
     pf_err perr = {0};
-    pf_decoded *d = pf_decode(out.data, out.len, 64u << 20, &perr);
+    pv_decoded *d = pv_decode(out.data, out.len, 64u << 20, &perr);
     free(out.data);
     if (d == NULL)
         fail_msg("decode: %s", perr.msg);
     return d;
 }
 
-static void assert_comment(const pf_decoded *d, const char *text)
+static void assert_comment(const pv_decoded *d, const char *text)
 {
     for (size_t i = 0; i < d->ncomments; i++)
         if (strcmp(d->comments[i], text) == 0)
@@ -73,11 +73,11 @@ static void test_period_is_rate_achieved(void **state)
     (void)state;
     uintptr_t counts[] = {20, 10};
     double hz = 0;
-    pf_decoded *d = convert(counts, 2, 0.5, &hz);
+    pv_decoded *d = convert(counts, 2, 0.5, &hz);
     assert_true(hz > 59.99 && hz < 60.01);
     assert_int_equal(d->period, 16667000); /* ns, from 16667 us */
     assert_comment(d, "sampling: asked for 100 Hz, achieved 60.0 Hz over 0.50 s of CPU time");
-    pf_decoded_free(d);
+    pv_free(d);
 }
 
 /* CPU was used but no sample came: 0 Hz achieved, not the 100 asked. */
@@ -85,12 +85,12 @@ static void test_no_sample_says_zero(void **state)
 {
     (void)state;
     double hz = -1;
-    pf_decoded *d = convert(NULL, 0, 0.28, &hz);
+    pv_decoded *d = convert(NULL, 0, 0.28, &hz);
     assert_true(hz == 0);
     assert_int_equal(d->period, 10000000); /* the period asked, 10 ms */
     assert_int_equal(d->nsamples, 0);
     assert_comment(d, "sampling: asked for 100 Hz, achieved 0.0 Hz over 0.28 s of CPU time");
-    pf_decoded_free(d);
+    pv_free(d);
 }
 
 int main(void)

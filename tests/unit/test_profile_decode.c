@@ -1,5 +1,5 @@
 /*
- * test_profile_decode.c - the profile.proto decoder (profile/pf_decode.c):
+ * test_profile_decode.c - the streaming profile.proto decoder (profile/pf_decode.c):
  * profiles written by Go 1.19's runtime/pprof (tests/unit/data/profile/
  * go_cpu.pb.gz, go_heap.pb.gz), gzip framing (bad, truncated, several
  * members, size limit), and every kind of broken reference, built by hand
@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "profile.h"
+#include "pf_view.h"
 #include "profile.pb-c.h"
 
 #ifndef PROFILE_DATA
@@ -36,10 +37,10 @@ static uint8_t *read_fixture(const char *name, size_t *len)
     return data;
 }
 
-static pf_decoded *decode_ok(const void *data, size_t len)
+static pv_decoded *decode_ok(const void *data, size_t len)
 {
     pf_err err = {0};
-    pf_decoded *d = pf_decode(data, len, 0, &err);
+    pv_decoded *d = pv_decode(data, len, 0, &err);
     if (d == NULL)
         fail_msg("decode: %s", err.msg);
     return d;
@@ -49,7 +50,7 @@ static void expect_error(const void *data, size_t len, size_t max, pf_code code,
                          const char *part)
 {
     pf_err err = {0};
-    pf_decoded *d = pf_decode(data, len, max, &err);
+    pv_decoded *d = pv_decode(data, len, max, &err);
     if (d != NULL)
         fail_msg("decoded, expected an error with \"%s\"", part);
     assert_int_equal(err.code, code);
@@ -59,7 +60,7 @@ static void expect_error(const void *data, size_t len, size_t max, pf_code code,
 
 /* ---- Go's own profiles ---- */
 
-static const pf_dfunction *find_function(const pf_decoded *d, const char *name)
+static const pv_function *find_function(const pv_decoded *d, const char *name)
 {
     for (size_t i = 0; i < d->nfunctions; i++) {
         if (strcmp(d->functions[i].name, name) == 0)
@@ -73,16 +74,16 @@ static void test_go_cpu(void **state)
     (void)state;
     size_t len;
     uint8_t *data = read_fixture("go_cpu.pb.gz", &len);
-    pf_decoded *d = decode_ok(data, len);
+    pv_decoded *d = decode_ok(data, len);
     assert_false(d->from_legacy);
     assert_int_equal(d->nsample_types, 2);
     assert_string_equal(d->sample_types[0].type, "samples");
     assert_string_equal(d->sample_types[1].type, "cpu");
-    assert_int_equal(pf_decoded_type_index(d, "cpu"), 1);
-    assert_int_equal(pf_decoded_type_index(d, "nope"), -1);
+    assert_int_equal(pv_type_index(d, "cpu"), 1);
+    assert_int_equal(pv_type_index(d, "nope"), -1);
     assert_int_equal(d->period, 10000000);
     assert_true(d->duration_nanos > 0 && d->time_nanos > 0);
-    const pf_dfunction *f = find_function(d, "crypto/sha256.block");
+    const pv_function *f = find_function(d, "crypto/sha256.block");
     assert_non_null(f);
     assert_true(strstr(f->file, "sha256") != NULL);
     int64_t total = 0;
@@ -92,7 +93,7 @@ static void test_go_cpu(void **state)
             assert_non_null(d->samples[i].locations[k]->mapping);
     }
     assert_true(total >= 100000000); /* 0.4 s of hashing */
-    pf_decoded_free(d);
+    pv_free(d);
     free(data);
 }
 
@@ -101,7 +102,7 @@ static void test_go_heap(void **state)
     (void)state;
     size_t len;
     uint8_t *data = read_fixture("go_heap.pb.gz", &len);
-    pf_decoded *d = decode_ok(data, len);
+    pv_decoded *d = decode_ok(data, len);
     assert_int_equal(d->nsample_types, 4);
     assert_string_equal(d->sample_types[0].type, "alloc_objects");
     assert_string_equal(d->sample_types[1].unit, "bytes");
@@ -111,7 +112,7 @@ static void test_go_heap(void **state)
         for (size_t k = 0; k < d->samples[i].nlabels; k++)
             assert_non_null(d->samples[i].labels[k].key);
     }
-    pf_decoded_free(d);
+    pv_free(d);
     free(data);
 }
 
@@ -161,23 +162,23 @@ static void test_gzip_framing(void **state)
     (void)state;
     size_t plen, glen;
     uint8_t *plain = plain_profile(&plen);
-    pf_decoded *d = decode_ok(plain, plen); /* plain protobuf is fine too */
+    pv_decoded *d = decode_ok(plain, plen); /* plain protobuf is fine too */
     assert_int_equal(d->nsamples, 100);
-    pf_decoded_free(d);
+    pv_free(d);
     uint8_t *gz = gzip(plain, plen, 3, &glen); /* three members, as `cat a.gz b.gz` */
     d = decode_ok(gz, glen);
     assert_int_equal(d->nsamples, 100);
-    pf_decoded_free(d);
-    expect_error(gz, glen - 9, 0, PF_ERR_FORMAT, "bad gzip data (truncated)");
-    expect_error(gz, 12, 0, PF_ERR_FORMAT, "bad gzip data");
-    expect_error(gz, glen, 100, PF_ERR_LIMIT, "more than 100 bytes uncompressed");
+    pv_free(d);
+    expect_error(gz, glen - 9, 0, PF_ERR_FORMAT, "gzip: truncated data");
+    expect_error(gz, 12, 0, PF_ERR_FORMAT, "gzip: ");
+    expect_error(gz, glen, 100, PF_ERR_LIMIT, "gzip: more than 100 bytes uncompressed");
     expect_error(plain, plen, 100, PF_ERR_LIMIT, "larger than 100 bytes");
     uint8_t *junk = malloc(glen + 4);
     memcpy(junk, gz, glen);
     memcpy(junk + glen, "junk", 4);
-    expect_error(junk, glen + 4, 0, PF_ERR_FORMAT, "garbage after the end");
+    expect_error(junk, glen + 4, 0, PF_ERR_FORMAT, "gzip: garbage after the compressed data");
     static const uint8_t bad[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff};
-    expect_error(bad, sizeof bad, 0, PF_ERR_FORMAT, "bad gzip data");
+    expect_error(bad, sizeof bad, 0, PF_ERR_FORMAT, "gzip: ");
     free(junk);
     free(gz);
     free(plain);
@@ -265,17 +266,17 @@ static void test_fake_valid(void **state)
     fake_init(&x);
     size_t len;
     uint8_t *buf = fake_pack(&x, &len);
-    pf_decoded *d = decode_ok(buf, len);
+    pv_decoded *d = decode_ok(buf, len);
     assert_int_equal(d->nsamples, 1);
     assert_int_equal(d->samples[0].values[0], 42);
-    const pf_dlocation *l = d->samples[0].locations[0];
+    const pv_location *l = d->samples[0].locations[0];
     assert_int_equal(l->address, 0x1100);
     assert_int_equal(l->mapping->start, 0x1000);
     assert_string_equal(l->lines[0].function->name, "fn");
     assert_int_equal(l->lines[0].line, 7);
     assert_string_equal(d->period_type.type, ""); /* absent: "" */
     assert_string_equal(d->drop_frames, "");
-    pf_decoded_free(d);
+    pv_free(d);
     free(buf);
 }
 
@@ -359,7 +360,7 @@ static void test_random_corruption(void **state)
         if (iter % 5 == 0)
             len = (size_t)(x >> 33) % len;
         pf_err err = {0};
-        pf_decoded *d = pf_decode(copy, len, 1 << 20, &err);
+        pv_decoded *d = pv_decode(copy, len, 1 << 20, &err);
         if (d != NULL) {
             decoded++;
             for (size_t i = 0; i < d->nsamples; i++) /* every pointer usable */
@@ -368,7 +369,7 @@ static void test_random_corruption(void **state)
         } else {
             assert_true(err.msg[0] != '\0');
         }
-        pf_decoded_free(d);
+        pv_free(d);
         free(copy);
     }
     assert_true(decoded > 0);

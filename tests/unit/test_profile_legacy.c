@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "pf_view.h"
 
 #ifndef PROFILE_DATA
 #define PROFILE_DATA "tests/unit/data/profile/"
@@ -81,14 +82,14 @@ static buf sample_buffer(unsigned w, bool be, size_t *binary_len)
     return b;
 }
 
-static pf_decoded *to_decoded(pf_profile *p)
+static pv_decoded *to_decoded(pf_profile *p)
 {
     uint8_t *out;
     size_t n;
     pf_err err = {0};
     if (pf_profile_encode(p, NULL, 0, &out, &n, &err) != PF_OK)
         fail_msg("encode: %s", err.msg);
-    pf_decoded *d = pf_decode(out, n, 0, &err);
+    pv_decoded *d = pv_decode(out, n, 0, &err);
     free(out);
     if (d == NULL)
         fail_msg("decode: %s", err.msg);
@@ -97,14 +98,14 @@ static pf_decoded *to_decoded(pf_profile *p)
 
 static void check_sample_profile(pf_profile *p)
 {
-    pf_decoded *d = to_decoded(p);
+    pv_decoded *d = to_decoded(p);
     assert_int_equal(d->nsample_types, 2);
     assert_string_equal(d->sample_types[0].type, "samples");
     assert_string_equal(d->sample_types[1].unit, "nanoseconds");
     assert_int_equal(d->period, 10000000);
     assert_string_equal(d->period_type.type, "cpu");
     assert_int_equal(d->nsamples, 3);
-    const pf_dsample *s = &d->samples[0];
+    const pv_sample *s = &d->samples[0];
     assert_int_equal(s->values[0], 5); /* records 1 and 4 merged */
     assert_int_equal(s->values[1], 50000000);
     assert_int_equal(s->nlocations, 3);
@@ -118,7 +119,7 @@ static void check_sample_profile(pf_profile *p)
     assert_int_equal(d->samples[2].locations[1]->address, 0x403008);
     assert_int_equal(d->nmappings, 2); /* executable ones only */
     assert_string_equal(d->mappings[1].file, "/lib/libfake.so");
-    pf_decoded_free(d);
+    pv_free(d);
 }
 
 static void test_all_layouts(void **state)
@@ -293,11 +294,11 @@ static void test_real_gperftools_file(void **state)
     pf_profile *p = pf_legacy_cpu_parse(data, len, PF_MAPS_BUILD_ID_FILE, &err);
     if (p == NULL)
         fail_msg("%s", err.msg);
-    pf_decoded *d = to_decoded(p);
+    pv_decoded *d = to_decoded(p);
     assert_int_equal(d->period, 5000000);
     assert_int_equal(d->nsamples, 9);
     int64_t total = 0;
-    const pf_dsample *big = NULL;
+    const pv_sample *big = NULL;
     for (size_t i = 0; i < d->nsamples; i++) {
         total += d->samples[i].values[0];
         assert_int_equal(d->samples[i].values[1], d->samples[i].values[0] * 5000000);
@@ -311,14 +312,14 @@ static void test_real_gperftools_file(void **state)
     assert_int_equal(big->locations[1]->address, 0x557b790651d4);
     assert_string_equal(big->locations[0]->mapping->file, "/tmp/gpfx/busy");
     assert_string_equal(d->mappings[0].file, "/tmp/gpfx/busy");
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 
-    d = pf_decode(data, len, 0, &err); /* the decoder takes legacy input too */
+    d = pv_decode(data, len, 0, &err); /* the decoder takes legacy input too */
     assert_non_null(d);
     assert_true(d->from_legacy);
     assert_int_equal(d->nsamples, 9);
-    pf_decoded_free(d);
+    pv_free(d);
     free(data);
 }
 

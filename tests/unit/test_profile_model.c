@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "pf_view.h"
 
 static const pf_value_type cpu_types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
 
@@ -27,7 +28,7 @@ static pf_profile *new_cpu_profile(void)
 }
 
 /* Encodes p (no symbolizer) and decodes the bytes back. */
-static pf_decoded *roundtrip(pf_profile *p, unsigned flags)
+static pv_decoded *roundtrip(pf_profile *p, unsigned flags)
 {
     pf_err err = {0};
     uint8_t *buf = NULL;
@@ -40,7 +41,7 @@ static pf_decoded *roundtrip(pf_profile *p, unsigned flags)
         assert_int_equal(buf[0], 0x1f);
         assert_int_equal(buf[1], 0x8b);
     }
-    pf_decoded *d = pf_decode(buf, len, 0, &err);
+    pv_decoded *d = pv_decode(buf, len, 0, &err);
     free(buf);
     if (d == NULL)
         fail_msg("decode: %s", err.msg);
@@ -66,7 +67,7 @@ static void test_roundtrip_header(void **state)
         assert_int_equal(pf_profile_add_comment(p, "second"), PF_OK);
         assert_int_equal(pf_profile_set_default_type(p, "cpu"), PF_OK);
         assert_int_equal(pf_profile_set_default_type(p, "nope"), PF_ERR_ARG);
-        pf_decoded *d = roundtrip(p, flags);
+        pv_decoded *d = roundtrip(p, flags);
         assert_int_equal(d->nsample_types, 2);
         assert_string_equal(d->sample_types[0].type, "samples");
         assert_string_equal(d->sample_types[0].unit, "count");
@@ -82,7 +83,7 @@ static void test_roundtrip_header(void **state)
         assert_string_equal(d->comments[0], "first comment");
         assert_string_equal(d->comments[1], "second");
         assert_int_equal(d->nsamples, 0);
-        pf_decoded_free(d);
+        pv_free(d);
         pf_profile_free(p);
     }
 }
@@ -99,10 +100,10 @@ static void test_roundtrip_stacks(void **state)
     add(p, a, 3, 3, NULL, 0); /* same stack: merged */
     assert_int_equal(pf_profile_sample_count(p), 2);
     assert_int_equal(pf_profile_location_count(p), 4);
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     assert_int_equal(d->nsamples, 2);
     assert_int_equal(d->nlocations, 4);
-    const pf_dsample *s = &d->samples[0];
+    const pv_sample *s = &d->samples[0];
     assert_int_equal(s->nlocations, 3);
     assert_int_equal(s->values[0], 5);
     assert_int_equal(s->values[1], 50000000);
@@ -115,7 +116,7 @@ static void test_roundtrip_stacks(void **state)
     assert_int_equal(s->values[0], 5);
     assert_int_equal(s->locations[0]->address, 0x401100);
     assert_ptr_equal(s->locations[1], d->samples[0].locations[1]); /* shared */
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -126,10 +127,10 @@ static void test_pc_mode_all_return(void **state)
     pf_profile_set_pc_mode(p, PF_PCS_ALL_RETURN);
     uintptr_t a[] = {0x401000, 0x402005};
     add(p, a, 2, 1, NULL, 0);
-    pf_decoded *d = roundtrip(p, 0);
+    pv_decoded *d = roundtrip(p, 0);
     assert_int_equal(d->samples[0].locations[0]->address, 0x400fff);
     assert_int_equal(d->samples[0].locations[1]->address, 0x402004);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -146,9 +147,9 @@ static void test_labels(void **state)
     add(p, a, 2, 1, t2, 1);
     add(p, a, 2, 1, NULL, 0);
     assert_int_equal(pf_profile_sample_count(p), 3);
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     assert_int_equal(d->nsamples, 3);
-    const pf_dsample *s = &d->samples[0];
+    const pv_sample *s = &d->samples[0];
     assert_int_equal(s->values[0], 2);
     assert_int_equal(s->nlabels, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -163,7 +164,7 @@ static void test_labels(void **state)
     }
     assert_string_equal(d->samples[1].labels[0].str, "worker-2");
     assert_int_equal(d->samples[2].nlabels, 0);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -180,11 +181,11 @@ static void test_symbolic_frames(void **state)
     assert_int_equal(pf_profile_add_sample_frames(p, f1, 2, v, NULL, 0, &err), PF_OK);
     assert_int_equal(pf_profile_sample_count(p), 2);
     assert_int_equal(pf_profile_location_count(p), 3); /* leaf_fn:12, :13, main:40 */
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     assert_int_equal(d->nfunctions, 2); /* functions shared across lines */
-    const pf_dsample *s = &d->samples[0];
+    const pv_sample *s = &d->samples[0];
     assert_int_equal(s->values[0], 14);
-    const pf_dlocation *leaf = s->locations[0];
+    const pv_location *leaf = s->locations[0];
     assert_int_equal(leaf->address, 0);
     assert_non_null(leaf->mapping); /* the placeholder, marked symbolized */
     assert_int_equal(d->nmappings, 1);
@@ -202,7 +203,7 @@ static void test_symbolic_frames(void **state)
     assert_string_equal(s->locations[1]->lines[0].function->name, "main");
     assert_int_equal(d->samples[1].locations[0]->lines[0].line, 13);
     assert_ptr_equal(d->samples[1].locations[0]->lines[0].function, leaf->lines[0].function);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -220,9 +221,9 @@ static void test_mappings(void **state)
     assert_int_equal(pf_profile_add_mapping(p, &bad), PF_ERR_ARG);
     uintptr_t a[] = {0x400010, 0x7f0000000100, 0x900000};
     add(p, a, 3, 1, NULL, 0);
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     assert_int_equal(d->nmappings, 2);
-    const pf_dsample *s = &d->samples[0];
+    const pv_sample *s = &d->samples[0];
     assert_non_null(s->locations[0]->mapping);
     assert_string_equal(s->locations[0]->mapping->file, "/usr/bin/takhind");
     assert_string_equal(s->locations[0]->mapping->build_id, "abcdef0123");
@@ -232,7 +233,7 @@ static void test_mappings(void **state)
     assert_false(s->locations[0]->mapping->has_functions); /* not symbolized */
     assert_string_equal(s->locations[1]->mapping->file, "/lib/libc.so.6");
     assert_null(s->locations[2]->mapping); /* outside every mapping */
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -247,14 +248,14 @@ static void test_many_samples_merge(void **state)
         add(p, st, 8, 1, NULL, 0);
     }
     assert_int_equal(pf_profile_sample_count(p), 250);
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     int64_t total = 0;
     for (size_t i = 0; i < d->nsamples; i++) {
         assert_int_equal(d->samples[i].values[0], 80);
         total += d->samples[i].values[0];
     }
     assert_int_equal(total, 20000);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -268,11 +269,11 @@ static void test_zero_and_saturation(void **state)
     assert_int_equal(pf_profile_add_sample(p, a, 1, big, NULL, 0, &err), PF_OK);
     assert_int_equal(pf_profile_add_sample(p, a, 1, big, NULL, 0, &err), PF_OK);
     assert_int_equal(pf_profile_add_sample(p, b, 1, zero, NULL, 0, &err), PF_OK);
-    pf_decoded *d = roundtrip(p, 0);
+    pv_decoded *d = roundtrip(p, 0);
     assert_int_equal(d->nsamples, 1); /* the all-zero sample is left out */
     assert_int_equal(d->samples[0].values[0], INT64_MAX);
     assert_int_equal(d->samples[0].values[1], 2);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -281,10 +282,10 @@ static void test_empty_stack(void **state)
     (void)state;
     pf_profile *p = new_cpu_profile();
     add(p, NULL, 0, 3, NULL, 0);
-    pf_decoded *d = roundtrip(p, PF_WRITE_GZIP);
+    pv_decoded *d = roundtrip(p, PF_WRITE_GZIP);
     assert_int_equal(d->nsamples, 1);
     assert_int_equal(d->samples[0].nlocations, 0);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
 }
 
@@ -369,6 +370,63 @@ static void test_write_twice(void **state)
     pf_profile_free(p);
 }
 
+/* pf_profile_to_decoded gives what encoding and decoding give. */
+static void test_to_decoded(void **state)
+{
+    (void)state;
+    pf_profile *p = new_cpu_profile();
+    pf_mapping m1 = {.start = 0x400000, .limit = 0x500000, .path = "/bin/x", .exec = true};
+    assert_int_equal(pf_profile_add_mapping(p, &m1), PF_OK);
+    pf_label t1[] = {{"thread", "w1", 0, NULL}};
+    uintptr_t a[] = {0x400010, 0x400105, 0x900000};
+    pf_frame f[] = {{"leaf", "a.c", 3}, {"main", "m.c", 9}};
+    int64_t v[2] = {2, 20000000}, zero[2] = {0, 0};
+    add(p, a, 3, 1, t1, 1);
+    add(p, a, 3, 1, NULL, 0);
+    assert_int_equal(pf_profile_add_sample_frames(p, f, 2, v, NULL, 0, NULL), PF_OK);
+    assert_int_equal(pf_profile_add_sample_frames(p, f, 1, zero, NULL, 0, NULL), PF_OK);
+    assert_int_equal(pf_profile_set_default_type(p, "samples"), PF_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(pf_profile_encode(p, NULL, 0, &buf, &len, NULL), PF_OK);
+    for (unsigned flags = 0; flags <= PF_DECODE_RECORDS; flags += PF_DECODE_RECORDS) {
+        pf_decoded *x = pf_decode(buf, len, 0, flags, NULL), *y = pf_profile_to_decoded(p, flags, NULL);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_int_equal(x->ntypes, y->ntypes);
+        assert_int_equal(x->default_type, y->default_type);
+        assert_string_equal(x->period_type.type, y->period_type.type);
+        assert_int_equal(x->period, y->period);
+        assert_int_equal(x->nmaps, y->nmaps);
+        for (size_t i = 0; i < x->nmaps; i++) {
+            assert_int_equal(x->maps[i].start, y->maps[i].start);
+            assert_string_equal(x->maps[i].file, y->maps[i].file);
+            assert_int_equal(x->maps[i].has_functions, y->maps[i].has_functions);
+            assert_int_equal(x->maps[i].has_filenames, y->maps[i].has_filenames);
+            assert_int_equal(x->maps[i].has_lines, y->maps[i].has_lines);
+        }
+        assert_int_equal(x->nfuncs, y->nfuncs);
+        assert_int_equal(x->nlocs, y->nlocs);
+        for (size_t i = 0; i < x->nlocs; i++) {
+            assert_int_equal(x->locs[i].address, y->locs[i].address);
+            assert_int_equal(x->locs[i].mapping, y->locs[i].mapping);
+            assert_int_equal(x->locs[i].nlines, y->locs[i].nlines);
+        }
+        assert_int_equal(x->nsamples, y->nsamples);
+        assert_int_equal(x->nrecords, y->nrecords);
+        assert_int_equal(x->nstack, y->nstack);
+        assert_memory_equal(x->stack, y->stack, x->nstack * sizeof *x->stack);
+        assert_memory_equal(x->values, y->values, x->nsamples * x->ntypes * sizeof *x->values);
+        assert_int_equal(x->nlabels, y->nlabels);
+        for (size_t i = 0; i < x->nlabels; i++)
+            assert_string_equal(x->labels[i].str, y->labels[i].str);
+        pf_decoded_free(x);
+        pf_decoded_free(y);
+    }
+    free(buf);
+    pf_profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_many_samples_merge),
         cmocka_unit_test(test_zero_and_saturation),
         cmocka_unit_test(test_empty_stack),
+        cmocka_unit_test(test_to_decoded),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_writer_failure),
         cmocka_unit_test(test_write_twice),

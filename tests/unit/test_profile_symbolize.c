@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "pf_view.h"
 
 #define THIS_FILE "tests/unit/test_profile_symbolize.c"
 
@@ -283,14 +284,14 @@ static void test_libc_no_versions(void **state)
 
 /* ---- profiles written with symbols ---- */
 
-static pf_decoded *encode_decode(pf_profile *p, pf_symbolizer *s)
+static pv_decoded *encode_decode(pf_profile *p, pf_symbolizer *s)
 {
     pf_err err = {0};
     uint8_t *buf;
     size_t len;
     if (pf_profile_encode(p, s, PF_WRITE_GZIP, &buf, &len, &err) != PF_OK)
         fail_msg("encode: %s", err.msg);
-    pf_decoded *d = pf_decode(buf, len, 0, &err);
+    pv_decoded *d = pv_decode(buf, len, 0, &err);
     free(buf);
     if (d == NULL)
         fail_msg("decode: %s", err.msg);
@@ -311,7 +312,7 @@ static pf_profile *self_profile(void)
     return p;
 }
 
-static void check_self_mapping(const pf_dmapping *m)
+static void check_self_mapping(const pv_mapping *m)
 {
     char exe[PATH_MAX], id[81];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -340,24 +341,24 @@ static void test_profile_with_symbols(void **state)
     int64_t v[2] = {3, 30000000};
     assert_int_equal(pf_profile_add_sample(p, st1, 2, v, NULL, 0, NULL), PF_OK);
     assert_int_equal(pf_profile_add_sample(p, st2, 2, v, NULL, 0, NULL), PF_OK);
-    pf_decoded *d = encode_decode(p, s);
+    pv_decoded *d = encode_decode(p, s);
     assert_int_equal(d->nsamples, 2);
-    const pf_dlocation *leaf = d->samples[0].locations[0];
+    const pv_location *leaf = d->samples[0].locations[0];
     check_self_mapping(leaf->mapping);
     assert_int_equal(leaf->nlines, 1);
     assert_string_equal(leaf->lines[0].function->name, "static_target");
     assert_int_equal(leaf->lines[0].function->start_line, STATIC_FIRST_LINE);
-    const pf_dlocation *caller = d->samples[0].locations[1];
+    const pv_location *caller = d->samples[0].locations[1];
     assert_int_equal(caller->address, ra - 1);
     assert_string_equal(caller->lines[caller->nlines - 1].function->name,
                         "caller_of_return_address");
     assert_int_equal(caller->lines[caller->nlines - 1].line, RA_CALL_LINE);
-    const pf_dlocation *in = d->samples[1].locations[0];
+    const pv_location *in = d->samples[1].locations[0];
     assert_int_equal(in->nlines, 2);
     assert_string_equal(in->lines[0].function->name, "inl_square");
     assert_string_equal(in->lines[1].function->name, "calls_inlined");
     assert_int_equal(in->lines[1].line, INLINE_CALL_LINE);
-    pf_decoded_free(d);
+    pv_free(d);
     pf_profile_free(p);
     pf_symbolizer_free(s);
 }

@@ -14,7 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "pf_decode.h"
+#include "pf_view.h"
 #include "procself.h"
 #include "sampler.h"
 
@@ -119,12 +119,12 @@ static int64_t samples_of(pf_profile *p, const char *name, bool *has_tid)
     size_t len;
     pf_err err = {0};
     assert_int_equal(pf_profile_encode(p, NULL, 0, &data, &len, &err), PF_OK);
-    pf_decoded *d = pf_decode(data, len, 0, &err);
+    pv_decoded *d = pv_decode(data, len, 0, &err);
     assert_non_null(d);
     int64_t n = 0;
     *has_tid = true;
     for (size_t i = 0; i < d->nsamples; i++) {
-        const pf_dsample *s = &d->samples[i];
+        const pv_sample *s = &d->samples[i];
         bool mine = false, tid = false;
         for (size_t j = 0; j < s->nlabels; j++) {
             mine |= s->labels[j].str && strcmp(s->labels[j].key, "thread") == 0 &&
@@ -137,7 +137,7 @@ static int64_t samples_of(pf_profile *p, const char *name, bool *has_tid)
             *has_tid &= tid;
         }
     }
-    pf_decoded_free(d);
+    pv_free(d);
     free(data);
     return n;
 }

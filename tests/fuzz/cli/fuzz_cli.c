@@ -17,29 +17,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     char err[512] = "";
     (void)cli_heap_text_is(data, size);
-    cli_prof *p = cli_prof_parse(data, size, err, sizeof err);
+    pf_decoded *p = cli_prof_parse(data, size, err, sizeof err);
     if (p == NULL) {
         FUZZ_ASSERT(err[0] != '\0', "refused without a message");
         return 0;
     }
-    (void)cli_prof_samples(p);
-    (void)cli_prof_type_index(p, NULL);
-    (void)cli_prof_type_index(p, "cpu");
-    (void)cli_prof_type_index(p, "space");
-    (void)cli_prof_needs_symbols(p);
+    (void)pf_decoded_samples(p);
+    (void)pf_decoded_type_index(p, NULL);
+    (void)pf_decoded_type_index(p, "cpu");
+    (void)pf_decoded_type_index(p, "space");
+    (void)pf_decoded_needs_symbols(p);
     cli_prof_prune(p);
     cli_prof_demangle(p);
     uint8_t *out = NULL;
     size_t len = 0;
     if (cli_pb_encode(p, &out, &len) == 0) {
         err[0] = '\0';
-        cli_prof *q = cli_pb_parse(out, len, err, sizeof err);
+        pf_decoded *q = pf_decode_plain(out, len, 0, NULL);
         FUZZ_ASSERT(q != NULL, "our own encoding does not parse: %s", err);
         FUZZ_ASSERT(q->nsamples <= p->nsamples, "%zu samples became %zu", p->nsamples,
                     q->nsamples);
-        cli_prof_free(q);
+        pf_decoded_free(q);
         free(out);
     }
-    cli_prof_free(p);
+    pf_decoded_free(p);
     return 0;
 }

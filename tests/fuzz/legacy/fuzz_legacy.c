@@ -29,10 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pf_code rc = pf_profile_encode(p, NULL, flags, &out, &len, &e2);
         FUZZ_ASSERT(rc == PF_OK, "encode failed: %s", e2.msg);
         pf_err e3 = {0};
-        pf_decoded *d = pf_decode(out, len, 0, &e3);
+        pf_decoded *d = pf_decode(out, len, 0, 0, &e3);
         FUZZ_ASSERT(d != NULL, "our encoding of an accepted legacy profile does not decode: %s",
                     e3.msg);
-        FUZZ_ASSERT(d->nsample_types == 2, "%zu sample types", d->nsample_types);
+        FUZZ_ASSERT(d->ntypes == 2, "%zu sample types", d->ntypes);
         pf_decoded_free(d);
         free(out);
     }

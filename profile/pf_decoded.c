@@ -1,57 +1,12 @@
-/* prof.c - the CLI's profile model: arena, tables, merging of stacks. */
-#include "cli_prof.h"
+/* pf_decoded.c - the analysis model of pf_decode.h: tables, merging of
+ * identical stacks, queries. */
+#include "pf_decode.h"
+#include "pf_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-/* ---- arena ---- */
-
-typedef struct cli_chunk {
-    struct cli_chunk *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
-} cli_chunk;
-
-#define CHUNK_SIZE (256u * 1024u)
-
-void *cli_arena_alloc(cli_arena *a, size_t size)
-{
-    size = (size + 15) & ~(size_t)15;
-    if (size == 0)
-        size = 16;
-    cli_chunk *c = a->head;
-    if (c == NULL || c->cap - c->used < size) {
-        size_t cap = size > CHUNK_SIZE / 4 ? size : CHUNK_SIZE;
-        c = malloc(sizeof *c + cap);
-        if (c == NULL)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        if (size > CHUNK_SIZE / 4 && a->head != NULL) { /* big: keep the open chunk */
-            c->next = a->head->next;
-            a->head->next = c;
-        } else {
-            c->next = a->head;
-            a->head = c;
-        }
-    }
-    void *p = c->data + c->used;
-    c->used += size;
-    memset(p, 0, size);
-    return p;
-}
-
-void cli_arena_free(cli_arena *a)
-{
-    while (a->head != NULL) {
-        cli_chunk *n = a->head->next;
-        free(a->head);
-        a->head = n;
-    }
-}
-
-const char *cli_prof_str(cli_prof *p, const char *s, size_t len)
+const char *pf_decoded_str(pf_decoded *p, const char *s, size_t len)
 {
     if (s == NULL)
         return "";
@@ -59,22 +14,12 @@ const char *cli_prof_str(cli_prof *p, const char *s, size_t len)
         len = strlen(s);
     if (len == 0)
         return "";
-    char *d = cli_arena_alloc(&p->arena, len + 1);
+    char *d = pf_arena_alloc(&p->arena, len + 1);
     if (d == NULL)
         return NULL;
     memcpy(d, s, len);
     d[len] = '\0';
     return d;
-}
-
-void cli_hugepages(void *p, size_t len)
-{
-    const uintptr_t huge = 2u << 20;
-    if (p == NULL || len < huge)
-        return;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
-    if (e > a)
-        madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
 }
 
 /* ---- tables ---- */
@@ -93,16 +38,17 @@ static int grow(void *arr, size_t *cap, size_t need, size_t elem)
     void *p = realloc(*(void **)arr, n * elem);
     if (p == NULL)
         return -1;
-    cli_hugepages(p, n * elem);
+    pf_hugepages(p, n * elem);
     *(void **)arr = p;
     *cap = n;
     return 0;
 }
 
-cli_prof *cli_prof_new(void)
+pf_decoded *pf_decoded_new(bool records)
 {
-    cli_prof *p = calloc(1, sizeof *p);
+    pf_decoded *p = calloc(1, sizeof *p);
     if (p != NULL) {
+        p->records = records;
         p->period_type.type = p->period_type.unit = "";
         p->drop_frames = p->keep_frames = "";
         p->format = "profile.proto";
@@ -110,7 +56,7 @@ cli_prof *cli_prof_new(void)
     return p;
 }
 
-void cli_prof_done(cli_prof *p)
+void pf_decoded_done(pf_decoded *p)
 {
     free(p->agg_idx);
     free(p->agg_hash);
@@ -119,11 +65,11 @@ void cli_prof_done(cli_prof *p)
     p->agg_cap = 0;
 }
 
-void cli_prof_free(cli_prof *p)
+void pf_decoded_free(pf_decoded *p)
 {
     if (p == NULL)
         return;
-    cli_prof_done(p);
+    pf_decoded_done(p);
     free(p->types);
     free(p->comments);
     free(p->maps);
@@ -133,18 +79,21 @@ void cli_prof_free(cli_prof *p)
     free(p->samples);
     free(p->stack);
     free(p->values);
-    cli_arena_free(&p->arena);
+    free(p->labels);
+    pf_arena_free(&p->arena);
     free(p);
 }
 
-int cli_prof_set_types(cli_prof *p, const cli_vtype *types, size_t n)
+int pf_decoded_set_types(pf_decoded *p, const pf_dvaluetype *types, size_t n)
 {
-    cli_vtype *t = calloc(n + 1, sizeof *t);
+    if (n > SIZE_MAX / 4 / sizeof(int64_t))
+        return -1;
+    pf_dvaluetype *t = calloc(n + 1, sizeof *t);
     if (t == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        t[i].type = cli_prof_str(p, types[i].type, SIZE_MAX);
-        t[i].unit = cli_prof_str(p, types[i].unit, SIZE_MAX);
+        t[i].type = pf_decoded_str(p, types[i].type, SIZE_MAX);
+        t[i].unit = pf_decoded_str(p, types[i].unit, SIZE_MAX);
         if (t[i].type == NULL || t[i].unit == NULL) {
             free(t);
             return -1;
@@ -157,7 +106,7 @@ int cli_prof_set_types(cli_prof *p, const cli_vtype *types, size_t n)
     return 0;
 }
 
-int cli_prof_reserve(cli_prof *p, size_t maps, size_t funcs, size_t locs, size_t lines,
+int pf_decoded_reserve(pf_decoded *p, size_t maps, size_t funcs, size_t locs, size_t lines,
                      size_t samples, size_t stack)
 {
     if (grow(&p->maps, &p->cap_maps, maps, sizeof *p->maps) != 0 ||
@@ -167,7 +116,7 @@ int cli_prof_reserve(cli_prof *p, size_t maps, size_t funcs, size_t locs, size_t
         grow(&p->stack, &p->cap_stack, stack, sizeof *p->stack) != 0)
         return -1;
     if (samples > p->cap_samples && p->nsamples == 0 && p->ntypes > 0) {
-        cli_sample *sm = realloc(p->samples, samples * sizeof *sm);
+        pf_dsample *sm = realloc(p->samples, samples * sizeof *sm);
         uint64_t *hs = sm ? realloc(p->agg_hash, samples * sizeof *hs) : NULL;
         int64_t *vs = hs ? realloc(p->values, samples * p->ntypes * sizeof *vs) : NULL;
         if (sm)
@@ -176,15 +125,15 @@ int cli_prof_reserve(cli_prof *p, size_t maps, size_t funcs, size_t locs, size_t
             p->agg_hash = hs;
         if (vs == NULL)
             return -1;
-        cli_hugepages(sm, samples * sizeof *sm);
-        cli_hugepages(vs, samples * p->ntypes * sizeof *vs);
+        pf_hugepages(sm, samples * sizeof *sm);
+        pf_hugepages(vs, samples * p->ntypes * sizeof *vs);
         p->values = vs;
         p->cap_samples = samples;
     }
     return 0;
 }
 
-int64_t cli_prof_add_mapping(cli_prof *p, const cli_mapping *m)
+int64_t pf_decoded_add_mapping(pf_decoded *p, const pf_dmapping *m)
 {
     if (grow(&p->maps, &p->cap_maps, p->nmaps + 1, sizeof *m) != 0)
         return -1;
@@ -192,7 +141,7 @@ int64_t cli_prof_add_mapping(cli_prof *p, const cli_mapping *m)
     return (int64_t)p->nmaps++;
 }
 
-int64_t cli_prof_add_function(cli_prof *p, const cli_function *f)
+int64_t pf_decoded_add_function(pf_decoded *p, const pf_dfunction *f)
 {
     if (grow(&p->funcs, &p->cap_funcs, p->nfuncs + 1, sizeof *f) != 0)
         return -1;
@@ -200,7 +149,7 @@ int64_t cli_prof_add_function(cli_prof *p, const cli_function *f)
     return (int64_t)p->nfuncs++;
 }
 
-int64_t cli_prof_add_location(cli_prof *p, const cli_location *l)
+int64_t pf_decoded_add_location(pf_decoded *p, const pf_dlocation *l)
 {
     if (p->nlocs >= UINT32_MAX - 1 || grow(&p->locs, &p->cap_locs, p->nlocs + 1, sizeof *l) != 0)
         return -1;
@@ -208,11 +157,11 @@ int64_t cli_prof_add_location(cli_prof *p, const cli_location *l)
     return (int64_t)p->nlocs++;
 }
 
-int64_t cli_prof_add_line(cli_prof *p, uint32_t func, int64_t line)
+int64_t pf_decoded_add_line(pf_decoded *p, uint32_t func, int64_t line)
 {
     if (grow(&p->lines, &p->cap_lines, p->nlines + 1, sizeof *p->lines) != 0)
         return -1;
-    p->lines[p->nlines] = (cli_line){func, line};
+    p->lines[p->nlines] = (pf_dline){func, line};
     return (int64_t)p->nlines++;
 }
 
@@ -228,7 +177,7 @@ static uint64_t hash_stack(const uint32_t *locs, size_t n)
     return h | 1;
 }
 
-static int agg_rehash(cli_prof *p)
+static int agg_rehash(pf_decoded *p)
 {
     size_t cap = p->agg_cap ? p->agg_cap * 2 : 1024;
     uint32_t *idx = calloc(cap, sizeof *idx);
@@ -247,13 +196,13 @@ static int agg_rehash(cli_prof *p)
 }
 
 /* Index of the sample with this stack, or -1; *slot: where to insert. */
-static int64_t agg_find(const cli_prof *p, uint64_t h, const uint32_t *locs, size_t n,
+static int64_t agg_find(const pf_decoded *p, uint64_t h, const uint32_t *locs, size_t n,
                         size_t *slot)
 {
     size_t j = h & (p->agg_cap - 1);
     for (; p->agg_idx[j] != 0; j = (j + 1) & (p->agg_cap - 1)) {
         uint32_t s = p->agg_idx[j] - 1;
-        const cli_sample *x = &p->samples[s];
+        const pf_dsample *x = &p->samples[s];
         if (p->agg_hash[s] == h && x->nlocs == n &&
             (n == 0 || memcmp(&p->stack[x->loc0], locs, n * sizeof *locs) == 0))
             return s;
@@ -271,9 +220,13 @@ static void add_values(int64_t *dst, const int64_t *src, size_t n)
 }
 
 /* Appends a new distinct sample. 0 or -1. */
-static int new_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t *values,
-                      uint64_t h)
+static int new_sample(pf_decoded *p, const uint32_t *locs, size_t n, const int64_t *values,
+                      uint64_t h, const pf_dlabel *labels, size_t nlabels)
 {
+    if (nlabels > 0 && (nlabels > UINT32_MAX ||
+                        grow(&p->labels, &p->cap_labels, p->nlabels + nlabels,
+                             sizeof *labels) != 0))
+        return -1;
     size_t old = p->cap_samples;
     if (grow(&p->stack, &p->cap_stack, p->nstack + n, sizeof *locs) != 0 ||
         grow(&p->samples, &p->cap_samples, p->nsamples + 1, sizeof *p->samples) != 0)
@@ -290,7 +243,10 @@ static int new_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t
     }
     if (n > 0)
         memcpy(&p->stack[p->nstack], locs, n * sizeof *locs);
-    p->samples[p->nsamples] = (cli_sample){(uint32_t)n, p->nstack};
+    p->samples[p->nsamples] = (pf_dsample){(uint32_t)n, (uint32_t)nlabels, p->nstack, p->nlabels};
+    if (nlabels > 0)
+        memcpy(&p->labels[p->nlabels], labels, nlabels * sizeof *labels);
+    p->nlabels += nlabels;
     memcpy(&p->values[p->nsamples * p->ntypes], values, p->ntypes * sizeof *values);
     p->agg_hash[p->nsamples] = h;
     p->nstack += n;
@@ -298,10 +254,17 @@ static int new_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t
     return 0;
 }
 
-int cli_prof_add_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64_t *values)
+int pf_decoded_add_sample(pf_decoded *p, const uint32_t *locs, size_t n, const int64_t *values,
+                          const pf_dlabel *labels, size_t nlabels)
 {
     if (n > UINT32_MAX || p->nsamples >= UINT32_MAX - 1)
         return -1;
+    if (p->records) {
+        if (new_sample(p, locs, n, values, 0, labels, nlabels) != 0)
+            return -1;
+        p->nrecords++;
+        return 0;
+    }
     if (p->nsamples * 2 >= p->agg_cap && agg_rehash(p) != 0)
         return -1;
     uint64_t h = hash_stack(locs, n);
@@ -312,7 +275,7 @@ int cli_prof_add_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64
         add_values(&p->values[(size_t)s * p->ntypes], values, p->ntypes);
         return 0;
     }
-    if (new_sample(p, locs, n, values, h) != 0)
+    if (new_sample(p, locs, n, values, h, NULL, 0) != 0)
         return -1;
     p->agg_idx[slot] = (uint32_t)p->nsamples;
     return 0;
@@ -320,7 +283,7 @@ int cli_prof_add_sample(cli_prof *p, const uint32_t *locs, size_t n, const int64
 
 /* ---- queries ---- */
 
-int cli_prof_type_index(const cli_prof *p, const char *which)
+int pf_decoded_type_index(const pf_decoded *p, const char *which)
 {
     if (which == NULL || which[0] == '\0')
         return p->ntypes > 0 ? (int)p->default_type : -1;
@@ -336,18 +299,18 @@ int cli_prof_type_index(const cli_prof *p, const char *which)
     return -1;
 }
 
-bool cli_prof_needs_symbols(const cli_prof *p)
+bool pf_decoded_needs_symbols(const pf_decoded *p)
 {
     for (size_t i = 0; i < p->nlocs; i++) {
-        const cli_location *l = &p->locs[i];
-        const cli_mapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
+        const pf_dlocation *l = &p->locs[i];
+        const pf_dmapping *m = l->mapping ? &p->maps[l->mapping - 1] : NULL;
         if (l->nlines == 0 && m && !(m->has_functions || m->has_filenames || m->has_lines))
             return true;
     }
     return false;
 }
 
-uint64_t cli_prof_samples(const cli_prof *p)
+uint64_t pf_decoded_samples(const pf_decoded *p)
 {
     int i = -1;
     for (size_t k = 0; k < p->ntypes && i < 0; k++) {

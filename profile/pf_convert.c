@@ -1,0 +1,188 @@
+/* pf_convert.c - the building model (pf_profile) straight into the analysis
+ * form (pf_decoded), without encoding and decoding profile.proto: the same
+ * result as pf_profile_encode (no symbolizer) read by pf_decode. */
+#include "pf_decode.h"
+#include "pf_profile_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv {
+    const pf_profile *p;
+    pf_decoded *d;
+    const char **str; /* materialized strings, by index */
+    uint32_t *by_start;
+    bool oom;
+} conv;
+
+static const char *cstr(conv *c, int64_t i)
+{
+    if (i <= 0 || (size_t)i >= c->p->strings.len)
+        return "";
+    if (c->str[i] == NULL && (c->str[i] = pf_decoded_str(c->d, c->p->strings.str[i],
+                                                          SIZE_MAX)) == NULL) {
+        c->oom = true;
+        return "";
+    }
+    return c->str[i];
+}
+
+static int cmp_start(const void *a, const void *b, void *arg)
+{
+    const pf_pmapping *maps = arg;
+    uint64_t x = maps[*(const uint32_t *)a].start, y = maps[*(const uint32_t *)b].start;
+    return x < y ? -1 : x > y;
+}
+
+/* Index of the mapping containing addr, or -1 (as the encoder finds it). */
+static int64_t find_mapping(const conv *c, uint64_t addr)
+{
+    size_t lo = 0, hi = c->p->nmaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->p->maps[c->by_start[mid]].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || addr >= c->p->maps[c->by_start[lo - 1]].limit)
+        return -1;
+    return c->by_start[lo - 1];
+}
+
+static bool all_zero(const int64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] != 0)
+            return false;
+    }
+    return true;
+}
+
+static int header(conv *c)
+{
+    const pf_profile *p = c->p;
+    pf_decoded *d = c->d;
+    pf_dvaluetype types[PF_MAX_VALUES];
+    for (size_t i = 0; i < p->nvalues; i++)
+        types[i] = (pf_dvaluetype){cstr(c, p->types[i].key), cstr(c, p->types[i].str)};
+    if (pf_decoded_set_types(d, types, p->nvalues) != 0)
+        return -1;
+    for (size_t i = 0; i < p->nvalues; i++) {
+        if (p->default_type != 0 && p->types[i].key == p->default_type) {
+            d->default_type = i;
+            break;
+        }
+    }
+    d->period_type = (pf_dvaluetype){cstr(c, p->period_type), cstr(c, p->period_unit)};
+    d->period = p->period;
+    d->time_nanos = p->time_nanos;
+    d->duration_nanos = p->duration_nanos;
+    d->comments = calloc(p->ncomments + 1, sizeof *d->comments);
+    if (d->comments == NULL)
+        return -1;
+    for (size_t i = 0; i < p->ncomments; i++)
+        d->comments[i] = cstr(c, p->comments[i]);
+    d->ncomments = p->ncomments;
+    return 0;
+}
+
+static int tables(conv *c)
+{
+    const pf_profile *p = c->p;
+    pf_decoded *d = c->d;
+    pf_dmapping fake = {p->nmaps + 1, 0, 0, 0, "", "", true, false, false, false};
+    bool fake_used = false;
+    for (size_t i = 0; i < p->nlocs; i++) {
+        const pf_loc *l = &p->locs[i];
+        if (l->func != 0) {
+            fake_used = true;
+            fake.has_filenames |= p->funcs[l->func - 1].file != 0;
+            fake.has_lines |= l->line != 0;
+        }
+    }
+    if (pf_decoded_reserve(d, p->nmaps + 1, p->nfuncs + 1, p->nlocs + 1, p->nlocs + 1,
+                           p->nsamples + 1, 1) != 0)
+        return -1;
+    for (size_t i = 0; i < p->nmaps; i++) {
+        const pf_pmapping *m = &p->maps[i];
+        pf_dmapping dm = {i + 1, m->start, m->limit, m->offset, cstr(c, m->file),
+                          cstr(c, m->build_id), false, false, false, false};
+        if (pf_decoded_add_mapping(d, &dm) < 0)
+            return -1;
+    }
+    if (fake_used && pf_decoded_add_mapping(d, &fake) < 0)
+        return -1;
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const char *name = cstr(c, p->funcs[i].name);
+        pf_dfunction f = {i + 1, name, name, cstr(c, p->funcs[i].file), p->funcs[i].start_line};
+        if (pf_decoded_add_function(d, &f) < 0)
+            return -1;
+    }
+    c->by_start = malloc((p->nmaps + 1) * sizeof *c->by_start);
+    if (c->by_start == NULL)
+        return -1;
+    for (size_t i = 0; i < p->nmaps; i++)
+        c->by_start[i] = (uint32_t)i;
+    qsort_r(c->by_start, p->nmaps, sizeof *c->by_start, cmp_start, p->maps);
+    for (size_t i = 0; i < p->nlocs; i++) {
+        const pf_loc *l = &p->locs[i];
+        pf_dlocation dl = {i + 1, l->addr, 0, 0, d->nlines};
+        if (l->func != 0) {
+            dl.mapping = (uint32_t)p->nmaps + 1;
+            dl.nlines = 1;
+            if (pf_decoded_add_line(d, l->func - 1, l->line) < 0)
+                return -1;
+        } else {
+            int64_t mi = find_mapping(c, l->addr);
+            dl.mapping = mi >= 0 ? (uint32_t)mi + 1 : 0;
+        }
+        if (pf_decoded_add_location(d, &dl) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int samples(conv *c)
+{
+    const pf_profile *p = c->p;
+    pf_dlabel labels[PF_MAX_LABELS];
+    for (size_t i = 0; i < p->nsamples; i++) {
+        const pf_sample *s = &p->samples[i];
+        if (all_zero(s->values, p->nvalues))
+            continue; /* as the encoder leaves them out */
+        size_t nl = c->d->records ? s->nlabels : 0;
+        for (size_t k = 0; k < nl; k++) {
+            const pf_slabel *l = &s->labels[k];
+            labels[k] = (pf_dlabel){cstr(c, l->key), l->str != 0 ? cstr(c, l->str) : NULL,
+                                    l->num, cstr(c, l->unit)};
+        }
+        if (pf_decoded_add_sample(c->d, s->locs, s->nlocs, s->values, labels, nl) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err)
+{
+    if (p == NULL) {
+        pf_seterr(err, PF_ERR_ARG, "profile convert: no profile");
+        return NULL;
+    }
+    conv c = {p, pf_decoded_new((flags & PF_DECODE_RECORDS) != 0), NULL, NULL, false};
+    c.str = calloc(p->strings.len + 1, sizeof *c.str);
+    int rc = c.d == NULL || c.str == NULL ? -1 : 0;
+    if (rc == 0)
+        rc = header(&c) || tables(&c) || samples(&c) ? -1 : 0;
+    if (c.oom)
+        rc = -1;
+    free(c.str);
+    free(c.by_start);
+    if (rc != 0) {
+        pf_decoded_free(c.d);
+        pf_seterr(err, PF_ERR_NOMEM, "profile convert: out of memory");
+        return NULL;
+    }
+    pf_decoded_done(c.d);
+    return c.d;
+}

@@ -1,0 +1,114 @@
+/* pf_gzip.c - gzip framing on zlib (see pf_gzip.h). */
+#include "pf_gzip.h"
+#include "pf_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+bool pf_is_gzip(const void *data, size_t len)
+{
+    const uint8_t *d = data;
+    return d != NULL && len >= 2 && d[0] == 0x1f && d[1] == 0x8b;
+}
+
+static pf_code inflate_member(z_stream *zs, uint8_t **buf, size_t *n, size_t *cap, size_t max,
+                              pf_err *err)
+{
+    for (;;) {
+        if (*n == *cap) {
+            size_t nc = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
+            uint8_t *b = *n > max ? NULL : realloc(*buf, nc);
+            if (*n > max)
+                return pf_seterr(err, PF_ERR_LIMIT, "gzip: more than %zu bytes uncompressed",
+                                 max);
+            if (b == NULL)
+                return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
+            *buf = b;
+            *cap = nc;
+        }
+        zs->next_out = *buf + *n;
+        zs->avail_out = (uInt)(*cap - *n < (1u << 30) ? *cap - *n : (1u << 30));
+        uInt before = zs->avail_out;
+        int rc = inflate(zs, Z_NO_FLUSH);
+        *n += before - zs->avail_out;
+        if (*n > max)
+            return pf_seterr(err, PF_ERR_LIMIT, "gzip: more than %zu bytes uncompressed", max);
+        if (rc == Z_STREAM_END)
+            return PF_OK;
+        if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs->avail_out == 0))
+            return pf_seterr(err, PF_ERR_FORMAT, "gzip: %s",
+                             rc == Z_BUF_ERROR ? "truncated data"
+                             : zs->msg ? zs->msg : "corrupt data");
+    }
+}
+
+pf_code pf_gunzip(const void *data, size_t len, size_t max, uint8_t **out, size_t *out_len,
+                  pf_err *err)
+{
+    const uint8_t *d = data;
+    if (max >= SIZE_MAX / 2)
+        max = SIZE_MAX / 2 - 1;
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    /* The trailer's ISIZE (size mod 2^32 of the last member) sizes the
+     * buffer at once when it is plausible; else grow from 8x. */
+    size_t isize = len >= 18 ? (size_t)d[len - 4] | (size_t)d[len - 3] << 8 |
+                               (size_t)d[len - 2] << 16 | (size_t)d[len - 1] << 24 : 0;
+    size_t cap = len < max / 8 ? len * 8 + 4096 : max + 1, n = 0, pos = 0;
+    if (isize >= len / 2 && isize <= max)
+        cap = isize + 1;
+    uint8_t *buf = malloc(cap);
+    pf_hugepages(buf, cap);
+    if (buf == NULL || inflateInit2(&zs, 15 + 16) != Z_OK) {
+        free(buf);
+        return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
+    }
+    pf_code rc = PF_OK;
+    while (rc == PF_OK && pos < len) {
+        if (pos > 0 && !pf_is_gzip(d + pos, len - pos)) {
+            rc = pf_seterr(err, PF_ERR_FORMAT, "gzip: garbage after the compressed data");
+            break;
+        }
+        inflateReset(&zs);
+        zs.next_in = (Bytef *)(uintptr_t)(d + pos);
+        zs.avail_in = (uInt)(len - pos < (1u << 30) ? len - pos : (1u << 30));
+        uInt before = zs.avail_in;
+        rc = inflate_member(&zs, &buf, &n, &cap, max, err);
+        pos += before - zs.avail_in;
+    }
+    inflateEnd(&zs);
+    if (rc != PF_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = n;
+    return PF_OK;
+}
+
+pf_code pf_gzip(const void *data, size_t len, uint8_t **out, size_t *out_len, pf_err *err)
+{
+    if (len >= (1u << 31))
+        return pf_seterr(err, PF_ERR_ARG, "gzip: input over 2 GiB");
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
+    size_t cap = deflateBound(&zs, (uLong)len) + 64;
+    uint8_t *buf = malloc(cap);
+    zs.next_in = (Bytef *)(uintptr_t)data;
+    zs.avail_in = (uInt)len;
+    zs.next_out = buf;
+    zs.avail_out = (uInt)cap;
+    int rc = buf != NULL ? deflate(&zs, Z_FINISH) : Z_MEM_ERROR;
+    *out_len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
+    }
+    *out = buf;
+    return PF_OK;
+}
