@@ -6,6 +6,7 @@
 #include "escape.h"
 #include "heap.h"
 #include "named.h"
+#include "pf_gzip.h"
 #include "profiler.h"
 #include "threads.h"
 
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #define PUSH_STOP_MS 90          /* stop waits this long for the threads */
 #define PUSH_BACKOFF_MIN_MS 500
@@ -473,32 +473,6 @@ static void count(prof_push *pp, uint64_t *arr, int type, uint64_t n)
 
 /* ================= encoding ================= */
 
-static int gzip_bytes(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
-{
-    z_stream z = {0};
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY))
-        return -1;
-    size_t cap = deflateBound(&z, (uLong)len) + 32;
-    uint8_t *buf = malloc(cap);
-    if (buf == NULL) {
-        deflateEnd(&z);
-        return -1;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = buf;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    *outlen = z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    return 0;
-}
-
 /* Encodes p (freed) within Pyroscope's limits into a queue item. */
 static push_item *finish(prof_push *pp, int type, pf_profile *p, size_t value_index,
                          int64_t from_ns, int64_t until_ns)
@@ -535,7 +509,7 @@ static push_item *finish(prof_push *pp, int type, pf_profile *p, size_t value_in
     }
     pf_profile_free(p);
     push_item *it = calloc(1, sizeof *it);
-    if (rc != PF_OK || it == NULL || gzip_bytes(raw, len, &it->data, &it->len) != 0) {
+    if (rc != PF_OK || it == NULL || pf_gzip(raw, len, &it->data, &it->len, &perr) != PF_OK) {
         push_error(pp, "%s: cannot encode the profile: %s", type_names[type],
                    perr.msg[0] ? perr.msg : "out of memory");
         free(raw);
