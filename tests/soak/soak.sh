@@ -16,7 +16,7 @@
 #     caches filling up do not.
 #  2. 50 concurrent CPU-profile requests: max_cpu_readers (4) 200, 46 409.
 #  3. $BUILD/soak/unload_host: load, use and unload the plugin, then
-#     SIGPROF and the stack-dump signal at the host (see
+#     SIGPROF and the plugin's signals (stack dumps, CPU sampler) at the host (see
 #     tests/soak/unload_host.c): it survives; then the same with 3
 #     load/use/unload cycles in one process.
 #  4. takhind stops cleanly (exit 0) after all of it.
@@ -293,7 +293,7 @@ write_unload_config "$TK_TMP/unload.yaml"
 out=$(timeout 120 "$BUILD/soak/unload_host" "$TK_TMP/unload.yaml" 1 2>"$TK_TMP/unload.log")
 rc=$?
 echo "$out" | sed 's/^/# /'
-check "unload_host: load, use, unload; then SIGPROF and the dump signal: survives (exit $rc)" \
+check "unload_host: load, use, unload; then SIGPROF and the plugin's signals: survives (exit $rc)" \
     test "$rc" -eq 0
 # The same host reloading the plugin in one process (takhind never does;
 # a host that unloads and loads again at run time would).

@@ -15,14 +15,16 @@
  * After the last cycle, with the plugin closed (tkh_host_close returned:
  * stopped, fini'd, dlclose'd; the plugin pins its own code and
  * libprofiler, so their mappings may stay):
- *  1. the stack-dump signal (the realtime signal the plugin took, found
- *     while it was loaded) has the action it had before the first load;
- *  2. a copy of that signal queued while the plugin was loaded to a thread
- *     that blocks it (what a dump leaves behind in a thread that never
- *     answers) was dropped at unload: unblocking it later is harmless;
+ *  1. each of the plugin's realtime signals (found while it was loaded:
+ *     the stack-dump signal, plugin/threads.c, and the CPU sampler's,
+ *     plugin/sampler.c) has the action it had before the first load;
+ *  2. a copy of each queued while the plugin was loaded to a thread that
+ *     blocks them (what a dump leaves behind in a thread that never
+ *     answers, or a sample signal still on its way) was dropped at unload:
+ *     unblocking them later is harmless;
  *  3. SIGPROF's handler is mapped code (gperftools', pinned by the
  *     plugin), and 100 SIGPROFs raised at the host do no harm;
- *  4. the stack-dump signal, raised after unload, meets the host's own
+ *  4. each of those signals, raised after unload, meets the host's own
  *     action and nothing of the plugin: with the default action (SIG_DFL,
  *     restored at unload) a forked child raising it dies of that very
  *     signal, not of a fault in a handler left in unmapped code; once the
@@ -127,20 +129,24 @@ static int profiler_port(tkh_host *h)
     return port;
 }
 
-/* The realtime signal with a SA_SIGINFO handler from SIGRTMIN+11 up (the
- * plugin's stack-dump signal, see plugin/threads.c), or 0. */
-static int find_dump_signal(void)
+/* The realtime signals with a SA_SIGINFO handler from SIGRTMIN+11 up (the
+ * plugin's: stack dumps, plugin/threads.c, and the CPU sampler,
+ * plugin/sampler.c), at most max. How many. */
+#define MAX_SIGS 4
+static int find_plugin_signals(int *sigs)
 {
-    for (int sig = SIGRTMIN + 11; sig < SIGRTMAX; sig++) {
+    int n = 0;
+    for (int sig = SIGRTMIN + 11; sig < SIGRTMAX && n < MAX_SIGS; sig++) {
         struct sigaction cur;
         if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO))
-            return sig;
+            sigs[n++] = sig;
     }
-    return 0;
+    return n;
 }
 
-/* A thread that blocks the dump signal until told to unblock it. */
-static _Atomic int blocker_sig, blocker_phase; /* 1 ready, 2 unblock, 3 done */
+/* A thread that blocks the plugin's signals until told to unblock them. */
+static int blocker_sigs[MAX_SIGS], blocker_nsigs;
+static _Atomic int blocker_phase; /* 1 ready, 2 unblock, 3 done */
 static _Atomic pid_t blocker_tid;
 
 static void *blocker_main(void *arg)
@@ -148,7 +154,8 @@ static void *blocker_main(void *arg)
     (void)arg;
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, atomic_load(&blocker_sig));
+    for (int i = 0; i < blocker_nsigs; i++)
+        sigaddset(&set, blocker_sigs[i]);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     atomic_store(&blocker_tid, (pid_t)syscall(SYS_gettid));
     atomic_store(&blocker_phase, 1);
@@ -159,21 +166,29 @@ static void *blocker_main(void *arg)
     return NULL;
 }
 
-/* Queues the dump signal to a new thread that blocks it: left pending. */
-static void leave_pending(int sig, pthread_t *blocker)
+/* Queues a copy of each signal to a new thread that blocks them: left
+ * pending. */
+static void leave_pending(const int *sigs, int n, pthread_t *blocker)
 {
-    atomic_store(&blocker_sig, sig);
+    memcpy(blocker_sigs, sigs, (size_t)n * sizeof *sigs);
+    blocker_nsigs = n;
     pthread_create(blocker, NULL, blocker_main, NULL);
     while (atomic_load(&blocker_phase) != 1)
         usleep(1000);
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = sig;
-    si.si_code = SI_QUEUE;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    long rc = syscall(SYS_rt_tgsigqueueinfo, getpid(), atomic_load(&blocker_tid), sig, &si);
-    check(rc == 0, "a copy of the dump signal is pending in a thread that blocks it");
+    for (int i = 0; i < n; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        si.si_signo = sigs[i];
+        si.si_code = SI_QUEUE;
+        si.si_pid = getpid();
+        si.si_uid = getuid();
+        long rc = syscall(SYS_rt_tgsigqueueinfo, getpid(), atomic_load(&blocker_tid), sigs[i],
+                          &si);
+        char what[160];
+        snprintf(what, sizeof what, "a copy of signal %d is pending in a thread that blocks it",
+                 sigs[i]);
+        check(rc == 0, what);
+    }
 }
 
 static const char *const paths[] = {
@@ -184,7 +199,7 @@ static const char *const paths[] = {
 };
 
 /* One load, use, unload cycle. 0, or -1 when the host did not start. */
-static int cycle(const char *config, int n, int *dump_sig, pthread_t *blocker)
+static int cycle(const char *config, int n, int *sigs, int *nsigs, pthread_t *blocker)
 {
     char err[1024], what[256];
     char *argv[] = {"unload_host", NULL};
@@ -205,10 +220,12 @@ static int cycle(const char *config, int n, int *dump_sig, pthread_t *blocker)
     int port = profiler_port(h);
     snprintf(what, sizeof what, "cycle %d: the profiler listens (port %d)", n, port);
     check(port > 0, what);
-    int sig = find_dump_signal();
-    snprintf(what, sizeof what, "cycle %d: the stack-dump signal is installed (%d)", n, sig);
-    check(sig > 0 && (*dump_sig == 0 || sig == *dump_sig), what);
-    *dump_sig = sig;
+    int found[MAX_SIGS], nfound = find_plugin_signals(found);
+    snprintf(what, sizeof what, "cycle %d: the plugin's two signals are installed (%d: %d, %d)",
+             n, nfound, nfound > 0 ? found[0] : 0, nfound > 1 ? found[1] : 0);
+    check(nfound == 2 && (*nsigs == 0 || memcmp(found, sigs, sizeof found[0] * 2) == 0), what);
+    memcpy(sigs, found, sizeof found);
+    *nsigs = nfound;
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         size_t bytes = 0;
         char why[160] = "";
@@ -220,8 +237,8 @@ static int cycle(const char *config, int n, int *dump_sig, pthread_t *blocker)
                  bytes, why);
         check(status == 200 || (heap && status == 501), what);
     }
-    if (blocker != NULL && sig > 0)
-        leave_pending(sig, blocker);
+    if (blocker != NULL && nfound > 0)
+        leave_pending(found, nfound, blocker);
     tkh_host_close(h);
     return 0;
 }
@@ -233,32 +250,36 @@ int main(int argc, char **argv)
         return 2;
     }
     int cycles = argc > 2 ? atoi(argv[2]) : 3;
-    struct sigaction before;
-    sigaction(SIGRTMIN + 11, NULL, &before);
-    int sig = 0;
+    struct sigaction before[MAX_SIGS + 2];
+    for (int i = 0; i < MAX_SIGS + 2; i++)
+        sigaction(SIGRTMIN + 11 + i, NULL, &before[i]);
+    int sigs[MAX_SIGS], nsigs = 0;
     pthread_t blocker;
     for (int i = 1; i <= cycles; i++)
-        if (cycle(argv[1], i, &sig, i == cycles ? &blocker : NULL) != 0)
+        if (cycle(argv[1], i, sigs, &nsigs, i == cycles ? &blocker : NULL) != 0)
             return 1;
-    if (sig == 0)
+    if (nsigs == 0)
         return 1;
 
     /* The plugin is unloaded now. */
     char what[256];
     /* Not a check: the plugin pins itself and libprofiler (a late SIGPROF,
-     * malloc hook or dump signal then runs valid code), so the mapping may
-     * stay; what matters is what runs when a signal comes. */
+     * malloc hook or signal of its own then runs valid code), so the
+     * mapping may stay; what matters is what runs when a signal comes. */
     printf("# after unload: profiler.so %s, libprofiler %s\n",
            mapped_file("/profiler.so") ? "still mapped (pinned)" : "unmapped",
            mapped_file("/libprofiler.so") ? "still mapped (pinned)" : "unmapped");
-    struct sigaction after;
-    sigaction(sig, NULL, &after);
-    check(!(after.sa_flags & SA_SIGINFO) &&
-              after.sa_handler == (sig == SIGRTMIN + 11 ? before.sa_handler : SIG_DFL),
-          "the dump signal's action is the host's again");
+    for (int i = 0; i < nsigs; i++) {
+        struct sigaction after;
+        sigaction(sigs[i], NULL, &after);
+        int k = sigs[i] - (SIGRTMIN + 11);
+        snprintf(what, sizeof what, "signal %d's action is the host's again", sigs[i]);
+        check(!(after.sa_flags & SA_SIGINFO) &&
+                  after.sa_handler == (k < MAX_SIGS + 2 ? before[k].sa_handler : SIG_DFL), what);
+    }
     atomic_store(&blocker_phase, 2);
     pthread_join(blocker, NULL);
-    check(atomic_load(&blocker_phase) == 3, "the copy left pending at unload was dropped");
+    check(atomic_load(&blocker_phase) == 3, "the copies left pending at unload were dropped");
 
     struct sigaction prof;
     sigaction(SIGPROF, NULL, &prof);
@@ -275,30 +296,34 @@ int main(int argc, char **argv)
         raise(SIGPROF);
     check(true, "raised SIGPROF 100 times at the host: survived");
 
-    /* The dump signal's action is the host's again (SIG_DFL here, as for a
-     * host that never loaded the plugin). A child raising it must die of
-     * the signal itself, not of a fault in a handler left behind. */
-    pid_t child = fork();
-    if (child == 0) {
-        raise(sig);
-        _exit(0);
+    /* Each signal's action is the host's again (SIG_DFL here, as for a host
+     * that never loaded the plugin). A child raising it must die of the
+     * signal itself, not of a fault in a handler left behind. */
+    for (int i = 0; i < nsigs; i++) {
+        pid_t child = fork();
+        if (child == 0) {
+            raise(sigs[i]);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        snprintf(what, sizeof what, "a child raising signal %d gets the default action "
+                 "(%s %d)", sigs[i], WIFSIGNALED(status) ? "signal" : "exit",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        check(WIFSIGNALED(status) && WTERMSIG(status) == sigs[i], what);
+        /* A host that ignores the signals it does not use survives any copy. */
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(sigs[i], &ign, NULL);
+        for (int j = 0; j < 100; j++) {
+            raise(sigs[i]);
+            kill(getpid(), sigs[i]);
+        }
+        snprintf(what, sizeof what, "with SIG_IGN, raised signal %d 200 times at the host: "
+                 "survived", sigs[i]);
+        check(true, what);
     }
-    int status = 0;
-    waitpid(child, &status, 0);
-    snprintf(what, sizeof what, "a child raising the dump signal gets the default action "
-             "(%s %d, want signal %d)", WIFSIGNALED(status) ? "signal" : "exit",
-             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), sig);
-    check(WIFSIGNALED(status) && WTERMSIG(status) == sig, what);
-    /* A host that ignores the signals it does not use survives any copy. */
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(sig, &ign, NULL);
-    for (int i = 0; i < 100; i++) {
-        raise(sig);
-        kill(getpid(), sig);
-    }
-    check(true, "with SIG_IGN, raised the dump signal 200 times at the host: survived");
 
     size_t total = 0;
     for (int i = 0; i < 100000; i++) {
