@@ -4,8 +4,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <openssl/x509.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,17 +65,21 @@ static int load(SSL_CTX *ctx, const char *cert, const char *key, const char *cli
         return -1;
     }
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errlen, "profiler.tls.key = \"%s\": no usable PEM private key in it "
-                 "(%s); expected an unencrypted \"-----BEGIN PRIVATE KEY-----\" (openssl pkey "
-                 "-in KEY -out KEY.new removes a passphrase)", key, ssl_why(why, sizeof why));
-        return -1;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    bool loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+    /* OpenSSL checks the pair as it loads the key: a key of another
+     * certificate fails here, as a mismatch. */
+    if (loaded ? SSL_CTX_check_private_key(ctx) != 1
+               : ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
         snprintf(err, errlen, "profiler.tls.key = \"%s\" does not match the certificate of "
                  "profiler.tls.cert = \"%s\" (%s): give the key the certificate was made for "
                  "(openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY "
                  "print the same key)", key, cert, ssl_why(why, sizeof why));
+        return -1;
+    }
+    if (!loaded) {
+        snprintf(err, errlen, "profiler.tls.key = \"%s\": no usable PEM private key in it "
+                 "(%s); expected an unencrypted \"-----BEGIN PRIVATE KEY-----\" (openssl pkey "
+                 "-in KEY -out KEY.new removes a passphrase)", key, ssl_why(why, sizeof why));
         return -1;
     }
     if (client_ca[0] == '\0')
