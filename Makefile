@@ -172,7 +172,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 
