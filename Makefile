@@ -10,7 +10,7 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libcrypto
+PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libssl libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
 CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
@@ -55,6 +55,8 @@ LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -l
 # libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
 # push to Pyroscope (plugin/push.c).
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
+# OpenSSL 3: the front terminates TLS on the profiler port (plugin/tls.c).
+TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
@@ -93,7 +95,7 @@ $(BUILD)/takhind: $(SERVER_OBJ) $(HOSTLIB)
 # The plugin exports only its entry symbol (plugin/exports.map).
 $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 	$(CC) -shared $(filter-out -rdynamic,$(LDFLAGS)) -Wl,--version-script=plugin/exports.map -Wl,-z,defs \
-	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) $(CURL_LIBS) \
+	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) $(CURL_LIBS) $(TLS_LIBS) \
 	    -Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
 $(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
@@ -107,7 +109,7 @@ $(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
@@ -133,7 +135,7 @@ test: all tests
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(PLUGLIB) $(HOSTLIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) -lcivetweb -lprofiler
+	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(TLS_LIBS) -lcivetweb -lprofiler
 
 # bench_heap measures tcmalloc's hooks: it needs tcmalloc as its allocator.
 $(BUILD)/bench/bench_heap: $(BUILD)/obj/bench/bench_heap.o $(HOSTLIB)
@@ -170,7 +172,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 

@@ -4,16 +4,26 @@
  * in the `heads` list, oldest first), BODY (reading a declared body, in
  * `bodies`), then RELAY (in `relays`): connected to civetweb, writing the
  * request, copying the answer back. `heads` and `bodies` are ordered by
- * deadline, since every connection of a list has the same timeout. */
+ * deadline, since every connection of a list has the same timeout.
+ *
+ * With TLS (cfg.tls_cert set) each client socket carries an SSL in
+ * non-blocking mode: the handshake runs in HEAD, under the head's deadline,
+ * and every read and write of the client side goes through it
+ * (client_recv, client_send); civetweb's side stays plain. */
 #include "front.h"
 
 #include "threads.h"
+#include "tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +72,9 @@ struct fconn {
     size_t out_len, out_off;
     bool connected, client_eof, backend_eof, shut_backend;
     bool dead;                  /* closed; freed after the events at hand */
+    SSL *ssl;                   /* TLS: the client side's, else NULL */
+    bool handshaken;            /* TLS: the handshake is done */
+    bool ssl_wants_out;         /* TLS: the last read waits for writability */
     double stalled_since;       /* RELAY: answer pending, client not reading */
 };
 
@@ -90,6 +103,7 @@ struct prof_front {
     list heads, bodies, relays;
     fconn *graveyard;            /* closed, events may still point at them */
     int nconns;
+    SSL_CTX *tls;                /* NULL: plain HTTP */
     double listen_paused_until;  /* after EMFILE: 0 when listening */
     side listener, waker;        /* epoll markers of listen_fd and wake_fd */
     peer_count *peers[1u << PEER_BITS]; /* unfinished requests per address */
@@ -232,6 +246,8 @@ static void conn_free(prof_front *f, fconn *c, bool reset)
         else
             close(c->backend.fd);
     }
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     close(c->client.fd);
     free(c->in);
     free(c->out);
@@ -260,26 +276,102 @@ static const char *status_text(int status)
     }
 }
 
-/* A short answer of the front's own on fd, one non-blocking write. */
-static void reply(int fd, int status, const char *why)
+/* ---- the client's side, plain or through TLS ---- */
+
+/* What an SSL call that returned ret means, as recv and send say it:
+ * 0 the end of the client's stream (close_notify, or a FIN: see tls.c),
+ * -1 with errno (EAGAIN: wait for the events the connection asks). */
+static ssize_t ssl_result(fconn *c, int ret)
 {
-    char msg[640];
+    int saved = errno;
+    switch (SSL_get_error(c->ssl, ret)) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        c->ssl_wants_out = true;
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        errno = saved ? saved : ECONNRESET;
+        ERR_clear_error();
+        return -1;
+    default: /* a TLS protocol error: the stream cannot go on */
+        errno = EPROTO;
+        ERR_clear_error();
+        return -1;
+    }
+}
+
+static ssize_t client_recv(fconn *c, void *buf, size_t len)
+{
+    if (c->ssl == NULL)
+        return recv(c->client.fd, buf, len, 0);
+    size_t got = 0;
+    c->ssl_wants_out = false;
+    errno = 0;
+    int ret = SSL_read_ex(c->ssl, buf, len, &got);
+    return ret == 1 ? (ssize_t)got : ssl_result(c, ret);
+}
+
+/* Writes what it can now: the bytes written, or -1 with errno. A TLS
+ * write left unfinished is retried with the same bytes at least (they may
+ * have moved: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
+static ssize_t client_send(fconn *c, const void *buf, size_t len)
+{
+    if (c->ssl == NULL)
+        return send(c->client.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    size_t put = 0;
+    errno = 0;
+    int ret = SSL_write_ex(c->ssl, buf, len, &put); /* SIGPIPE is blocked (front_main) */
+    return ret == 1 ? (ssize_t)put : ssl_result(c, ret);
+}
+
+/* Ends what the front sends: close_notify, then a FIN. */
+static void client_shut(fconn *c)
+{
+    if (c->ssl != NULL && c->handshaken) {
+        SSL_shutdown(c->ssl); /* one try: it never waits */
+        ERR_clear_error();
+    }
+    shutdown(c->client.fd, SHUT_WR);
+}
+
+/* A short answer of the front's own: status line, headers and body. */
+static int format_reply(char *msg, size_t size, int status, const char *why)
+{
     int body = (int)(strlen(status_text(status)) + 2 + strlen(why) + 1);
-    int n = snprintf(msg, sizeof msg, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+    int n = snprintf(msg, size, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
                      "charset=utf-8\r\nContent-Length: %d\r\nX-Content-Type-Options: nosniff\r\n"
                      "X-Go-Pprof: 1\r\nConnection: close\r\n\r\n%s: %s\n", status,
                      status_text(status), body, status_text(status), why);
-    if (n > 0)
-        send(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1,
-             MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n < 0 ? 0 : (size_t)n < size ? n : (int)size - 1;
 }
 
-/* Answers status and closes, without waiting for the rest of a request. */
+/* The answer on a plain socket, one non-blocking write. */
+static void reply(int fd, int status, const char *why)
+{
+    char msg[640];
+    int n = format_reply(msg, sizeof msg, status, why);
+    send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Answers status and closes, without waiting for the rest of a request.
+ * A TLS client still in its handshake gets no answer: it could not read
+ * one. */
 static void refuse(prof_front *f, fconn *c, int status, const char *why)
 {
     discard_input(c->client.fd);
-    reply(c->client.fd, status, why);
-    shutdown(c->client.fd, SHUT_WR);
+    if (c->ssl == NULL) {
+        reply(c->client.fd, status, why);
+    } else if (c->handshaken) {
+        char msg[640];
+        int n = format_reply(msg, sizeof msg, status, why);
+        client_send(c, msg, (size_t)n);
+    }
+    client_shut(c);
     conn_free(f, c, false);
 }
 
@@ -425,7 +517,7 @@ static void check_head(prof_front *f, fconn *c)
     if (c->head.expect_continue && c->in_len == c->body_start) {
         /* civetweb will say it again; a client takes any number of 1xx */
         static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        send(c->client.fd, go_on, sizeof go_on - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        client_send(c, go_on, sizeof go_on - 1);
     }
     check_body(f, c, c->in_len - c->body_start);
 }
@@ -456,31 +548,84 @@ static void refuse_unfinished(prof_front *f, fconn *c)
     refuse(f, c, 400, why);
 }
 
-/* Client readable in HEAD or BODY. */
+/* TLS: a handshake that failed. Plain HTTP gets a plain answer saying
+ * so (as Go's servers do); other failures have had OpenSSL's alert. A
+ * client that closed before sending a byte (a port probe) is not counted. */
+static void handshake_failed(prof_front *f, fconn *c)
+{
+    unsigned long e = ERR_peek_last_error();
+    char why[160] = "the connection ended";
+    if (e != 0)
+        ERR_error_string_n(e, why, sizeof why);
+    ERR_clear_error();
+    bool silent = BIO_number_read(SSL_get_rbio(c->ssl)) == 0;
+    if (!silent) {
+        prof_metrics_tls_handshake_failure(f->cfg.metrics);
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof ip);
+        prof_log(f->cfg.ph, TK_LOG_DEBUG, "TLS handshake with %s:%d failed: %s", ip,
+                 ntohs(c->peer.sin_port), why);
+    }
+    if (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
+        discard_input(c->client.fd);
+        reply(c->client.fd, 400, "this port serves https: use an https:// URL");
+        shutdown(c->client.fd, SHUT_WR);
+    }
+    conn_free(f, c, false);
+}
+
+/* TLS: drives the handshake (in HEAD, under its deadline). True once it
+ * is done; false while it waits for the client, or once c is gone. */
+static bool handshake(prof_front *f, fconn *c)
+{
+    ERR_clear_error();
+    int ret = SSL_accept(c->ssl);
+    if (ret == 1) {
+        c->handshaken = true;
+        watch(f, &c->client, EPOLLIN | EPOLLRDHUP);
+        return true;
+    }
+    int e = SSL_get_error(c->ssl, ret);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        watch(f, &c->client, EPOLLIN | EPOLLRDHUP | (e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0));
+        return false;
+    }
+    handshake_failed(f, c);
+    return false;
+}
+
+/* Client readable in HEAD or BODY (or, TLS, writable for the handshake or
+ * a read that waits for it). */
 static void read_request(prof_front *f, fconn *c)
 {
-    size_t limit = in_limit(f, c);
-    if (c->in_len >= limit || !in_reserve(c, 1, limit + 1)) {
-        refuse(f, c, c->in_len >= limit ? 413 : 503,
-               c->in_len >= limit ? "request too large" : "out of memory");
+    if (c->ssl != NULL && !c->handshaken && !handshake(f, c))
         return;
-    }
-    ssize_t n = recv(c->client.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n == 0) { /* a half-close before the request was whole */
-        refuse_unfinished(f, c);
-        return;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        conn_free(f, c, false); /* the client gave up */
-        return;
-    }
-    if (n < 0)
-        return;
-    c->in_len += (size_t)n;
-    if (c->ph == HEAD)
-        check_head(f, c);
-    else
-        check_body(f, c, (size_t)n);
+    do { /* TLS: a record may hold more than one read takes */
+        size_t limit = in_limit(f, c);
+        if (c->in_len >= limit || !in_reserve(c, 1, limit + 1)) {
+            refuse(f, c, c->in_len >= limit ? 413 : 503,
+                   c->in_len >= limit ? "request too large" : "out of memory");
+            return;
+        }
+        ssize_t n = client_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n == 0) { /* a half-close before the request was whole */
+            refuse_unfinished(f, c);
+            return;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            conn_free(f, c, false); /* the client gave up */
+            return;
+        }
+        if (c->ssl != NULL)
+            watch(f, &c->client, EPOLLIN | EPOLLRDHUP | (c->ssl_wants_out ? EPOLLOUT : 0));
+        if (n < 0)
+            return;
+        c->in_len += (size_t)n;
+        if (c->ph == HEAD)
+            check_head(f, c);
+        else
+            check_body(f, c, (size_t)n);
+    } while (!c->dead && c->ph != RELAY && c->ssl != NULL && SSL_pending(c->ssl) > 0);
 }
 
 /* ---- relaying ---- */
@@ -490,7 +635,7 @@ static void update_relay(prof_front *f, fconn *c)
     uint32_t cl = 0, be = 0;
     if (!c->client_eof)
         cl |= EPOLLIN | EPOLLRDHUP;
-    if (c->out_off < c->out_len)
+    if (c->out_off < c->out_len || c->ssl_wants_out)
         cl |= EPOLLOUT;
     if (!c->connected || c->sent < c->in_len)
         be |= EPOLLOUT;
@@ -534,7 +679,7 @@ static bool relay_done(prof_front *f, fconn *c)
 {
     if (!c->backend_eof || c->out_off < c->out_len)
         return false;
-    shutdown(c->client.fd, SHUT_WR);
+    client_shut(c);
     discard_input(c->client.fd);
     conn_free(f, c, false);
     return true;
@@ -574,7 +719,9 @@ static bool backend_out(prof_front *f, fconn *c)
 /* Writes what the answer has buffered; false once c is gone. */
 static bool client_out(prof_front *f, fconn *c)
 {
-    ssize_t n = send(c->client.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (c->out_off == c->out_len)
+        return !relay_done(f, c);
+    ssize_t n = client_send(c, c->out + c->out_off, c->out_len - c->out_off);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         conn_free(f, c, true);
         return false;
@@ -616,15 +763,18 @@ static bool backend_in(prof_front *f, fconn *c)
 static bool client_in(prof_front *f, fconn *c)
 {
     char junk[4096];
-    ssize_t n = recv(c->client.fd, junk, sizeof junk, 0);
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        conn_free(f, c, true);
-        return false;
-    }
-    if (n == 0) {
-        c->client_eof = true;
-        pass_half_close(c);
-    }
+    ssize_t n;
+    do {
+        n = client_recv(c, junk, sizeof junk);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            conn_free(f, c, true);
+            return false;
+        }
+        if (n == 0) {
+            c->client_eof = true;
+            pass_half_close(c);
+        }
+    } while (n > 0 && c->ssl != NULL && SSL_pending(c->ssl) > 0);
     return true;
 }
 
@@ -638,9 +788,11 @@ static void relay_event(prof_front *f, side *s, uint32_t ev)
     }
     bool alive = true;
     if (client) {
+        bool read_waits = c->ssl_wants_out;
         if (alive && (ev & EPOLLOUT))
             alive = client_out(f, c);
-        if (alive && (ev & (EPOLLIN | EPOLLRDHUP)) && !c->client_eof)
+        if (alive && ((ev & (EPOLLIN | EPOLLRDHUP)) || (read_waits && (ev & EPOLLOUT))) &&
+            !c->client_eof)
             alive = client_in(f, c);
     } else {
         if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
@@ -704,7 +856,8 @@ static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
     if (!make_room(f, peer->sin_addr.s_addr)) {
         prof_metrics_slow_client(f->cfg.metrics, PROF_SLOW_CONN_CAP);
         log_slow(f, peer, PROF_SLOW_CONN_CAP);
-        reply(fd, 503, "too many connections (profiler.max_conns)");
+        if (f->tls == NULL) /* a TLS client could not read it */
+            reply(fd, 503, "too many connections (profiler.max_conns)");
         close(fd);
         return;
     }
@@ -718,6 +871,13 @@ static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
                  .since = now, .deadline = now + f->cfg.header_timeout_ms / 1e3};
     f->nconns++;
     list_push(&f->heads, c);
+    if (f->tls != NULL && ((c->ssl = SSL_new(f->tls)) == NULL || SSL_set_fd(c->ssl, fd) != 1)) {
+        ERR_clear_error();
+        conn_free(f, c, false);
+        return;
+    }
+    if (f->tls != NULL)
+        SSL_set_accept_state(c->ssl);
     if (watch_new(f, &c->client, EPOLLIN | EPOLLRDHUP) != 0)
         conn_free(f, c, false);
     else
@@ -823,6 +983,12 @@ static void *front_main(void *arg)
 {
     prof_front *f = arg;
     prof_threads_exclude_self(true); /* an HTTP thread, as civetweb's (http.c) */
+    /* OpenSSL writes with write(2): a client's reset must not kill the
+     * process. SIGPIPE raised here stays pending on this thread. */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     struct epoll_event evs[64];
     double stop_by = 0, last_scan = now_s();
     for (;;) {
@@ -896,6 +1062,16 @@ prof_front *prof_front_start(const prof_front_config *cfg, char *err, size_t err
     f->cfg = *cfg;
     f->listen_fd = f->epoll_fd = f->wake_fd = -1;
     f->max_conns = conn_limit(f);
+    if (cfg->tls_cert != NULL && cfg->tls_cert[0] != '\0') {
+        char warn[512];
+        f->tls = prof_tls_ctx_new(cfg->tls_cert, cfg->tls_key ? cfg->tls_key : "",
+                                  cfg->tls_client_ca ? cfg->tls_client_ca : "", err, errlen,
+                                  warn, sizeof warn);
+        if (f->tls == NULL)
+            goto fail;
+        if (warn[0] != '\0')
+            prof_log(f->cfg.ph, TK_LOG_WARN, "%s", warn);
+    }
     if (listen_on(f, err, errlen) != 0)
         goto fail;
     f->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -950,5 +1126,6 @@ void prof_front_stop(prof_front *f)
     close_fd(f->listen_fd);
     close_fd(f->epoll_fd);
     close_fd(f->wake_fd);
+    prof_tls_ctx_free(f->tls);
     free(f);
 }

@@ -16,7 +16,12 @@
  * Ownership: prof_front_start creates the listening socket and the thread;
  * the thread owns every client and internal socket it accepts or opens
  * until prof_front_stop, which joins it and closes every fd left. The
- * config's pointers (secret, metrics, ph) must outlive the front.
+ * config's pointers (secret, metrics, ph) must outlive the front; the TLS
+ * files are read at start.
+ *
+ * TLS (tls_cert set) is terminated here, not in civetweb: the front needs
+ * the plaintext for its deadlines and caps. The handshake counts as part
+ * of the head (header_timeout_ms).
  */
 #ifndef TAKHIN_PLUGIN_FRONT_H
 #define TAKHIN_PLUGIN_FRONT_H
@@ -49,6 +54,9 @@ typedef struct prof_front_config {
     int max_header_bytes;
     int max_conns_per_peer;    /* unfinished requests per client IP address */
     int max_conns;             /* in all (lowered to fit RLIMIT_NOFILE) */
+    const char *tls_cert;      /* PEM files: with tls_cert set the port */
+    const char *tls_key;       /* serves TLS only (tls.h); NULL or "" */
+    const char *tls_client_ca; /* for none, or no client certificate */
     prof_metrics *metrics;     /* slow clients cut off are counted here */
     const prof_host *ph;
 } prof_front_config;

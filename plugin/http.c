@@ -334,6 +334,9 @@ static int start_front(prof_http *h, char *err, size_t errlen)
         .max_header_bytes = s->max_header_bytes,
         .max_conns_per_peer = s->max_conns_per_peer,
         .max_conns = s->max_conns,
+        .tls_cert = s->tls_cert,
+        .tls_key = s->tls_key,
+        .tls_client_ca = s->tls_client_ca,
         .metrics = h->cfg.metrics,
         .ph = h->cfg.ph,
     };

@@ -26,6 +26,7 @@ struct prof_metrics {
     size_t count;
     _Atomic uint64_t auth_failures;
     _Atomic uint64_t slow_clients[PROF_SLOW_REASONS];
+    _Atomic uint64_t tls_handshake_failures;
     _Atomic long inflight;
     endpoint_stats ep[]; /* count + 1: the last is "other" */
 };
@@ -84,6 +85,11 @@ void prof_metrics_slow_client(prof_metrics *m, prof_slow_reason reason)
         atomic_fetch_add(&m->slow_clients[reason], 1);
 }
 
+void prof_metrics_tls_handshake_failure(prof_metrics *m)
+{
+    atomic_fetch_add(&m->tls_handshake_failures, 1);
+}
+
 static void render_slow_clients(const prof_metrics *m, strbuf *out)
 {
     static const char *const names[PROF_SLOW_REASONS] = {"header_timeout", "body_timeout",
@@ -94,6 +100,12 @@ static void render_slow_clients(const prof_metrics *m, strbuf *out)
     for (int r = 0; r < PROF_SLOW_REASONS; r++)
         sb_printf(out, "takhin_profiler_slow_clients_total{reason=\"%s\"} %llu\n", names[r],
                   (unsigned long long)atomic_load(&m->slow_clients[r]));
+    sb_printf(out, "# HELP takhin_profiler_tls_handshake_failures_total TLS handshakes on the "
+                   "profiler port that failed: plain HTTP, an untrusted or missing client "
+                   "certificate, no common protocol.\n"
+                   "# TYPE takhin_profiler_tls_handshake_failures_total counter\n"
+                   "takhin_profiler_tls_handshake_failures_total %llu\n",
+              (unsigned long long)atomic_load(&m->tls_handshake_failures));
 }
 
 static const char *label(const prof_metrics *m, size_t i)

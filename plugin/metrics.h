@@ -48,6 +48,8 @@ typedef enum prof_slow_reason {
     PROF_SLOW_REASONS
 } prof_slow_reason;
 void prof_metrics_slow_client(prof_metrics *m, prof_slow_reason reason);
+/* A TLS handshake on the profiler port that failed (front.c). */
+void prof_metrics_tls_handshake_failure(prof_metrics *m);
 
 /* Figures other parts keep, read by the caller when /metrics is asked. */
 typedef struct prof_metrics_sampled {

@@ -151,10 +151,12 @@ static struct prof_http *listen_on(profiler *p, const prof_settings *s, char *er
     struct prof_http *http = prof_http_start(&cfg, err, errlen);
     if (http == NULL)
         return NULL;
-    prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on http://%s:%d%s%s",
-             s->host, prof_http_port(http), PROF_HTTP_PREFIX,
-             s->token[0] ? " (token required)" : "");
-    if (!prof_auth_is_loopback(s->host) && !s->token[0])
+    bool tls = prof_settings_tls(s), mtls = tls && s->tls_client_ca[0];
+    prof_log(&p->ph, TK_LOG_INFO, "serving /debug/pprof/ on %s://%s:%d%s%s%s",
+             tls ? "https" : "http", s->host, prof_http_port(http), PROF_HTTP_PREFIX,
+             s->token[0] ? " (token required)" : "",
+             mtls ? " (client certificate required)" : "");
+    if (!prof_auth_is_loopback(s->host) && !s->token[0] && !mtls)
         prof_log(&p->ph, TK_LOG_WARN, "profiles are served WITHOUT authentication on %s "
                  "(profiler.allow_unauthenticated_remote): anyone who reaches this port can "
                  "read this process's memory layout and code", s->host);
@@ -248,6 +250,9 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     prof_push_status_json(p->push, &push);
     api->reply_printf(reply, ",\"push\":%s", push.failed || !push.data ? "null" : push.data);
     free(push.data);
+    api->reply_printf(reply, ",\"tls\":{\"enabled\":%s,\"client_ca\":%s}",
+                      prof_settings_tls(&p->settings) ? "true" : "false",
+                      p->settings.tls_client_ca[0] ? "true" : "false");
     api->reply_printf(reply, ",\"configured\":{\"enabled\":%s,\"host\":\"%s\",\"port\":%d},"
                       "\"version\":\"%s\"}",
                       p->settings.enabled ? "true" : "false", p->settings.host,

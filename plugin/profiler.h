@@ -37,7 +37,10 @@ typedef struct prof_settings {
     int64_t block_rate; /* ns */
     char token[PROF_TOKEN_MAX]; /* "" = no authentication */
     bool allow_unauthenticated_remote;
-    bool tls;           /* tls.* set: refused, see prof_settings_check */
+    /* TLS on the public port (front.c, tls.h): PEM files, "" unset. TLS is
+     * on with cert and key; client_ca asks every client for a certificate
+     * of that CA (mTLS), which counts as authentication. */
+    char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
     int max_requests, max_queued, max_header_bytes, request_timeout_ms;
     int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
 } prof_settings;
@@ -48,13 +51,17 @@ extern const tk_config_key prof_config_keys[];
  * 0, or -1 with err. */
 int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
                        char *err, size_t errlen);
-/* Checks what no single key can: TLS, and safe binding when `serving`
- * with these settings. 0, or -1 with err. */
+/* Checks what no single key can: the TLS files (each readable, PEM, the
+ * key the certificate's), and safe binding when `serving` with these
+ * settings (a token or mTLS off loopback). 0, or -1 with err. */
 int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen);
+/* TLS is configured (tls.cert or tls.key set). */
+bool prof_settings_tls(const prof_settings *s);
 
 /* The keys that differ between a and b, as "port, max_requests" ("" for
  * none), in buf of len bytes. Listener keys (host, port, max_requests,
- * max_queued, max_header_bytes, request_timeout_ms) take a new listener;
+ * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
+ * listener;
  * live keys (auth.token, max_duration, cpu_hz,
  * allow_unauthenticated_remote) apply to the next request. `enabled`,
  * heap_sample_bytes and the contention rates (sampling that runs whether

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "push.h"
 #include "sampler.h"
+#include "tls.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +33,11 @@ const tk_config_key prof_config_keys[] = {
     {"auth.token_file", TK_CONFIG_STRING, NULL, 0, 0, "file whose first line is the token"},
     {"allow_unauthenticated_remote", TK_CONFIG_BOOL, "false", 0, 0,
      "permit a non-loopback host without auth (not recommended)"},
-    {"tls.cert", TK_CONFIG_STRING, NULL, 0, 0, "not supported: see README (TLS)"},
-    {"tls.key", TK_CONFIG_STRING, NULL, 0, 0, "not supported: see README (TLS)"},
+    {"tls.cert", TK_CONFIG_STRING, NULL, 0, 0,
+     "PEM certificate (chain) of the profiler port: with tls.key, it serves https only"},
+    {"tls.key", TK_CONFIG_STRING, NULL, 0, 0, "PEM private key of tls.cert (mode 600)"},
+    {"tls.client_ca", TK_CONFIG_STRING, NULL, 0, 0,
+     "PEM CA: every client must present a certificate it signed (mTLS)"},
     {"max_requests", TK_CONFIG_INT, "8", 1, 256, "requests served at once (worker threads)"},
     {"max_queued", TK_CONFIG_INT, "16", 1, 4096, "accepted connections waiting for a worker"},
     {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
@@ -99,9 +103,19 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .header_timeout_ms = (int)api->config_get(cfg, "header_timeout_ms")->i,
         .max_conns_per_peer = (int)api->config_get(cfg, "max_conns_per_peer")->i,
         .max_conns = (int)api->config_get(cfg, "max_conns")->i,
-        .tls = opt_string(api, cfg, "tls.cert")[0] || opt_string(api, cfg, "tls.key")[0],
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
+    static const char *const tls_keys[] = {"tls.cert", "tls.key", "tls.client_ca"};
+    char *tls_out[] = {out->tls_cert, out->tls_key, out->tls_client_ca};
+    for (int i = 0; i < 3; i++) {
+        const char *path = opt_string(api, cfg, tls_keys[i]);
+        if (strlen(path) >= sizeof out->tls_cert) {
+            snprintf(err, errlen, "profiler.%s: expected a path of at most %zu bytes",
+                     tls_keys[i], sizeof out->tls_cert - 1);
+            return -1;
+        }
+        snprintf(tls_out[i], sizeof out->tls_cert, "%s", path);
+    }
     const tk_config_value *sampler = api->config_get(cfg, "cpu_sampler");
     if (prof_sampler_mode_parse(sampler->s, &out->cpu_sampler) != 0) {
         snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, perf, "
@@ -111,23 +125,35 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
     return read_token(api, cfg, out, err, errlen);
 }
 
+bool prof_settings_tls(const prof_settings *s)
+{
+    return s->tls_cert[0] != '\0' || s->tls_key[0] != '\0';
+}
+
 int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen)
 {
-    if (s->tls) {
-        snprintf(err, errlen, "profiler.tls.cert/tls.key: TLS is not available: Debian's "
-                 "civetweb 1.15 cannot initialize OpenSSL 3 (a TLS handshake crashes it), so "
-                 "the profiler never serves TLS. Remove the tls keys and terminate TLS in a "
-                 "proxy in front of 127.0.0.1 (README: TLS)");
+    bool tls = prof_settings_tls(s);
+    if (!tls && s->tls_client_ca[0] != '\0') {
+        snprintf(err, errlen, "profiler.tls.client_ca is set without profiler.tls.cert and "
+                 "profiler.tls.key: client certificates need TLS on the port");
         return -1;
     }
-    if (!serving || prof_auth_is_loopback(s->host) || s->token[0] != '\0')
+    if (tls) { /* the files as the listener will load them, errors and all */
+        prof_tls_ctx *ctx = prof_tls_ctx_new(s->tls_cert, s->tls_key, s->tls_client_ca, err,
+                                             errlen, NULL, 0);
+        if (ctx == NULL)
+            return -1;
+        prof_tls_ctx_free(ctx);
+    }
+    bool mtls = tls && s->tls_client_ca[0] != '\0';
+    if (!serving || prof_auth_is_loopback(s->host) || s->token[0] != '\0' || mtls)
         return 0;
     if (s->allow_unauthenticated_remote)
         return 0;
     snprintf(err, errlen, "profiler.host = \"%s\" is not a loopback address and no token is "
              "set: anyone who reaches it could read this process's memory layout and code. "
              "Set profiler.auth.token or profiler.auth.token_file (TAKHIN_PROFILER_AUTH_TOKEN), "
-             "bind 127.0.0.1, or, knowingly, profiler.allow_unauthenticated_remote: true",
+             "require client certificates (profiler.tls.client_ca), bind 127.0.0.1, or, knowingly, profiler.allow_unauthenticated_remote: true",
              s->host);
     return -1;
 }
@@ -158,7 +184,10 @@ int prof_settings_listener_changes(const prof_settings *a, const prof_settings *
                     len) +
            note_key(a->max_conns_per_peer != b->max_conns_per_peer, "max_conns_per_peer", buf,
                     len) +
-           note_key(a->max_conns != b->max_conns, "max_conns", buf, len);
+           note_key(a->max_conns != b->max_conns, "max_conns", buf, len) +
+           note_key(strcmp(a->tls_cert, b->tls_cert) != 0, "tls.cert", buf, len) +
+           note_key(strcmp(a->tls_key, b->tls_key) != 0, "tls.key", buf, len) +
+           note_key(strcmp(a->tls_client_ca, b->tls_client_ca) != 0, "tls.client_ca", buf, len);
 }
 
 int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,

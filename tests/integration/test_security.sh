@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The profiler port is safe to run: token auth (Bearer and Basic, the
 # latter as go tool pprof sends it), no public binding without auth, no
-# TLS pretending, limits against slow and greedy clients, and /metrics.
+# half-configured TLS, limits against slow and greedy clients, and /metrics.
 source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof
 token=s3cret-$RANDOM$RANDOM
@@ -88,7 +88,8 @@ start_fails() {
 }
 start_fails "a public host without a token" "is not a loopback address and no token" \
     TAKHIN_PROFILER_HOST=0.0.0.0
-start_fails "TLS keys" "TLS is not available" TAKHIN_PROFILER_TLS_CERT=/etc/ssl/x.pem
+start_fails "tls.cert without tls.key" "profiler.tls.cert is set without profiler.tls.key" \
+    TAKHIN_PROFILER_TLS_CERT=/etc/ssl/x.pem
 start_fails "auth.token and auth.token_file together" "both set" \
     TAKHIN_PROFILER_AUTH_TOKEN=x TAKHIN_PROFILER_AUTH_TOKEN_FILE="$TK_TMP/token"
 if start_server open "$TK_TMP/takhin.yaml" TAKHIN_PROFILER_HOST=0.0.0.0 \
