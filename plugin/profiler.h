@@ -68,6 +68,19 @@ bool prof_settings_tls(const prof_settings *s);
  * or not the HTTP side serves) are neither. Returns the count. */
 int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
                                    size_t len);
+/* A comma-separated list of the keys that changed, built in a caller's
+ * buffer: prof_keys_start, then prof_keys_note per key. */
+typedef struct prof_keys {
+    char *buf;
+    size_t len;
+    int count; /* keys noted */
+} prof_keys;
+static inline prof_keys prof_keys_start(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    return (prof_keys){buf, len, 0};
+}
+void prof_keys_note(prof_keys *k, bool differs, const char *key);
 int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,
                                size_t len);
 

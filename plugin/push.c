@@ -355,32 +355,22 @@ int prof_push_settings_read(const tk_host_api *api, const tk_config *cfg,
     return 0;
 }
 
-static int note(bool differs, const char *key, char *buf, size_t len)
-{
-    if (!differs)
-        return 0;
-    size_t n = strlen(buf);
-    if (n < len)
-        snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
-    return 1;
-}
-
 int prof_push_settings_changes(const prof_push_settings *a, const prof_push_settings *b,
                                char *buf, size_t len)
 {
-    buf[0] = '\0';
-    return note(strcmp(a->url, b->url) != 0, "push.url", buf, len) +
-           note(a->interval_ms != b->interval_ms, "push.interval", buf, len) +
-           note(a->timeout_ms != b->timeout_ms, "push.timeout", buf, len) +
-           note(strcmp(a->service_name, b->service_name) != 0, "push.service_name", buf,
-                len) +
-           note(strcmp(a->labels, b->labels) != 0, "push.labels", buf, len) +
-           note(a->types != b->types, "push.types", buf, len) +
-           note(strcmp(a->tenant, b->tenant) != 0, "push.tenant", buf, len) +
-           note(strcmp(a->user, b->user) != 0 || strcmp(a->password, b->password) != 0 ||
-                    strcmp(a->token, b->token) != 0, "push.auth", buf, len) +
-           note(a->multipart != b->multipart, "push.multipart", buf, len) +
-           note(a->max_queue_bytes != b->max_queue_bytes, "push.max_queue_bytes", buf, len);
+    prof_keys k = prof_keys_start(buf, len);
+    prof_keys_note(&k, strcmp(a->url, b->url) != 0, "push.url");
+    prof_keys_note(&k, a->interval_ms != b->interval_ms, "push.interval");
+    prof_keys_note(&k, a->timeout_ms != b->timeout_ms, "push.timeout");
+    prof_keys_note(&k, strcmp(a->service_name, b->service_name) != 0, "push.service_name");
+    prof_keys_note(&k, strcmp(a->labels, b->labels) != 0, "push.labels");
+    prof_keys_note(&k, a->types != b->types, "push.types");
+    prof_keys_note(&k, strcmp(a->tenant, b->tenant) != 0, "push.tenant");
+    prof_keys_note(&k, strcmp(a->user, b->user) != 0 || strcmp(a->password, b->password) != 0 ||
+                           strcmp(a->token, b->token) != 0, "push.auth");
+    prof_keys_note(&k, a->multipart != b->multipart, "push.multipart");
+    prof_keys_note(&k, a->max_queue_bytes != b->max_queue_bytes, "push.max_queue_bytes");
+    return k.count;
 }
 
 /* ================= state ================= */

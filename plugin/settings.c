@@ -153,52 +153,51 @@ int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t 
     snprintf(err, errlen, "profiler.host = \"%s\" is not a loopback address and no token is "
              "set: anyone who reaches it could read this process's memory layout and code. "
              "Set profiler.auth.token or profiler.auth.token_file (TAKHIN_PROFILER_AUTH_TOKEN), "
-             "require client certificates (profiler.tls.client_ca), bind 127.0.0.1, or, knowingly, profiler.allow_unauthenticated_remote: true",
+             "require client certificates (profiler.tls.client_ca), bind 127.0.0.1, or, "
+             "knowingly, profiler.allow_unauthenticated_remote: true",
              s->host);
     return -1;
 }
 
-/* Appends `key` to the comma-separated list in buf when `differs`. */
-static int note_key(bool differs, const char *key, char *buf, size_t len)
+void prof_keys_note(prof_keys *k, bool differs, const char *key)
 {
     if (!differs)
-        return 0;
-    size_t n = strlen(buf);
-    if (n < len)
-        snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
-    return 1;
+        return;
+    size_t n = strlen(k->buf);
+    if (n < k->len)
+        snprintf(k->buf + n, k->len - n, "%s%s", n ? ", " : "", key);
+    k->count++;
 }
 
 int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
                                    size_t len)
 {
-    buf[0] = '\0';
-    return note_key(strcmp(a->host, b->host) != 0, "host", buf, len) +
-           note_key(a->port != b->port, "port", buf, len) +
-           note_key(a->max_requests != b->max_requests, "max_requests", buf, len) +
-           note_key(a->max_queued != b->max_queued, "max_queued", buf, len) +
-           note_key(a->max_header_bytes != b->max_header_bytes, "max_header_bytes", buf, len) +
-           note_key(a->request_timeout_ms != b->request_timeout_ms, "request_timeout_ms", buf,
-                    len) +
-           note_key(a->header_timeout_ms != b->header_timeout_ms, "header_timeout_ms", buf,
-                    len) +
-           note_key(a->max_conns_per_peer != b->max_conns_per_peer, "max_conns_per_peer", buf,
-                    len) +
-           note_key(a->max_conns != b->max_conns, "max_conns", buf, len) +
-           note_key(strcmp(a->tls_cert, b->tls_cert) != 0, "tls.cert", buf, len) +
-           note_key(strcmp(a->tls_key, b->tls_key) != 0, "tls.key", buf, len) +
-           note_key(strcmp(a->tls_client_ca, b->tls_client_ca) != 0, "tls.client_ca", buf, len);
+    prof_keys k = prof_keys_start(buf, len);
+    prof_keys_note(&k, strcmp(a->host, b->host) != 0, "host");
+    prof_keys_note(&k, a->port != b->port, "port");
+    prof_keys_note(&k, a->max_requests != b->max_requests, "max_requests");
+    prof_keys_note(&k, a->max_queued != b->max_queued, "max_queued");
+    prof_keys_note(&k, a->max_header_bytes != b->max_header_bytes, "max_header_bytes");
+    prof_keys_note(&k, a->request_timeout_ms != b->request_timeout_ms, "request_timeout_ms");
+    prof_keys_note(&k, a->header_timeout_ms != b->header_timeout_ms, "header_timeout_ms");
+    prof_keys_note(&k, a->max_conns_per_peer != b->max_conns_per_peer, "max_conns_per_peer");
+    prof_keys_note(&k, a->max_conns != b->max_conns, "max_conns");
+    prof_keys_note(&k, strcmp(a->tls_cert, b->tls_cert) != 0, "tls.cert");
+    prof_keys_note(&k, strcmp(a->tls_key, b->tls_key) != 0, "tls.key");
+    prof_keys_note(&k, strcmp(a->tls_client_ca, b->tls_client_ca) != 0, "tls.client_ca");
+    return k.count;
 }
 
 int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,
                                size_t len)
 {
-    buf[0] = '\0';
-    return note_key(strcmp(a->token, b->token) != 0, "auth.token", buf, len) +
-           note_key(a->max_duration != b->max_duration, "max_duration", buf, len) +
-           note_key(a->cpu_hz != b->cpu_hz, "cpu_hz", buf, len) +
-           note_key(a->cpu_sampler != b->cpu_sampler, "cpu_sampler", buf, len) +
-           note_key(a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers", buf, len) +
-           note_key(a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
-                    "allow_unauthenticated_remote", buf, len);
+    prof_keys k = prof_keys_start(buf, len);
+    prof_keys_note(&k, strcmp(a->token, b->token) != 0, "auth.token");
+    prof_keys_note(&k, a->max_duration != b->max_duration, "max_duration");
+    prof_keys_note(&k, a->cpu_hz != b->cpu_hz, "cpu_hz");
+    prof_keys_note(&k, a->cpu_sampler != b->cpu_sampler, "cpu_sampler");
+    prof_keys_note(&k, a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers");
+    prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
+                   "allow_unauthenticated_remote");
+    return k.count;
 }
