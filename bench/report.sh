@@ -68,6 +68,9 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
 run cpumicro "$BUILD/bench/bench_cpu" $((PAIRS < 15 ? 15 : PAIRS)) 100 1000
 run sampler "$BUILD/bench/bench_sampler" 3 $((PAIRS < 15 ? 15 : PAIRS))
 run lightload bench/cpu_light_load.sh 3 5 300 1000 5000
+run slowloris bench/slowloris.sh 3
+run tls bench/tls.sh 200
+run push bench/push_overhead.sh 4 30
 run cpu100 bench/cpu_overhead.sh "$OVERHEAD_PAIRS" 5 100
 run cpu1000 bench/cpu_overhead.sh "$OVERHEAD_PAIRS" 5 1000
 run heapwl bench/bench_heap_workload.sh "$OVERHEAD_PAIRS" 5
@@ -370,6 +373,12 @@ section sampler "CPU samplers side by side (bench_sampler)" \
     "perf task-clock events, thread timers and gperftools' ITIMER_PROF in one process: samples per CPU-second on a bursty workload over burst phases; the cost of a sample and the on/off CPU time of a CPU-bound thread; and the CPU a short burst costs with each sampler on (a per-thread perf event is switched with its thread, which the event does not count)."
 section lightload "CPU samplers on a lightly loaded takhind (cpu_light_load.sh)" \
     "The demo at 300, 1000 and 5000 records/s per producer, 2 producers, each sampler in turn: the rate achieved (samples per second of the process's CPU time in the profile's window, from X-Takhin-Cpu-Hz) with 100 Hz asked."
+section slowloris "The operator under slow clients (slowloris.sh)" \
+    "100 clients dribbling headers, 100 trickling bodies and 1000 idle connections against the profiler port's front, from other addresses and from the operator's own; 20 operator requests with the token per round, each on a new connection: p50 and p99."
+section tls "TLS on the profiler port (tls.sh)" \
+    "Plain HTTP, https and mTLS servers in one run, requests interleaved, a new connection and full handshake each: p50 and p99 per path, and the handshake alone."
+section push "Continuous push to a Pyroscope receiver (push_overhead.sh)" \
+    "One takhind, windows with push off and on (config reload), cpu, allocs, mutex and block at the default 15 s interval to the test suite's receiver: CPU per record on/off."
 section cpumicro "CPU profiling: the cost of a sample (bench_cpu)" \
     "One CPU-bound thread (a hash loop under a 14-frame stack), chunks of about 0.2 s of its CPU time alternately without and with gperftools' profiler at the rate asked; and the time inside gperftools' SIGPROF handler, timed by a wrapper handler. The takhind figures below carry the machine's noise; these resolve a tenth of a percent."
 section cpu100 "CPU profiling overhead at 100 Hz" \
