@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -34,7 +33,6 @@ typedef struct ring_slot {
     _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
     pid_t tid;
     uint32_t depth;
-    char name[16];
     uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
 } ring_slot;
 
@@ -53,6 +51,8 @@ typedef struct armed {
     uint32_t count_extra;         /* how many of them count one more */
     ring_slot *last; /* a copy of its latest sample, NULL before one: a reader's
                         window ends counting there the CPU used since (tail) */
+    char name[16];   /* its name (comm), read at most once a second */
+    double name_at;  /* CLOCK_MONOTONIC seconds of that read; 0: never */
 } armed;
 
 struct prof_sampler {
@@ -93,6 +93,7 @@ static struct {
     /* The perf fds of the current session: 1 = re-armed by ioctl, or the
      * buffer whose tail the handler moves. */
     _Atomic(void *) owned[FD_TABLE];
+    _Atomic pid_t fd_tid[FD_TABLE]; /* the thread each of those fds samples */
 } G;
 
 #define OWNED_REFRESH ((void *)1)
@@ -125,12 +126,16 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* True when the signal is one of the running session's; re-arms a perf
- * event. */
-static bool ours(prof_sampler *s, const siginfo_t *si)
+/* True when the signal is one of the running session's, with the thread
+ * it samples in *tid (a timer's value carries it, a perf fd maps to it:
+ * no system call); re-arms a perf event. */
+static bool ours(prof_sampler *s, const siginfo_t *si, pid_t *tid)
 {
-    if (si->si_code == SI_TIMER)
-        return si->si_value.sival_int == s->token;
+    if (si->si_code == SI_TIMER) {
+        uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
+        *tid = (pid_t)(v & 0xffffffffu);
+        return (int)(v >> 32) == s->token;
+    }
     void *owned = si->si_code > 0 && si->si_fd >= 0 && si->si_fd < FD_TABLE
                       ? atomic_load(&G.owned[si->si_fd]) : NULL;
     if (owned == OWNED_REFRESH) {
@@ -140,6 +145,8 @@ static bool ours(prof_sampler *s, const siginfo_t *si)
         uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
         __atomic_store_n(&meta->data_tail, head, __ATOMIC_RELEASE);
     }
+    if (owned != NULL)
+        *tid = atomic_load(&G.fd_tid[si->si_fd]);
     return owned != NULL;
 }
 
@@ -161,7 +168,7 @@ static ring_slot *claim(prof_sampler *s, uint64_t *pos)
     }
 }
 
-static void record(prof_sampler *s, void *uc)
+static void record(prof_sampler *s, pid_t tid, void *uc)
 {
     uint64_t pos;
     ring_slot *slot = claim(s, &pos);
@@ -170,8 +177,7 @@ static void record(prof_sampler *s, void *uc)
         return;
     }
     bool truncated;
-    slot->tid = (pid_t)syscall(SYS_gettid);
-    prctl(PR_GET_NAME, slot->name);
+    slot->tid = tid;
     slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
                                                  PROF_SAMPLER_MAX_DEPTH, &truncated);
     atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
@@ -185,8 +191,9 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
     uint64_t t0 = now_ns();
     atomic_fetch_add(&G.inflight, 1); /* before reading current: see stop */
     prof_sampler *s = atomic_load(&G.current);
-    if (s != NULL && ours(s, si)) {
-        record(s, uc);
+    pid_t tid;
+    if (s != NULL && ours(s, si, &tid)) {
+        record(s, tid, uc);
         atomic_fetch_add(&s->handler_ns, now_ns() - t0);
     }
     atomic_fetch_sub(&G.inflight, 1);
@@ -220,6 +227,7 @@ static int arm_event(armed *t)
     if (t->fd >= FD_TABLE || fcntl(t->fd, F_SETFL, O_ASYNC) != 0 ||
         fcntl(t->fd, F_SETSIG, G.sig) != 0 || fcntl(t->fd, F_SETOWN_EX, &owner) != 0)
         return -1;
+    atomic_store(&G.fd_tid[t->fd], t->tid);
     void *ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
     t->ring = ring == MAP_FAILED ? NULL : ring;
     atomic_store(&G.owned[t->fd], t->ring ? t->ring : OWNED_REFRESH);
@@ -240,7 +248,7 @@ static int open_timer(pid_t tid, int sig, int token, int64_t period_ns, timer_t 
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sig;
-    sev.sigev_value.sival_int = token;
+    sev.sigev_value.sival_ptr = (void *)(((uintptr_t)(unsigned)token << 32) | (uint32_t)tid);
     sev._sigev_un._tid = tid; /* sigev_notify_thread_id */
     if (timer_create(thread_clock(tid), &sev, out) != 0)
         return -1;
@@ -469,20 +477,40 @@ static void weight_of(prof_sampler *s, const ring_slot *slot, int64_t *count, in
 
 /* Keeps a copy of a thread's latest sample (no copy when out of memory:
  * its tail then goes uncounted). */
-static void keep_last(prof_sampler *s, const ring_slot *slot)
+static void keep_last(armed *t, const ring_slot *slot)
 {
-    armed *t = find_thread(s, slot->tid);
-    if (t != NULL && t->last == NULL)
+    if (t->last == NULL)
         t->last = malloc(sizeof *t->last);
-    if (t != NULL && t->last != NULL)
+    if (t->last != NULL)
         memcpy(t->last, slot, sizeof *slot);
 }
 
-static void add_to(prof_sampler_reader *r, const ring_slot *slot, int64_t count, int64_t cpu_ns)
+/* A thread's name (comm): read by the collector, not in the handler, at
+ * most once a second, so a rename shows within a second. */
+static const char *name_of(armed *t)
 {
-    char name[17];
-    memcpy(name, slot->name, 16);
-    name[16] = '\0';
+    if (t == NULL)
+        return "(exited)";
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (t->name_at == 0 || at - t->name_at >= 1) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)t->tid);
+        FILE *f = fopen(path, "re");
+        if (f != NULL) {
+            if (fgets(t->name, sizeof t->name, f) != NULL)
+                t->name[strcspn(t->name, "\n")] = '\0';
+            fclose(f);
+        }
+        t->name_at = at;
+    }
+    return t->name;
+}
+
+static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *name,
+                   int64_t count, int64_t cpu_ns)
+{
     int64_t values[2] = {count, cpu_ns};
     pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
     pf_err err = {0};
@@ -504,7 +532,8 @@ static void add_tails(prof_sampler *s, prof_sampler_reader *r)
         if (now <= t->cpu_ns)
             continue;
         int64_t cpu = (int64_t)(now - t->cpu_ns);
-        add_to(r, t->last, (int64_t)((double)cpu / (double)s->period_ns + 0.5), cpu);
+        add_to(r, t->last, name_of(t), (int64_t)((double)cpu / (double)s->period_ns + 0.5),
+               cpu);
     }
 }
 
@@ -513,10 +542,13 @@ static void deliver(prof_sampler *s, const ring_slot *slot)
 {
     int64_t count, cpu_ns;
     weight_of(s, slot, &count, &cpu_ns);
-    keep_last(s, slot);
+    armed *t = find_thread(s, slot->tid);
+    const char *name = name_of(t);
+    if (t != NULL)
+        keep_last(t, slot);
     for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
         r->signals++;
-        add_to(r, slot, count, cpu_ns);
+        add_to(r, slot, name, count, cpu_ns);
     }
 }
 

@@ -25,14 +25,15 @@
  * to the host). Threads beyond that budget get a thread timer instead,
  * and the profile says how many.
  *
- * Samples: the handler (async-signal-safe: no lock, no allocation; system
- * calls: gettid, prctl for the thread's name, the perf re-arm ioctl when
- * there is no buffer)
+ * Samples: the handler (async-signal-safe: no lock, no allocation, no
+ * system call but the perf re-arm ioctl when there is no buffer; the
+ * thread comes from the event's fd or the timer's value, its name is read
+ * by the collector)
  * unwinds the interrupted context with the plugin's unwinder, bounded by
  * the process's mappings (procself.h), into a lock-free ring; a collector
  * thread drains it every PROF_SAMPLER_DRAIN_MS into a pf_profile with
- * labels thread (the name) and thread_id (numeric). A full ring drops the
- * sample and counts it.
+ * labels thread (the name, read at most once a second) and thread_id
+ * (numeric). A full ring drops the sample and counts it.
  *
  * Weights: the signals say where a thread is; its CPU clock (the kernel's
  * account, what /proc shows), read by the collector at each drain, says
