@@ -188,3 +188,32 @@ rawhttp_build() {
     not_ok "tests/integration/tools/rawhttp builds ($(head -c 300 "$TK_TMP/rawhttp-build.log"))"
     return 1
 }
+
+# make_pki DIR: test certificates in DIR, made with openssl: a CA (ca),
+# another CA (otherca), a server certificate of ca for 127.0.0.1 and
+# localhost (server), a client of ca (client) and a client of otherca
+# (stranger); NAME.pem and NAME.key each, keys mode 0600. Non-zero on
+# failure (openssl's messages in DIR/log).
+make_pki() {
+    local pki=$1
+    mkdir -p "$pki"
+    pki_ca() {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj "/CN=takhin test $1" -keyout "$pki/$1.key" -out "$pki/$1.pem" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+            2>>"$pki/log"
+    }
+    pki_cert() { # NAME CA EXTENSIONS
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+            -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>>"$pki/log" &&
+        printf '%s\n' "$3" >"$pki/$1.ext" &&
+        openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.pem" -CAkey "$pki/$2.key" \
+            -CAcreateserial -days 2 -extfile "$pki/$1.ext" -out "$pki/$1.pem" 2>>"$pki/log"
+    }
+    pki_ca ca && pki_ca otherca &&
+        pki_cert server ca "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth" &&
+        pki_cert client ca "extendedKeyUsage=clientAuth" &&
+        pki_cert stranger otherca "extendedKeyUsage=clientAuth" &&
+        chmod 600 "$pki"/*.key
+}

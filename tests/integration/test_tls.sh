@@ -12,26 +12,7 @@ token=tls-$RANDOM$RANDOM
 # ---- certificates: a CA, a server for 127.0.0.1/localhost, a client of
 # that CA, a client of another CA ----
 pki=$TK_TMP/pki
-mkdir -p "$pki"
-mkca() { # mkca NAME: a self-signed CA
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-        -subj "/CN=takhin test $1" -keyout "$pki/$1.key" -out "$pki/$1.pem" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
-        2>>"$pki/log"
-}
-mkcert() { # mkcert NAME CA EXTENSIONS: a key and a certificate signed by CA
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
-        -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>>"$pki/log" &&
-    printf '%s\n' "$3" >"$pki/$1.ext" &&
-    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.pem" -CAkey "$pki/$2.key" \
-        -CAcreateserial -days 2 -extfile "$pki/$1.ext" -out "$pki/$1.pem" 2>>"$pki/log"
-}
-if mkca ca && mkca otherca &&
-    mkcert server ca "subjectAltName=IP:127.0.0.1,DNS:localhost
-extendedKeyUsage=serverAuth" &&
-    mkcert client ca "extendedKeyUsage=clientAuth" &&
-    mkcert stranger otherca "extendedKeyUsage=clientAuth"; then
-    chmod 600 "$pki"/*.key
+if make_pki "$pki"; then
     ok "test certificates made (CA, server, client, another CA's client)"
 else
     not_ok "test certificates made: $(cat "$pki/log")"
