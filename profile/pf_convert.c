@@ -27,29 +27,6 @@ static const char *cstr(conv *c, int64_t i)
     return c->str[i];
 }
 
-static int cmp_start(const void *a, const void *b, void *arg)
-{
-    const pf_pmapping *maps = arg;
-    uint64_t x = maps[*(const uint32_t *)a].start, y = maps[*(const uint32_t *)b].start;
-    return x < y ? -1 : x > y;
-}
-
-/* Index of the mapping containing addr, or -1 (as the encoder finds it). */
-static int64_t find_mapping(const conv *c, uint64_t addr)
-{
-    size_t lo = 0, hi = c->p->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->p->maps[c->by_start[mid]].start <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || addr >= c->p->maps[c->by_start[lo - 1]].limit)
-        return -1;
-    return c->by_start[lo - 1];
-}
-
 static bool all_zero(const int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -119,12 +96,8 @@ static int tables(conv *c)
         if (pf_decoded_add_function(d, &f) < 0)
             return -1;
     }
-    c->by_start = malloc((p->nmaps + 1) * sizeof *c->by_start);
-    if (c->by_start == NULL)
+    if ((c->by_start = pf_profile_maps_by_start(p)) == NULL)
         return -1;
-    for (size_t i = 0; i < p->nmaps; i++)
-        c->by_start[i] = (uint32_t)i;
-    qsort_r(c->by_start, p->nmaps, sizeof *c->by_start, cmp_start, p->maps);
     for (size_t i = 0; i < p->nlocs; i++) {
         const pf_loc *l = &p->locs[i];
         pf_dlocation dl = {i + 1, l->addr, 0, 0, d->nlines};
@@ -134,7 +107,7 @@ static int tables(conv *c)
             if (pf_decoded_add_line(d, l->func - 1, l->line) < 0)
                 return -1;
         } else {
-            int64_t mi = find_mapping(c, l->addr);
+            int64_t mi = pf_profile_find_mapping(c->p, c->by_start, l->addr);
             dl.mapping = mi >= 0 ? (uint32_t)mi + 1 : 0;
         }
         if (pf_decoded_add_location(d, &dl) < 0)

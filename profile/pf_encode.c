@@ -178,22 +178,6 @@ typedef struct loc_ctx {
     bool fake_used;
 } loc_ctx;
 
-/* Index of the mapping containing addr, or -1. */
-static int64_t find_mapping(const loc_ctx *c, uint64_t addr)
-{
-    size_t lo = 0, hi = c->p->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->p->maps[c->by_start[mid]].start <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || addr >= c->p->maps[c->by_start[lo - 1]].limit)
-        return -1;
-    return c->by_start[lo - 1];
-}
-
 /* Turns a symbolizer result into Lines; notes what it found in the mapping. */
 static size_t symbolic_lines(loc_ctx *c, uint64_t addr, pf_pmapping *m,
                              Perftools__Profiles__Line *lines)
@@ -241,7 +225,7 @@ static void put_location(enc *e, loc_ctx *c, size_t idx)
         c->fake.has_filenames |= c->p->funcs[l->func - 1].file != 0;
         c->fake.has_lines |= l->line != 0;
     } else {
-        int64_t mi = find_mapping(c, l->addr);
+        int64_t mi = pf_profile_find_mapping(c->p, c->by_start, l->addr);
         pf_pmapping *map = mi >= 0 ? &c->p->maps[mi] : NULL;
         m.mapping_id = mi >= 0 ? (uint64_t)mi + 1 : 0;
         m.address = l->addr;
@@ -254,26 +238,16 @@ static void put_location(enc *e, loc_ctx *c, size_t idx)
     put_msg(e, 4, &m.base);
 }
 
-static int cmp_start(const void *a, const void *b, void *arg)
-{
-    const pf_pmapping *maps = arg;
-    uint64_t x = maps[*(const uint32_t *)a].start, y = maps[*(const uint32_t *)b].start;
-    return x < y ? -1 : x > y;
-}
-
 /* Writes every location; fills c (mapping flags, the fake mapping). */
 static pf_code put_locations(enc *e, loc_ctx *c)
 {
     pf_profile *p = c->p;
-    c->by_start = malloc((p->nmaps + 1) * sizeof(uint32_t));
-    if (c->by_start == NULL)
+    if ((c->by_start = pf_profile_maps_by_start(p)) == NULL)
         return PF_ERR_NOMEM;
     for (size_t i = 0; i < p->nmaps; i++) {
-        c->by_start[i] = (uint32_t)i;
         p->maps[i].has_functions = p->maps[i].has_filenames = false;
         p->maps[i].has_lines = p->maps[i].has_inline = false;
     }
-    qsort_r(c->by_start, p->nmaps, sizeof(uint32_t), cmp_start, p->maps);
     if (c->sym != NULL)
         pf_symbolizer_sync(c->sym);
     for (size_t i = 0; i < p->nlocs && e->status == PF_OK; i++)

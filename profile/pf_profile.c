@@ -349,3 +349,36 @@ size_t pf_profile_location_count(const pf_profile *p)
 {
     return p->nlocs;
 }
+
+static int cmp_start(const void *a, const void *b, void *arg)
+{
+    const pf_pmapping *maps = arg;
+    uint64_t x = maps[*(const uint32_t *)a].start, y = maps[*(const uint32_t *)b].start;
+    return x < y ? -1 : x > y;
+}
+
+uint32_t *pf_profile_maps_by_start(const pf_profile *p)
+{
+    uint32_t *by_start = malloc((p->nmaps + 1) * sizeof *by_start);
+    if (by_start == NULL)
+        return NULL;
+    for (size_t i = 0; i < p->nmaps; i++)
+        by_start[i] = (uint32_t)i;
+    qsort_r(by_start, p->nmaps, sizeof *by_start, cmp_start, p->maps);
+    return by_start;
+}
+
+int64_t pf_profile_find_mapping(const pf_profile *p, const uint32_t *by_start, uint64_t addr)
+{
+    size_t lo = 0, hi = p->nmaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->maps[by_start[mid]].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || addr >= p->maps[by_start[lo - 1]].limit)
+        return -1;
+    return by_start[lo - 1];
+}

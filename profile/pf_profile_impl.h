@@ -65,4 +65,10 @@ struct pf_profile {
 /* Interns a function by (name, file); returns its index or -1 (no memory). */
 int64_t pf_profile_func(pf_profile *p, int64_t name, int64_t file, int64_t start_line);
 
+/* The mapping indices sorted by start address, a malloc'd array the
+ * caller frees (NULL: no memory), for pf_profile_find_mapping. */
+uint32_t *pf_profile_maps_by_start(const pf_profile *p);
+/* Index of the mapping containing addr, or -1. */
+int64_t pf_profile_find_mapping(const pf_profile *p, const uint32_t *by_start, uint64_t addr);
+
 #endif
