@@ -1,26 +1,17 @@
 /* Strict request checks: see request.h. */
 #include "request.h"
 
+#include "pf_common.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the %XX at s (s[0] == '%'): the byte, or -1 if malformed. */
 static int pct(const char *s)
 {
-    int hi = hexval(s[1]);
-    int lo = hi < 0 ? -1 : hexval(s[2]);
+    int hi = pf_hex_digit(s[1]);
+    int lo = hi < 0 ? -1 : pf_hex_digit(s[2]);
     return lo < 0 ? -1 : hi * 16 + lo;
 }
 

@@ -40,6 +40,9 @@ typedef int (*pf_write_fn)(void *ctx, const void *data, size_t len);
 /* Static name of a code ("out of memory", "malformed input", ...). */
 const char *pf_code_name(pf_code code);
 
+/* The value of a hexadecimal digit, or -1 (for %XX escapes and the like). */
+int pf_hex_digit(char c);
+
 /* Arena: many small allocations freed at once (zero-initialize it). The
  * memory is 16-aligned and zeroed; NULL when out of memory. */
 typedef struct pf_arena {

@@ -321,3 +321,14 @@ void pf_strtab_free(pf_strtab *t)
     pf_arena_free(&t->arena);
     memset(t, 0, sizeof *t);
 }
+
+int pf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

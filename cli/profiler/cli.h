@@ -79,6 +79,10 @@ int cli_local_run(const cli_opts *o);
 
 /* Messages on stderr, prefixed "takhin-profiler: ". */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error: printed with where to find the flags (`command -help`,
+ * or -help when command is NULL); returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* mkdir -p dir (0755). 0, or -1 with the message printed. */

@@ -1,6 +1,8 @@
 /* curl.c - takhin-profiler's transport on libcurl (see cli_http.h). */
 #include "cli_http.h"
+
 #include "cli.h"
+#include "pf_common.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -24,17 +26,6 @@ static double now(void)
 
 /* ---- -remote ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out. 0, or -1 (bad escape, NUL, too long). */
 static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
 {
@@ -44,7 +35,7 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = pf_hex_digit(s[i + 1]), l = pf_hex_digit(s[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return -1;
             c = h * 16 + l;

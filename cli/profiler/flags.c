@@ -89,15 +89,17 @@ void cli_usage(FILE *out)
         out);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *command, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cli_error("%s (see -help)", msg);
+    if (command != NULL)
+        cli_error("%s: %s (see takhin-profiler %s -help)", command, msg, command);
+    else
+        cli_error("%s (see -help)", msg);
     return CLI_EXIT_USAGE;
 }
 
@@ -142,7 +144,7 @@ static int parse_long(const char *name, const char *v, long min, long *out)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno != 0 || x < min)
-        return usage_error("-%s %s: expected a whole number", name, v);
+        return cli_usage_error(NULL, "-%s %s: expected a whole number", name, v);
     *out = x;
     return CLI_OK;
 }
@@ -159,7 +161,7 @@ static int parse_kind(const char *v, cli_kind *k)
         *k = v[0] == 't' ? CLI_GOROUTINE : CLI_CPU;
         return CLI_OK;
     }
-    return usage_error("-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace "
+    return cli_usage_error(NULL, "-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace "
                        "or all", v);
 }
 
@@ -215,7 +217,7 @@ static int set_flag(cli_opts *o, const flag *f, const char *v)
     case F_FLAME:
         if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 &&
             strcmp(v, "0") != 0)
-            return usage_error("-%s=%s: expected true or false", f->name, v);
+            return cli_usage_error(NULL, "-%s=%s: expected true or false", f->name, v);
         *(bool *)dst = v[0] == 't' || v[0] == '1';
         return CLI_OK;
     case F_STR:
@@ -223,7 +225,7 @@ static int set_flag(cli_opts *o, const flag *f, const char *v)
         return CLI_OK;
     case F_DUR:
         if (cli_parse_duration(v, (double *)dst) != 0)
-            return usage_error("-%s %s: expected a duration like 30s, 500ms, 2m", f->name, v);
+            return cli_usage_error(NULL, "-%s %s: expected a duration like 30s, 500ms, 2m", f->name, v);
         return CLI_OK;
     case F_LONG:
         return parse_long(f->name, v, 0, (long *)dst);
@@ -244,7 +246,7 @@ static int one_flag(cli_opts *o, int argc, char **argv, int *i)
     }
     const flag *f = find_flag(a, len);
     if (f == NULL)
-        return usage_error("unknown flag %s", argv[*i]);
+        return cli_usage_error(NULL, "unknown flag %s", argv[*i]);
     if (f->type == F_FLAME && eq == NULL && *i + 1 < argc && ends_with(argv[*i + 1], ".svg")) {
         o->flame_file = argv[++*i];
         eq = "true";
@@ -256,7 +258,7 @@ static int one_flag(cli_opts *o, int argc, char **argv, int *i)
         eq = "true";
     if (eq == NULL) {
         if (*i + 1 >= argc)
-            return usage_error("flag -%s needs a value", f->name);
+            return cli_usage_error(NULL, "flag -%s needs a value", f->name);
         eq = argv[++*i];
     }
     return set_flag(o, f, eq);
@@ -265,57 +267,57 @@ static int one_flag(cli_opts *o, int argc, char **argv, int *i)
 static int check_collect(const cli_opts *o)
 {
     if (o->kind == CLI_ALL && o->output)
-        return usage_error("-type all writes several files: use -output-dir, not -output");
+        return cli_usage_error(NULL, "-type all writes several files: use -output-dir, not -output");
     if (o->duration <= 0 || o->duration > 3600)
-        return usage_error("-duration: expected more than 0 and at most 1h");
+        return cli_usage_error(NULL, "-duration: expected more than 0 and at most 1h");
     if (o->connect_timeout <= 0 || o->read_margin <= 0)
-        return usage_error("-connect-timeout and -timeout must be more than 0");
+        return cli_usage_error(NULL, "-connect-timeout and -timeout must be more than 0");
     if (o->base && !o->analyze)
-        return usage_error("-base compares reports: add -analyze (or use -input)");
+        return cli_usage_error(NULL, "-base compares reports: add -analyze (or use -input)");
     if (o->every > 0 && (o->analyze || o->flamegraph || o->format))
-        return usage_error("-every stores captures: no -analyze, -flamegraph or -format with it "
+        return cli_usage_error(NULL, "-every stores captures: no -analyze, -flamegraph or -format with it "
                            "(read them later with -input, list them with ls DIR)");
     if (o->every > 0 && o->output && strncmp(o->output, "s3://", 5) != 0)
-        return usage_error("-every %gs writes many files: give -output-dir DIR (or -output "
+        return cli_usage_error(NULL, "-every %gs writes many files: give -output-dir DIR (or -output "
                            "s3://BUCKET/PREFIX), not -output FILE", o->every);
     if (o->every <= 0 && (o->retain > 0 || o->max_bytes > 0))
-        return usage_error("-retain and -max-bytes prune the storage of -every (or of "
+        return cli_usage_error(NULL, "-retain and -max-bytes prune the storage of -every (or of "
                            "takhin-profiler watch)");
     if (o->every <= 0 && o->output && strncmp(o->output, "s3://", 5) == 0)
-        return usage_error("-output s3://... goes with -every (periodic capture) or watch");
+        return cli_usage_error(NULL, "-output s3://... goes with -every (periodic capture) or watch");
     return CLI_OK;
 }
 
 static int check_local(const cli_opts *o)
 {
     if (o->remote || o->input)
-        return usage_error("a command to profile (after --) runs locally: no -remote or "
+        return cli_usage_error(NULL, "a command to profile (after --) runs locally: no -remote or "
                            "-input with it");
     if (o->kind != CLI_CPU && o->kind != CLI_HEAP)
-        return usage_error("-type %s: a command can be profiled for cpu or heap only",
+        return cli_usage_error(NULL, "-type %s: a command can be profiled for cpu or heap only",
                            cli_kind_name(o->kind));
     if (o->sample_rate != 0 && (o->sample_rate < 1 || o->sample_rate > 4000))
-        return usage_error("-sample-rate: expected 1 to 4000 Hz");
+        return cli_usage_error(NULL, "-sample-rate: expected 1 to 4000 Hz");
     return CLI_OK;
 }
 
 static int check(cli_opts *o)
 {
     if (o->format && strcmp(o->format, "text") != 0 && strcmp(o->format, "folded") != 0)
-        return usage_error("-format %s: expected text or folded", o->format);
+        return cli_usage_error(NULL, "-format %s: expected text or folded", o->format);
     if (o->command)
         return check_local(o);
     if (o->remote && o->input)
-        return usage_error("-remote collects, -input reads a file: give one of them");
+        return cli_usage_error(NULL, "-remote collects, -input reads a file: give one of them");
     if (o->remote)
         return check_collect(o);
     if (o->every > 0)
-        return usage_error("-every %gs captures periodically: give -remote HOST:PORT", o->every);
+        return cli_usage_error(NULL, "-every %gs captures periodically: give -remote HOST:PORT", o->every);
     if (o->ca || o->cert || o->key || o->insecure || o->follow)
-        return usage_error("-ca, -cert, -key, -insecure and -follow go with -remote");
+        return cli_usage_error(NULL, "-ca, -cert, -key, -insecure and -follow go with -remote");
     if (o->input)
         return CLI_OK;
-    return usage_error("nothing to do: give -remote HOST:PORT (e.g. 127.0.0.1:6060) to "
+    return cli_usage_error(NULL, "nothing to do: give -remote HOST:PORT (e.g. 127.0.0.1:6060) to "
                        "collect, -input FILE to analyze, or -- COMMAND to profile a command");
 }
 
@@ -326,12 +328,12 @@ int cli_parse_flags(int argc, char **argv, cli_opts *o)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             if (i + 1 >= argc)
-                return usage_error("-- must be followed by a command to profile");
+                return cli_usage_error(NULL, "-- must be followed by a command to profile");
             o->command = argv + i + 1;
             break;
         }
         if (argv[i][0] != '-' || argv[i][1] == '\0')
-            return usage_error("unexpected argument %s (a command to profile goes after --)",
+            return cli_usage_error(NULL, "unexpected argument %s (a command to profile goes after --)",
                                argv[i]);
         int rc = one_flag(o, argc, argv, &i);
         if (rc != CLI_OK)

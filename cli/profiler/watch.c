@@ -681,18 +681,6 @@ static int handler(struct mg_connection *c, void *cb)
 
 /* ---- flags ---- */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_error("watch: %s (see takhin-profiler watch -help)", msg);
-    return CLI_EXIT_USAGE;
-}
-
 static void watch_usage(FILE *out)
 {
     fputs(
@@ -727,7 +715,7 @@ static void watch_usage(FILE *out)
 static int parse_dur_flag(const char *name, const char *v, double *out)
 {
     if (cli_parse_duration(v, out) != 0)
-        return usage_error("-%s %s: expected a duration like 30s, 5m, 24h", name, v);
+        return cli_usage_error("watch", "-%s %s: expected a duration like 30s, 5m, 24h", name, v);
     return CLI_OK;
 }
 
@@ -737,7 +725,7 @@ static int parse_long_flag(const char *name, const char *v, long min, long *out)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno != 0 || x < min)
-        return usage_error("-%s %s: expected a whole number, at least %ld", name, v, min);
+        return cli_usage_error("watch", "-%s %s: expected a whole number, at least %ld", name, v, min);
     *out = x;
     return CLI_OK;
 }
@@ -746,13 +734,13 @@ static int read_token_file(const char *path, char *out, size_t len)
 {
     FILE *in = fopen(path, "r");
     if (in == NULL)
-        return usage_error("-webhook-token-file %s: %s", path, strerror(errno));
+        return cli_usage_error("watch", "-webhook-token-file %s: %s", path, strerror(errno));
     if (fgets(out, (int)len, in) == NULL)
         out[0] = '\0';
     fclose(in);
     out[strcspn(out, "\r\n")] = '\0';
     if (out[0] == '\0')
-        return usage_error("-webhook-token-file %s: the first line is empty (put the token "
+        return cli_usage_error("watch", "-webhook-token-file %s: the first line is empty (put the token "
                            "there)", path);
     return CLI_OK;
 }
@@ -762,7 +750,7 @@ static int parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-')
-            return usage_error("unexpected argument %s", a);
+            return cli_usage_error("watch", "unexpected argument %s", a);
         a += a[1] == '-' ? 2 : 1;
         size_t len = strcspn(a, "=");
         char name[64];
@@ -778,7 +766,7 @@ static int parse_args(int argc, char **argv)
         const char *v = a[len] == '=' ? a + len + 1 : NULL;
         if (v == NULL) {
             if (i + 1 >= argc)
-                return usage_error("flag -%s needs a value", name);
+                return cli_usage_error("watch", "flag -%s needs a value", name);
             v = argv[++i];
         }
         int rc = CLI_OK;
@@ -792,7 +780,7 @@ static int parse_args(int argc, char **argv)
             W.s3_region = v;
         else if (!strcmp(name, "target")) {
             if (W.ntarget_flags >= MAX_TARGETS)
-                return usage_error("-target: at most %d", MAX_TARGETS);
+                return cli_usage_error("watch", "-target: at most %d", MAX_TARGETS);
             W.target_flags[W.ntarget_flags++] = v;
         } else if (!strcmp(name, "targets"))
             W.targets_file = v;
@@ -831,7 +819,7 @@ static int parse_args(int argc, char **argv)
         else if (!strcmp(name, "max-bytes"))
             rc = parse_long_flag(name, v, 0, &W.max_bytes);
         else
-            return usage_error("unknown flag %s", argv[i]);
+            return cli_usage_error("watch", "unknown flag %s", argv[i]);
         if (rc != CLI_OK)
             return rc;
     }
@@ -863,20 +851,20 @@ static int check_config(bool receiver)
 {
     char err[1200];
     if (W.out == NULL)
-        return usage_error("no storage: give -output-dir DIR (or -output s3://BUCKET/PREFIX)");
+        return cli_usage_error("watch", "no storage: give -output-dir DIR (or -output s3://BUCKET/PREFIX)");
     if (W.types_flag && cli_parse_kinds(W.types_flag, &W.types, err, sizeof err) != 0)
-        return usage_error("-type %s: %s", W.types_flag, err);
+        return cli_usage_error("watch", "-type %s: %s", W.types_flag, err);
     if (W.duration <= 0 || W.duration > (double)W.max_seconds)
-        return usage_error("-duration: expected more than 0 and at most -max-seconds (%lds)",
+        return cli_usage_error("watch", "-duration: expected more than 0 and at most -max-seconds (%lds)",
                            W.max_seconds);
     if (W.every < 0 || (W.every > 0 && W.every < 1))
-        return usage_error("-every: expected at least 1s");
+        return cli_usage_error("watch", "-every: expected at least 1s");
     if (!receiver && W.every <= 0)
-        return usage_error("-every: give the interval of periodic capture, e.g. -every 60s");
+        return cli_usage_error("watch", "-every: give the interval of periodic capture, e.g. -every 60s");
     if (W.connect_timeout <= 0 || W.read_margin <= 0)
-        return usage_error("-connect-timeout and -timeout must be more than 0");
+        return cli_usage_error("watch", "-connect-timeout and -timeout must be more than 0");
     if (W.webhook_token_flag && W.webhook_token_file)
-        return usage_error("-webhook-token and -webhook-token-file: give one of them");
+        return cli_usage_error("watch", "-webhook-token and -webhook-token-file: give one of them");
     if (W.webhook_token_flag)
         snprintf(W.webhook_token, sizeof W.webhook_token, "%s", W.webhook_token_flag);
     else if (W.webhook_token_file &&
@@ -888,16 +876,16 @@ static int check_config(bool receiver)
         W.token_from_env = W.token != NULL;
     }
     if (W.ntarget_flags == 0 && W.targets_file == NULL)
-        return usage_error("no target: give -target HOST:PORT (repeatable) or -targets FILE");
+        return cli_usage_error("watch", "no target: give -target HOST:PORT (repeatable) or -targets FILE");
     if (load_targets(W.targets, &W.ntargets, err, sizeof err) != 0)
-        return usage_error("%s", err);
+        return cli_usage_error("watch", "%s", err);
     for (size_t i = 0; i < W.ntargets; i++) {
         cli_http_conf c = {W.token, W.token_from_env, W.ca, W.cert, W.key, W.insecure, false,
                            W.connect_timeout};
         cli_http_req rq;
         if (cli_http_plan(&W.targets[i].r, &c, "/", &rq, err, sizeof err) != CLI_OK ||
             cli_http_check_files(&c, err, sizeof err) != CLI_OK)
-            return usage_error("target %s: %s", W.targets[i].spec, err);
+            return cli_usage_error("watch", "target %s: %s", W.targets[i].spec, err);
     }
     return CLI_OK;
 }
@@ -932,7 +920,7 @@ static struct mg_context *start_listener(void)
     const char *l = W.listen ? W.listen : "127.0.0.1:9095";
     const char *colon = strrchr(l, ':');
     if (colon == NULL || colon == l || colon[1] == '\0' || (size_t)(colon - l) >= sizeof host) {
-        usage_error("-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9095", l);
+        cli_usage_error("watch", "-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9095", l);
         return NULL;
     }
     snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
@@ -940,7 +928,7 @@ static struct mg_context *start_listener(void)
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof host, "127.0.0.1");
     if (!loopback(host) && W.webhook_token[0] == '\0') {
-        usage_error("-listen %s is off loopback and no -webhook-token is set: anyone could "
+        cli_usage_error("watch", "-listen %s is off loopback and no -webhook-token is set: anyone could "
                     "trigger captures; give -webhook-token (or -webhook-token-file) and put it "
                     "in Alertmanager's http_config.authorization", l);
         return NULL;
