@@ -31,7 +31,7 @@ PTHREAD  := -pthread
 HOSTLIB_SRC := $(wildcard host-api/lib/*.c)
 SERVER_SRC  := $(wildcard server/*.c)
 PROFILE_SRC := $(wildcard profile/*.c)
-PLUGIN_SRC  := $(wildcard plugin/*.c)
+PLUGIN_SRC  := $(wildcard plugin/*.c plugin/*/*.c)
 CLI_SRC     := $(wildcard cli/profiler/*.c)
 PROTO_SRC   := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
 PROTO_C     := $(BUILD)/gen/profile.pb-c.c
@@ -53,9 +53,9 @@ PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
 # libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
-# push to Pyroscope (plugin/push.c).
+# push to Pyroscope (plugin/profiles/push.c).
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
-# OpenSSL 3: the front terminates TLS on the profiler port (plugin/tls.c).
+# OpenSSL 3: the front terminates TLS on the profiler port (plugin/core/tls.c).
 TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
@@ -240,7 +240,7 @@ PREFIX     ?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 ABI_MAJOR   = $(shell sed -nE 's/^\#define TK_ABI_MAJOR ([0-9]+)/\1/p' host-api/include/takhin/plugin.h)
 ABI_MINOR   = $(shell sed -nE 's/^\#define TK_ABI_MINOR ([0-9]+)/\1/p' host-api/include/takhin/plugin.h)
-VERSION     = $(shell sed -nE 's/^\#define PROF_VERSION "([^"]+)"/\1/p' plugin/profiler.h)
+VERSION     = $(shell sed -nE 's/^\#define PROF_VERSION "([^"]+)"/\1/p' plugin/core/settings.h)
 fill_in     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
                   -e 's|@ABI_MAJOR@|$(ABI_MAJOR)|g' -e 's|@ABI_MINOR@|$(ABI_MINOR)|g' \
                   -e 's|@VERSION@|$(VERSION)|g'

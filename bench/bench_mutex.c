@@ -20,7 +20,7 @@
  * Usage: bench_mutex [runs (default 7)]
  */
 #include "takhin/host/sync.h"
-#include "trace.h"
+#include "capture/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* bench_sampler.c - the CPU samplers side by side: perf task-clock events,
- * thread timers (plugin/sampler.c) and gperftools' ITIMER_PROF.
+ * thread timers (plugin/capture/sampler.c) and gperftools' ITIMER_PROF.
  *
  * 1. Accuracy on a bursty workload, the shape of a lightly loaded broker:
  *    2 threads, each doing BURST us of CPU then sleeping to the next 1 ms
@@ -23,7 +23,7 @@
  *
  * Usage: bench_sampler [seconds per run (default 2)] [pairs (default 9)]
  */
-#include "sampler.h"
+#include "capture/sampler.h"
 
 #include <gperftools/profiler.h>
 

@@ -1,5 +1,5 @@
 /* bench_threads.c - latency of a capture of every thread's stack
- * (plugin/threads.c) at 10, 100 and 1000 threads.
+ * (plugin/capture/threads.c) at 10, 100 and 1000 threads.
  *
  * The threads wait as a server's do, a few calls deep: half in
  * pthread_cond_wait, half in nanosleep (cut short by each capture, as in
@@ -10,7 +10,7 @@
  *
  * Usage: bench_threads [rounds (default 11)] [sizes... (default 10 100 1000)]
  */
-#include "threads.h"
+#include "capture/threads.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -315,7 +315,7 @@ if [ "$v_thr" != met ]; then missed=1; cat <<EOF
   signals' round trip takes ${trip1000:-?} ms of it: 1000 realtime signals
   sent one by one (rt_tgsigqueueinfo), each delivered and handled when its
   thread gets one of the 2 CPUs; the handler's own walk makes no system
-  call (plugin/threads.c). 100 threads take $(fmt "$thr100" 2) ms.
+  call (plugin/capture/threads.c). 100 threads take $(fmt "$thr100" 2) ms.
 EOF
 fi
 if [ "$v_hot" != met ]; then missed=1; cat <<EOF
@@ -328,7 +328,7 @@ fi
 if [ "$v_idx" != met ]; then missed=1; cat <<EOF
 - **Index throughput against Go** ($(fmt "$idx_r")): the profiler answers one
   request per connection (civetweb's enable_keep_alive is "no",
-  plugin/http.c: every response carries Connection: close), while Go keeps
+  plugin/http/server.c: every response carries Connection: close), while Go keeps
   wrk's 20 connections alive: wrk then measures a TCP connection set-up,
   an accept and a hand-off to a civetweb worker per request more than the
   page. Against Go closing its connections too, the ratio is

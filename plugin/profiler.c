@@ -1,24 +1,20 @@
 /*
  * profiler.so - Go-style /debug/pprof/ profiling for a Takhin host.
- * The entry point, the lifecycle the host drives, and the admin commands
- * "profiler status|enable|disable".
+ * The entry point, the lifecycle the host drives and the endpoint table;
+ * the admin commands are in admin.c.
  */
 #include "profiler.h"
 
-#include "contention.h"
-#include "cpu.h"
-#include "events.h"
-#include "heap.h"
-#include "http.h"
-#include "metrics.h"
-#include "pages.h"
-#include "pf_symbolize.h"
-#include "procstat.h"
-#include "push.h"
-#include "sampler.h"
-#include "symbol.h"
-#include "threads.h"
-#include "trace.h"
+#include "capture/sampler.h"
+#include "capture/threads.h"
+#include "capture/trace.h"
+#include "core/procstat.h"
+#include "profiles/contention.h"
+#include "capture/heap.h"
+#include "profiles/heap.h"
+#include "profiles/pages.h"
+#include "profiles/symbol.h"
+#include "profiles/goroutine.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -26,54 +22,70 @@
 #include <string.h>
 #include <time.h>
 
-static long no_count(void *ctx)
+/* The endpoint table, sorted by name as the index lists them, each entry
+ * with its handler's own context. */
+static void build_endpoints(profiler *p)
 {
-    (void)ctx;
-    return -1;
+    p->cpu_endpoint = (prof_cpu_endpoint){.cpu = p->cpu, .sym = p->sym, .ph = &p->ph};
+    p->trace_endpoint = (prof_trace_endpoint){
+        .events = p->events,
+        .process_name = p->info && p->info->host_name ? p->info->host_name : "takhin",
+        .ph = &p->ph,
+    };
+    p->heap = (prof_named){.kind = &prof_heap_kind, .sym = p->sym};
+    p->allocs = (prof_named){.kind = &prof_heap_allocs_kind, .sym = p->sym};
+    p->mutex = (prof_named){.kind = &prof_mutex_kind, .source = p->events->contention,
+                            .sym = p->sym};
+    p->block = (prof_named){.kind = &prof_block_kind, .source = p->events->contention,
+                            .sym = p->sym};
+    p->goroutine = (prof_named){.kind = &prof_threads_goroutine_kind, .sym = p->sym};
+    p->threads = (prof_named){.kind = &prof_threads_alias_kind, .sym = p->sym};
+    const prof_endpoint table[PROFILER_ENDPOINTS] = {
+        {.name = "", .handler = prof_page_index, .description = "this page"},
+        {.name = "allocs", .handler = prof_named_handle, .ctx = &p->allocs,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "a sampling of all memory allocations since the profiler was loaded "
+                        "(profiler.heap_sample_bytes); ?seconds=N for a delta"},
+        {.name = "block", .handler = prof_named_handle, .ctx = &p->block,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "where threads waited on mutexes and conditions "
+                        "(profiler.block_rate); ?seconds=N"},
+        {.name = "cmdline", .handler = prof_page_cmdline, .ctx = (void *)p->info,
+         .description = "the server's command line, NUL-separated"},
+        {.name = "goroutine", .handler = prof_named_handle, .ctx = &p->goroutine,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "stacks of all threads (taken with a signal); debug=2 for a full "
+                        "dump with states; ?seconds=N for a delta"},
+        {.name = "heap", .handler = prof_named_handle, .ctx = &p->heap,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "a sampling of the memory allocations of live objects; ?seconds=N "
+                        "for a delta"},
+        {.name = "mutex", .handler = prof_named_handle, .ctx = &p->mutex,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "holders of contended mutexes (profiler.mutex_fraction); ?seconds=N "
+                        "for a delta"},
+        {.name = "profile", .handler = prof_cpu_handle, .ctx = &p->cpu_endpoint,
+         .deep = true, .profile = true,
+         .description = "CPU profile of the whole process; ?seconds=N (default 30), then go "
+                        "tool pprof"},
+        {.name = "symbol", .handler = prof_symbol_handle, .ctx = p->sym, .post = true,
+         .deep = true,
+         .description = "function names of addresses: POST 0xA+0xB (what pprof asks)"},
+        {.name = "threads", .handler = prof_named_handle, .ctx = &p->threads,
+         .count = prof_named_count, .deep = true, .profile = true,
+         .description = "the same as goroutine, under its C name"},
+        {.name = "trace", .handler = prof_trace_handle, .ctx = &p->trace_endpoint,
+         .deep = true, .profile = true,
+         .description = "what each thread did, Chrome trace JSON for ui.perfetto.dev; "
+                        "?seconds=F (default 1)"},
+    };
+    for (size_t i = 0; i < PROFILER_ENDPOINTS; i++) {
+        p->endpoints[i] = table[i];
+        p->endpoint_names[i] = table[i].name;
+    }
 }
-
-/* Sorted by name, as the index lists them. */
-static const prof_endpoint endpoints[] = {
-    {"", false, false, prof_page_index, "this page", NULL},
-    {"allocs", false, true, prof_heap_allocs_handle,
-     "a sampling of all memory allocations since the profiler was loaded "
-     "(profiler.heap_sample_bytes); ?seconds=N for a delta", prof_heap_count},
-    {"block", false, true, prof_contention_block_handle,
-     "where threads waited on mutexes and conditions (profiler.block_rate); ?seconds=N",
-     prof_contention_block_count},
-    {"cmdline", false, false, prof_page_cmdline, "the server's command line, NUL-separated",
-     NULL},
-    {"goroutine", false, true, prof_threads_goroutine_handle,
-     "stacks of all threads (taken with a signal); debug=2 for a full dump with states; "
-     "?seconds=N for a delta", prof_threads_count},
-    {"heap", false, true, prof_heap_handle,
-     "a sampling of the memory allocations of live objects; ?seconds=N for a delta",
-     prof_heap_count},
-    {"mutex", false, true, prof_contention_mutex_handle,
-     "holders of contended mutexes (profiler.mutex_fraction); ?seconds=N for a delta",
-     prof_contention_mutex_count},
-    {"profile", false, true, prof_cpu_handle,
-     "CPU profile of the whole process; ?seconds=N (default 30), then go tool pprof",
-     no_count},
-    {"symbol", true, true, prof_symbol_handle,
-     "function names of addresses: POST 0xA+0xB (what pprof asks)", NULL},
-    {"threads", false, true, prof_threads_alias_handle,
-     "the same as goroutine, under its C name", prof_threads_count},
-    {"trace", false, true, prof_trace_handle,
-     "what each thread did, Chrome trace JSON for ui.perfetto.dev; ?seconds=F (default 1)",
-     no_count},
-};
 
 /* ---- serving on and off ---- */
-
-/* The endpoints' names, as the metrics label them. */
-static const char *const *endpoint_names(void)
-{
-    static const char *names[sizeof endpoints / sizeof *endpoints];
-    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
-        names[i] = endpoints[i].name;
-    return names;
-}
 
 /* /metrics' figures that live in other parts. */
 static void *dl_lookup(const char *name)
@@ -81,12 +93,17 @@ static void *dl_lookup(const char *name)
     return dlsym(RTLD_DEFAULT, name);
 }
 
-static void sample_metrics(void *ctx, prof_metrics_sampled *out)
+static void render_push_metrics(void *push, strbuf *out)
 {
-    profiler *p = ctx;
+    prof_push_render_metrics(push, out);
+}
+
+static void sample_metrics(void *arg, prof_metrics_sampled *out)
+{
+    profiler *p = arg;
     pf_symbolizer_stats st;
     pf_symbolizer_get_stats(p->sym, &st);
-    out->trace_dropped_events = prof_trace_dropped_total(p);
+    out->trace_dropped_events = prof_trace_dropped(p->events->trace);
     out->symbol_modules = st.modules;
     out->symbol_cache_entries = st.entries;
     out->symbol_cache_bytes = st.cache_bytes;
@@ -103,12 +120,13 @@ static void sample_metrics(void *ctx, prof_metrics_sampled *out)
         .handler_ns = t.handler_ns,
         .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),
     };
-    out->push = p->push;
+    out->render_more = render_push_metrics;
+    out->render_more_arg = p->push;
 }
 
 /* Push runs while the profiler serves and profiler.push.url is set. A
  * push that cannot start is logged and shown by status; serving goes on. */
-static void push_on(profiler *p)
+void profiler_push_on(profiler *p)
 {
     char err[512];
     if (p->push_settings.on && prof_push_start(p->push, &p->push_settings, err, sizeof err))
@@ -141,12 +159,12 @@ static struct prof_http *listen_on(profiler *p, const prof_settings *s, char *er
         return NULL;
     prof_http_config cfg = {
         .settings = *s,
-        .endpoints = endpoints,
-        .count = sizeof endpoints / sizeof *endpoints,
-        .ctx = p,
+        .endpoints = p->endpoints,
+        .count = PROFILER_ENDPOINTS,
         .ph = &p->ph,
         .metrics = p->metrics,
         .sample_metrics = sample_metrics,
+        .sample_metrics_arg = p,
     };
     struct prof_http *http = prof_http_start(&cfg, err, errlen);
     if (http == NULL)
@@ -163,7 +181,7 @@ static struct prof_http *listen_on(profiler *p, const prof_settings *s, char *er
     return http;
 }
 
-static int serve_on(profiler *p, char *err, size_t errlen)
+int profiler_serve_on(profiler *p, char *err, size_t errlen)
 {
     p->http = listen_on(p, &p->settings, err, errlen);
     return p->http != NULL ? 0 : -1;
@@ -176,8 +194,7 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Stops serving; returns how long it took in ms. */
-static double serve_off(profiler *p)
+double profiler_serve_off(profiler *p)
 {
     double t0 = now_ms();
     prof_http_stop(p->http);
@@ -203,11 +220,11 @@ static int move_listener(profiler *p, const prof_settings *next, char *err, size
                      "serving on %s:%d", why, p->settings.host, was_port);
             return -1;
         }
-        serve_off(p);
+        profiler_serve_off(p);
         p->http = fresh;
         return 0;
     }
-    serve_off(p); /* it holds the port the new listener needs */
+    profiler_serve_off(p); /* it holds the port the new listener needs */
     if ((p->http = listen_on(p, next, why, sizeof why)) != NULL)
         return 0;
     prof_settings back = p->settings;
@@ -221,100 +238,6 @@ static int move_listener(profiler *p, const prof_settings *next, char *err, size
                  "is now off (profiler enable retries with the previous settings)", why,
                  back.host, was_port, again);
     return -1;
-}
-
-/* ---- admin commands ---- */
-
-static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
-{
-    (void)argv;
-    profiler *p = state;
-    const tk_host_api *api = p->ph.api;
-    if (argc != 0) {
-        api->reply_printf(reply, "usage: profiler status");
-        return 1;
-    }
-    api->reply_printf(reply, "{\"enabled\":%s,\"listen\":", p->http ? "true" : "false");
-    if (p->http != NULL)
-        api->reply_printf(reply, "\"%s:%d\"", p->settings.host, prof_http_port(p->http));
-    else
-        api->reply_printf(reply, "null");
-    prof_sampler_choice sampler = prof_cpu_sampler(p->cpu);
-    api->reply_printf(reply, ",\"cpu_sampler\":\"%s\",\"cpu_sampler_kernel\":%s",
-                      prof_sampler_mode_name(sampler.mode),
-                      sampler.mode == PROF_SAMPLER_PERF && sampler.with_kernel ? "true" : "false");
-    api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
-                      prof_contention_fraction(p->events->contention),
-                      (long long)prof_contention_rate(p->events->contention));
-    strbuf push = {0};
-    prof_push_status_json(p->push, &push);
-    api->reply_printf(reply, ",\"push\":%s", push.failed || !push.data ? "null" : push.data);
-    free(push.data);
-    api->reply_printf(reply, ",\"tls\":{\"enabled\":%s,\"client_ca\":%s}",
-                      prof_settings_tls(&p->settings) ? "true" : "false",
-                      p->settings.tls_client_ca[0] ? "true" : "false");
-    api->reply_printf(reply, ",\"configured\":{\"enabled\":%s,\"host\":\"%s\",\"port\":%d},"
-                      "\"version\":\"%s\"}",
-                      p->settings.enabled ? "true" : "false", p->settings.host,
-                      p->settings.port, PROF_VERSION);
-    return 0;
-}
-
-static int cmd_enable(void *state, int argc, char **argv, tk_reply *reply)
-{
-    (void)argv;
-    profiler *p = state;
-    const tk_host_api *api = p->ph.api;
-    char err[512];
-    if (argc != 0) {
-        api->reply_printf(reply, "usage: profiler enable");
-        return 1;
-    }
-    if (p->http == NULL && serve_on(p, err, sizeof err) != 0) {
-        api->reply_printf(reply, "profiler enable failed: %s", err);
-        return 1;
-    }
-    if (!prof_push_running(p->push))
-        push_on(p);
-    api->reply_printf(reply, "enabled, listening on %s:%d", p->settings.host,
-                      prof_http_port(p->http));
-    return 0;
-}
-
-static int cmd_disable(void *state, int argc, char **argv, tk_reply *reply)
-{
-    (void)argv;
-    profiler *p = state;
-    const tk_host_api *api = p->ph.api;
-    if (argc != 0) {
-        api->reply_printf(reply, "usage: profiler disable");
-        return 1;
-    }
-    if (p->http == NULL) {
-        api->reply_printf(reply, "already disabled");
-        return 0;
-    }
-    double t0 = now_ms();
-    serve_off(p);
-    prof_push_stop(p->push);
-    api->reply_printf(reply, "disabled in %.1f ms", now_ms() - t0);
-    return 0;
-}
-
-static int register_commands(profiler *p)
-{
-    const tk_host_api *api = p->ph.api;
-    int rc = api->register_command(p->ph.host, "profiler", "status",
-                                   "profiler status  state and listen address (JSON)", cmd_status);
-    if (rc == 0)
-        rc = api->register_command(p->ph.host, "profiler", "enable",
-                                   "profiler enable  start serving with the current config",
-                                   cmd_enable);
-    if (rc == 0)
-        rc = api->register_command(p->ph.host, "profiler", "disable",
-                                   "profiler disable stop serving and close the port",
-                                   cmd_disable);
-    return rc;
 }
 
 /* ---- lifecycle ---- */
@@ -348,7 +271,7 @@ static int pin_libraries(char *err, size_t errlen)
 static int create_parts(profiler *p, char *err, size_t errlen)
 {
     pf_err perr = {0};
-    int rc = register_commands(p);
+    int rc = profiler_admin_register(p);
     if (rc != 0) {
         snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
         return -1;
@@ -357,18 +280,18 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
         return -1;
     }
-    p->metrics = prof_metrics_new(endpoint_names(), sizeof endpoints / sizeof *endpoints);
-    if (p->metrics == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
-        (p->events = prof_events_new(p, err, errlen)) == NULL)
+        (p->events = prof_events_new(&p->ph, p->settings.mutex_fraction,
+                                     p->settings.block_rate, err, errlen)) == NULL)
         return -1;
-    if ((p->push = prof_push_new(p)) == NULL) {
+    build_endpoints(p);
+    p->metrics = prof_metrics_new(p->endpoint_names, PROFILER_ENDPOINTS);
+    prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention};
+    if (p->metrics == NULL || (p->push = prof_push_new(&sources)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    prof_push_set_cpu_hz(p->push, p->settings.cpu_hz);
     return 0;
 }
 
@@ -418,9 +341,9 @@ static int plugin_start(void *state, char *err, size_t errlen)
     p->started = true;
     if (!p->settings.enabled)
         return 0;
-    if (serve_on(p, err, errlen) != 0)
+    if (profiler_serve_on(p, err, errlen) != 0)
         return -1;
-    push_on(p);
+    profiler_push_on(p);
     return 0;
 }
 
@@ -428,7 +351,7 @@ static void plugin_stop(void *state)
 {
     profiler *p = state;
     if (p->http != NULL)
-        serve_off(p);
+        profiler_serve_off(p);
     prof_push_stop(p->push);
     p->started = false;
 }
@@ -467,7 +390,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     if (serve && p->http != NULL && apply_sampler(p, &next, err, errlen) != 0)
         return -1;
     if (p->http != NULL && !serve) {
-        serve_off(p);
+        profiler_serve_off(p);
         stopped = true;
     } else if (p->http == NULL && serve) {
         char why[512];
@@ -486,7 +409,8 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
         snprintf(where, sizeof where, "%s:%d", next.host, prof_http_port(p->http));
     }
     p->settings = next;
-    prof_events_reconfigure(p->events, &next);
+    prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);
+    prof_push_set_cpu_hz(p->push, next.cpu_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);
@@ -507,7 +431,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     } else if (p->http != NULL && (pushed[0] != '\0' || !prof_push_running(p->push))) {
         bool was = prof_push_running(p->push);
         prof_push_stop(p->push);
-        push_on(p);
+        profiler_push_on(p);
         if (pushed[0] != '\0' && push_next.on)
             reload_note(p, "%s push with %s: now pushing to %s", was ? "restarted" : "started",
                         pushed, push_next.url);
@@ -540,7 +464,7 @@ static void plugin_fini(void *state)
 {
     profiler *p = state;
     if (p->http != NULL)
-        serve_off(p);
+        profiler_serve_off(p);
     prof_push_free(p->push); /* its threads joined before what they use goes */
     p->push = NULL;
     prof_heap_fini(); /* malloc hooks out before dlclose */

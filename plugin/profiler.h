@@ -1,5 +1,8 @@
 /*
- * plugin/profiler.h - what the profiler plugin's files share. Prefix prof_.
+ * plugin/profiler.h - the top of the plugin: its state from init to fini,
+ * the lifecycle the host drives (profiler.c) and the admin commands
+ * (admin.c). Prefix profiler_. Only this layer sees the whole state; each
+ * endpoint gets its own context (http/router.h).
  *
  * Threads: lifecycle callbacks and admin commands run one at a time on a
  * host thread; HTTP handlers run on civetweb's workers and read only their
@@ -9,108 +12,52 @@
 #ifndef TAKHIN_PLUGIN_PROFILER_H
 #define TAKHIN_PLUGIN_PROFILER_H
 
-#include "takhin/plugin.h"
+#include "capture/cpu.h"
+#include "capture/events.h"
+#include "core/push_settings.h"
+#include "core/settings.h"
+#include "http/http.h"
+#include "profiles/cpu.h"
+#include "profiles/named.h"
+#include "profiles/push.h"
+#include "profiles/trace.h"
 
-#include "auth.h"
-#include "push.h"
-#include "sampler.h"
+#define PROFILER_ENDPOINTS 11
 
-#define PROF_VERSION "0.1.0"
-
-/* Upper bound of profiler.cpu_hz. The perf sampler delivers it; timers
- * are driven by the kernel tick (250 Hz on Debian's kernels), so with
- * them the rate achieved may be lower. The profile records the rate
- * achieved. */
-#define PROF_MAX_CPU_HZ 1000
-
-/* The plugin's config section, copied out of a tk_config. */
-typedef struct prof_settings {
-    bool enabled;
-    char host[64];
-    int port;
-    int cpu_hz;
-    prof_sampler_mode cpu_sampler; /* as configured; AUTO resolved at enable */
-    int max_cpu_readers;
-    long max_duration; /* seconds */
-    long heap_sample_bytes;
-    long mutex_fraction;
-    int64_t block_rate; /* ns */
-    char token[PROF_TOKEN_MAX]; /* "" = no authentication */
-    bool allow_unauthenticated_remote;
-    /* TLS on the public port (front.c, tls.h): PEM files, "" unset. TLS is
-     * on with cert and key; client_ca asks every client for a certificate
-     * of that CA (mTLS), which counts as authentication. */
-    char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
-    int max_requests, max_queued, max_header_bytes, request_timeout_ms;
-    int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
-} prof_settings;
-
-extern const tk_config_key prof_config_keys[];
-
-/* Copies the `profiler` section into *out (reading auth.token_file).
- * 0, or -1 with err. */
-int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
-                       char *err, size_t errlen);
-/* Checks what no single key can: the TLS files (each readable, PEM, the
- * key the certificate's), and safe binding when `serving` with these
- * settings (a token or mTLS off loopback). 0, or -1 with err. */
-int prof_settings_check(const prof_settings *s, bool serving, char *err, size_t errlen);
-/* TLS is configured (tls.cert or tls.key set). */
-bool prof_settings_tls(const prof_settings *s);
-
-/* The keys that differ between a and b, as "port, max_requests" ("" for
- * none), in buf of len bytes. Listener keys (host, port, max_requests,
- * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
- * listener;
- * live keys (auth.token, max_duration, cpu_hz,
- * allow_unauthenticated_remote) apply to the next request. `enabled`,
- * heap_sample_bytes and the contention rates (sampling that runs whether
- * or not the HTTP side serves) are neither. Returns the count. */
-int prof_settings_listener_changes(const prof_settings *a, const prof_settings *b, char *buf,
-                                   size_t len);
-/* A comma-separated list of the keys that changed, built in a caller's
- * buffer: prof_keys_start, then prof_keys_note per key. */
-typedef struct prof_keys {
-    char *buf;
-    size_t len;
-    int count; /* keys noted */
-} prof_keys;
-static inline prof_keys prof_keys_start(char *buf, size_t len)
-{
-    buf[0] = '\0';
-    return (prof_keys){buf, len, 0};
-}
-void prof_keys_note(prof_keys *k, bool differs, const char *key);
-int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, char *buf,
-                               size_t len);
-
-/* The host, as the plugin sees it: for logging from any thread. */
-typedef struct prof_host {
-    const tk_host_api *api;
-    tk_host *host;
-} prof_host;
-
-#define prof_log(ph, level, ...) ((ph)->api->log((ph)->host, (level), __VA_ARGS__))
-
-struct prof_http;
-struct prof_cpu;
-struct pf_symbolizer;
-struct prof_metrics;
-struct prof_events;
-
-/* The plugin's state, from init to fini. HTTP handlers get it as ctx. */
+/* The plugin's state. Ownership: all of it, from init to fini. */
 typedef struct profiler {
     prof_host ph;
     const tk_process_info *info;
     prof_settings settings;  /* the config in force */
-    struct prof_http *http;  /* NULL while disabled */
-    struct prof_cpu *cpu;    /* the one-at-a-time CPU profile slot */
-    struct pf_symbolizer *sym; /* shared by every profile; thread-safe */
-    struct prof_metrics *metrics; /* from init to fini, across restarts */
-    struct prof_events *events; /* event hooks, mutex/block profiles, trace */
+    prof_http *http;         /* NULL while disabled */
+    prof_cpu *cpu;           /* the CPU profiles' slot */
+    pf_symbolizer *sym;      /* shared by every profile; thread-safe */
+    prof_metrics *metrics;   /* from init to fini, across restarts */
+    prof_events *events;     /* event hooks, contention tables, trace */
     bool started;            /* between the host's start and stop */
     prof_push_settings push_settings; /* profiler.push.* in force */
-    struct prof_push *push;  /* from init to fini; pushes while serving */
+    prof_push *push;         /* from init to fini; pushes while serving */
+    /* The endpoints, each with its own context. */
+    prof_cpu_endpoint cpu_endpoint;
+    prof_trace_endpoint trace_endpoint;
+    prof_named heap, allocs, mutex, block, goroutine, threads;
+    prof_endpoint endpoints[PROFILER_ENDPOINTS];
+    const char *endpoint_names[PROFILER_ENDPOINTS]; /* as the metrics label them */
 } profiler;
+
+/* ---- the lifecycle, for the admin commands (profiler.c) ---- */
+
+/* Starts serving with p->settings. 0, or -1 with err. */
+int profiler_serve_on(profiler *p, char *err, size_t errlen);
+/* Stops serving; returns how long it took in ms. */
+double profiler_serve_off(profiler *p);
+/* Starts pushing if profiler.push.url is set (errors are logged). */
+void profiler_push_on(profiler *p);
+
+/* ---- the admin commands (admin.c) ---- */
+
+/* Registers "profiler status|enable|disable|set" (during init only). 0,
+ * or the host's errno. */
+int profiler_admin_register(profiler *p);
 
 #endif

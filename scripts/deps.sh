@@ -12,7 +12,7 @@ packages=(
     golang-github-google-pprof-dev            # the profile.proto schema
     zlib1g-dev libdw-dev                      # gzip, symbols
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
-    libssl-dev openssl                        # TLS on the profiler port (plugin/tls.c); test certificates
+    libssl-dev openssl                        # TLS on the profiler port (plugin/core/tls.c); test certificates
     libcmocka-dev                             # unit tests
     libjansson-dev                            # takhin-profiler watch: the webhook's JSON, the index
     golang-go curl                            # real clients for the tests

@@ -87,7 +87,7 @@ start_fails "malformed YAML" "$TK_TMP/malformed.yaml" 'malformed YAML'
 write_config "$TK_TMP/host.yaml"
 sed -i 's/  port: 0/  port: 0\n  host: not-an-address/' "$TK_TMP/host.yaml"
 start_fails "bad host" "$TK_TMP/host.yaml" 'profiler.host = "not-an-address"'
-# the front's limits (plugin/front.c)
+# the front's limits (plugin/http/front.c)
 write_config "$TK_TMP/front.yaml"
 sed -i 's/  port: 0/  port: 0\n  header_timeout_ms: 50/' "$TK_TMP/front.yaml"
 start_fails "header_timeout_ms: 50 in YAML" "$TK_TMP/front.yaml" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The front (plugin/front.c) between clients and civetweb: its own answers,
+# The front (plugin/http/front.c) between clients and civetweb: its own answers,
 # the peer address civetweb's handlers see, bodies handed on whole, a
 # half-close and a reset passed on as they are, and its caps.
 source "$(dirname "$0")/lib.sh"

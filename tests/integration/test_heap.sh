@@ -86,8 +86,8 @@ check "debug=1 starts with Go's header, rate 2*524288" \
     grep -qE '^heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/1048576$' <<<"$text"
 check "records: 'inuse: bytes [allocs: bytes] @ addresses'" \
     grep -qE '^[0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @( 0x[0-9a-f]+)+$' <<<"$text"
-check "frames: '#<tab>0x...<tab>record_compress<tab>.../workload.c:N'" \
-    grep -qP '^#\t0x[0-9a-f]+\trecord_compress\t\S*server/workload\.c:\d+$' <<<"$text"
+check "frames: '#<tab>0x...<tab>record_compress+0xOFF<tab>.../workload.c:N'" \
+    grep -qP '^#\t0x[0-9a-f]+\trecord_compress\+0x[0-9a-f]+\t\S*server/workload\.c:\d+$' <<<"$text"
 check "the trailer gives the sampler's figures" contains "$text" "# Samples = "
 check "the text ends with the mappings, for pprof (MAPPED_LIBRARIES)" \
     grep -qE '^[0-9a-f]+-[0-9a-f]+ r-xp .*/libz\.so' <<<"${text#*MAPPED_LIBRARIES:}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slow clients never lock the operator out (issues 17 and 15): clients that
 # dribble headers, trickle a declared body or send nothing are held by the
-# front (plugin/front.c), never by a worker, and are cut off; the
+# front (plugin/http/front.c), never by a worker, and are cut off; the
 # operator's request, complete at once, is served meanwhile. The one
 # timing asserted is the issue's goal (p99 <= 1 s): by design the operator
 # is never queued behind a slow client, so it takes milliseconds.

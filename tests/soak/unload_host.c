@@ -16,8 +16,8 @@
  * stopped, fini'd, dlclose'd; the plugin pins its own code and
  * libprofiler, so their mappings may stay):
  *  1. each of the plugin's realtime signals (found while it was loaded:
- *     the stack-dump signal, plugin/threads.c, and the CPU sampler's,
- *     plugin/sampler.c) has the action it had before the first load;
+ *     the stack-dump signal, plugin/capture/threads.c, and the CPU sampler's,
+ *     plugin/capture/sampler.c) has the action it had before the first load;
  *  2. a copy of each queued while the plugin was loaded to a thread that
  *     blocks them (what a dump leaves behind in a thread that never
  *     answers, or a sample signal still on its way) was dropped at unload:
@@ -130,8 +130,8 @@ static int profiler_port(tkh_host *h)
 }
 
 /* The realtime signals with a SA_SIGINFO handler from SIGRTMIN+11 up (the
- * plugin's: stack dumps, plugin/threads.c, and the CPU sampler,
- * plugin/sampler.c), at most max. How many. */
+ * plugin's: stack dumps, plugin/capture/threads.c, and the CPU sampler,
+ * plugin/capture/sampler.c), at most max. How many. */
 #define MAX_SIGS 4
 static int find_plugin_signals(int *sigs)
 {

@@ -1,5 +1,5 @@
 /*
- * Who may read profiles (plugin/auth.c): Bearer and Basic, wrong and
+ * Who may read profiles (plugin/core/auth.c): Bearer and Basic, wrong and
  * malformed credentials, loopback addresses, token files.
  */
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "auth.h"
+#include "core/auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>

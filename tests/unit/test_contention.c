@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "contention.h"
+#include "capture/contention.h"
 
 static uint64_t next_random(uint64_t *s)
 {

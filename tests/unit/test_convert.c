@@ -1,5 +1,5 @@
 /*
- * Converting gperftools' CPU output (plugin/convert.c): the period is the
+ * Converting gperftools' CPU output (plugin/capture/convert.c): the period is the
  * rate really achieved, and a profile with no sample says so instead of
  * claiming the rate asked for.
  */
@@ -9,7 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "convert.h"
+#include "capture/convert.h"
 #include "pf_view.h"
 
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "escape.h"
+#include "core/escape.h"
 
 #include <string.h>
 

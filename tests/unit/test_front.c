@@ -1,5 +1,5 @@
 /*
- * The front's request parsing (plugin/front_head.c): where a head ends,
+ * The front's request parsing (plugin/http/front_head.c): where a head ends,
  * which heads it refuses, chunked bodies fed in pieces, the peer header.
  */
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "front.h"
+#include "http/front.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * The heap sampler (plugin/heap.c): allocator detection and the 501 path
+ * The heap sampler (plugin/capture/heap.c): allocator detection and the 501 path
  * in this process (not linked with tcmalloc), the unsampling weights, and
  * the sampler itself in a child run under LD_PRELOAD=libtcmalloc.so.4:
  * estimates within a few standard deviations of what was allocated, the
@@ -12,7 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "heap.h"
+#include "capture/heap.h"
+#include "profiles/heap.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -98,11 +99,11 @@ static void test_not_tcmalloc_is_501(void **state)
         assert_int_equal(kinds[i]->collect(NULL, &recs, err, sizeof err), 501);
         assert_non_null(strstr(err, "link the host with -ltcmalloc"));
         strbuf sb = {0};
-        assert_int_equal(kinds[i]->text(NULL, &recs, 1, &sb, err, sizeof err), 501);
+        assert_int_equal(kinds[i]->text(NULL, NULL, &recs, 1, &sb, err, sizeof err), 501);
         free(sb.data);
         prof_records_free(&recs);
     }
-    assert_int_equal(prof_heap_count(NULL), -1);
+    assert_int_equal(prof_heap_kind.count(NULL), -1);
     prof_heap_reconfigure(0); /* harmless */
     prof_heap_fini();
 }
@@ -256,7 +257,7 @@ static void child_text(void)
     prof_records_init(&recs, 4);
     strbuf sb = {0};
     char err[512] = "";
-    CHECK(prof_heap_kind.text(NULL, &recs, 1, &sb, err, sizeof err) == 0, "text: %s", err);
+    CHECK(prof_heap_kind.text(NULL, NULL, &recs, 1, &sb, err, sizeof err) == 0, "text: %s", err);
     CHECK(sb.data && strncmp(sb.data, "heap profile: ", 14) == 0, "text header");
     CHECK(sb.data && strstr(sb.data, "] @ heap/8192\n"), "text: rate 2*4096");
     CHECK(sb.data && strstr(sb.data, "# Samples = "), "text trailer");
@@ -300,7 +301,7 @@ static void child_live_bound(void)
     prof_records_init(&recs, 4);
     strbuf sb = {0};
     char err[512] = "";
-    prof_heap_kind.text(NULL, &recs, 1, &sb, err, sizeof err);
+    prof_heap_kind.text(NULL, NULL, &recs, 1, &sb, err, sizeof err);
     const char *u = sb.data ? strstr(sb.data, "# Untracked = ") : NULL;
     CHECK(u != NULL && atol(u + 14) >= 4900, "untracked: %s", u ? strstr(sb.data, "# heap") : "(none)");
     free(sb.data);

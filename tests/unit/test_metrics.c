@@ -1,5 +1,5 @@
 /*
- * /metrics as plugin/metrics.c writes it: requests by endpoint and
+ * /metrics as plugin/http/metrics.c writes it: requests by endpoint and
  * status, bytes, the duration histogram, auth failures, slow clients, and
  * the figures other parts hand in (CPU sampler, tcmalloc), present only
  * when they have them.
@@ -10,7 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "http/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,9 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "named.h"
-#include "query.h"
-#include "symbol.h"
+#include "profiles/named.h"
+#include "http/query.h"
+#include "profiles/symbol.h"
 
 #include <string.h>
 
@@ -60,6 +60,26 @@ static void test_query_get_decodes(void **state)
     assert_string_equal(buf, "x y");
     assert_int_equal(prof_query_get("a=1", "name", buf, sizeof buf), 0);
     assert_int_equal(prof_query_get("name=0123456789abcdefXYZ", "name", buf, sizeof buf), -1);
+}
+
+static void test_debug(void **state)
+{
+    (void)state;
+    long d = -1;
+    char err[256] = "";
+    assert_int_equal(prof_query_debug(NULL, &d, err, sizeof err), 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(prof_query_debug("seconds=3&debug=2", &d, err, sizeof err), 0);
+    assert_int_equal(d, 2);
+    static const char *const bad[] = {"debug=", "debug=x", "debug=-1", "debug=1.5",
+                                      "debug=99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        d = 7;
+        err[0] = '\0';
+        assert_int_equal(prof_query_debug(bad[i], &d, err, sizeof err), -1);
+        assert_contains(err, "invalid value for \"debug\" - must be 0 (protobuf), 1 (text)");
+        assert_int_equal(d, 7);
+    }
 }
 
 static void test_symbol_body(void **state)
@@ -149,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_seconds_default_and_value),
         cmocka_unit_test(test_seconds_errors),
         cmocka_unit_test(test_query_get_decodes),
+        cmocka_unit_test(test_debug),
         cmocka_unit_test(test_symbol_body),
         cmocka_unit_test(test_records_subtract),
         cmocka_unit_test(test_records_many),

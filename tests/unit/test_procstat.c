@@ -10,8 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "metrics.h"
-#include "procstat.h"
+#include "http/metrics.h"
+#include "core/procstat.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "pf_profile.h"
-#include "push.h"
+#include "profiles/push.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Strict request checks (plugin/request.c): a request that could mean two
+ * Strict request checks (plugin/http/request.c): a request that could mean two
  * things is refused with a message naming the problem (issues 15, 17).
  */
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "request.h"
+#include "http/request.h"
 
 #include <string.h>
 

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "pf_view.h"
-#include "procself.h"
-#include "sampler.h"
+#include "capture/procself.h"
+#include "capture/sampler.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /*
- * The profiler port's TLS files (plugin/tls.c) and the settings rules
- * around them (plugin/settings.c): a good pair loads; each bad file is an
+ * The profiler port's TLS files (plugin/core/tls.c) and the settings rules
+ * around them (plugin/core/settings.c): a good pair loads; each bad file is an
  * error naming the key, the file and the fix; a key readable by others is
  * a warning; mTLS counts as authentication off loopback. Keys and
  * certificates are made here with libcrypto, in a temporary directory.
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "profiler.h"
-#include "tls.h"
+#include "core/tls.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

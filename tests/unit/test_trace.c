@@ -1,5 +1,5 @@
 /*
- * The trace's parts without a server: ?seconds=F, JSON strings, per-thread
+ * The trace's parts without a server: ?seconds=F (the query parser), JSON strings, per-thread
  * buffers with their limits, and the JSON written from them.
  */
 #include <stdarg.h>
@@ -8,11 +8,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "events.h"
-#include "strbuf.h"
-#include "trace.h"
+#include "capture/trace.h"
+#include "core/strbuf.h"
+#include "http/query.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,19 +37,19 @@ static void test_seconds(void **state)
     (void)state;
     double s = 0;
     char err[256] = "";
-    assert_int_equal(prof_trace_parse_seconds(NULL, 120, &s, err, sizeof err), 0);
+    assert_int_equal(prof_query_seconds_frac(NULL, 1.0, 120, &s, err, sizeof err), 0);
     assert_true(s == 1.0);
-    assert_int_equal(prof_trace_parse_seconds("seconds=0.25", 120, &s, err, sizeof err), 0);
+    assert_int_equal(prof_query_seconds_frac("seconds=0.25", 1.0, 120, &s, err, sizeof err), 0);
     assert_true(s == 0.25);
-    assert_int_equal(prof_trace_parse_seconds("debug=1&seconds=3", 120, &s, err, sizeof err), 0);
+    assert_int_equal(prof_query_seconds_frac("debug=1&seconds=3", 1.0, 120, &s, err, sizeof err), 0);
     assert_true(s == 3.0);
     static const char *const bad[] = {"seconds=", "seconds=0", "seconds=-1", "seconds=abc",
                                       "seconds=nan", "seconds=inf", "seconds=1s"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(prof_trace_parse_seconds(bad[i], 120, &s, err, sizeof err), -1);
+        assert_int_equal(prof_query_seconds_frac(bad[i], 1.0, 120, &s, err, sizeof err), -1);
         assert_contains(err, "must be a positive number of seconds");
     }
-    assert_int_equal(prof_trace_parse_seconds("seconds=120.5", 120, &s, err, sizeof err), -1);
+    assert_int_equal(prof_query_seconds_frac("seconds=120.5", 1.0, 120, &s, err, sizeof err), -1);
     assert_contains(err, "exceeds the limit of 120 s (profiler.max_duration)");
 }
 
@@ -182,9 +183,7 @@ static void test_limits_count_drops(void **state)
     assert_contains(json, expect);
     free(json);
     prof_trace_discard(t);
-    prof_events ev = {.trace = t};
-    profiler p = {.events = &ev};
-    assert_int_equal(prof_trace_dropped_total(&p), 10); /* what /metrics shows */
+    assert_int_equal(prof_trace_dropped(t), 10); /* what /metrics shows */
     /* A new trace: the same thread gets a fresh buffer. */
     assert_true(prof_trace_begin(t, 1, &ends_in));
     prof_trace_span(t, "consume", now_ns(), now_ns() + 10);

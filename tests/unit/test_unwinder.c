@@ -1,5 +1,5 @@
 /*
- * The heap sampler's stack walker (plugin/unwinder.c) against libgcc's
+ * The heap sampler's stack walker (plugin/capture/unwinder.c) against libgcc's
  * _Unwind_Backtrace, frame for frame: plain calls, through libc (qsort)
  * and zlib (a zalloc callback), which are built without frame pointers, in
  * another thread, from a cold and a warm cache; no crash in a signal
@@ -11,7 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "unwinder.h"
+#include "capture/unwinder.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-extern const tk_config_key prof_config_keys[]; /* plugin/settings.c */
+extern const tk_config_key prof_config_keys[]; /* plugin/core/settings.c */
 
 static const tk_config_key test_keys[] = {
     {"flag", TK_CONFIG_BOOL, "false", 0, 0, "a boolean"},

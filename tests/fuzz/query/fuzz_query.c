@@ -5,16 +5,15 @@
  * request line does), then, after a NUL, an Authorization header value.
  * Exercises prof_query_get (names seconds, debug, gc, a missing one; buffer
  * sizes 1 to 64), prof_query_seconds (the CPU and delta profiles' rule),
- * prof_trace_parse_seconds (trace's fractional seconds), and
+ * prof_query_seconds_frac (trace's fractional seconds), prof_query_debug, and
  * prof_auth_check (Bearer and Basic tokens) against a fixed token and one
  * taken from the query. Invariants: a value found fits its buffer and is
  * NUL-terminated; seconds accepted are in [1, max]; errors have messages.
  */
 #include "fuzz.h"
 
-#include "auth.h"
-#include "query.h"
-#include "trace.h"
+#include "core/auth.h"
+#include "http/query.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,12 +56,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(err[0] != '\0', "seconds refused without a message");
         double fsecs = -7;
         err[0] = '\0';
-        if (prof_trace_parse_seconds(query, maxes[i], &fsecs, err, sizeof err) == 0)
+        if (prof_query_seconds_frac(query, 1.0, maxes[i], &fsecs, err, sizeof err) == 0)
             FUZZ_ASSERT(isfinite(fsecs) && fsecs > 0 && (fsecs <= (double)maxes[i] || fsecs == 1),
                         "trace seconds %g", fsecs);
         else
             FUZZ_ASSERT(err[0] != '\0', "trace seconds refused without a message");
     }
+    long debug = -7;
+    char derr[256] = "";
+    if (prof_query_debug(query, &debug, derr, sizeof derr) == 0)
+        FUZZ_ASSERT(debug >= 0, "debug %ld", debug);
+    else
+        FUZZ_ASSERT(derr[0] != '\0', "debug refused without a message");
 
     char token[PROF_TOKEN_MAX];
     if (prof_query_get(query, "token", token, sizeof token) != 1)

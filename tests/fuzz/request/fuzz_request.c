@@ -9,10 +9,10 @@
  * or "Name : value" for a space before the colon; one per '\n'; a line
  * starting with whitespace folds the one before), the body.
  * Exercises prof_request_path, prof_request_query, prof_request_headers,
- * prof_request_body_end (plugin/request.c), the query parameters the
- * handlers read (plugin/query.c, trace's seconds), prof_symbol_parse on
+ * prof_request_body_end (plugin/http/request.c), the query parameters the
+ * handlers read (plugin/http/query.c, trace's seconds), prof_symbol_parse on
  * the body and on the query (GET /debug/pprof/symbol?0xA+0xB), and
- * prof_escape (plugin/escape.c) on everything that is logged.
+ * prof_escape (plugin/core/escape.c) on everything that is logged.
  * Invariants: an accepted path is absolute, at most 1 KiB as sent, and
  * has no control character, backslash or dot segment once decoded; an
  * accepted query decodes to no control character; accepted headers have
@@ -21,11 +21,11 @@
  */
 #include "fuzz.h"
 
-#include "escape.h"
-#include "query.h"
-#include "request.h"
-#include "symbol.h"
-#include "trace.h"
+#include "core/escape.h"
+#include "http/query.h"
+#include "http/request.h"
+#include "profiles/symbol.h"
+#include "capture/trace.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -154,7 +154,7 @@ static void check_query(const char *query)
         FUZZ_ASSERT(err[0] != '\0', "seconds refused without a message");
     double fsecs = -7;
     err[0] = '\0';
-    if (prof_trace_parse_seconds(query, 120, &fsecs, err, sizeof err) == 0)
+    if (prof_query_seconds_frac(query, 1.0, 120, &fsecs, err, sizeof err) == 0)
         FUZZ_ASSERT(isfinite(fsecs) && fsecs > 0 && fsecs <= 120, "trace seconds %g", fsecs);
     else
         FUZZ_ASSERT(err[0] != '\0', "trace seconds refused without a message");

@@ -10,7 +10,7 @@
 #include "fuzz.h"
 
 #include "pf_symbolize.h"
-#include "symbol.h"
+#include "profiles/symbol.h"
 
 #include <string.h>
 

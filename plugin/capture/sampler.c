@@ -1,0 +1,832 @@
+/* The per-thread CPU sampler: see sampler.h. */
+#include "capture/sampler.h"
+
+#include "capture/procself.h"
+#include "core/rtsig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PREFERRED_OFFSET 12   /* SIGRTMIN+12; thread dumps start at +11 */
+#define RING_SLOTS 4096       /* power of two */
+#define FD_TABLE 16384        /* perf fds the handler can recognize */
+#define FD_RESERVE_MIN 64     /* fds always left to the host */
+#define RING_BYTES (2 * 4096) /* a perf buffer: metadata page + one data page */
+
+/* ---- module state ---- */
+
+/* One sample, written by the handler, read by the collector. */
+typedef struct ring_slot {
+    _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
+    pid_t tid;
+    uint32_t depth;
+    uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
+} ring_slot;
+
+/* One armed thread. */
+typedef struct armed {
+    pid_t tid;
+    int fd;          /* perf event, or -1 */
+    void *ring;      /* its mmap'ed buffer (RING_BYTES), or NULL */
+    timer_t timer;   /* when has_timer */
+    bool has_timer;
+    bool seen;       /* in the latest scan */
+    uint64_t cpu_ns; /* its CPU clock when last weighed (at arming, first) */
+    double carry;    /* what rounding left of its CPU time, in periods */
+    uint32_t batch;  /* its samples in the drain under way */
+    int64_t count_each, cpu_each; /* what each of them counts for */
+    uint32_t count_extra;         /* how many of them count one more */
+    ring_slot *last; /* a copy of its latest sample, NULL before one: a reader's
+                        window ends counting there the CPU used since (tail) */
+    char name[16];   /* its name (comm), read at most once a second */
+    double name_at;  /* CLOCK_MONOTONIC seconds of that read; 0: never */
+} armed;
+
+struct prof_sampler {
+    prof_sampler_choice choice;
+    int64_t period_ns;
+    int token;                             /* a timer signal's si_value */
+    ring_slot *ring;
+    _Atomic uint64_t head;                 /* next slot a handler claims */
+    uint64_t tail;                         /* next slot the collector reads */
+    _Atomic uint64_t lost, signals, handler_ns; /* since the session began */
+    _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
+    prof_stackmap maps[2];                 /* the one published, and a spare */
+    armed *threads;
+    size_t nthreads, cap, fd_budget, fds_used;
+    _Atomic size_t threads_perf, threads_timer, unarmed;
+    pthread_t collector;
+    _Atomic bool quit;
+    pthread_mutex_t lock;                  /* guards readers and threads */
+    prof_sampler_reader *readers;
+};
+
+/* One reader's window: the samples drained while it is joined. */
+struct prof_sampler_reader {
+    pf_profile *profile;
+    uint64_t samples, signals, cpu_ns;
+    uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
+    bool failed;                           /* out of memory while collecting */
+    prof_sampler_reader *next;
+};
+
+static struct {
+    int sig;                              /* 0: not installed */
+    struct sigaction old;
+    _Atomic(prof_sampler *) current;      /* NULL between sessions */
+    _Atomic int inflight;                 /* handlers running now */
+    _Atomic int next_token;
+    _Atomic uint64_t signals, lost, handler_ns; /* of the sessions ended */
+    /* The perf fds of the current session: 1 = re-armed by ioctl, or the
+     * buffer whose tail the handler moves. */
+    _Atomic(void *) owned[FD_TABLE];
+    _Atomic pid_t fd_tid[FD_TABLE]; /* the thread each of those fds samples */
+} G;
+
+#define OWNED_REFRESH ((void *)1)
+
+/* ---- modes ---- */
+
+/* ---- the signal handler (async-signal-safe) ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* True when the signal is one of the running session's, with the thread
+ * it samples in *tid (a timer's value carries it, a perf fd maps to it:
+ * no system call); re-arms a perf event. */
+static bool ours(prof_sampler *s, const siginfo_t *si, pid_t *tid)
+{
+    if (si->si_code == SI_TIMER) {
+        uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
+        *tid = (pid_t)(v & 0xffffffffu);
+        return (int)(v >> 32) == s->token;
+    }
+    void *owned = si->si_code > 0 && si->si_fd >= 0 && si->si_fd < FD_TABLE
+                      ? atomic_load(&G.owned[si->si_fd]) : NULL;
+    if (owned == OWNED_REFRESH) {
+        ioctl(si->si_fd, PERF_EVENT_IOC_REFRESH, 1);
+    } else if (owned != NULL) { /* the records are empty: free them all */
+        struct perf_event_mmap_page *meta = owned;
+        uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&meta->data_tail, head, __ATOMIC_RELEASE);
+    }
+    if (owned != NULL)
+        *tid = atomic_load(&G.fd_tid[si->si_fd]);
+    return owned != NULL;
+}
+
+/* Claims the next free slot of the ring; NULL when it is full. */
+static ring_slot *claim(prof_sampler *s, uint64_t *pos)
+{
+    *pos = atomic_load_explicit(&s->head, memory_order_relaxed);
+    for (;;) {
+        ring_slot *slot = &s->ring[*pos & (RING_SLOTS - 1)];
+        uint64_t seq = atomic_load_explicit(&slot->seq, memory_order_acquire);
+        if (seq == *pos) {
+            if (atomic_compare_exchange_weak(&s->head, pos, *pos + 1))
+                return slot;
+        } else if (seq < *pos) {
+            return NULL;
+        } else {
+            *pos = atomic_load_explicit(&s->head, memory_order_relaxed);
+        }
+    }
+}
+
+static void record(prof_sampler *s, pid_t tid, void *uc)
+{
+    uint64_t pos;
+    ring_slot *slot = claim(s, &pos);
+    if (slot == NULL) { /* the next sample of the thread counts this one's time */
+        atomic_fetch_add(&s->lost, 1);
+        return;
+    }
+    bool truncated;
+    slot->tid = tid;
+    slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
+                                                 PROF_SAMPLER_MAX_DEPTH, &truncated);
+    atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+    atomic_fetch_add(&s->signals, 1);
+}
+
+static void on_sample(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    int saved = errno;
+    uint64_t t0 = now_ns();
+    atomic_fetch_add(&G.inflight, 1); /* before reading current: see stop */
+    prof_sampler *s = atomic_load(&G.current);
+    pid_t tid;
+    if (s != NULL && ours(s, si, &tid)) {
+        record(s, tid, uc);
+        atomic_fetch_add(&s->handler_ns, now_ns() - t0);
+    }
+    atomic_fetch_sub(&G.inflight, 1);
+    errno = saved;
+}
+
+/* ---- arming threads ---- */
+
+static int open_event(pid_t tid, int64_t period_ns, bool with_kernel)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_TASK_CLOCK;
+    a.sample_period = (uint64_t)period_ns;
+    a.disabled = 1;
+    a.exclude_kernel = !with_kernel;
+    a.exclude_hv = 1;
+    a.wakeup_events = 1; /* with a buffer: a signal per overflow */
+    return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Points the event's overflow signal at its own thread and enables it.
+ * With a buffer (1 + 1 pages, within perf_event_mlock_kb), every overflow
+ * signals and the event never stops; without, each signal must re-arm it
+ * (PERF_EVENT_IOC_REFRESH), and the time until then is not counted. */
+static int arm_event(armed *t)
+{
+    struct f_owner_ex owner = {F_OWNER_TID, t->tid};
+    if (t->fd >= FD_TABLE || fcntl(t->fd, F_SETFL, O_ASYNC) != 0 ||
+        fcntl(t->fd, F_SETSIG, G.sig) != 0 || fcntl(t->fd, F_SETOWN_EX, &owner) != 0)
+        return -1;
+    atomic_store(&G.fd_tid[t->fd], t->tid);
+    void *ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
+    t->ring = ring == MAP_FAILED ? NULL : ring;
+    atomic_store(&G.owned[t->fd], t->ring ? t->ring : OWNED_REFRESH);
+    return t->ring ? ioctl(t->fd, PERF_EVENT_IOC_ENABLE, 0)
+                   : ioctl(t->fd, PERF_EVENT_IOC_REFRESH, 1);
+}
+
+/* The CPU clock of another thread of this process (the kernel's
+ * MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED), what Go computes too). */
+static clockid_t thread_clock(pid_t tid)
+{
+    return (clockid_t)(((unsigned)~tid << 3) | 6u);
+}
+
+static int open_timer(pid_t tid, int sig, int token, int64_t period_ns, timer_t *out)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = sig;
+    sev.sigev_value.sival_ptr = (void *)(((uintptr_t)(unsigned)token << 32) | (uint32_t)tid);
+    sev._sigev_un._tid = tid; /* sigev_notify_thread_id */
+    if (timer_create(thread_clock(tid), &sev, out) != 0)
+        return -1;
+    struct timespec p = {period_ns / 1000000000, period_ns % 1000000000};
+    struct itimerspec it = {p, p};
+    if (timer_settime(*out, 0, &it, NULL) != 0) {
+        timer_delete(*out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes an event; a late signal of it is then not recognized. */
+static void release_event(armed *t)
+{
+    if (t->fd < FD_TABLE)
+        atomic_store(&G.owned[t->fd], NULL);
+    if (t->ring != NULL)
+        munmap(t->ring, RING_BYTES);
+    close(t->fd);
+    t->fd = -1;
+    t->ring = NULL;
+}
+
+/* The CPU clock of thread tid now (0 if it is gone). */
+static uint64_t cpu_of(pid_t tid)
+{
+    struct timespec ts;
+    if (clock_gettime(thread_clock(tid), &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Arms one thread: a perf event within the fd budget, else a timer. */
+static void arm(prof_sampler *s, armed *t)
+{
+    t->fd = -1;
+    t->has_timer = false;
+    t->cpu_ns = cpu_of(t->tid);
+    if (s->choice.mode == PROF_SAMPLER_PERF && s->fds_used < s->fd_budget) {
+        t->fd = open_event(t->tid, s->period_ns, s->choice.with_kernel);
+        if (t->fd >= 0 && arm_event(t) == 0) {
+            s->fds_used++;
+            s->threads_perf++;
+            return;
+        }
+        if (t->fd >= 0)
+            release_event(t);
+    }
+    if (open_timer(t->tid, G.sig, s->token, s->period_ns, &t->timer) == 0) {
+        t->has_timer = true;
+        s->threads_timer++;
+    } else {
+        s->unarmed++; /* the thread exited meanwhile, most often */
+    }
+}
+
+static void disarm(prof_sampler *s, armed *t)
+{
+    free(t->last);
+    t->last = NULL;
+    if (t->fd >= 0) {
+        ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
+        release_event(t);
+        s->fds_used--;
+    }
+    if (t->has_timer) {
+        timer_delete(t->timer);
+        t->has_timer = false;
+    }
+}
+
+/* How many perf fds a session may take: never the last quarter of
+ * RLIMIT_NOFILE, nor the last FD_RESERVE_MIN fds. */
+static size_t fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        rl.rlim_cur = FD_TABLE;
+    size_t limit = rl.rlim_cur < FD_TABLE ? (size_t)rl.rlim_cur : FD_TABLE;
+    size_t used = prof_fds_count();
+    size_t reserve = limit / 4 > FD_RESERVE_MIN ? limit / 4 : FD_RESERVE_MIN;
+    return limit > used + reserve ? limit - used - reserve : 0;
+}
+
+/* ---- threads: scan and rescan ---- */
+
+static armed *find_thread(prof_sampler *s, pid_t tid)
+{
+    size_t lo = 0, hi = s->nthreads; /* sorted by tid */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->threads[mid].tid < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nthreads && s->threads[lo].tid == tid ? &s->threads[lo] : NULL;
+}
+
+static int cmp_armed(const void *a, const void *b)
+{
+    pid_t x = ((const armed *)a)->tid, y = ((const armed *)b)->tid;
+    return (x > y) - (x < y);
+}
+
+/* Publishes fresh mappings (a new thread's stack is a new mapping): the
+ * handler reads the published one; the other is refilled. A handler that
+ * loaded the old pointer has finished with it two rescans later, which
+ * is far longer than a walk takes. */
+static void refresh_maps(prof_sampler *s)
+{
+    prof_stackmap *spare = atomic_load(&s->map) == &s->maps[0] ? &s->maps[1] : &s->maps[0];
+    if (prof_stackmap_read(spare) == 0)
+        atomic_store(&s->map, spare);
+}
+
+/* Arms the threads not yet armed, releases those that exited. -1 when
+ * out of memory. */
+static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n);
+
+static int rescan(prof_sampler *s)
+{
+    pid_t *tids;
+    size_t n;
+    if (prof_tasks_list(&tids, &n) != 0)
+        return -1;
+    pthread_mutex_lock(&s->lock); /* drain reads the threads' CPU clocks */
+    int rc = rescan_locked(s, tids, n);
+    pthread_mutex_unlock(&s->lock);
+    free(tids);
+    return rc;
+}
+
+static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < s->nthreads; i++)
+        s->threads[i].seen = false;
+    for (size_t i = 0; i < n; i++) {
+        armed *t = find_thread(s, tids[i]);
+        if (t != NULL) {
+            t->seen = true;
+            continue;
+        }
+        if (s->nthreads + added == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 64;
+            armed *grown = realloc(s->threads, cap * sizeof *grown);
+            if (grown == NULL)
+                break;
+            s->threads = grown;
+            s->cap = cap;
+        }
+        s->threads[s->nthreads + added++] = (armed){.tid = tids[i], .fd = -1, .seen = true};
+    }
+    if (added > 0)
+        refresh_maps(s); /* before the new threads' first signal */
+    for (size_t i = s->nthreads; i < s->nthreads + added; i++)
+        arm(s, &s->threads[i]);
+    s->nthreads += added;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        if (!s->threads[i].seen)
+            disarm(s, &s->threads[i]);
+        else
+            s->threads[kept++] = s->threads[i];
+    }
+    s->nthreads = kept;
+    qsort(s->threads, s->nthreads, sizeof *s->threads, cmp_armed);
+    return 0;
+}
+
+/* ---- collecting ---- */
+
+/* Weighing. The signals say where a thread is; its CPU clock (the
+ * kernel's account, what /proc shows) says how much its samples count:
+ * at each drain, the CPU time a thread used since it was last weighed is
+ * shared among its samples in the ring, as cpu/nanoseconds and, in
+ * periods, as samples/count (rounded, the rest carried to its next
+ * drain). The kernel's work that a per-thread perf event does not see
+ * (around its thread's context switches), or a sample dropped on a full
+ * ring, is thus counted all the same. The clocks are read here, once per
+ * thread per drain, not in the handler. */
+static void weigh_thread(prof_sampler *s, armed *t)
+{
+    uint64_t now = cpu_of(t->tid);
+    int64_t cpu = now > t->cpu_ns && t->cpu_ns > 0 ? (int64_t)(now - t->cpu_ns)
+                                                   : s->period_ns * t->batch;
+    if (now > 0)
+        t->cpu_ns = now;
+    double periods = (double)cpu / (double)s->period_ns + t->carry;
+    int64_t count = (int64_t)(periods + 0.5); /* rounded: no bias either way */
+    t->carry = periods - (double)count;
+    t->count_each = count / t->batch;
+    t->count_extra = (uint32_t)(count % t->batch);
+    t->cpu_each = cpu / t->batch;
+}
+
+/* Weighs every thread that has samples in [tail, end). */
+static void weigh_batch(prof_sampler *s, uint64_t end)
+{
+    for (uint64_t pos = s->tail; pos < end; pos++) {
+        armed *t = find_thread(s, s->ring[pos & (RING_SLOTS - 1)].tid);
+        if (t != NULL)
+            t->batch++;
+    }
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].batch > 0)
+            weigh_thread(s, &s->threads[i]);
+}
+
+/* What one sample counts for: samples/count and cpu/nanoseconds. */
+static void weight_of(prof_sampler *s, const ring_slot *slot, int64_t *count, int64_t *cpu_ns)
+{
+    armed *t = find_thread(s, slot->tid);
+    if (t == NULL || t->batch == 0) { /* gone before it was weighed */
+        *count = 1;
+        *cpu_ns = s->period_ns;
+        return;
+    }
+    *count = t->count_each + (t->count_extra > 0);
+    t->count_extra -= t->count_extra > 0;
+    *cpu_ns = t->cpu_each;
+    t->batch--;
+}
+
+/* Keeps a copy of a thread's latest sample (no copy when out of memory:
+ * its tail then goes uncounted). */
+static void keep_last(armed *t, const ring_slot *slot)
+{
+    if (t->last == NULL)
+        t->last = malloc(sizeof *t->last);
+    if (t->last != NULL)
+        memcpy(t->last, slot, sizeof *slot);
+}
+
+/* A thread's name (comm): read by the collector, not in the handler, at
+ * most once a second, so a rename shows within a second. */
+static const char *name_of(armed *t)
+{
+    if (t == NULL)
+        return "(exited)";
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (t->name_at == 0 || at - t->name_at >= 1) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)t->tid);
+        FILE *f = fopen(path, "re");
+        if (f != NULL) {
+            if (fgets(t->name, sizeof t->name, f) != NULL)
+                t->name[strcspn(t->name, "\n")] = '\0';
+            fclose(f);
+        }
+        t->name_at = at;
+    }
+    return t->name;
+}
+
+static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *name,
+                   int64_t count, int64_t cpu_ns)
+{
+    int64_t values[2] = {count, cpu_ns};
+    pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
+    pf_err err = {0};
+    r->samples += (uint64_t)count;
+    r->cpu_ns += (uint64_t)cpu_ns;
+    if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
+                                                 labels, 2, &err) != PF_OK)
+        r->failed = true;
+}
+
+/* At the end of a reader's window, each thread's CPU time since it was
+ * last weighed goes to its latest sample (in that reader's profile only:
+ * the others' windows go on, and count it at the next drain). */
+static void add_tails(prof_sampler *s, prof_sampler_reader *r)
+{
+    for (size_t i = 0; i < s->nthreads; i++) {
+        armed *t = &s->threads[i];
+        uint64_t now = t->last != NULL ? cpu_of(t->tid) : 0;
+        if (now <= t->cpu_ns)
+            continue;
+        int64_t cpu = (int64_t)(now - t->cpu_ns);
+        add_to(r, t->last, name_of(t), (int64_t)((double)cpu / (double)s->period_ns + 0.5),
+               cpu);
+    }
+}
+
+/* Adds one sample to every reader's profile. */
+static void deliver(prof_sampler *s, const ring_slot *slot)
+{
+    int64_t count, cpu_ns;
+    weight_of(s, slot, &count, &cpu_ns);
+    armed *t = find_thread(s, slot->tid);
+    const char *name = name_of(t);
+    if (t != NULL)
+        keep_last(t, slot);
+    for (prof_sampler_reader *r = s->readers; r != NULL; r = r->next) {
+        r->signals++;
+        add_to(r, slot, name, count, cpu_ns);
+    }
+}
+
+/* Moves every sample in the ring into the readers' profiles. */
+static void drain(prof_sampler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t end = s->tail;
+    while (atomic_load_explicit(&s->ring[end & (RING_SLOTS - 1)].seq, memory_order_acquire) ==
+           end + 1)
+        end++;
+    weigh_batch(s, end);
+    for (; s->tail < end; s->tail++) {
+        ring_slot *slot = &s->ring[s->tail & (RING_SLOTS - 1)];
+        deliver(s, slot);
+        atomic_store_explicit(&slot->seq, s->tail + RING_SLOTS, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void *collect_main(void *arg)
+{
+    prof_sampler *s = arg;
+    long since_scan = 0;
+    while (!atomic_load(&s->quit)) {
+        sleep_ms(PROF_SAMPLER_DRAIN_MS);
+        drain(s);
+        if ((since_scan += PROF_SAMPLER_DRAIN_MS) >= PROF_SAMPLER_RESCAN_MS) {
+            since_scan = 0;
+            rescan(s); /* out of memory: new threads wait for the next one */
+        }
+    }
+    return NULL;
+}
+
+/* ---- sessions ---- */
+
+static const pf_value_type cpu_types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+
+static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
+{
+    prof_sampler *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->choice = *choice;
+    s->period_ns = 1000000000LL / hz;
+    s->token = atomic_fetch_add(&G.next_token, 1) + 1;
+    s->ring = calloc(RING_SLOTS, sizeof *s->ring);
+    if (s->ring == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
+        free(s->ring);
+        prof_stackmap_free(&s->maps[0]);
+        free(s);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < RING_SLOTS; i++)
+        atomic_init(&s->ring[i].seq, i);
+    atomic_init(&s->map, &s->maps[0]);
+    pthread_mutex_init(&s->lock, NULL);
+    s->fd_budget = choice->mode == PROF_SAMPLER_PERF ? fd_budget() : 0;
+    return s;
+}
+
+static void session_free(prof_sampler *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++)
+        disarm(s, &s->threads[i]);
+    free(s->threads);
+    free(s->ring);
+    prof_stackmap_free(&s->maps[0]);
+    prof_stackmap_free(&s->maps[1]);
+    while (s->readers != NULL) {
+        prof_sampler_reader *r = s->readers;
+        s->readers = r->next;
+        pf_profile_free(r->profile);
+        free(r);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char *err,
+                                 size_t errlen)
+{
+    if (G.sig == 0) {
+        snprintf(err, errlen, "the CPU sampler's signal handler is not installed");
+        return NULL;
+    }
+    prof_sampler *s = session_new(choice, hz);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory for the CPU sampler");
+        return NULL;
+    }
+    prof_sampler *none = NULL;
+    if (!atomic_compare_exchange_strong(&G.current, &none, s)) {
+        session_free(s);
+        snprintf(err, errlen, "a CPU sampling session is already running");
+        return NULL;
+    }
+    if (rescan(s) != 0 || s->threads_perf + s->threads_timer == 0) {
+        snprintf(err, errlen, "could not arm any thread for CPU sampling (%s)",
+                 s->nthreads ? "every perf_event_open and timer_create failed"
+                             : "cannot list /proc/self/task");
+        atomic_store(&G.current, NULL);
+        while (atomic_load(&G.inflight) > 0)
+            sleep_ms(1);
+        session_free(s);
+        return NULL;
+    }
+    if (pthread_create(&s->collector, NULL, collect_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the CPU sampler's collector thread");
+        atomic_store(&G.current, NULL);
+        while (atomic_load(&G.inflight) > 0)
+            sleep_ms(1);
+        session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void prof_sampler_stop(prof_sampler *s)
+{
+    atomic_store(&s->quit, true);
+    pthread_join(s->collector, NULL);
+    for (size_t i = 0; i < s->nthreads; i++)
+        disarm(s, &s->threads[i]);
+    atomic_store(&G.current, NULL);
+    while (atomic_load(&G.inflight) > 0) /* a handler that saw the session */
+        sleep_ms(1);
+    atomic_fetch_add(&G.signals, atomic_load(&s->signals));
+    atomic_fetch_add(&G.lost, atomic_load(&s->lost));
+    atomic_fetch_add(&G.handler_ns, atomic_load(&s->handler_ns));
+    session_free(s);
+}
+
+void prof_sampler_totals_get(prof_sampler_totals *out)
+{
+    /* A running session's counts join the totals when it ends. */
+    *out = (prof_sampler_totals){atomic_load(&G.signals), atomic_load(&G.lost),
+                                 atomic_load(&G.handler_ns)};
+}
+
+prof_sampler_reader *prof_sampler_join(prof_sampler *s)
+{
+    prof_sampler_reader *r = calloc(1, sizeof *r);
+    pf_err err = {0};
+    if (r == NULL || (r->profile = pf_profile_new(cpu_types, 2, &err)) == NULL) {
+        free(r);
+        return NULL;
+    }
+    pf_profile_set_period(r->profile, "cpu", "nanoseconds", s->period_ns);
+    pthread_mutex_lock(&s->lock);
+    r->lost0 = atomic_load(&s->lost);
+    r->handler_ns0 = atomic_load(&s->handler_ns);
+    r->handled0 = atomic_load(&s->signals);
+    r->next = s->readers;
+    s->readers = r;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_result *out)
+{
+    drain(s); /* the samples taken up to now are the reader's too */
+    pthread_mutex_lock(&s->lock);
+    add_tails(s, r);
+    prof_sampler_reader **link = &s->readers;
+    while (*link != r)
+        link = &(*link)->next;
+    *link = r->next;
+    uint64_t handled = atomic_load(&s->signals) - r->handled0;
+    *out = (prof_sampler_result){
+        .profile = r->failed ? NULL : r->profile,
+        .period_ns = s->period_ns,
+        .samples = r->samples,
+        .signals = r->signals,
+        .cpu_ns = r->cpu_ns,
+        .lost = atomic_load(&s->lost) - r->lost0,
+        .handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0,
+        .handled = handled,
+        .threads_perf = atomic_load(&s->threads_perf),
+        .threads_timer = atomic_load(&s->threads_timer),
+        .threads_unarmed = atomic_load(&s->unarmed),
+    };
+    pthread_mutex_unlock(&s->lock);
+    bool failed = r->failed;
+    if (failed)
+        pf_profile_free(r->profile);
+    free(r);
+    return failed ? -1 : 0;
+}
+
+/* ---- resolving a mode ---- */
+
+static int paranoid_level(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+    int level = -99;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &level) != 1)
+            level = -99;
+        fclose(f);
+    }
+    return level;
+}
+
+/* Opens and closes a probe event on the calling thread. */
+static int probe_perf(bool *with_kernel, char *err, size_t errlen)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int fd = open_event(self, 10000000, true);
+    *with_kernel = fd >= 0;
+    if (fd < 0 && (errno == EACCES || errno == EPERM))
+        fd = open_event(self, 10000000, false);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    int e = errno;
+    snprintf(err, errlen, "perf_event_open(task-clock) on this process failed: %s "
+             "(kernel.perf_event_paranoid = %d; the fix: sysctl kernel.perf_event_paranoid=2, "
+             "or CAP_PERFMON for the server, or allow perf_event_open in its seccomp profile)",
+             strerror(e), paranoid_level());
+    return -1;
+}
+
+static int probe_timer(char *err, size_t errlen)
+{
+    timer_t t;
+    if (open_timer((pid_t)syscall(SYS_gettid), G.sig ? G.sig : SIGRTMIN + PREFERRED_OFFSET,
+                   0, 1000000000LL, &t) == 0) {
+        timer_delete(t);
+        return 0;
+    }
+    snprintf(err, errlen, "timer_create(the thread's CPU clock, SIGEV_THREAD_ID) failed: %m");
+    return -1;
+}
+
+int prof_sampler_resolve(prof_sampler_mode want, prof_sampler_choice *out, char *err,
+                         size_t errlen)
+{
+    *out = (prof_sampler_choice){.mode = want};
+    if (want == PROF_SAMPLER_GPERFTOOLS)
+        return 0;
+    char why[256] = "no free realtime signal for the sampler";
+    if (G.sig != 0 && want != PROF_SAMPLER_THREAD_TIMER) {
+        if (probe_perf(&out->with_kernel, why, sizeof why) == 0) {
+            out->mode = PROF_SAMPLER_PERF;
+            return 0;
+        }
+        if (want == PROF_SAMPLER_PERF)
+            goto refuse;
+    }
+    if (G.sig != 0) {
+        char timer_why[256];
+        if (probe_timer(timer_why, sizeof timer_why) == 0) {
+            out->mode = PROF_SAMPLER_THREAD_TIMER;
+            snprintf(out->why, sizeof out->why, "%s", want == PROF_SAMPLER_AUTO ? why : "");
+            return 0;
+        }
+        snprintf(why, sizeof why, "%s", timer_why);
+    }
+    if (want != PROF_SAMPLER_AUTO)
+        goto refuse;
+    out->mode = PROF_SAMPLER_GPERFTOOLS;
+    snprintf(out->why, sizeof out->why, "%s", why);
+    return 0;
+refuse:
+    snprintf(err, errlen, "profiler.cpu_sampler = %s: %s", prof_sampler_mode_name(want), why);
+    return -1;
+}
+
+/* ---- lifecycle ---- */
+
+int prof_sampler_init(char *err, size_t errlen)
+{
+    G.sig = prof_rtsig_claim(PREFERRED_OFFSET, on_sample, &G.old, err, errlen);
+    return G.sig ? 0 : -1;
+}
+
+void prof_sampler_fini(void)
+{
+    if (G.sig == 0)
+        return;
+    prof_rtsig_release(G.sig, &G.old, &G.inflight, 0);
+    G.sig = 0;
+}
+
+int prof_sampler_signal(void)
+{
+    return G.sig;
+}

@@ -1,0 +1,24 @@
+/*
+ * plugin/profiles/cpu.h - /debug/pprof/profile?seconds=N: a CPU profile of
+ * the whole process as symbolized profile.proto, from a place in the CPU
+ * slot (capture/cpu.h), with X-Takhin-Cpu-Hz saying the rates asked and
+ * achieved.
+ */
+#ifndef TAKHIN_PLUGIN_PROFILES_CPU_H
+#define TAKHIN_PLUGIN_PROFILES_CPU_H
+
+#include "capture/cpu.h"
+#include "core/settings.h"
+#include "http/http.h"
+
+/* The endpoint's context. */
+typedef struct prof_cpu_endpoint {
+    prof_cpu *cpu;
+    pf_symbolizer *sym;
+    const prof_host *ph;
+} prof_cpu_endpoint;
+
+/* The handler; req->ctx is a prof_cpu_endpoint. */
+void prof_cpu_handle(prof_request *req);
+
+#endif
