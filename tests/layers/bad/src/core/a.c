@@ -1,0 +1,3 @@
+#include "a.h"
+/* #include "../top.h" */
+#include "http/server.h"

@@ -1,0 +1,3 @@
+#ifndef B_H
+#define B_H
+#endif

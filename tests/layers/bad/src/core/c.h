@@ -1,0 +1,4 @@
+#ifndef C_H
+#define C_H
+#include "a.h"
+#endif

@@ -1,0 +1,2 @@
+#include "server.h"
+#include "capture/rec.h"

@@ -1,0 +1,4 @@
+#ifndef REC_H
+#define REC_H
+#include <core/base.h>
+#endif

@@ -1,0 +1,4 @@
+#ifndef CFG_H
+#define CFG_H
+#include "util.h"
+#endif

@@ -1,0 +1,3 @@
+#ifndef CORE_UTIL_H
+#define CORE_UTIL_H
+#endif

@@ -1,0 +1,2 @@
+#include "server.h"
+#include "util.h" /* http/util.h */
