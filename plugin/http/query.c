@@ -40,30 +40,38 @@ static int get_number(const char *query, const char *name, bool whole, double *o
     return 1;
 }
 
-static int seconds_over(double v, long max, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "seconds=%g exceeds the limit of %ld s (profiler.max_duration): "
-             "ask for at most %ld, or raise profiler.max_duration", v, max, max);
-    return -1;
-}
-
-int prof_query_seconds(const char *query, long dflt, long max, long *out,
+/* seconds=N (whole) or seconds=F: positive, at most max. */
+static int get_seconds(const char *query, bool whole, double dflt, long max, double *out,
                        char *err, size_t errlen)
 {
     char text[32];
     double v = 0;
-    int found = get_number(query, "seconds", true, &v, text, sizeof text);
+    int found = get_number(query, "seconds", whole, &v, text, sizeof text);
     if (found == 0) {
         *out = dflt;
         return 0;
     }
     if (found < 0 || v <= 0) {
-        snprintf(err, errlen, "invalid value for \"seconds\" - must be a positive integer "
-                 "(got \"%.20s\")", text);
+        snprintf(err, errlen, "invalid value for \"seconds\" - must be a positive %s "
+                 "(got \"%.20s\")", whole ? "integer" : "number of seconds, such as 0.5 or 5",
+                 text);
         return -1;
     }
-    if (v > (double)max)
-        return seconds_over(v, max, err, errlen);
+    if (v > (double)max) {
+        snprintf(err, errlen, "seconds=%g exceeds the limit of %ld s (profiler.max_duration): "
+                 "ask for at most %ld, or raise profiler.max_duration", v, max, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int prof_query_seconds(const char *query, long dflt, long max, long *out,
+                       char *err, size_t errlen)
+{
+    double v;
+    if (get_seconds(query, true, (double)dflt, max, &v, err, errlen) != 0)
+        return -1;
     *out = (long)v;
     return 0;
 }
@@ -71,22 +79,7 @@ int prof_query_seconds(const char *query, long dflt, long max, long *out,
 int prof_query_seconds_frac(const char *query, double dflt, long max, double *out,
                             char *err, size_t errlen)
 {
-    char text[32];
-    double v = 0;
-    int found = get_number(query, "seconds", false, &v, text, sizeof text);
-    if (found == 0) {
-        *out = dflt;
-        return 0;
-    }
-    if (found < 0 || v <= 0) {
-        snprintf(err, errlen, "invalid value for \"seconds\" - must be a positive number of "
-                 "seconds, such as 0.5 or 5 (got \"%.20s\")", text);
-        return -1;
-    }
-    if (v > (double)max)
-        return seconds_over(v, max, err, errlen);
-    *out = v;
-    return 0;
+    return get_seconds(query, false, dflt, max, out, err, errlen);
 }
 
 int prof_query_debug(const char *query, long *out, char *err, size_t errlen)
