@@ -1,5 +1,6 @@
 /*
- * pf_profile.h - in-memory profile model and its profile.proto encoder.
+ * pf_profile.h - in-memory profile model for building profiles, and its
+ * writing as profile.proto (through pf_encode.h's encoder).
  *
  * Build a profile sample by sample, then write it as (gzipped)
  * profile.proto for pprof clients:
@@ -41,6 +42,7 @@
 
 #include "pf_common.h"
 #include "pf_decode.h"
+#include "pf_encode.h"
 #include "pf_maps.h"
 #include "pf_symbolize.h"
 
@@ -131,11 +133,10 @@ size_t pf_profile_sample_count(const pf_profile *p);
 size_t pf_profile_location_count(const pf_profile *p);
 
 /* ---- output ---- */
-enum pf_write_flags {
-    PF_WRITE_GZIP = 1u << 0, /* gzip framing (what pprof clients expect) */
-};
-
-/* Encodes the profile as profile.proto and streams it to fn(ctx, ...).
+/* Encodes the profile as profile.proto and streams it to fn(ctx, ...):
+ * the profile in the analysis form (pf_profile_to_decoded, with its sample
+ * records and labels) written by the core's encoder (pf_encode.h); flags
+ * are its PF_WRITE_* flags.
  * With a symbolizer, every address location gets its function, file, line
  * and inlined frames, and the mappings say so (HasFunctions, ...);
  * without, locations carry addresses only and pprof symbolizes them

@@ -6,7 +6,8 @@
  * decoder (pf_decode). The CLI adds the legacy heap text format ("heap
  * profile: ..."), format detection with messages for what is recognizably
  * something else, offline symbolization, pprof's frame pruning and C++
- * demangling. All readers are hardened for untrusted input: a malformed
+ * demangling; profiles are written by the core's encoder (pf_encode.h).
+ * All readers are hardened for untrusted input: a malformed
  * file gives an error message with the place, never a crash.
  */
 #ifndef CLI_PROF_H
@@ -44,12 +45,5 @@ size_t cli_symbolize_offline(pf_decoded *p, char *warn, size_t warnlen);
 void cli_prof_prune(pf_decoded *p);
 /* Demangles C++ names as pprof does by default (see demangle.c). */
 void cli_prof_demangle(pf_decoded *p);
-
-/* ---- writing ---- */
-/* Writes p as gzipped profile.proto to path (through a temp file and
- * rename). 0 or -1 with err. */
-int cli_pb_write_file(const pf_decoded *p, const char *path, char *err, size_t errlen);
-/* Encodes p as plain profile.proto into a malloc'd buffer. 0 or -1. */
-int cli_pb_encode(const pf_decoded *p, uint8_t **out, size_t *len);
 
 #endif
