@@ -126,8 +126,11 @@ static int tables(conv *c)
             fake.has_lines |= l->line != 0;
         }
     }
+    size_t nstack = 0;
+    for (size_t i = 0; i < p->nsamples; i++)
+        nstack += p->samples[i].nlocs;
     if (pf_decoded_reserve(d, p->nmaps + 1, p->nfuncs + 1, p->nlocs + 1, p->nlocs + 1,
-                           p->nsamples + 1, 1) != 0)
+                           p->nsamples + 1, nstack + 1) != 0)
         return -1;
     for (size_t i = 0; i < p->nmaps; i++) {
         const pf_pmapping *m = &p->maps[i];
