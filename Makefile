@@ -10,10 +10,10 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libssl libcrypto
+PKGS     := yaml-0.1 zlib libdw cmocka libcurl jansson libssl libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
-CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
+CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-common \
             -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             $(shell pkg-config --cflags $(PKGS))
@@ -33,15 +33,13 @@ SERVER_SRC  := $(wildcard server/*.c)
 PROFILE_SRC := $(wildcard profile/*.c)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
 CLI_SRC     := $(wildcard cli/profiler/*.c)
-PROTO_SRC   := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
-PROTO_C     := $(BUILD)/gen/profile.pb-c.c
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FAKE_SRC    := $(wildcard tests/unit/plugins/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 HOSTLIB_OBJ := $(call obj,$(HOSTLIB_SRC))
 SERVER_OBJ  := $(call obj,$(SERVER_SRC))
-PROFILE_OBJ := $(call obj,$(PROFILE_SRC)) $(BUILD)/obj/gen/profile.pb-c.o
+PROFILE_OBJ := $(call obj,$(PROFILE_SRC))
 PLUGIN_OBJ  := $(call obj,$(PLUGIN_SRC))
 CLI_OBJ     := $(call obj,$(filter-out cli/profiler/main.c,$(CLI_SRC)))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -51,7 +49,7 @@ HOSTLIB  := $(BUILD)/libtakhinhost.a
 PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
-LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
+LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libdw) -ldl -lm $(PTHREAD)
 # libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
 # push to Pyroscope (plugin/push.c).
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
@@ -64,17 +62,9 @@ WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
-$(BUILD)/obj/%.o: %.c | $(PROTO_C)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
-
-# Generated code is not ours: compile it without our warning flags.
-$(PROTO_C): $(PROTO_SRC)
-	@mkdir -p $(BUILD)/gen
-	protoc-c --proto_path=$(dir $(PROTO_SRC)) --c_out=$(BUILD)/gen $(PROTO_SRC)
-$(BUILD)/obj/gen/profile.pb-c.o: $(PROTO_C)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer $(filter -fsanitize=%,$(CFLAGS)) $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
 
 $(HOSTLIB): $(HOSTLIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

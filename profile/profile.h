@@ -17,7 +17,7 @@
  *   pf_gzip.h       gzip framing (inflate every member, bounded; deflate,
  *                   in one call or streamed)
  *
- * Link: build/libtkprofile.a with -lprotobuf-c -lz -ldw -lelf -pthread.
+ * Link: build/libtkprofile.a with -lz -ldw -lelf -pthread.
  */
 #ifndef PF_PROFILE_ALL_H
 #define PF_PROFILE_ALL_H

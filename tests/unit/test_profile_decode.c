@@ -3,8 +3,8 @@
  * profiles written by Go 1.19's runtime/pprof (tests/unit/data/profile/
  * go_cpu.pb.gz, go_heap.pb.gz), gzip framing (bad, truncated, several
  * members, size limit), the encoder's round trip of Go's profiles, and
- * every kind of broken reference, built by hand
- * with protobuf-c, each with its message; plus random corruption.
+ * every kind of broken reference, built by hand with the wire writer
+ * (pf_wire.h), each with its message; plus random corruption.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +19,6 @@
 
 #include "profile.h"
 #include "pf_view.h"
-#include "profile.pb-c.h"
 
 #ifndef PROFILE_DATA
 #define PROFILE_DATA "tests/unit/data/profile/"
@@ -308,59 +307,102 @@ static void test_not_a_profile(void **state)
     free(gz);
 }
 
-/* ---- broken references, built with protobuf-c ---- */
+/* ---- broken references, built with the wire writer ---- */
 
+/* The fields of a one-sample profile, written as they are set (0 left
+ * out, as proto3 does): any id or string index can be made wrong. */
 typedef struct fake {
-    Perftools__Profiles__Profile p;
-    Perftools__Profiles__ValueType vt, *vtp[1];
-    Perftools__Profiles__Sample s, *sp[1];
+    struct {
+        size_t n_string_table, n_comment;
+        const int64_t *comment;
+        int64_t default_sample_type;
+    } p;
+    struct {
+        int64_t type, unit;
+    } vt;
+    struct {
+        size_t n_value;
+    } s;
     uint64_t locid[1];
     int64_t val[2];
-    Perftools__Profiles__Location l[2], *lp[2];
-    Perftools__Profiles__Line ln, *lnp[1];
-    Perftools__Profiles__Function f, *fp[1];
-    Perftools__Profiles__Mapping m, *mp[1];
-    char *str[4];
+    struct {
+        uint64_t id, mapping_id, address;
+        size_t n_line;
+    } l[2];
+    struct {
+        uint64_t function_id;
+        int64_t line;
+    } ln;
+    struct {
+        uint64_t id;
+        int64_t name;
+    } f;
+    struct {
+        uint64_t id, memory_start, memory_limit;
+        int64_t filename;
+    } m;
+    const char *str[4];
 } fake;
 
 /* A valid one-sample profile: strings "", samples, count, fn. */
 static void fake_init(fake *x)
 {
-    static char s0[] = "", s1[] = "samples", s2[] = "count", s3[] = "fn";
     memset(x, 0, sizeof *x);
-    perftools__profiles__profile__init(&x->p);
-    perftools__profiles__value_type__init(&x->vt);
-    perftools__profiles__sample__init(&x->s);
-    perftools__profiles__location__init(&x->l[0]);
-    perftools__profiles__location__init(&x->l[1]);
-    perftools__profiles__line__init(&x->ln);
-    perftools__profiles__function__init(&x->f);
-    perftools__profiles__mapping__init(&x->m);
-    x->str[0] = s0, x->str[1] = s1, x->str[2] = s2, x->str[3] = s3;
-    x->vt.type = 1, x->vt.unit = 2, x->vtp[0] = &x->vt;
-    x->f.id = 1, x->f.name = 3, x->fp[0] = &x->f;
-    x->m.id = 1, x->m.memory_start = 0x1000, x->m.memory_limit = 0x2000, x->mp[0] = &x->m;
-    x->ln.function_id = 1, x->ln.line = 7, x->lnp[0] = &x->ln;
-    x->l[0].id = 1, x->l[0].mapping_id = 1, x->l[0].address = 0x1100;
-    x->l[0].n_line = 1, x->l[0].line = x->lnp, x->lp[0] = &x->l[0];
-    x->l[1].id = 2, x->lp[1] = &x->l[1];
+    x->str[0] = "", x->str[1] = "samples", x->str[2] = "count", x->str[3] = "fn";
+    x->vt.type = 1, x->vt.unit = 2;
+    x->f.id = 1, x->f.name = 3;
+    x->m.id = 1, x->m.memory_start = 0x1000, x->m.memory_limit = 0x2000;
+    x->ln.function_id = 1, x->ln.line = 7;
+    x->l[0].id = 1, x->l[0].mapping_id = 1, x->l[0].address = 0x1100, x->l[0].n_line = 1;
+    x->l[1].id = 2;
     x->locid[0] = 1, x->val[0] = 42;
-    x->s.n_location_id = 1, x->s.location_id = x->locid, x->s.n_value = 1, x->s.value = x->val;
-    x->sp[0] = &x->s;
-    x->p.n_sample_type = 1, x->p.sample_type = x->vtp;
-    x->p.n_sample = 1, x->p.sample = x->sp;
-    x->p.n_location = 2, x->p.location = x->lp;
-    x->p.n_function = 1, x->p.function = x->fp;
-    x->p.n_mapping = 1, x->p.mapping = x->mp;
-    x->p.n_string_table = 4, x->p.string_table = x->str;
+    x->s.n_value = 1;
+    x->p.n_string_table = 4;
 }
 
 static uint8_t *fake_pack(const fake *x, size_t *len)
 {
-    *len = perftools__profiles__profile__get_packed_size(&x->p);
-    uint8_t *buf = malloc(*len + 1);
-    perftools__profiles__profile__pack(&x->p, buf);
-    return buf;
+    pf_wbuf b = PF_WBUF_INIT, sub = PF_WBUF_INIT, tmp = PF_WBUF_INIT;
+    pf_wire_uint(&sub, 1, (uint64_t)x->vt.type);
+    pf_wire_uint(&sub, 2, (uint64_t)x->vt.unit);
+    pf_wire_msg(&b, 1, &sub);
+    pf_wire_varint(&tmp, x->locid[0]);
+    pf_wire_msg(&sub, 1, &tmp);
+    for (size_t i = 0; i < x->s.n_value; i++)
+        pf_wire_varint(&tmp, (uint64_t)x->val[i]);
+    pf_wire_msg(&sub, 2, &tmp);
+    pf_wire_msg(&b, 2, &sub);
+    pf_wire_uint(&sub, 1, x->m.id);
+    pf_wire_uint(&sub, 2, x->m.memory_start);
+    pf_wire_uint(&sub, 3, x->m.memory_limit);
+    pf_wire_uint(&sub, 5, (uint64_t)x->m.filename);
+    pf_wire_msg(&b, 3, &sub);
+    for (size_t i = 0; i < 2; i++) {
+        pf_wire_uint(&sub, 1, x->l[i].id);
+        pf_wire_uint(&sub, 2, x->l[i].mapping_id);
+        pf_wire_uint(&sub, 3, x->l[i].address);
+        for (size_t k = 0; k < x->l[i].n_line; k++) {
+            pf_wire_uint(&tmp, 1, x->ln.function_id);
+            pf_wire_uint(&tmp, 2, (uint64_t)x->ln.line);
+            pf_wire_msg(&sub, 4, &tmp);
+        }
+        pf_wire_msg(&b, 4, &sub);
+    }
+    pf_wire_uint(&sub, 1, x->f.id);
+    pf_wire_uint(&sub, 2, (uint64_t)x->f.name);
+    pf_wire_msg(&b, 5, &sub);
+    for (size_t i = 0; i < x->p.n_string_table; i++)
+        pf_wire_bytes(&b, 6, x->str[i], strlen(x->str[i]));
+    for (size_t i = 0; i < x->p.n_comment; i++)
+        pf_wire_varint(&tmp, (uint64_t)x->p.comment[i]);
+    if (x->p.n_comment > 0)
+        pf_wire_msg(&b, 13, &tmp);
+    pf_wire_uint(&b, 14, (uint64_t)x->p.default_sample_type);
+    assert_int_equal(b.status, PF_OK);
+    pf_wbuf_free(&sub);
+    pf_wbuf_free(&tmp);
+    *len = b.len;
+    return b.data;
 }
 
 static void fake_expect(const fake *x, const char *part)
@@ -406,8 +448,7 @@ static void test_fake_strings(void **state)
     x.m.filename = 4;
     fake_expect(&x, "mapping file: string index 4");
     fake_init(&x);
-    static char nonempty[] = "x";
-    x.str[0] = nonempty;
+    x.str[0] = "x";
     fake_expect(&x, "string table must start with \"\"");
     fake_init(&x);
     x.p.n_string_table = 0;
