@@ -1,4 +1,5 @@
-/* pf_util.c - errors, arena, hashing, index map and string table. */
+/* pf_util.c - errors, files, and the small mechanisms of pf_util.h: arena,
+ * growable arrays, hashing, index map, string table, string builder, clock. */
 #include "pf_internal.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *pf_code_name(pf_code code)
@@ -331,4 +333,63 @@ int pf_hex_digit(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+/* ---- string builder ---- */
+
+int pf_strbuf_put(pf_strbuf *b, const char *s, size_t n)
+{
+    if (b->failed || n > SIZE_MAX - b->len - 1 ||
+        pf_grow(&b->s, &b->cap, b->len + n + 1 < 256 ? 256 : b->len + n + 1, 1) != 0) {
+        b->failed = true;
+        return -1;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+int pf_strbuf_puts(pf_strbuf *b, const char *s)
+{
+    return pf_strbuf_put(b, s, strlen(s));
+}
+
+int pf_strbuf_printf(pf_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->failed || n < 0 || pf_grow(&b->s, &b->cap, b->len + (size_t)n + 1, 1) != 0) {
+        b->failed = true;
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void pf_strbuf_free(pf_strbuf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- clock ---- */
+
+int64_t pf_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double pf_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

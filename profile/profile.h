@@ -3,6 +3,8 @@
  * Include this one header; the modules:
  *
  *   pf_common.h     errors (pf_err, pf_code) and the output callback
+ *   pf_util.h       the small mechanisms: arena, growable arrays, hashing,
+ *                   index map, string table, string builder, clock
  *   pf_maps.h       memory mappings and ELF build IDs
  *   pf_symbolize.h  in-process symbolization with libdw, cached
  *   pf_profile.h    the building model (samples added one by one, merged),
@@ -30,6 +32,7 @@
 #include "pf_maps.h"
 #include "pf_profile.h"
 #include "pf_symbolize.h"
+#include "pf_util.h"
 #include "pf_wire.h"
 
 #endif
