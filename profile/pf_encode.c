@@ -242,31 +242,35 @@ pf_code pf_decoded_encode(const pf_decoded *d, unsigned flags, uint8_t **out, si
 
 /* ---- the builder model ---- */
 
+/* p in the form the encoder writes (records and labels kept). */
+static pf_decoded *convert(pf_profile *p, pf_symbolizer *sym, bool have_out, pf_err *err)
+{
+    if (p == NULL || !have_out) {
+        pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
+        return NULL;
+    }
+    pf_decoded *d = pf_profile_convert(p, sym, PF_DECODE_RECORDS, NULL);
+    if (d == NULL)
+        pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
+    return d;
+}
+
 pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
                          pf_write_fn fn, void *ctx, pf_err *err)
 {
-    if (p == NULL || fn == NULL)
-        return pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
-    pf_decoded *d = pf_profile_convert(p, sym, PF_DECODE_RECORDS, NULL);
-    if (d == NULL)
-        return pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
-    pf_code rc = pf_decoded_write(d, flags, fn, ctx, err);
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, fn != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_write(d, flags, fn, ctx, &e) : e.code;
     pf_decoded_free(d);
-    return rc;
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
 }
 
 pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
                           uint8_t **out, size_t *out_len, pf_err *err)
 {
-    pf_wbuf b = PF_WBUF_INIT;
-    pf_code rc = pf_profile_write(p, sym, flags, mem_write, &b, err);
-    if (rc != PF_OK) {
-        pf_wbuf_free(&b);
-        if (rc == PF_ERR_WRITE)
-            return pf_seterr(err, PF_ERR_NOMEM, "profile encode: out of memory");
-        return rc;
-    }
-    *out = b.data;
-    *out_len = b.len;
-    return PF_OK;
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, out != NULL && out_len != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_encode(d, flags, out, out_len, &e) : e.code;
+    pf_decoded_free(d);
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
 }
