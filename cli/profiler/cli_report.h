@@ -29,8 +29,7 @@ typedef struct cli_graph {
     const char **key;    /* identity ("F" name, "O" object file, ...) */
     int64_t *flat, *cum;
     size_t cap;
-    uint32_t *ht;        /* key hash table: node index + 1 */
-    size_t ht_cap;
+    pf_idxmap by_key;    /* key -> node index */
     uint32_t *stamp;     /* per node: last sample seen (cum once per sample) */
     pf_arena arena;
 } cli_graph;
@@ -92,8 +91,7 @@ typedef struct cli_flame {
     size_t n, cap;
     uint32_t max_depth;
     int count_type;     /* sample type of the counts, or -1 */
-    uint32_t *ht;       /* (parent, name) -> node index */
-    size_t ht_cap;
+    pf_idxmap children; /* (parent, name) -> node index (the root is not in it) */
 } cli_flame;
 
 /* Builds the call tree of p for value vi (samples with value <= 0 are left

@@ -12,6 +12,7 @@
 #include "cli_http.h"
 #include "cli_prof.h"
 #include "cli_watch.h"
+#include "pf_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -48,19 +49,12 @@ static bool timed(cli_kind k)
     return k == CLI_CPU || k == CLI_TRACE;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- progress bar ---- */
 
 static void tick(void *ctx)
 {
     job *j = ctx;
-    double total = j->o->duration, el = mono() - j->start;
+    double total = j->o->duration, el = pf_mono_s() - j->start;
     int width = 30, done = total > 0 ? (int)(width * (el < total ? el / total : 1)) : width;
     char bar[64];
     for (int i = 0; i < width; i++)
@@ -215,7 +209,7 @@ static int fetch(job *j)
     rq.tick = j->progress ? tick : NULL;
     rq.tick_ctx = j;
     rq.cancel = j->cancel;
-    j->start = mono();
+    j->start = pf_mono_s();
     rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
     clear_progress(j);
     if (rc == CLI_OK && (rs.status < 200 || rs.status > 299)) {

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "pf_common.h"
+#include "pf_util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,13 +17,6 @@
 
 #define TICK_MS 200
 #define DEFAULT_PORT "6060"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- -remote ---- */
 
@@ -466,7 +460,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
     xfer *x = ctx;
     cli_http_resp *rs = x->rs;
     size_t n = size * nitems, l = n;
-    x->last = now();
+    x->last = pf_mono_s();
     while (l > 0 && (data[l - 1] == '\r' || data[l - 1] == '\n'))
         l--;
     char line[2048];
@@ -500,7 +494,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
     xfer *x = ctx;
     cli_http_resp *rs = x->rs;
     size_t n = size * nmemb;
-    x->last = now();
+    x->last = pf_mono_s();
     if (rs->status >= 200 && rs->status < 300) {
         if (x->rq->sink && x->rq->sink(x->rq->sink_ctx, data, n) != 0) {
             x->sink_errno = errno ? errno : EIO;
@@ -574,7 +568,7 @@ static CURLcode setup(CURL *h, const cli_http_req *rq, xfer *x, char *errbuf)
 static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
 {
     int running = 1;
-    double last_tick = now();
+    double last_tick = pf_mono_s();
     x->last = last_tick;
     while (running) {
         if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -583,7 +577,7 @@ static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
             break;
         if (curl_multi_poll(m, NULL, 0, TICK_MS, NULL) != CURLM_OK)
             return CURLE_FAILED_INIT;
-        double t = now();
+        double t = pf_mono_s();
         if (rq->tick && t - last_tick >= TICK_MS / 1000.0 * 0.9) {
             rq->tick(rq->tick_ctx);
             last_tick = t;

@@ -18,57 +18,35 @@ void cli_flame_free(cli_flame *f)
         return;
     cli_graph_free(f->g);
     free(f->node);
-    free(f->ht);
+    pf_idxmap_free(&f->children);
     free(f);
 }
 
-static size_t slot(uint32_t parent, uint32_t name, size_t cap)
+static uint64_t child_hash(uint32_t parent, uint32_t name)
 {
-    uint64_t h = ((uint64_t)parent << 32 | name) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h ^ h >> 31) & (cap - 1);
+    return pf_hash_u64((uint64_t)parent << 32 | name);
 }
 
-static int rehash(cli_flame *f)
+static bool child_eq(const void *ctx, uint32_t idx, const void *key)
 {
-    size_t cap = f->ht_cap ? f->ht_cap * 2 : 4096;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (t == NULL)
-        return -1;
-    for (size_t i = 1; i < f->n; i++) {
-        size_t j = slot(f->node[i].parent, f->node[i].name, cap);
-        while (t[j] != 0)
-            j = (j + 1) & (cap - 1);
-        t[j] = (uint32_t)i;
-    }
-    free(f->ht);
-    f->ht = t;
-    f->ht_cap = cap;
-    return 0;
+    const cli_fnode *c = &((const cli_flame *)ctx)->node[idx], *k = key;
+    return c->parent == k->parent && c->name == k->name;
 }
 
 /* The child of parent named name, created when new; -1 if no memory. */
 static int64_t child(cli_flame *f, uint32_t parent, uint32_t name)
 {
-    if ((f->n * 2 >= f->ht_cap && rehash(f) != 0) || f->n >= UINT32_MAX - 1)
+    uint64_t h = child_hash(parent, name);
+    cli_fnode key = {.name = name, .parent = parent};
+    int64_t i = pf_idxmap_find(&f->children, h, child_eq, f, &key);
+    if (i >= 0)
+        return i;
+    if (f->n >= UINT32_MAX - 1 || pf_grow(&f->node, &f->cap, f->n + 1, sizeof *f->node) != 0 ||
+        pf_idxmap_insert(&f->children, h, (uint32_t)f->n) != 0)
         return -1;
-    size_t j = slot(parent, name, f->ht_cap);
-    for (; f->ht[j] != 0; j = (j + 1) & (f->ht_cap - 1)) {
-        const cli_fnode *c = &f->node[f->ht[j]];
-        if (c->parent == parent && c->name == name)
-            return f->ht[j];
-    }
-    if (f->n == f->cap) {
-        size_t cap = f->cap * 2;
-        cli_fnode *nn = realloc(f->node, cap * sizeof *nn);
-        if (nn == NULL)
-            return -1;
-        f->node = nn;
-        f->cap = cap;
-    }
     uint32_t d = f->node[parent].depth + 1;
     f->node[f->n] = (cli_fnode){name, parent, 0, 0, d, 0, 0, 0};
     f->max_depth = d > f->max_depth ? d : f->max_depth;
-    f->ht[j] = (uint32_t)f->n;
     return (int64_t)f->n++;
 }
 

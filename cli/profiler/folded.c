@@ -16,35 +16,11 @@ typedef struct fline {
     int64_t value;
 } fline;
 
-typedef struct fbuf {
-    char *s;
-    size_t len, cap;
-} fbuf;
-
-static int put(fbuf *b, const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (ns == NULL)
-            return -1;
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
 /* Appends a frame name with ';' and line breaks replaced. */
-static int put_name(fbuf *b, const char *name)
+static int put_name(pf_strbuf *b, const char *name)
 {
-    size_t start = b->len, n = strlen(name);
-    if (put(b, name, n) != 0)
+    size_t start = b->len;
+    if (pf_strbuf_puts(b, name) != 0)
         return -1;
     for (size_t i = start; i < b->len; i++) {
         if (b->s[i] == ';')
@@ -56,14 +32,14 @@ static int put_name(fbuf *b, const char *name)
 }
 
 /* The line of one sample, root first. */
-static int sample_line(fbuf *b, const pf_decoded *p, const pf_dsample *sm, const cli_graph *g,
+static int sample_line(pf_strbuf *b, const pf_decoded *p, const pf_dsample *sm, const cli_graph *g,
                        const cli_locnodes *ln)
 {
     bool first = true;
     for (int64_t i = (int64_t)sm->nlocs - 1; i >= 0; i--) {
         uint32_t loc = p->stack[sm->loc0 + (size_t)i];
         for (uint32_t k = 0; k < ln->cnt[loc]; k++) {
-            if ((!first && put(b, ";", 1) != 0) ||
+            if ((!first && pf_strbuf_put(b, ";", 1) != 0) ||
                 put_name(b, g->name[ln->node[ln->off[loc] + k]]) != 0)
                 return -1;
             first = false;
@@ -82,7 +58,7 @@ static int cmp_line(const void *a, const void *b)
     return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static int emit(FILE *out, fbuf *b, fline *l, size_t n)
+static int emit(FILE *out, const pf_strbuf *b, fline *l, size_t n)
 {
     sort_base = b->s;
     qsort(l, n, sizeof *l, cmp_line);
@@ -102,7 +78,7 @@ int cli_folded(FILE *out, const pf_decoded *p, int vi)
 {
     cli_graph *g = cli_graph_new();
     cli_locnodes ln = {0};
-    fbuf b = {0};
+    pf_strbuf b = {0};
     fline *l = malloc((p->nsamples + 1) * sizeof *l);
     size_t n = 0;
     int rc = g == NULL || l == NULL || cli_graph_locnodes(g, p, &ln) != 0 ? -1 : 0;
@@ -117,7 +93,7 @@ int cli_folded(FILE *out, const pf_decoded *p, int vi)
     }
     if (rc == 0)
         rc = emit(out, &b, l, n);
-    free(b.s);
+    pf_strbuf_free(&b);
     free(l);
     cli_locnodes_free(&ln);
     cli_graph_free(g);

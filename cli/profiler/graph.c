@@ -25,75 +25,44 @@ void cli_graph_free(cli_graph *g)
     free(g->key);
     free(g->flat);
     free(g->cum);
-    free(g->ht);
+    pf_idxmap_free(&g->by_key);
     free(g->stamp);
     pf_arena_free(&g->arena);
     free(g);
 }
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h ^ h >> 29;
-}
-
-static int rehash(cli_graph *g)
-{
-    size_t cap = g->ht_cap ? g->ht_cap * 2 : 1024;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (t == NULL)
-        return -1;
-    for (size_t i = 0; i < g->n; i++) {
-        size_t j = hash_key(g->key[i]) & (cap - 1);
-        while (t[j] != 0)
-            j = (j + 1) & (cap - 1);
-        t[j] = (uint32_t)i + 1;
-    }
-    free(g->ht);
-    g->ht = t;
-    g->ht_cap = cap;
-    return 0;
-}
-
 static int grow_nodes(cli_graph *g)
 {
-    size_t cap = g->cap ? g->cap * 2 : 256;
-    const char **name = realloc(g->name, cap * sizeof *name);
-    if (name != NULL)
-        g->name = name;
-    const char **key = realloc(g->key, cap * sizeof *key);
-    if (key != NULL)
-        g->key = key;
-    int64_t *flat = realloc(g->flat, cap * sizeof *flat);
-    if (flat != NULL)
-        g->flat = flat;
-    int64_t *cum = realloc(g->cum, cap * sizeof *cum);
-    if (cum != NULL)
-        g->cum = cum;
-    uint32_t *stamp = realloc(g->stamp, cap * sizeof *stamp);
-    if (stamp != NULL)
-        g->stamp = stamp;
-    if (!name || !key || !flat || !cum || !stamp)
+    /* Parallel arrays: each grows from the same capacity to the same. */
+    size_t need = g->n + 1, c[5] = {g->cap, g->cap, g->cap, g->cap, g->cap};
+    if (pf_grow(&g->name, &c[0], need, sizeof *g->name) != 0 ||
+        pf_grow(&g->key, &c[1], need, sizeof *g->key) != 0 ||
+        pf_grow(&g->flat, &c[2], need, sizeof *g->flat) != 0 ||
+        pf_grow(&g->cum, &c[3], need, sizeof *g->cum) != 0 ||
+        pf_grow(&g->stamp, &c[4], need, sizeof *g->stamp) != 0)
         return -1;
-    g->cap = cap;
+    g->cap = c[0];
     return 0;
+}
+
+static bool key_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    return strcmp(((const cli_graph *)ctx)->key[idx], key) == 0;
 }
 
 /* The node of (key, printable name): found or added. -1 if no memory. */
 static int64_t node_of(cli_graph *g, const char *key, const char *name)
 {
-    if ((g->n * 2 >= g->ht_cap && rehash(g) != 0) || (g->n == g->cap && grow_nodes(g) != 0))
+    size_t kl = strlen(key);
+    uint64_t h = pf_hash_bytes(key, kl, 0);
+    int64_t i = pf_idxmap_find(&g->by_key, h, key_eq, g, key);
+    if (i >= 0)
+        return i;
+    if (g->n >= UINT32_MAX - 1 || (g->n == g->cap && grow_nodes(g) != 0))
         return -1;
-    size_t j = hash_key(key) & (g->ht_cap - 1);
-    for (; g->ht[j] != 0; j = (j + 1) & (g->ht_cap - 1)) {
-        if (strcmp(g->key[g->ht[j] - 1], key) == 0)
-            return g->ht[j] - 1;
-    }
-    size_t kl = strlen(key), nl = strlen(name);
+    size_t nl = strlen(name);
     char *k = pf_arena_alloc(&g->arena, kl + nl + 2);
-    if (k == NULL)
+    if (k == NULL || pf_idxmap_insert(&g->by_key, h, (uint32_t)g->n) != 0)
         return -1;
     memcpy(k, key, kl + 1);
     memcpy(k + kl + 1, name, nl + 1);
@@ -101,7 +70,6 @@ static int64_t node_of(cli_graph *g, const char *key, const char *name)
     g->name[g->n] = k + kl + 1;
     g->flat[g->n] = g->cum[g->n] = 0;
     g->stamp[g->n] = 0;
-    g->ht[j] = (uint32_t)g->n + 1;
     return (int64_t)g->n++;
 }
 

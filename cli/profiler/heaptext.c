@@ -52,10 +52,7 @@ typedef struct hp {
     uint64_t *addrs;
     uint32_t *locs;
     pf_maps *maps;
-    /* address -> location index + 1 (open addressing) */
-    uint64_t *ht_key;
-    uint32_t *ht_val;
-    size_t ht_cap;
+    pf_idxmap loc_of; /* address -> location index */
 } hp;
 
 static int bad(hp *h, const char *what)
@@ -212,54 +209,21 @@ static int values(hp *h, int64_t count, int64_t size, const char *what, int64_t 
     return 0;
 }
 
-static size_t slot_of(uint64_t a, size_t cap)
+static bool addr_eq(const void *ctx, uint32_t idx, const void *key)
 {
-    uint64_t x = a * 0x9e3779b97f4a7c15ull;
-    return (size_t)(x ^ x >> 32) & (cap - 1);
-}
-
-static int rehash(hp *h)
-{
-    size_t cap = h->ht_cap ? h->ht_cap * 2 : 1024;
-    uint64_t *k = calloc(cap, sizeof *k);
-    uint32_t *v = calloc(cap, sizeof *v);
-    if (k == NULL || v == NULL) {
-        free(k);
-        free(v);
-        return -1;
-    }
-    for (size_t i = 0; i < h->ht_cap; i++) {
-        if (h->ht_val[i] == 0)
-            continue;
-        size_t j = slot_of(h->ht_key[i], cap);
-        while (v[j] != 0)
-            j = (j + 1) & (cap - 1);
-        k[j] = h->ht_key[i];
-        v[j] = h->ht_val[i];
-    }
-    free(h->ht_key);
-    free(h->ht_val);
-    h->ht_key = k;
-    h->ht_val = v;
-    h->ht_cap = cap;
-    return 0;
+    return ((const pf_decoded *)ctx)->locs[idx].address == *(const uint64_t *)key;
 }
 
 /* The location index of address a (already adjusted), created on demand. */
 static int64_t location(hp *h, uint64_t a)
 {
-    if (h->p->nlocs * 2 >= h->ht_cap && rehash(h) != 0)
+    uint64_t hash = pf_hash_u64(a);
+    int64_t i = pf_idxmap_find(&h->loc_of, hash, addr_eq, h->p, &a);
+    if (i >= 0)
+        return i;
+    i = pf_decoded_add_location(h->p, &(pf_dlocation){h->p->nlocs + 1, a, 0, 0, 0});
+    if (i >= 0 && pf_idxmap_insert(&h->loc_of, hash, (uint32_t)i) != 0)
         return -1;
-    size_t j = slot_of(a, h->ht_cap);
-    for (; h->ht_val[j] != 0; j = (j + 1) & (h->ht_cap - 1)) {
-        if (h->ht_key[j] == a)
-            return h->ht_val[j] - 1;
-    }
-    int64_t i = pf_decoded_add_location(h->p, &(pf_dlocation){h->p->nlocs + 1, a, 0, 0, 0});
-    if (i >= 0) {
-        h->ht_key[j] = a;
-        h->ht_val[j] = (uint32_t)i + 1;
-    }
     return i;
 }
 
@@ -398,8 +362,7 @@ pf_decoded *cli_heap_text_parse(const char *text, size_t len, char *err, size_t 
     pf_maps_free(h.maps);
     free(h.addrs);
     free(h.locs);
-    free(h.ht_key);
-    free(h.ht_val);
+    pf_idxmap_free(&h.loc_of);
     if (rc != 0) {
         pf_decoded_free(h.p);
         return NULL;

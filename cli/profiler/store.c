@@ -19,6 +19,7 @@
  * PUT again whole after each line. Retention is local only.
  */
 #include "cli_watch.h"
+#include "pf_util.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -479,14 +480,8 @@ static int walk_one(const char *path, const struct stat *st, int flag, struct FT
 {
     if (flag != FTW_F || !capture_name(path + ftw->base) || ftw->level != 3)
         return 0;
-    if (walk_acc.n == walk_acc.cap) {
-        size_t cap = walk_acc.cap ? walk_acc.cap * 2 : 256;
-        sfile *v = realloc(walk_acc.v, cap * sizeof *v);
-        if (v == NULL)
-            return 1;
-        walk_acc.v = v;
-        walk_acc.cap = cap;
-    }
+    if (pf_grow(&walk_acc.v, &walk_acc.cap, walk_acc.n + 1, sizeof *walk_acc.v) != 0)
+        return 1;
     char *p = strdup(path);
     if (p == NULL)
         return 1;
@@ -596,14 +591,8 @@ static void ls_add(const char *dir, json_t *o)
             return;
         }
     }
-    if (ls_acc.n == ls_acc.cap) {
-        size_t cap = ls_acc.cap ? ls_acc.cap * 2 : 64;
-        row *v = realloc(ls_acc.v, cap * sizeof *v);
-        if (v == NULL)
-            return;
-        ls_acc.v = v;
-        ls_acc.cap = cap;
-    }
+    if (pf_grow(&ls_acc.v, &ls_acc.cap, ls_acc.n + 1, sizeof *ls_acc.v) != 0)
+        return;
     row r = {strdup(target), strdup(when), strdup(reason), strdup(item)};
     for (char *p = r.reason; p && *p; p++) /* alert names are anyone's: no terminal escapes */
         if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -33,9 +33,7 @@ typedef struct symctx {
     pf_decoded *p;
     char *warn;
     size_t warnlen;
-    /* (name, file) -> function index + 1 */
-    uint32_t *fn_idx;
-    size_t fn_cap;
+    pf_idxmap fn_of; /* (name, file) -> function index */
 } symctx;
 
 static void warn(symctx *c, const char *fmt, const char *path)
@@ -118,77 +116,48 @@ static void report_all(symctx *c, Dwfl *dwfl, bool *want)
 
 /* ---- functions ---- */
 
-static uint64_t hash_str(const char *s, uint64_t h)
+typedef struct fn_key {
+    const char *name, *file;
+} fn_key;
+
+static uint64_t fn_hash(const fn_key *k)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
+    return pf_hash_bytes(k->file, strlen(k->file), pf_hash_bytes(k->name, strlen(k->name), 0));
 }
 
-static uint64_t fn_hash(const char *name, const char *file)
+static bool fn_eq(const void *ctx, uint32_t idx, const void *key)
 {
-    return hash_str(file, hash_str(name, 0xcbf29ce484222325ull) * 31);
-}
-
-static int fn_rehash(symctx *c)
-{
-    size_t cap = c->fn_cap ? c->fn_cap * 2 : 1024;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (t == NULL)
-        return -1;
-    for (size_t i = 0; i < c->fn_cap; i++) {
-        if (c->fn_idx[i] == 0)
-            continue;
-        const pf_dfunction *f = &c->p->funcs[c->fn_idx[i] - 1];
-        size_t j = fn_hash(f->name, f->file) & (cap - 1);
-        while (t[j] != 0)
-            j = (j + 1) & (cap - 1);
-        t[j] = c->fn_idx[i];
-    }
-    free(c->fn_idx);
-    c->fn_idx = t;
-    c->fn_cap = cap;
-    return 0;
-}
-
-/* The slot of (name, file): holding it, or empty. -1 if out of memory. */
-static int64_t fn_slot(symctx *c, const char *name, const char *file)
-{
-    if (c->p->nfuncs * 2 >= c->fn_cap && fn_rehash(c) != 0)
-        return -1;
-    size_t j = fn_hash(name, file) & (c->fn_cap - 1);
-    for (; c->fn_idx[j] != 0; j = (j + 1) & (c->fn_cap - 1)) {
-        const pf_dfunction *f = &c->p->funcs[c->fn_idx[j] - 1];
-        if (strcmp(f->name, name) == 0 && strcmp(f->file, file) == 0)
-            break;
-    }
-    return (int64_t)j;
+    const pf_dfunction *f = &((const pf_decoded *)ctx)->funcs[idx];
+    const fn_key *k = key;
+    return strcmp(f->name, k->name) == 0 && strcmp(f->file, k->file) == 0;
 }
 
 /* Function index of (name, file), added when new; -1 if out of memory. */
 static int64_t function(symctx *c, const char *name, const char *file, int64_t start_line)
 {
-    int64_t j = fn_slot(c, name, file);
-    if (j < 0)
-        return -1;
-    if (c->fn_idx[j] != 0)
-        return c->fn_idx[j] - 1;
+    fn_key k = {name, file};
+    uint64_t h = fn_hash(&k);
+    int64_t i = pf_idxmap_find(&c->fn_of, h, fn_eq, c->p, &k);
+    if (i >= 0)
+        return i;
     pf_dfunction f = {c->p->nfuncs + 1, pf_decoded_str(c->p, name, SIZE_MAX), NULL,
                       pf_decoded_str(c->p, file, SIZE_MAX), start_line};
     f.system_name = f.name;
-    int64_t i = f.name && f.file ? pf_decoded_add_function(c->p, &f) : -1;
-    if (i >= 0)
-        c->fn_idx[j] = (uint32_t)i + 1;
+    i = f.name && f.file ? pf_decoded_add_function(c->p, &f) : -1;
+    if (i >= 0 && pf_idxmap_insert(&c->fn_of, h, (uint32_t)i) != 0)
+        return -1;
     return i;
 }
 
-/* Indexes the functions the profile already has. */
+/* Indexes the functions the profile already has (the first of equal ones). */
 static void index_existing(symctx *c)
 {
     for (size_t i = 0; i < c->p->nfuncs; i++) {
-        int64_t j = fn_slot(c, c->p->funcs[i].name, c->p->funcs[i].file);
-        if (j >= 0 && c->fn_idx[j] == 0)
-            c->fn_idx[j] = (uint32_t)i + 1;
+        fn_key k = {c->p->funcs[i].name, c->p->funcs[i].file};
+        uint64_t h = fn_hash(&k);
+        if (pf_idxmap_find(&c->fn_of, h, fn_eq, c->p, &k) < 0 &&
+            pf_idxmap_insert(&c->fn_of, h, (uint32_t)i) != 0)
+            return;
     }
 }
 
@@ -250,7 +219,7 @@ static size_t resolve_all(symctx *c, Dwfl *dwfl, pf_dw *dw, const bool *want)
 
 size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
 {
-    symctx c = {p, warnbuf, warnlen, NULL, 0};
+    symctx c = {p, warnbuf, warnlen, {NULL, NULL, 0, 0}};
     if (warnlen > 0)
         warnbuf[0] = '\0';
     elf_version(EV_CURRENT);
@@ -267,6 +236,6 @@ size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
     pf_dw_free(dw);
     if (dwfl != NULL)
         dwfl_end(dwfl);
-    free(c.fn_idx);
+    pf_idxmap_free(&c.fn_of);
     return named;
 }

@@ -14,6 +14,7 @@
  * files are the operator's.
  */
 #include "cli_watch.h"
+#include "pf_util.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -82,12 +83,12 @@ static struct watch {
     uint64_t dedupe[DEDUPE_SLOTS];
     size_t dedupe_next;
     last_capture *last;
-    size_t nlast;
+    size_t nlast, cap_last;
     cli_store *store;
     uint64_t storage_bytes, deletions;
     uint64_t webhooks[WH_N], alerts[AL_N];
     ccount *counts;
-    size_t ncounts;
+    size_t ncounts, cap_counts;
 } W;
 
 /* ---- log ---- */
@@ -129,13 +130,6 @@ static const char *esc(const char *in, char *out, size_t len)
     }
     out[o] = '\0';
     return out;
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- targets ---- */
@@ -232,11 +226,9 @@ static void count_capture(const char *hostport, int kind, bool ok)
             return;
         }
     }
-    ccount *v = realloc(W.counts, (W.ncounts + 1) * sizeof *v);
-    if (v == NULL)
+    if (pf_grow(&W.counts, &W.cap_counts, W.ncounts + 1, sizeof *W.counts) != 0)
         return;
-    W.counts = v;
-    ccount *c = &v[W.ncounts++];
+    ccount *c = &W.counts[W.ncounts++];
     snprintf(c->target, sizeof c->target, "%s", hostport);
     c->kind = kind;
     c->ok = ok;
@@ -248,11 +240,9 @@ static last_capture *last_for(const char *hostport)
     for (size_t i = 0; i < W.nlast; i++)
         if (strcmp(W.last[i].hostport, hostport) == 0)
             return &W.last[i];
-    last_capture *v = realloc(W.last, (W.nlast + 1) * sizeof *v);
-    if (v == NULL)
+    if (pf_grow(&W.last, &W.cap_last, W.nlast + 1, sizeof *W.last) != 0)
         return NULL;
-    W.last = v;
-    last_capture *l = &v[W.nlast++];
+    last_capture *l = &W.last[W.nlast++];
     snprintf(l->hostport, sizeof l->hostport, "%s", hostport);
     l->at = -1e18;
     return l;
@@ -277,7 +267,7 @@ static void capture_one(cjob *j, cli_kind k)
     char err[2048] = "", rn[300];
     uint64_t bytes = 0;
     size_t got = 0;
-    double t0 = mono();
+    double t0 = pf_mono_s();
     int rc = cli_store_begin(W.store, &f, j->t.hostport, k, j->reason, j->labels, j->when, err,
                              sizeof err);
     if (rc != 0) {
@@ -297,7 +287,7 @@ static void capture_one(cjob *j, cli_kind k)
         cli_store_fail(W.store, &f, err);
     if (rc == CLI_OK)
         wlog("captured %s of %s (%s): %s, %llu bytes, %.1fs", cli_kind_name(k), j->t.hostport,
-             esc(j->reason, rn, sizeof rn), f.path, (unsigned long long)bytes, mono() - t0);
+             esc(j->reason, rn, sizeof rn), f.path, (unsigned long long)bytes, pf_mono_s() - t0);
     else
         wlog("capture %s of %s (%s) failed: %s; marked failed in the index, not retried",
              cli_kind_name(k), j->t.hostport, esc(j->reason, rn, sizeof rn), err);
@@ -360,15 +350,13 @@ static int launch(const target *t, cli_kinds kinds, double seconds, const char *
 
 /* ---- one alert ---- */
 
-static uint64_t fnv(const char *a, const char *b, const char *c)
+/* The alert's identity for the dedupe ring: the three parts hashed in a
+ * chain (each part's hash seeds the next), never 0 (an empty slot). */
+static uint64_t alert_key(const char *a, const char *b, const char *c)
 {
-    uint64_t h = 1469598103934665603ull;
-    const char *parts[3] = {a, b, c};
-    for (int i = 0; i < 3; i++) {
-        for (const char *s = parts[i]; *s; s++)
-            h = (h ^ (unsigned char)*s) * 1099511628211ull;
-        h = (h ^ 0x1f) * 1099511628211ull;
-    }
+    uint64_t h = pf_hash_bytes(a, strlen(a), 0);
+    h = pf_hash_bytes(b, strlen(b), h);
+    h = pf_hash_bytes(c, strlen(c), h);
     return h ? h : 1;
 }
 
@@ -407,12 +395,12 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
         if (strcmp(W.targets[i].hostport, a->instance) == 0 ||
             strcmp(W.targets[i].spec, a->instance) == 0)
             t = &W.targets[i];
-    uint64_t key = fnv(wh->group_key, a->fingerprint, a->starts_at);
+    uint64_t key = alert_key(wh->group_key, a->fingerprint, a->starts_at);
     bool seen = false;
     for (size_t i = 0; i < DEDUPE_SLOTS && !seen; i++)
         seen = W.dedupe[i] == key;
     last_capture *last = t ? last_for(t->hostport) : NULL;
-    double now = mono();
+    double now = pf_mono_s();
     if (a->instance == NULL)
         result = AL_NO_INSTANCE;
     else if (t == NULL)
@@ -981,7 +969,8 @@ static int run(bool receiver)
     if (W.every > 0)
         wlog("capturing %zu target%s every %gs", W.ntargets, W.ntargets == 1 ? "" : "s",
              W.every);
-    double next_periodic = W.every > 0 ? mono() : INFINITY, next_retain = mono() + RETAIN_EVERY;
+    double next_periodic = W.every > 0 ? pf_mono_s() : INFINITY;
+    double next_retain = pf_mono_s() + RETAIN_EVERY;
     for (;;) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         int sig = sigtimedwait(&set, NULL, &ts);
@@ -991,7 +980,7 @@ static int run(bool receiver)
         }
         if (sig == SIGHUP)
             reload_targets();
-        double now = mono();
+        double now = pf_mono_s();
         if (now >= next_periodic) {
             periodic_round();
             while (next_periodic <= now)
