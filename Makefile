@@ -88,7 +88,7 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) $(CURL_LIBS) $(TLS_LIBS) \
 	    -Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
-$(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
+$(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # takhin-profiler: its modules as an archive, so unit tests can link them.
