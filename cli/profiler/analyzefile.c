@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "cli_prof.h"
+#include "cli_render.h"
 #include "cli_report.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /*
  * cli_report.h - what takhin-profiler makes of a profile: the node graph
  * (pprof's arithmetic at function granularity), the text report in the
- * layout of `go tool pprof -top`, differences against a base profile,
- * collapsed stacks and the SVG flame graph.
+ * layout of `go tool pprof -top` and differences against a base profile.
+ * The pictures drawn from the graph are in cli_render.h.
  */
 #ifndef CLI_REPORT_H
 #define CLI_REPORT_H
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli_prof.h"
+#include "pf_decode.h"
 
 /* ---- units, as pprof's measurement package formats them ---- */
 /* value in unit `from`, scaled to `to` ("auto"/"minimum" pick a unit).
@@ -70,50 +70,5 @@ int cli_report_block(FILE *out, const pf_decoded *p, int vi, const pf_decoded *b
 int cli_report(FILE *out, const pf_decoded *p, const cli_report_opts *o);
 /* The difference report of p against base. */
 int cli_report_diff(FILE *out, const pf_decoded *p, const pf_decoded *base, const cli_report_opts *o);
-
-/* ---- collapsed stacks: "root;...;leaf VALUE" lines ---- */
-int cli_folded(FILE *out, const pf_decoded *p, int vi);
-
-/* ---- flame graph ---- */
-typedef struct cli_fnode {
-    uint32_t name;      /* graph node */
-    uint32_t parent;    /* index; the root is 0 and its own parent */
-    uint32_t child, next; /* first child, next sibling (0 = none) */
-    uint32_t depth;
-    int64_t value;      /* inclusive */
-    int64_t count;      /* inclusive value of the companion count type, or -1 */
-    int64_t x;          /* offset in value units from the left */
-} cli_fnode;
-
-typedef struct cli_flame {
-    cli_graph *g;
-    cli_fnode *node;
-    size_t n, cap;
-    uint32_t max_depth;
-    int count_type;     /* sample type of the counts, or -1 */
-    pf_idxmap children; /* (parent, name) -> node index (the root is not in it) */
-} cli_flame;
-
-/* Builds the call tree of p for value vi (samples with value <= 0 are left
- * out), children ordered by name and laid out left to right. NULL if no
- * memory. */
-cli_flame *cli_flame_build(const pf_decoded *p, int vi);
-void cli_flame_free(cli_flame *f);
-
-typedef struct cli_flame_meta {
-    const char *title;    /* "takhind cpu profile" */
-    const char *subtitle; /* "Total 1.23s, ..." */
-    const char *unit;     /* the sample type's unit, for the labels */
-    const char *count_name; /* "samples", or NULL */
-} cli_flame_meta;
-
-/* Writes a self-contained SVG (inline CSS and JS). 0 or -1 (write error). */
-int cli_flame_svg(FILE *out, const cli_flame *f, const cli_flame_meta *m);
-/* Truncates name to fit px pixels ("na.."); "" when not even 3 chars fit. */
-void cli_flame_label(char *buf, size_t len, const char *name, double px);
-
-/* Writes an SVG flame graph of p to path. Returns an exit code. */
-int cli_flame_file(const pf_decoded *p, const char *path, const char *title,
-                   const cli_report_opts *o);
 
 #endif

@@ -11,7 +11,7 @@
  * bounds the file size whatever the number of stacks.
  */
 #include "cli.h"
-#include "cli_report.h"
+#include "cli_render.h"
 
 #include <errno.h>
 

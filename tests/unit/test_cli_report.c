@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "../../cli/profiler/cli_prof.h"
+#include "../../cli/profiler/cli_render.h"
 #include "../../cli/profiler/cli_report.h"
 
 /* ---- building profiles from text ----
