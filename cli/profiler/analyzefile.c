@@ -3,6 +3,7 @@
  * difference against -base), collapsed stacks, the flame graph.
  */
 #include "cli.h"
+#include "cli_commands.h"
 #include "cli_prof.h"
 #include "cli_render.h"
 #include "cli_report.h"

@@ -1,7 +1,9 @@
 /*
- * cli.h - takhin-profiler: options, exit codes and the entry points of its
- * modules (collect, analyze, local run). The profile model is in
- * cli_prof.h, reports and pictures in cli_report.h, the transport (libcurl) in cli_http.h.
+ * cli.h - takhin-profiler's shared base: options and their parsing (flags.c),
+ * exit codes, profile kinds, messages, directories and file names
+ * (util.c). Reading profiles is in cli_prof.h, reports in cli_report.h,
+ * pictures in cli_render.h, the transport (libcurl) in cli_http.h, and the
+ * commands built on them in cli_commands.h.
  */
 #ifndef CLI_H
 #define CLI_H
@@ -67,15 +69,8 @@ const char *cli_kind_name(cli_kind k);
 /* Parses "30s", "1m30s", "500ms", "2h" or a bare number of seconds. */
 int cli_parse_duration(const char *s, double *out);
 
-/* Modules. Each returns an exit code. */
-int cli_collect(const cli_opts *o);
-/* Reads one profile file and does what the options ask: the report
- * (-analyze, or -input alone), -format folded, -flamegraph. kind_hint names
- * the kind when the file's sample types leave it open (mutex or block). */
-int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint);
 /* The SVG path for a profile path: its extension replaced by .svg. */
 void cli_flame_path(char *buf, size_t len, const char *profile_path);
-int cli_local_run(const cli_opts *o);
 
 /* Messages on stderr, prefixed "takhin-profiler: ". */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,13 +9,13 @@
  *              per-day index.jsonl; temp name, fsync, link into place;
  *              retention; `ls`; S3 upload (libcurl's AWS SigV4).
  *   watch.c    flags, the receiver (civetweb), dedupe, cooldown, capture
- *              threads on collect.c's fetch, /metrics, signals, -every.
+ *              threads on collect.c's fetch, /metrics, signals, -every
+ *              (its entry points are in cli_commands.h).
  */
 #ifndef CLI_WATCH_H
 #define CLI_WATCH_H
 
 #include "cli.h"
-#include "cli_http.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,22 +110,5 @@ int cli_store_retain(cli_store *s, double max_age, uint64_t max_bytes, uint64_t 
 
 /* takhin-profiler ls DIR: one line per capture. Exit code. */
 int cli_store_list(const char *dir, FILE *out);
-
-/* ---- watch.c ---- */
-
-/* takhin-profiler watch ARGS (argv[0] is "watch"). Exit code. */
-int cli_watch_main(int argc, char **argv);
-/* takhin-profiler -remote T -every D ...: periodic capture without a
- * receiver. Exit code. */
-int cli_periodic_main(const cli_opts *o);
-
-/* ---- collect.c ---- */
-
-/* Fetches one profile of kind k (seconds: cpu and trace) from r into f
- * (tmp: its path, for the check that it parses). *cancel set ends it.
- * Exit code; err says what went wrong. */
-int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
-                   double margin, FILE *f, const char *tmp, volatile int *cancel,
-                   size_t *bytes, char *err, size_t errlen);
 
 #endif

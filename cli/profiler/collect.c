@@ -9,9 +9,9 @@
  * terminal.
  */
 #include "cli.h"
+#include "cli_commands.h"
 #include "cli_http.h"
 #include "cli_prof.h"
-#include "cli_watch.h"
 #include "pf_util.h"
 
 #include <errno.h>

@@ -11,6 +11,7 @@
  * (the profiler waits for it, then writes what was recorded).
  */
 #include "cli.h"
+#include "cli_commands.h"
 #include "cli_prof.h"
 #include "pf_encode.h"
 

@@ -4,8 +4,7 @@
  * under gperftools. See cli_usage (flags.c) and the README's CLI section.
  */
 #include "cli.h"
-#include "cli_prof.h"
-#include "cli_report.h"
+#include "cli_commands.h"
 #include "cli_watch.h"
 
 #include <string.h>

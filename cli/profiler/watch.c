@@ -13,6 +13,8 @@
  * selects one of the configured targets, whose address, token and TLS
  * files are the operator's.
  */
+#include "cli_commands.h"
+#include "cli_http.h"
 #include "cli_watch.h"
 #include "pf_util.h"
 
