@@ -13,7 +13,8 @@ CC       ?= gcc
 PKGS     := yaml-0.1 zlib libdw cmocka libcurl jansson libssl libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
-CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -D_GNU_SOURCE -MMD -MP
+# takhin-profiler's folders include each other as "layer/file.h" (-Icli/profiler).
+CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -Icli/profiler -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-common \
             -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             $(shell pkg-config --cflags $(PKGS))
@@ -32,7 +33,8 @@ HOSTLIB_SRC := $(wildcard host-api/lib/*.c)
 SERVER_SRC  := $(wildcard server/*.c)
 PROFILE_SRC := $(wildcard profile/*.c)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
-CLI_SRC     := $(wildcard cli/profiler/*.c)
+CLI_SRC     := $(wildcard cli/profiler/*/*.c)
+CLI_MAIN    := cli/profiler/commands/main.c
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FAKE_SRC    := $(wildcard tests/unit/plugins/*.c)
 
@@ -41,7 +43,7 @@ HOSTLIB_OBJ := $(call obj,$(HOSTLIB_SRC))
 SERVER_OBJ  := $(call obj,$(SERVER_SRC))
 PROFILE_OBJ := $(call obj,$(PROFILE_SRC))
 PLUGIN_OBJ  := $(call obj,$(PLUGIN_SRC))
-CLI_OBJ     := $(call obj,$(filter-out cli/profiler/main.c,$(CLI_SRC)))
+CLI_OBJ     := $(call obj,$(filter-out $(CLI_MAIN),$(CLI_SRC)))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FAKE_SO     := $(patsubst tests/unit/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(FAKE_SRC))
 
@@ -50,12 +52,12 @@ PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libdw) -ldl -lm $(PTHREAD)
-# libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
+# libcurl: takhin-profiler's transport (cli/profiler/transport/curl.c) and the plugin's
 # push to Pyroscope (plugin/push.c).
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
 # OpenSSL 3: the front terminates TLS on the profiler port (plugin/tls.c).
 TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
-# watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
+# watch (cli/profiler/commands/watch.c, webhook.c, store.c): civetweb serves the
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
@@ -94,7 +96,7 @@ $(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
+$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
@@ -156,12 +158,12 @@ endif
 
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
-FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli) \
-                $(if $(wildcard cli/profiler/cli_watch.h),webhook)
+FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/input/cli_prof.h),cli) \
+                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
+FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz $(CFLAGS)
 FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))

@@ -1,5 +1,5 @@
 /*
- * test_cli_parse.c - takhin-profiler's readers (cli/profiler): profile.proto
+ * test_cli_parse.c - takhin-profiler's readers (cli/profiler/input): profile.proto
  * from the profile core's encoder (of both models) and from Go's
  * runtime (tests/unit/data/cli/go_*.pb.gz); the legacy heap text of
  * gperftools (a real HEAPPROFILE dump and a sampled heap_v2 text, with
@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cli/profiler/cli.h"
-#include "../../cli/profiler/cli_prof.h"
-#include "../../cli/profiler/cli_report.h"
+#include "util/cli.h"
+#include "input/cli_prof.h"
+#include "report/cli_report.h"
 #include "profile.h"
 
 #ifndef CLI_DATA

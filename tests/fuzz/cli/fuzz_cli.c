@@ -1,5 +1,5 @@
 /*
- * fuzz_cli - takhin-profiler's readers (cli/profiler): cli_prof_parse, which
+ * fuzz_cli - takhin-profiler's readers (cli/profiler/input): cli_prof_parse, which
  * recognizes gzip, profile.proto (the CLI's own decoder), the legacy
  * gperftools CPU format and the legacy heap text, then the analysis steps
  * that follow reading (prune, demangle, sample count, type lookup) and a
@@ -7,7 +7,7 @@
  */
 #include "fuzz.h"
 
-#include "cli_prof.h"
+#include "input/cli_prof.h"
 #include "pf_encode.h"
 
 #include <string.h>

@@ -3,9 +3,9 @@
  * server (its /debug/pprof/ endpoints), or profiles a command locally
  * under gperftools. See cli_usage (flags.c) and the README's CLI section.
  */
-#include "cli.h"
-#include "cli_commands.h"
-#include "cli_watch.h"
+#include "commands/cli_commands.h"
+#include "commands/cli_watch.h"
+#include "util/cli.h"
 
 #include <string.h>
 

@@ -8,11 +8,11 @@
  * runs, a progress bar with the time left is drawn on stderr if that is a
  * terminal.
  */
-#include "cli.h"
-#include "cli_commands.h"
-#include "cli_http.h"
-#include "cli_prof.h"
+#include "commands/cli_commands.h"
+#include "input/cli_prof.h"
 #include "pf_util.h"
+#include "transport/cli_http.h"
+#include "util/cli.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,8 +6,8 @@
  * removed, unless keep_frames also matches. The regular expressions are
  * RE2 in pprof; POSIX extended ones here, the same for the usual lists.
  */
-#include "cli.h"
-#include "cli_prof.h"
+#include "input/cli_prof.h"
+#include "util/cli.h"
 
 #include <regex.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * difference against a base profile, and the dispatch of -analyze, -format
  * folded and -flamegraph for one file.
  */
-#include "cli.h"
-#include "cli_report.h"
+#include "report/cli_report.h"
+#include "util/cli.h"
 
 #include <stdlib.h>
 #include <string.h>

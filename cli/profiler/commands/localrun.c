@@ -10,10 +10,10 @@
  * profile.proto, like the server's profiles. Ctrl-C goes to the command
  * (the profiler waits for it, then writes what was recorded).
  */
-#include "cli.h"
-#include "cli_commands.h"
-#include "cli_prof.h"
+#include "commands/cli_commands.h"
+#include "input/cli_prof.h"
 #include "pf_encode.h"
+#include "util/cli.h"
 
 #include <dirent.h>
 #include <errno.h>

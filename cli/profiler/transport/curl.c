@@ -1,9 +1,9 @@
 /* curl.c - takhin-profiler's transport on libcurl (see cli_http.h). */
-#include "cli_http.h"
+#include "transport/cli_http.h"
 
-#include "cli.h"
 #include "pf_common.h"
 #include "pf_util.h"
+#include "util/cli.h"
 
 #include <curl/curl.h>
 #include <errno.h>

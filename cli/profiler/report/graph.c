@@ -6,7 +6,7 @@
  * to the cum of every node on the stack, once even if the function
  * appears several times (recursion).
  */
-#include "cli_report.h"
+#include "report/cli_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
  * the location is address - 1. Allocator frames are dropped later through
  * drop_frames (pprof's list), so the report shows who allocated.
  */
-#include "cli_prof.h"
+#include "input/cli_prof.h"
 #include "profile.h"
 
 #include <ctype.h>

@@ -6,7 +6,7 @@
  * ';' in a name becomes ':' and line breaks become spaces, so that every
  * line splits back into the same frames.
  */
-#include "cli_render.h"
+#include "render/cli_render.h"
 
 #include <stdlib.h>
 #include <string.h>

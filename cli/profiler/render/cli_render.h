@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli_report.h"
+#include "report/cli_report.h"
 
 /* ---- collapsed stacks: "root;...;leaf VALUE" lines ---- */
 int cli_folded(FILE *out, const pf_decoded *p, int vi);

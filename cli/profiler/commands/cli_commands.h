@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cli.h"
-#include "cli_http.h"
+#include "transport/cli_http.h"
+#include "util/cli.h"
 
 /* -remote: fetches profiles from the server (collect.c). */
 int cli_collect(const cli_opts *o);

@@ -5,8 +5,8 @@
  * smallest shown value, "(inline)" marks), framed by a header that names
  * the kind of profile.
  */
-#include "cli.h"
-#include "cli_report.h"
+#include "report/cli_report.h"
+#include "util/cli.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * A file whose build ID differs from the mapping's is left alone (it was
  * rebuilt since: its names would be wrong).
  */
-#include "cli_prof.h"
+#include "input/cli_prof.h"
 #include "pf_dwarf.h"
 #include "profile.h"
 

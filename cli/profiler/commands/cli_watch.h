@@ -15,7 +15,7 @@
 #ifndef CLI_WATCH_H
 #define CLI_WATCH_H
 
-#include "cli.h"
+#include "util/cli.h"
 
 #include <stdbool.h>
 #include <stddef.h>

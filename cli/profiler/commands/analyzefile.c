@@ -2,11 +2,11 @@
  * analyzefile.c - what is done with one profile file: the report (or the
  * difference against -base), collapsed stacks, the flame graph.
  */
-#include "cli.h"
-#include "cli_commands.h"
-#include "cli_prof.h"
-#include "cli_render.h"
-#include "cli_report.h"
+#include "commands/cli_commands.h"
+#include "input/cli_prof.h"
+#include "render/cli_render.h"
+#include "report/cli_report.h"
+#include "util/cli.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,8 +10,8 @@
  * Frames narrower than 0.1 pixel are left out (as flamegraph.pl does), which
  * bounds the file size whatever the number of stacks.
  */
-#include "cli.h"
-#include "cli_render.h"
+#include "render/cli_render.h"
+#include "util/cli.h"
 
 #include <errno.h>
 

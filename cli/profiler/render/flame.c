@@ -5,7 +5,7 @@
  * their parent (x), so a frame's width is proportional to its value and
  * every child lies within its parent.
  */
-#include "cli_render.h"
+#include "render/cli_render.h"
 
 #include <stdlib.h>
 #include <string.h>

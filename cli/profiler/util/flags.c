@@ -3,7 +3,7 @@
  * original tool): -name value, -name=value, --name too; boolean flags
  * alone. "--" ends the flags: what follows is a command to profile.
  */
-#include "cli.h"
+#include "util/cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -7,7 +7,7 @@
  * startsAt. A field of the wrong type is an error naming it; unknown
  * fields are ignored (Alertmanager adds some now and then).
  */
-#include "cli_watch.h"
+#include "commands/cli_watch.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -3,10 +3,10 @@
  * detection, gunzip, the legacy CPU format (through the profile core),
  * offline symbolization and pprof's frame pruning.
  */
-#include "cli.h"
-#include "cli_prof.h"
+#include "input/cli_prof.h"
 #include "pf_gzip.h"
 #include "profile.h"
+#include "util/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>

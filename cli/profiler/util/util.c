@@ -1,5 +1,5 @@
 /* util.c - messages and file names shared by the modules. */
-#include "cli.h"
+#include "util/cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>

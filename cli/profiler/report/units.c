@@ -3,7 +3,7 @@
  * measurement package does (Scale, ScaledLabel, Percentage), so that the
  * report's numbers read the same as `go tool pprof -top`.
  */
-#include "cli_report.h"
+#include "report/cli_report.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -18,7 +18,7 @@
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), and the day's index.jsonl is
  * PUT again whole after each line. Retention is local only.
  */
-#include "cli_watch.h"
+#include "commands/cli_watch.h"
 #include "pf_util.h"
 
 #include <curl/curl.h>

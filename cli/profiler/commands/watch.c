@@ -13,10 +13,10 @@
  * selects one of the configured targets, whose address, token and TLS
  * files are the operator's.
  */
-#include "cli_commands.h"
-#include "cli_http.h"
-#include "cli_watch.h"
+#include "commands/cli_commands.h"
+#include "commands/cli_watch.h"
 #include "pf_util.h"
+#include "transport/cli_http.h"
 
 #include <civetweb.h>
 #include <errno.h>

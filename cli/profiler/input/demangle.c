@@ -7,7 +7,7 @@
  * whose name differs from its system name is taken as already demangled,
  * and names that already look like C++ get the same simplification.
  */
-#include "cli_prof.h"
+#include "input/cli_prof.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
