@@ -1,42 +1,13 @@
-/* pf_util.c - errors, files, and the small mechanisms of pf_util.h: arena,
- * growable arrays, hashing, index map, string table, string builder, clock. */
-#include "pf_internal.h"
+/* pf_util.c - the small mechanisms of pf_util.h: arena, growable arrays,
+ * hashing, index map, string table, string builder, clock. */
+#include "pf_util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
-
-const char *pf_code_name(pf_code code)
-{
-    switch (code) {
-    case PF_OK: return "ok";
-    case PF_ERR_NOMEM: return "out of memory";
-    case PF_ERR_ARG: return "invalid argument";
-    case PF_ERR_IO: return "I/O error";
-    case PF_ERR_FORMAT: return "malformed input";
-    case PF_ERR_LIMIT: return "limit exceeded";
-    case PF_ERR_WRITE: return "write failed";
-    }
-    return "unknown error";
-}
-
-pf_code pf_seterr(pf_err *err, pf_code code, const char *fmt, ...)
-{
-    if (err == NULL)
-        return code;
-    err->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
@@ -57,48 +28,6 @@ int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
     *p = n;
     *cap = ncap;
     return 0;
-}
-
-static pf_code read_fd(int fd, const char *path, size_t max, char **buf, size_t *len,
-                       pf_err *err)
-{
-    size_t n = 0, cap = 0;
-    char *b = NULL;
-    for (;;) {
-        if (pf_grow(&b, &cap, n + 65537, 1) != 0) {
-            free(b);
-            return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
-        }
-        ssize_t r = read(fd, b + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(b);
-            return pf_seterr(err, PF_ERR_IO, "reading %s: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > max) {
-            free(b);
-            return pf_seterr(err, PF_ERR_LIMIT, "%s is larger than %zu bytes", path, max);
-        }
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return PF_OK;
-}
-
-pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pf_seterr(err, PF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    pf_code rc = read_fd(fd, path, max, buf, len, err);
-    close(fd);
-    return rc;
 }
 
 /* ---- arena ---- */
@@ -322,17 +251,6 @@ void pf_strtab_free(pf_strtab *t)
     pf_idxmap_free(&t->map);
     pf_arena_free(&t->arena);
     memset(t, 0, sizeof *t);
-}
-
-int pf_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* ---- string builder ---- */

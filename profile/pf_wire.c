@@ -1,6 +1,6 @@
 /* pf_wire.c - the growing and draining of pf_wbuf (see pf_wire.h). */
 #include "pf_wire.h"
-#include "pf_internal.h"
+#include "pf_util.h"
 
 #include <stdlib.h>
 
