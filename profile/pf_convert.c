@@ -3,8 +3,11 @@
  * + 1, symbolic locations go under one placeholder mapping, all-zero
  * samples are left out. With a symbolizer, address locations get their
  * lines (inlined frames included) and their mappings say what was found;
- * the functions and strings found are added to the profile too. */
+ * the functions and strings found are added to the profile too. Writing
+ * the model (pf_profile_write, pf_profile_encode) is this conversion, then
+ * the encoder (pf_encode.h). */
 #include "pf_decode.h"
+#include "pf_encode.h"
 #include "pf_profile_impl.h"
 
 #include <stdlib.h>
@@ -195,7 +198,10 @@ static int samples(conv *c)
     return 0;
 }
 
-pf_decoded *pf_profile_convert(pf_profile *p, pf_symbolizer *sym, unsigned flags, pf_err *err)
+/* The profile in the analysis form, its address locations symbolized with
+ * sym when not NULL (which adds the functions and strings found to p). */
+static pf_decoded *pf_profile_convert(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                                      pf_err *err)
 {
     if (p == NULL) {
         pf_seterr(err, PF_ERR_ARG, "profile convert: no profile");
@@ -224,4 +230,39 @@ pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *e
 {
     /* Without a symbolizer nothing is added to p. */
     return pf_profile_convert((pf_profile *)(uintptr_t)p, NULL, flags, err);
+}
+
+/* ---- writing: convert, then encode ---- */
+
+/* p in the form the encoder writes (records and labels kept). */
+static pf_decoded *convert(pf_profile *p, pf_symbolizer *sym, bool have_out, pf_err *err)
+{
+    if (p == NULL || !have_out) {
+        pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
+        return NULL;
+    }
+    pf_decoded *d = pf_profile_convert(p, sym, PF_DECODE_RECORDS, NULL);
+    if (d == NULL)
+        pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
+    return d;
+}
+
+pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                         pf_write_fn fn, void *ctx, pf_err *err)
+{
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, fn != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_write(d, flags, fn, ctx, &e) : e.code;
+    pf_decoded_free(d);
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
+}
+
+pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                          uint8_t **out, size_t *out_len, pf_err *err)
+{
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, out != NULL && out_len != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_encode(d, flags, out, out_len, &e) : e.code;
+    pf_decoded_free(d);
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
 }

@@ -1,6 +1,6 @@
 /* pf_decoded.c - the analysis model of pf_decode.h: tables, merging of
  * identical stacks, queries. */
-#include "pf_decode.h"
+#include "pf_decoded.h"
 #include "pf_internal.h"
 
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* pf_encode.c - the profile.proto encoder (pf_encode.h) on the wire writer
- * (pf_wire.h), streamed through gzip (pf_gzip.h) or not; and the builder
- * model's pf_profile_write and pf_profile_encode, which convert
- * (pf_convert.c, symbolizing on the way) and then encode here. */
+ * (pf_wire.h), streamed through gzip (pf_gzip.h) or not. The builder
+ * model's pf_profile_write and pf_profile_encode convert (pf_convert.c,
+ * symbolizing on the way) and then encode here. */
 #include "pf_encode.h"
 #include "pf_gzip.h"
-#include "pf_profile_impl.h"
+#include "pf_internal.h"
 #include "pf_wire.h"
 
 #include <stdlib.h>
@@ -238,39 +238,4 @@ pf_code pf_decoded_encode(const pf_decoded *d, unsigned flags, uint8_t **out, si
     *out = b.data;
     *out_len = b.len;
     return PF_OK;
-}
-
-/* ---- the builder model ---- */
-
-/* p in the form the encoder writes (records and labels kept). */
-static pf_decoded *convert(pf_profile *p, pf_symbolizer *sym, bool have_out, pf_err *err)
-{
-    if (p == NULL || !have_out) {
-        pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
-        return NULL;
-    }
-    pf_decoded *d = pf_profile_convert(p, sym, PF_DECODE_RECORDS, NULL);
-    if (d == NULL)
-        pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
-    return d;
-}
-
-pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
-                         pf_write_fn fn, void *ctx, pf_err *err)
-{
-    pf_err e = {PF_OK, ""};
-    pf_decoded *d = convert(p, sym, fn != NULL, &e);
-    pf_code rc = d != NULL ? pf_decoded_write(d, flags, fn, ctx, &e) : e.code;
-    pf_decoded_free(d);
-    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
-}
-
-pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
-                          uint8_t **out, size_t *out_len, pf_err *err)
-{
-    pf_err e = {PF_OK, ""};
-    pf_decoded *d = convert(p, sym, out != NULL && out_len != NULL, &e);
-    pf_code rc = d != NULL ? pf_decoded_encode(d, flags, out, out_len, &e) : e.code;
-    pf_decoded_free(d);
-    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "pf_common.h"
-#include "pf_decode.h"
+#include "pf_decoded.h"
 
 #ifdef __cplusplus
 extern "C" {

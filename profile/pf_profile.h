@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #include "pf_common.h"
-#include "pf_decode.h"
+#include "pf_decoded.h"
 #include "pf_encode.h"
 #include "pf_maps.h"
 #include "pf_symbolize.h"
@@ -153,7 +153,7 @@ pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
 /* The profile in the analysis form, directly: what pf_decode would read
  * from pf_profile_encode(p, NULL, 0, ...) (ids are indices + 1, the
  * placeholder mapping of symbolic locations, all-zero samples left out),
- * without encoding. flags: PF_DECODE_RECORDS or 0 (pf_decode.h). NULL
+ * without encoding. flags: PF_DECODE_RECORDS (pf_decode.h) or 0. NULL
  * with err when out of memory. */
 pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err);
 

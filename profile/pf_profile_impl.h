@@ -1,4 +1,4 @@
-/* pf_profile_impl.h - the model's layout, shared by pf_profile.c (building),
+/* pf_profile_impl.h - the model's layout, shared by pf_build.c (building),
  * pf_prune.c and pf_convert.c (into the form the encoder writes). Internal. */
 #ifndef PF_PROFILE_IMPL_H
 #define PF_PROFILE_IMPL_H
@@ -69,10 +69,5 @@ int64_t pf_profile_func(pf_profile *p, int64_t name, int64_t file, int64_t start
 uint32_t *pf_profile_maps_by_start(const pf_profile *p);
 /* Index of the mapping containing addr, or -1. */
 int64_t pf_profile_find_mapping(const pf_profile *p, const uint32_t *by_start, uint64_t addr);
-
-/* The profile in the analysis form, its address locations symbolized with
- * sym when not NULL (which adds the functions and strings found to p):
- * what pf_profile_write encodes. flags: PF_DECODE_RECORDS or 0. */
-pf_decoded *pf_profile_convert(pf_profile *p, pf_symbolizer *sym, unsigned flags, pf_err *err);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "pf_decode.h"
+#include "pf_decoded.h"
 
 /* ---- units, as pprof's measurement package formats them ---- */
 /* value in unit `from`, scaled to `to` ("auto"/"minimum" pick a unit).

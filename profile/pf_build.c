@@ -1,4 +1,5 @@
-/* pf_profile.c - building the in-memory profile model. */
+/* pf_build.c - building the in-memory profile model of pf_profile.h:
+ * samples added one by one, strings, functions and locations interned. */
 #include "pf_profile_impl.h"
 
 #include <stdlib.h>
