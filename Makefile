@@ -11,10 +11,11 @@ DEV      ?= 1
 SANITIZE ?=
 CC       ?= gcc
 
-PKGS     := yaml-0.1 zlib libprotobuf-c libdw cmocka libcurl jansson libssl libcrypto
+PKGS     := yaml-0.1 zlib libdw cmocka libcurl jansson libssl libcrypto
 # Frame pointers and no sibling-call optimization: complete stacks in the
 # profiles of our own code.
-CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -I$(BUILD)/gen -D_GNU_SOURCE -MMD -MP
+# takhin-profiler's folders include each other as "layer/file.h" (-Icli/profiler).
+CPPFLAGS += -Ihost-api/include -Iprofile -Iplugin -Icli/profiler -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-common \
             -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             $(shell pkg-config --cflags $(PKGS))
@@ -33,18 +34,17 @@ HOSTLIB_SRC := $(wildcard host-api/lib/*.c)
 SERVER_SRC  := $(wildcard server/*.c)
 PROFILE_SRC := $(wildcard profile/*.c)
 PLUGIN_SRC  := $(wildcard plugin/*.c plugin/*/*.c)
-CLI_SRC     := $(wildcard cli/profiler/*.c)
-PROTO_SRC   := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
-PROTO_C     := $(BUILD)/gen/profile.pb-c.c
+CLI_SRC     := $(wildcard cli/profiler/*/*.c)
+CLI_MAIN    := cli/profiler/commands/main.c
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FAKE_SRC    := $(wildcard tests/unit/plugins/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 HOSTLIB_OBJ := $(call obj,$(HOSTLIB_SRC))
 SERVER_OBJ  := $(call obj,$(SERVER_SRC))
-PROFILE_OBJ := $(call obj,$(PROFILE_SRC)) $(BUILD)/obj/gen/profile.pb-c.o
+PROFILE_OBJ := $(call obj,$(PROFILE_SRC))
 PLUGIN_OBJ  := $(call obj,$(PLUGIN_SRC))
-CLI_OBJ     := $(call obj,$(filter-out cli/profiler/main.c,$(CLI_SRC)))
+CLI_OBJ     := $(call obj,$(filter-out $(CLI_MAIN),$(CLI_SRC)))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FAKE_SO     := $(patsubst tests/unit/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(FAKE_SRC))
 
@@ -52,30 +52,22 @@ HOSTLIB  := $(BUILD)/libtakhinhost.a
 PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
-LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libprotobuf-c libdw) -ldl -lm $(PTHREAD)
-# libcurl: takhin-profiler's transport (cli/profiler/curl.c) and the plugin's
+LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libdw) -ldl -lm $(PTHREAD)
+# libcurl: takhin-profiler's transport (cli/profiler/transport/curl.c) and the plugin's
 # push to Pyroscope (plugin/profiles/push.c).
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
 # OpenSSL 3: the front terminates TLS on the profiler port (plugin/core/tls.c).
 TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
-# watch (cli/profiler/watch.c, webhook.c, store.c): civetweb serves the
+# watch (cli/profiler/commands/watch.c, webhook.c, store.c): civetweb serves the
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
-$(BUILD)/obj/%.o: %.c | $(PROTO_C)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
-
-# Generated code is not ours: compile it without our warning flags.
-$(PROTO_C): $(PROTO_SRC)
-	@mkdir -p $(BUILD)/gen
-	protoc-c --proto_path=$(dir $(PROTO_SRC)) --c_out=$(BUILD)/gen $(PROTO_SRC)
-$(BUILD)/obj/gen/profile.pb-c.o: $(PROTO_C)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 -g -O2 -fPIC -fno-omit-frame-pointer $(filter -fsanitize=%,$(CFLAGS)) $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
 
 $(HOSTLIB): $(HOSTLIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -99,13 +91,13 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 	    -o $@ $(PLUGIN_OBJ) $(PROFLIB) -lcivetweb $(LIBS) $(CURL_LIBS) $(TLS_LIBS) \
 	    -Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
-$(BUILD)/takhin-admin: $(call obj,cli/takhin-admin.c) $(HOSTLIB)
+$(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/takhin-profiler: $(call obj,cli/profiler/main.c) $(CLILIB) $(PROFLIB)
+$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
@@ -141,17 +133,12 @@ test: all tests
 # The layers hold (issue 16): tests/check_layers.py fails on an include
 # cycle between modules (a .c with its .h) and on an include against the
 # layers of its LAYERS table. check-layers runs its self-test, then the
-# check of the tree. `make test` always runs the self-test; it runs the
-# check of the tree with LAYERS_CHECK=1 (off until plugin/ is in layers).
-LAYERS_CHECK ?= 0
+# check of the tree; `make test` runs both.
 check-layers-selftest:
 	@tests/layers/selftest.sh
 check-layers: check-layers-selftest
 	@python3 tests/check_layers.py
-test: check-layers-selftest
-ifeq ($(LAYERS_CHECK),1)
 test: check-layers
-endif
 
 # Benchmarks: bench/*.c are programs, bench/*.sh drive a real takhind.
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
@@ -188,12 +175,12 @@ endif
 
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
-FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/cli_prof.h),cli) \
-                $(if $(wildcard cli/profiler/cli_watch.h),webhook)
+FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/input/cli_prof.h),cli) \
+                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz -Icli/profiler $(CFLAGS)
+FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz $(CFLAGS)
 FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))

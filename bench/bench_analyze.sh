@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 }
 EOF
 cc -O2 -o "$B_TMP/measure" "$B_TMP/measure.c" || exit 1
-cc -O2 -o "$B_TMP/gen_profile" bench/gen_profile.c -lz || exit 1
+[ -f "$BUILD/libtkprofile.a" ] || { echo "build $BUILD/libtkprofile.a first (make)" >&2; exit 1; }
+cc -O2 -Iprofile -o "$B_TMP/gen_profile" bench/gen_profile.c "$BUILD/libtkprofile.a" -lz || exit 1
 
 echo "takhin-profiler: $TP; pprof: $PPROF; $RUNS paired runs per shape; $(nproc) CPUs"
 fail=0

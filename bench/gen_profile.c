@@ -9,7 +9,8 @@
  * over 20,000 locations in 5,000 functions, skewed so that some stacks are
  * much hotter than others), in the form Go's runtime and this project's
  * server write (packed location ids and values, one mapping with
- * functions). Deterministic: the same files every run.
+ * functions), with the profile core's wire writer. Deterministic: the
+ * same files every run.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,17 +19,14 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "pf_wire.h" /* the profile core's wire writer (build/libtkprofile.a) */
+
 #define NSTACKS 50000
 #define NSAMPLES 500000
 #define NFUNCS 5000
 #define NLOCS 20000
 #define NROOTS 16
 #define PERIOD 10000000 /* 10 ms */
-
-typedef struct buf {
-    uint8_t *d;
-    size_t len, cap;
-} buf;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -40,57 +38,15 @@ static uint64_t next(void)
     return rng;
 }
 
-static void put(buf *b, const void *p, size_t n)
+static void str(pf_wbuf *b, const char *s)
 {
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 4096;
-        b->d = realloc(b->d, b->cap);
-        if (b->d == NULL) {
-            perror("realloc");
-            exit(1);
-        }
-    }
-    memcpy(b->d + b->len, p, n);
-    b->len += n;
-}
-
-static void varint(buf *b, uint64_t v)
-{
-    uint8_t t[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        t[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    t[n++] = (uint8_t)v;
-    put(b, t, n);
-}
-
-static void field(buf *b, unsigned f, uint64_t v)
-{
-    varint(b, (uint64_t)f << 3);
-    varint(b, v);
-}
-
-static void msg(buf *b, unsigned f, buf *sub)
-{
-    varint(b, (uint64_t)f << 3 | 2);
-    varint(b, sub->len);
-    put(b, sub->d, sub->len);
-    sub->len = 0;
-}
-
-static void str(buf *b, const char *s)
-{
-    varint(b, 6 << 3 | 2);
-    varint(b, strlen(s));
-    put(b, s, strlen(s));
+    pf_wire_bytes(b, 6, s, strlen(s));
 }
 
 /* String table: "", 4 type strings, then function names and files. */
 enum { S_SAMPLES = 1, S_COUNT, S_CPU, S_NS, S_BIN, S_FN0 };
 
-static void strings(buf *b)
+static void strings(pf_wbuf *b)
 {
     char s[128];
     const char *fixed[] = {"", "samples", "count", "cpu", "nanoseconds", "/usr/bin/takhind-bench"};
@@ -109,42 +65,42 @@ static void strings(buf *b)
     }
 }
 
-static void tables(buf *b, buf *sub, buf *line)
+static void tables(pf_wbuf *b, pf_wbuf *sub, pf_wbuf *line)
 {
     for (int i = 0; i < 2; i++) {
-        field(sub, 1, i ? S_CPU : S_SAMPLES);
-        field(sub, 2, i ? S_NS : S_COUNT);
-        msg(b, 1, sub);
+        pf_wire_uint(sub, 1, i ? S_CPU : S_SAMPLES);
+        pf_wire_uint(sub, 2, i ? S_NS : S_COUNT);
+        pf_wire_msg(b, 1, sub);
     }
-    field(sub, 1, 1);
-    field(sub, 2, 0x400000);
-    field(sub, 3, 0x400000 + 16 * NLOCS + 4096);
-    field(sub, 5, S_BIN);
-    field(sub, 7, 1);
-    field(sub, 9, 1);
-    msg(b, 3, sub);
+    pf_wire_uint(sub, 1, 1);
+    pf_wire_uint(sub, 2, 0x400000);
+    pf_wire_uint(sub, 3, 0x400000 + 16 * NLOCS + 4096);
+    pf_wire_uint(sub, 5, S_BIN);
+    pf_wire_uint(sub, 7, 1);
+    pf_wire_uint(sub, 9, 1);
+    pf_wire_msg(b, 3, sub);
     for (int i = 0; i < NLOCS; i++) {
-        field(sub, 1, (uint64_t)i + 1);
-        field(sub, 2, 1);
-        field(sub, 3, 0x401000 + 16 * (uint64_t)i);
-        field(line, 1, (uint64_t)(i % NFUNCS) + 1);
-        field(line, 2, 10 + (uint64_t)i / NFUNCS);
-        msg(sub, 4, line);
-        msg(b, 4, sub);
+        pf_wire_uint(sub, 1, (uint64_t)i + 1);
+        pf_wire_uint(sub, 2, 1);
+        pf_wire_uint(sub, 3, 0x401000 + 16 * (uint64_t)i);
+        pf_wire_uint(line, 1, (uint64_t)(i % NFUNCS) + 1);
+        pf_wire_uint(line, 2, 10 + (uint64_t)i / NFUNCS);
+        pf_wire_msg(sub, 4, line);
+        pf_wire_msg(b, 4, sub);
     }
     for (int i = 0; i < NFUNCS; i++) {
-        field(sub, 1, (uint64_t)i + 1);
-        field(sub, 2, S_FN0 + (uint64_t)i);
-        field(sub, 3, S_FN0 + (uint64_t)i);
-        field(sub, 4, S_FN0 + NFUNCS + (uint64_t)(i % 97));
-        msg(b, 5, sub);
+        pf_wire_uint(sub, 1, (uint64_t)i + 1);
+        pf_wire_uint(sub, 2, S_FN0 + (uint64_t)i);
+        pf_wire_uint(sub, 3, S_FN0 + (uint64_t)i);
+        pf_wire_uint(sub, 4, S_FN0 + NFUNCS + (uint64_t)(i % 97));
+        pf_wire_msg(b, 5, sub);
     }
-    field(b, 9, 1700000000000000000ull);
-    field(b, 10, 60000000000ull);
-    field(sub, 1, S_CPU);
-    field(sub, 2, S_NS);
-    msg(b, 11, sub);
-    field(b, 12, PERIOD);
+    pf_wire_uint(b, 9, 1700000000000000000ull);
+    pf_wire_uint(b, 10, 60000000000ull);
+    pf_wire_uint(sub, 1, S_CPU);
+    pf_wire_uint(sub, 2, S_NS);
+    pf_wire_msg(b, 11, sub);
+    pf_wire_uint(b, 12, PERIOD);
 }
 
 /* Stack s: a root, then frames drawn from the locations. */
@@ -159,18 +115,18 @@ static void stack_of(int s, uint32_t *locs, int *n)
     rng = save;
 }
 
-static void sample(buf *b, buf *sub, buf *packed, int s, uint64_t count)
+static void sample(pf_wbuf *b, pf_wbuf *sub, pf_wbuf *packed, int s, uint64_t count)
 {
     uint32_t locs[64];
     int n;
     stack_of(s, locs, &n);
     for (int k = 0; k < n; k++)
-        varint(packed, (uint64_t)locs[k] + 1);
-    msg(sub, 1, packed);
-    varint(packed, count);
-    varint(packed, count * PERIOD);
-    msg(sub, 2, packed);
-    msg(b, 2, sub);
+        pf_wire_varint(packed, (uint64_t)locs[k] + 1);
+    pf_wire_msg(sub, 1, packed);
+    pf_wire_varint(packed, count);
+    pf_wire_varint(packed, count * PERIOD);
+    pf_wire_msg(sub, 2, packed);
+    pf_wire_msg(b, 2, sub);
 }
 
 /* Skewed counts summing to NSAMPLES, at least 1 each. */
@@ -187,10 +143,10 @@ static void counts(uint32_t *c)
     c[0] += (uint32_t)(NSAMPLES - total);
 }
 
-static void samples(buf *b, bool records)
+static void samples(pf_wbuf *b, bool records)
 {
     static uint32_t c[NSTACKS];
-    buf sub = {0}, packed = {0};
+    pf_wbuf sub = PF_WBUF_INIT, packed = PF_WBUF_INIT;
     counts(c);
     if (!records) {
         for (int i = 0; i < NSTACKS; i++)
@@ -211,8 +167,8 @@ static void samples(buf *b, bool records)
             sample(b, &sub, &packed, order[i], 1);
         free(order);
     }
-    free(sub.d);
-    free(packed.d);
+    pf_wbuf_free(&sub);
+    pf_wbuf_free(&packed);
 }
 
 int main(int argc, char **argv)
@@ -221,18 +177,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: gen_profile counts|records OUT.pb.gz\n");
         return 2;
     }
-    buf b = {0}, sub = {0}, line = {0};
+    pf_wbuf b = PF_WBUF_INIT, sub = PF_WBUF_INIT, line = PF_WBUF_INIT;
     tables(&b, &sub, &line);
     samples(&b, strcmp(argv[1], "records") == 0);
     strings(&b);
+    if (b.status != PF_OK) {
+        fprintf(stderr, "gen_profile: out of memory\n");
+        return 1;
+    }
     gzFile f = gzopen(argv[2], "wb6");
-    if (f == NULL || gzwrite(f, b.d, (unsigned)b.len) != (int)b.len || gzclose(f) != Z_OK) {
+    if (f == NULL || gzwrite(f, b.data, (unsigned)b.len) != (int)b.len || gzclose(f) != Z_OK) {
         fprintf(stderr, "gen_profile: cannot write %s\n", argv[2]);
         return 1;
     }
     fprintf(stderr, "gen_profile: %s: %zu bytes uncompressed\n", argv[2], b.len);
-    free(b.d);
-    free(sub.d);
-    free(line.d);
+    pf_wbuf_free(&b);
+    pf_wbuf_free(&sub);
+    pf_wbuf_free(&line);
     return 0;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pf_util.h" /* the small mechanisms (arena, arrays, maps, clock) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,21 +44,6 @@ const char *pf_code_name(pf_code code);
 
 /* The value of a hexadecimal digit, or -1 (for %XX escapes and the like). */
 int pf_hex_digit(char c);
-
-/* Arena: many small allocations freed at once (zero-initialize it). The
- * memory is 16-aligned and zeroed; NULL when out of memory. */
-typedef struct pf_arena {
-    struct pf_chunk *head;
-} pf_arena;
-
-void *pf_arena_alloc(pf_arena *a, size_t size);
-void *pf_arena_array(pf_arena *a, size_t n, size_t size); /* overflow-checked */
-char *pf_arena_strdup(pf_arena *a, const char *s);
-void pf_arena_free(pf_arena *a); /* and it is empty again */
-
-/* Asks for transparent huge pages on a large buffer (fewer page faults,
- * which cost much in VMs); advice only, harmless when refused. */
-void pf_hugepages(void *p, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,16 +1,24 @@
-/* pf_convert.c - the building model (pf_profile) straight into the analysis
- * form (pf_decoded), without encoding and decoding profile.proto: the same
- * result as pf_profile_encode (no symbolizer) read by pf_decode. */
+/* pf_convert.c - the building model (pf_profile) into the analysis form
+ * (pf_decoded), the form the encoder writes (pf_encode.h): ids are indices
+ * + 1, symbolic locations go under one placeholder mapping, all-zero
+ * samples are left out. With a symbolizer, address locations get their
+ * lines (inlined frames included) and their mappings say what was found;
+ * the functions and strings found are added to the profile too. Writing
+ * the model (pf_profile_write, pf_profile_encode) is this conversion, then
+ * the encoder (pf_encode.h). */
 #include "pf_decode.h"
+#include "pf_encode.h"
 #include "pf_profile_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct conv {
-    const pf_profile *p;
+    pf_profile *p;
+    pf_symbolizer *sym;
     pf_decoded *d;
     const char **str; /* materialized strings, by index */
+    size_t nstr;
     uint32_t *by_start;
     bool oom;
 } conv;
@@ -19,6 +27,15 @@ static const char *cstr(conv *c, int64_t i)
 {
     if (i <= 0 || (size_t)i >= c->p->strings.len)
         return "";
+    if ((size_t)i >= c->nstr) { /* symbolization added strings */
+        size_t n = c->nstr;
+        if (pf_grow(&c->str, &n, c->p->strings.len, sizeof *c->str) != 0) {
+            c->oom = true;
+            return "";
+        }
+        memset(c->str + c->nstr, 0, (n - c->nstr) * sizeof *c->str);
+        c->nstr = n;
+    }
     if (c->str[i] == NULL && (c->str[i] = pf_decoded_str(c->d, c->p->strings.str[i],
                                                           SIZE_MAX)) == NULL) {
         c->oom = true;
@@ -64,9 +81,43 @@ static int header(conv *c)
     return 0;
 }
 
+/* The lines of a symbolized address, innermost first, with what they tell
+ * noted in the mapping m (may be NULL). 0 lines when nothing is known or
+ * memory ran out (the address stays unsymbolized); -1 when out of memory
+ * in the decoded form. */
+static int symbolic_lines(conv *c, uint64_t addr, pf_dmapping *m)
+{
+    pf_symbol s;
+    if (!pf_symbolize(c->sym, addr, &s))
+        return 0;
+    uint32_t fn[PF_SYM_MAX_FRAMES];
+    for (size_t i = 0; i < s.nframes; i++) {
+        int64_t name = pf_strtab_intern(&c->p->strings, s.frame[i].function);
+        int64_t file = pf_strtab_intern(&c->p->strings, s.frame[i].file);
+        int64_t f = name < 0 || file < 0 ? -1 : pf_profile_func(c->p, name, file,
+                                                                s.frame[i].start_line);
+        if (f < 0)
+            return 0; /* out of memory: leave the address unsymbolized */
+        fn[i] = (uint32_t)f;
+    }
+    for (size_t i = 0; i < s.nframes; i++) {
+        const pf_sym_frame *f = &s.frame[i];
+        if (pf_decoded_add_line(c->d, fn[i], f->line) < 0)
+            return -1;
+        if (m != NULL) {
+            m->has_functions |= f->function != NULL;
+            m->has_filenames |= f->file != NULL;
+            m->has_lines |= f->line != 0;
+        }
+    }
+    if (m != NULL && s.nframes > 0)
+        m->has_inline |= s.has_debug_info;
+    return (int)s.nframes;
+}
+
 static int tables(conv *c)
 {
-    const pf_profile *p = c->p;
+    pf_profile *p = c->p;
     pf_decoded *d = c->d;
     pf_dmapping fake = {p->nmaps + 1, 0, 0, 0, "", "", true, false, false, false};
     bool fake_used = false;
@@ -78,8 +129,11 @@ static int tables(conv *c)
             fake.has_lines |= l->line != 0;
         }
     }
+    size_t nstack = 0;
+    for (size_t i = 0; i < p->nsamples; i++)
+        nstack += p->samples[i].nlocs;
     if (pf_decoded_reserve(d, p->nmaps + 1, p->nfuncs + 1, p->nlocs + 1, p->nlocs + 1,
-                           p->nsamples + 1, 1) != 0)
+                           p->nsamples + 1, nstack + 1) != 0)
         return -1;
     for (size_t i = 0; i < p->nmaps; i++) {
         const pf_pmapping *m = &p->maps[i];
@@ -90,14 +144,10 @@ static int tables(conv *c)
     }
     if (fake_used && pf_decoded_add_mapping(d, &fake) < 0)
         return -1;
-    for (size_t i = 0; i < p->nfuncs; i++) {
-        const char *name = cstr(c, p->funcs[i].name);
-        pf_dfunction f = {i + 1, name, name, cstr(c, p->funcs[i].file), p->funcs[i].start_line};
-        if (pf_decoded_add_function(d, &f) < 0)
-            return -1;
-    }
     if ((c->by_start = pf_profile_maps_by_start(p)) == NULL)
         return -1;
+    if (c->sym != NULL)
+        pf_symbolizer_sync(c->sym);
     for (size_t i = 0; i < p->nlocs; i++) {
         const pf_loc *l = &p->locs[i];
         pf_dlocation dl = {i + 1, l->addr, 0, 0, d->nlines};
@@ -109,8 +159,20 @@ static int tables(conv *c)
         } else {
             int64_t mi = pf_profile_find_mapping(c->p, c->by_start, l->addr);
             dl.mapping = mi >= 0 ? (uint32_t)mi + 1 : 0;
+            int n = c->sym != NULL ? symbolic_lines(c, l->addr, mi >= 0 ? &d->maps[mi] : NULL)
+                                   : 0;
+            if (n < 0)
+                return -1;
+            dl.nlines = (uint32_t)n;
         }
         if (pf_decoded_add_location(d, &dl) < 0)
+            return -1;
+    }
+    /* After the locations: symbolizing them may have added functions. */
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const char *name = cstr(c, p->funcs[i].name);
+        pf_dfunction f = {i + 1, name, name, cstr(c, p->funcs[i].file), p->funcs[i].start_line};
+        if (pf_decoded_add_function(d, &f) < 0)
             return -1;
     }
     return 0;
@@ -136,14 +198,18 @@ static int samples(conv *c)
     return 0;
 }
 
-pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err)
+/* The profile in the analysis form, its address locations symbolized with
+ * sym when not NULL (which adds the functions and strings found to p). */
+static pf_decoded *pf_profile_convert(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                                      pf_err *err)
 {
     if (p == NULL) {
         pf_seterr(err, PF_ERR_ARG, "profile convert: no profile");
         return NULL;
     }
-    conv c = {p, pf_decoded_new((flags & PF_DECODE_RECORDS) != 0), NULL, NULL, false};
+    conv c = {p, sym, pf_decoded_new((flags & PF_DECODE_RECORDS) != 0), NULL, 0, NULL, false};
     c.str = calloc(p->strings.len + 1, sizeof *c.str);
+    c.nstr = p->strings.len + 1;
     int rc = c.d == NULL || c.str == NULL ? -1 : 0;
     if (rc == 0)
         rc = header(&c) || tables(&c) || samples(&c) ? -1 : 0;
@@ -158,4 +224,45 @@ pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *e
     }
     pf_decoded_done(c.d);
     return c.d;
+}
+
+pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err)
+{
+    /* Without a symbolizer nothing is added to p. */
+    return pf_profile_convert((pf_profile *)(uintptr_t)p, NULL, flags, err);
+}
+
+/* ---- writing: convert, then encode ---- */
+
+/* p in the form the encoder writes (records and labels kept). */
+static pf_decoded *convert(pf_profile *p, pf_symbolizer *sym, bool have_out, pf_err *err)
+{
+    if (p == NULL || !have_out) {
+        pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
+        return NULL;
+    }
+    pf_decoded *d = pf_profile_convert(p, sym, PF_DECODE_RECORDS, NULL);
+    if (d == NULL)
+        pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
+    return d;
+}
+
+pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                         pf_write_fn fn, void *ctx, pf_err *err)
+{
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, fn != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_write(d, flags, fn, ctx, &e) : e.code;
+    pf_decoded_free(d);
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
+}
+
+pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
+                          uint8_t **out, size_t *out_len, pf_err *err)
+{
+    pf_err e = {PF_OK, ""};
+    pf_decoded *d = convert(p, sym, out != NULL && out_len != NULL, &e);
+    pf_code rc = d != NULL ? pf_decoded_encode(d, flags, out, out_len, &e) : e.code;
+    pf_decoded_free(d);
+    return rc == PF_OK ? PF_OK : pf_seterr(err, rc, "%s", e.msg);
 }

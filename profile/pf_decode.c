@@ -105,24 +105,6 @@ static int fail(pbctx *c, const char *fmt, ...)
 
 #define NOMEM(c) (pf_seterr((c)->err, PF_ERR_NOMEM, "profile decode: out of memory"), -1)
 
-static int grow(void *arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need) {
-        if (n > SIZE_MAX / 4 / elem)
-            return -1;
-        n *= 2;
-    }
-    void *p = realloc(*(void **)arr, n * elem);
-    if (p == NULL)
-        return -1;
-    *(void **)arr = p;
-    *cap = n;
-    return 0;
-}
-
 /* ---- wire format ---- */
 
 static inline bool varint(rd *r, uint64_t *v)
@@ -314,7 +296,7 @@ static int loc_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
             return bad_type(c, "location", field, wt);
         if (!bytes(r, &sub) || each_field(c, sub, "line", line_field, &ln) != 0)
             return bad_msg(c, "location line");
-        if (grow(&c->lines, &c->cap_lines, c->nlines + 1, sizeof ln) != 0)
+        if (pf_grow(&c->lines, &c->cap_lines, c->nlines + 1, sizeof ln) != 0)
             return NOMEM(c);
         if (l->nlines == 0)
             l->line0 = c->nlines;
@@ -346,7 +328,7 @@ static int add_string(pbctx *c, rd *r)
     rd s;
     if (!bytes(r, &s))
         return bad_msg(c, "string table");
-    if (grow(&c->str, &c->cap_str, c->nstr + 1, sizeof *c->str) != 0)
+    if (pf_grow(&c->str, &c->cap_str, c->nstr + 1, sizeof *c->str) != 0)
         return NOMEM(c);
     c->str[c->nstr].p = s.p;
     c->str[c->nstr++].len = (size_t)(s.end - s.p);
@@ -358,7 +340,7 @@ static int push_comment(pbctx *c, rd *r)
     uint64_t v;
     if (!varint(r, &v))
         return bad_msg(c, "comment");
-    if (grow(&c->comments, &c->cap_comments, c->ncomments + 1, sizeof v) != 0)
+    if (pf_grow(&c->comments, &c->cap_comments, c->ncomments + 1, sizeof v) != 0)
         return NOMEM(c);
     c->comments[c->ncomments++] = (int64_t)v;
     return 1;
@@ -396,23 +378,23 @@ static int table_msg(pbctx *c, rd *r, unsigned field)
             memcpy(c->period_type, vt, sizeof vt);
             return 1;
         }
-        if (grow(&c->vt, &c->cap_vt, c->nvt + 1, sizeof *c->vt) != 0)
+        if (pf_grow(&c->vt, &c->cap_vt, c->nvt + 1, sizeof *c->vt) != 0)
             return NOMEM(c);
         memcpy(c->vt[c->nvt++], vt, sizeof vt);
         return 1;
     }
     case 3:
-        if (grow(&c->maps, &c->cap_maps, c->nmaps + 1, sizeof *c->maps) != 0)
+        if (pf_grow(&c->maps, &c->cap_maps, c->nmaps + 1, sizeof *c->maps) != 0)
             return NOMEM(c);
         c->maps[c->nmaps] = (raw_map){{0}, 0, 0};
         return each_field(c, sub, "mapping", map_field, &c->maps[c->nmaps++]) ? -1 : 1;
     case 4:
-        if (grow(&c->locs, &c->cap_locs, c->nlocs + 1, sizeof *c->locs) != 0)
+        if (pf_grow(&c->locs, &c->cap_locs, c->nlocs + 1, sizeof *c->locs) != 0)
             return NOMEM(c);
         c->locs[c->nlocs] = (raw_loc){0, 0, 0, 0, 0};
         return each_field(c, sub, "location", loc_field, &c->locs[c->nlocs++]) ? -1 : 1;
     default:
-        if (grow(&c->fns, &c->cap_fns, c->nfns + 1, sizeof *c->fns) != 0)
+        if (pf_grow(&c->fns, &c->cap_fns, c->nfns + 1, sizeof *c->fns) != 0)
             return NOMEM(c);
         c->fns[c->nfns] = (raw_fn){0, 0, 0, 0, 0};
         return each_field(c, sub, "function", fn_field, &c->fns[c->nfns++]) ? -1 : 1;
@@ -483,12 +465,12 @@ static int reserve(pbctx *c, rd r)
     counts n = {0};
     if (count_fields(c, r, &n) != 0)
         return -1;
-    if (grow(&c->str, &c->cap_str, n.strs + 1, sizeof *c->str) != 0 ||
-        grow(&c->vt, &c->cap_vt, n.vt + 1, sizeof *c->vt) != 0 ||
-        grow(&c->maps, &c->cap_maps, n.maps + 1, sizeof *c->maps) != 0 ||
-        grow(&c->locs, &c->cap_locs, n.locs + 1, sizeof *c->locs) != 0 ||
-        grow(&c->fns, &c->cap_fns, n.fns + 1, sizeof *c->fns) != 0 ||
-        grow(&c->lines, &c->cap_lines, n.locs + 1, sizeof *c->lines) != 0)
+    if (pf_grow(&c->str, &c->cap_str, n.strs + 1, sizeof *c->str) != 0 ||
+        pf_grow(&c->vt, &c->cap_vt, n.vt + 1, sizeof *c->vt) != 0 ||
+        pf_grow(&c->maps, &c->cap_maps, n.maps + 1, sizeof *c->maps) != 0 ||
+        pf_grow(&c->locs, &c->cap_locs, n.locs + 1, sizeof *c->locs) != 0 ||
+        pf_grow(&c->fns, &c->cap_fns, n.fns + 1, sizeof *c->fns) != 0 ||
+        pf_grow(&c->lines, &c->cap_lines, n.locs + 1, sizeof *c->lines) != 0)
         return NOMEM(c);
     c->nrecords = n.samples;
     c->stack_hint = n.sample_bytes < (16u << 20) ? n.sample_bytes : (16u << 20);
@@ -691,7 +673,7 @@ static int read_repeated(pbctx *c, rd *r, unsigned wt, uint64_t **arr, size_t *n
     if (wt == 0) {
         if (!varint(r, &v))
             return bad_msg(c, "sample");
-        if (grow(arr, cap, *n + 1, sizeof v) != 0)
+        if (pf_grow(arr, cap, *n + 1, sizeof v) != 0)
             return NOMEM(c);
         (*arr)[(*n)++] = v;
         return 1;
@@ -700,7 +682,7 @@ static int read_repeated(pbctx *c, rd *r, unsigned wt, uint64_t **arr, size_t *n
         return bad_type(c, "sample", 0, wt);
     if (!bytes(r, &sub))
         return bad_msg(c, "sample");
-    if (grow(arr, cap, *n + (size_t)(sub.end - sub.p), sizeof v) != 0)
+    if (pf_grow(arr, cap, *n + (size_t)(sub.end - sub.p), sizeof v) != 0)
         return NOMEM(c);
     while (sub.p < sub.end) {
         if (!varint(&sub, &(*arr)[*n]))
@@ -747,7 +729,7 @@ static int sample_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
         return bad_type(c, "sample", field, wt);
     if (!bytes(r, &sub))
         return bad_msg(c, "sample");
-    if (grow(&c->rlab, &c->cap_rlab, a->nlabels + 1, sizeof *c->rlab) != 0)
+    if (pf_grow(&c->rlab, &c->cap_rlab, a->nlabels + 1, sizeof *c->rlab) != 0)
         return NOMEM(c);
     c->rlab[a->nlabels] = (raw_label){0, 0, 0, 0};
     if (each_field(c, sub, "label", label_field, &c->rlab[a->nlabels]) != 0)
@@ -759,7 +741,7 @@ static int sample_field(pbctx *c, rd *r, unsigned field, unsigned wt, void *out)
 /* Checks the labels' strings; keeps them in c->lab when records are kept. */
 static int resolve_labels(pbctx *c, size_t n)
 {
-    if (c->p->records && grow(&c->lab, &c->cap_lab, n + 1, sizeof *c->lab) != 0)
+    if (c->p->records && pf_grow(&c->lab, &c->cap_lab, n + 1, sizeof *c->lab) != 0)
         return NOMEM(c);
     for (size_t k = 0; k < n; k++) {
         const raw_label *r = &c->rlab[k];
@@ -783,7 +765,7 @@ static int add_sample(pbctx *c, rd sub)
     if (a.nvals != c->p->ntypes)
         return fail(c, "sample %zu has %zu values for %zu sample types", i, a.nvals,
                     c->p->ntypes);
-    if (grow(&c->idx, &c->cap_idx, a.nids + 1, sizeof *c->idx) != 0)
+    if (pf_grow(&c->idx, &c->cap_idx, a.nids + 1, sizeof *c->idx) != 0)
         return NOMEM(c);
     for (size_t k = 0; k < a.nids; k++) {
         int64_t li = idmap_find(&c->loc_ids, c->ids[k]);

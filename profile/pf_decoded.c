@@ -1,6 +1,6 @@
 /* pf_decoded.c - the analysis model of pf_decode.h: tables, merging of
  * identical stacks, queries. */
-#include "pf_decode.h"
+#include "pf_decoded.h"
 #include "pf_internal.h"
 
 #include <stdlib.h>
@@ -24,23 +24,14 @@ const char *pf_decoded_str(pf_decoded *p, const char *s, size_t len)
 
 /* ---- tables ---- */
 
-/* Grows *arr to hold need elements of size elem. 0 or -1. */
+/* pf_grow, with huge pages asked for the large arrays of big profiles. */
 static int grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem)
-            return -1;
-        n *= 2;
-    }
-    void *p = realloc(*(void **)arr, n * elem);
-    if (p == NULL)
+    size_t old = *cap;
+    if (pf_grow(arr, cap, need, elem) != 0)
         return -1;
-    pf_hugepages(p, n * elem);
-    *(void **)arr = p;
-    *cap = n;
+    if (*cap != old)
+        pf_hugepages(*(void **)arr, *cap * elem);
     return 0;
 }
 

@@ -13,7 +13,7 @@
 #include <elfutils/libdwfl.h>
 #include <stdbool.h>
 
-#include "pf_symbolize.h"
+#include "pf_symbol.h"
 
 typedef struct pf_dw pf_dw;
 

@@ -1,362 +1,212 @@
-/* pf_encode.c - streaming profile.proto encoder with gzip framing.
- *
- * The Profile message is written field by field: each repeated submessage
- * (Sample, Location, ...) is packed on its own with protobuf-c and fed
- * through deflate to the writer, so memory stays small even for 100k
- * samples. Field order does not matter to protobuf parsers; locations go
- * before mappings and functions because symbolizing them fills both. */
-#include "pf_profile_impl.h"
-#include "profile.pb-c.h"
+/* pf_encode.c - the profile.proto encoder (pf_encode.h) on the wire writer
+ * (pf_wire.h), streamed through gzip (pf_gzip.h) or not. The builder
+ * model's pf_profile_write and pf_profile_encode convert (pf_convert.c,
+ * symbolizing on the way) and then encode here. */
+#include "pf_encode.h"
+#include "pf_gzip.h"
+#include "pf_internal.h"
+#include "pf_wire.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-#define BUF_SIZE (64u * 1024u)
+/* ---- the string table, built while writing ---- */
+
+#define PTR_CACHE 256 /* recent strings by address: labels repeat them */
+
+typedef struct strings {
+    const char **s; /* borrowed from the profile; s[0] = "" */
+    size_t n, cap;
+    pf_idxmap map;
+    struct {
+        const char *ptr;
+        uint32_t idx;
+    } recent[PTR_CACHE];
+} strings;
 
 typedef struct enc {
-    ProtobufCBuffer base; /* first: protobuf-c calls base.append */
-    pf_write_fn fn;
-    void *ctx;
-    bool gzip;
-    z_stream zs;
-    pf_code status;
-    size_t inlen;
-    uint8_t in[BUF_SIZE];
-    uint8_t out[BUF_SIZE];
+    const pf_decoded *d;
+    pf_wbuf top; /* to the output */
+    pf_wbuf sub, tmp;
+    strings st;
 } enc;
 
-/* ---- byte sink ---- */
-
-static void emit(enc *e, const void *data, size_t len)
+static bool str_eq(const void *ctx, uint32_t idx, const void *key)
 {
-    if (len > 0 && e->status == PF_OK && e->fn(e->ctx, data, len) != 0)
-        e->status = PF_ERR_WRITE;
+    return strcmp(((const strings *)ctx)->s[idx], key) == 0;
 }
 
-/* Compresses (or passes on) the staged input. */
-static void drain(enc *e, int flush)
+/* Index of s in the table, added when new; 0 for "" (and when out of
+ * memory, which then fails the write). */
+static uint64_t str(enc *e, const char *s)
 {
-    if (!e->gzip) {
-        emit(e, e->in, e->inlen);
-        e->inlen = 0;
-        return;
-    }
-    e->zs.next_in = e->in;
-    e->zs.avail_in = (uInt)e->inlen;
-    int rc;
-    do {
-        e->zs.next_out = e->out;
-        e->zs.avail_out = sizeof e->out;
-        rc = deflate(&e->zs, flush);
-        emit(e, e->out, sizeof e->out - e->zs.avail_out);
-    } while (e->status == PF_OK && (e->zs.avail_out == 0 || (flush == Z_FINISH && rc == Z_OK)));
-    e->inlen = 0;
-}
-
-static void put(enc *e, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0 && e->status == PF_OK) {
-        size_t n = sizeof e->in - e->inlen < len ? sizeof e->in - e->inlen : len;
-        memcpy(e->in + e->inlen, p, n);
-        e->inlen += n;
-        p += n;
-        len -= n;
-        if (e->inlen == sizeof e->in)
-            drain(e, Z_NO_FLUSH);
-    }
-}
-
-static void pb_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
-{
-    put((enc *)b, data, len);
-}
-
-/* ---- protobuf wire helpers ---- */
-
-static void put_varint(enc *e, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        b[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b[n++] = (uint8_t)v;
-    put(e, b, n);
-}
-
-static void put_int(enc *e, unsigned field, int64_t v)
-{
-    if (v != 0) {
-        put_varint(e, (uint64_t)field << 3);
-        put_varint(e, (uint64_t)v);
-    }
-}
-
-static void put_bytes(enc *e, unsigned field, const void *data, size_t len)
-{
-    put_varint(e, (uint64_t)field << 3 | 2);
-    put_varint(e, len);
-    put(e, data, len);
-}
-
-static void put_msg(enc *e, unsigned field, const ProtobufCMessage *m)
-{
-    put_varint(e, (uint64_t)field << 3 | 2);
-    put_varint(e, protobuf_c_message_get_packed_size(m));
-    protobuf_c_message_pack_to_buffer(m, &e->base);
-}
-
-static void put_value_type(enc *e, unsigned field, int64_t type, int64_t unit)
-{
-    Perftools__Profiles__ValueType vt = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
-    vt.type = type;
-    vt.unit = unit;
-    put_msg(e, field, &vt.base);
-}
-
-/* ---- samples ---- */
-
-static bool all_zero(const int64_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] != 0)
-            return false;
-    }
-    return true;
-}
-
-static void put_sample(enc *e, const pf_profile *p, const pf_sample *s, uint64_t *ids)
-{
-    Perftools__Profiles__Label lab[PF_MAX_LABELS], *labp[PF_MAX_LABELS];
-    Perftools__Profiles__Sample m = PERFTOOLS__PROFILES__SAMPLE__INIT;
-    for (uint32_t i = 0; i < s->nlocs; i++)
-        ids[i] = (uint64_t)s->locs[i] + 1;
-    for (uint32_t i = 0; i < s->nlabels; i++) {
-        Perftools__Profiles__Label l = PERFTOOLS__PROFILES__LABEL__INIT;
-        l.key = s->labels[i].key;
-        l.str = s->labels[i].str;
-        l.num = s->labels[i].num;
-        l.num_unit = s->labels[i].unit;
-        lab[i] = l;
-        labp[i] = &lab[i];
-    }
-    m.n_location_id = s->nlocs;
-    m.location_id = ids;
-    m.n_value = p->nvalues;
-    m.value = s->values;
-    m.n_label = s->nlabels;
-    m.label = labp;
-    put_msg(e, 2, &m.base);
-}
-
-static pf_code put_samples(enc *e, const pf_profile *p)
-{
-    size_t depth = 0;
-    for (size_t i = 0; i < p->nsamples; i++)
-        depth = p->samples[i].nlocs > depth ? p->samples[i].nlocs : depth;
-    uint64_t *ids = malloc((depth + 1) * sizeof *ids);
-    if (ids == NULL)
-        return PF_ERR_NOMEM;
-    for (size_t i = 0; i < p->nsamples && e->status == PF_OK; i++) {
-        if (!all_zero(p->samples[i].values, p->nvalues))
-            put_sample(e, p, &p->samples[i], ids);
-    }
-    free(ids);
-    return PF_OK;
-}
-
-/* ---- locations, symbolized on the way ---- */
-
-typedef struct loc_ctx {
-    pf_profile *p;
-    pf_symbolizer *sym;
-    uint32_t *by_start; /* mapping indices sorted by start */
-    pf_pmapping fake;   /* for symbolic locations; used if fake_used */
-    bool fake_used;
-} loc_ctx;
-
-/* Turns a symbolizer result into Lines; notes what it found in the mapping. */
-static size_t symbolic_lines(loc_ctx *c, uint64_t addr, pf_pmapping *m,
-                             Perftools__Profiles__Line *lines)
-{
-    pf_symbol s;
-    if (!pf_symbolize(c->sym, addr, &s))
+    strings *t = &e->st;
+    if (s == NULL || s[0] == '\0')
         return 0;
-    size_t n = 0;
-    for (size_t i = 0; i < s.nframes; i++) {
-        const pf_sym_frame *f = &s.frame[i];
-        int64_t name = pf_strtab_intern(&c->p->strings, f->function);
-        int64_t file = pf_strtab_intern(&c->p->strings, f->file);
-        int64_t fn = name < 0 || file < 0 ? -1 : pf_profile_func(c->p, name, file, f->start_line);
-        if (fn < 0)
-            return 0; /* out of memory: leave the address unsymbolized */
-        Perftools__Profiles__Line l = PERFTOOLS__PROFILES__LINE__INIT;
-        l.function_id = (uint64_t)fn + 1;
-        l.line = f->line;
-        lines[n++] = l;
-        if (m != NULL) {
-            m->has_functions |= f->function != NULL;
-            m->has_filenames |= f->file != NULL;
-            m->has_lines |= f->line != 0;
+    size_t slot = ((uintptr_t)s >> 3 ^ (uintptr_t)s >> 11) & (PTR_CACHE - 1);
+    if (t->recent[slot].ptr == s)
+        return t->recent[slot].idx;
+    uint64_t h = pf_hash_bytes(s, strlen(s), 0);
+    int64_t i = pf_idxmap_find(&t->map, h, str_eq, t, s);
+    if (i < 0) {
+        if (t->n >= UINT32_MAX - 1 || pf_grow(&t->s, &t->cap, t->n + 1, sizeof *t->s) != 0 ||
+            pf_idxmap_insert(&t->map, h, (uint32_t)t->n) != 0) {
+            e->top.status = PF_ERR_NOMEM;
+            return 0;
         }
+        t->s[t->n] = s;
+        i = (int64_t)t->n++;
     }
-    if (m != NULL)
-        m->has_inline |= s.has_debug_info;
-    return n;
+    t->recent[slot].ptr = s;
+    t->recent[slot].idx = (uint32_t)i;
+    return (uint64_t)i;
 }
 
-static void put_location(enc *e, loc_ctx *c, size_t idx)
+/* ---- the tables ---- */
+
+static void value_type(enc *e, pf_wbuf *b, unsigned field, const pf_dvaluetype *vt)
 {
-    const pf_loc *l = &c->p->locs[idx];
-    Perftools__Profiles__Line lines[PF_SYM_MAX_FRAMES], *linep[PF_SYM_MAX_FRAMES];
-    Perftools__Profiles__Location m = PERFTOOLS__PROFILES__LOCATION__INIT;
-    m.id = (uint64_t)idx + 1;
-    if (l->func != 0) {
-        Perftools__Profiles__Line one = PERFTOOLS__PROFILES__LINE__INIT;
-        one.function_id = l->func;
-        one.line = l->line;
-        lines[0] = one;
-        m.n_line = 1;
-        m.mapping_id = (uint64_t)c->p->nmaps + 1;
-        c->fake_used = true;
-        c->fake.has_filenames |= c->p->funcs[l->func - 1].file != 0;
-        c->fake.has_lines |= l->line != 0;
-    } else {
-        int64_t mi = pf_profile_find_mapping(c->p, c->by_start, l->addr);
-        pf_pmapping *map = mi >= 0 ? &c->p->maps[mi] : NULL;
-        m.mapping_id = mi >= 0 ? (uint64_t)mi + 1 : 0;
-        m.address = l->addr;
-        if (c->sym != NULL)
-            m.n_line = symbolic_lines(c, l->addr, map, lines);
+    pf_wire_uint(&e->sub, 1, str(e, vt->type));
+    pf_wire_uint(&e->sub, 2, str(e, vt->unit));
+    pf_wire_msg(b, field, &e->sub);
+}
+
+static void sample(enc *e, size_t i)
+{
+    const pf_decoded *d = e->d;
+    const pf_dsample *s = &d->samples[i];
+    for (size_t k = 0; k < s->nlocs; k++)
+        pf_wire_varint(&e->tmp, (uint64_t)d->stack[s->loc0 + k] + 1);
+    if (s->nlocs > 0)
+        pf_wire_msg(&e->sub, 1, &e->tmp);
+    for (size_t k = 0; k < d->ntypes; k++)
+        pf_wire_varint(&e->tmp, (uint64_t)d->values[i * d->ntypes + k]);
+    if (d->ntypes > 0)
+        pf_wire_msg(&e->sub, 2, &e->tmp);
+    for (size_t k = 0; k < s->nlabels; k++) {
+        const pf_dlabel *l = &d->labels[s->label0 + k];
+        pf_wire_uint(&e->tmp, 1, str(e, l->key));
+        pf_wire_uint(&e->tmp, 2, str(e, l->str));
+        pf_wire_uint(&e->tmp, 3, (uint64_t)l->num);
+        pf_wire_uint(&e->tmp, 4, str(e, l->num_unit));
+        pf_wire_msg(&e->sub, 3, &e->tmp);
     }
-    for (size_t i = 0; i < m.n_line; i++)
-        linep[i] = &lines[i];
-    m.line = linep;
-    put_msg(e, 4, &m.base);
+    pf_wire_msg(&e->top, 2, &e->sub);
 }
 
-/* Writes every location; fills c (mapping flags, the fake mapping). */
-static pf_code put_locations(enc *e, loc_ctx *c)
+static void mapping(enc *e, size_t i)
 {
-    pf_profile *p = c->p;
-    if ((c->by_start = pf_profile_maps_by_start(p)) == NULL)
-        return PF_ERR_NOMEM;
-    for (size_t i = 0; i < p->nmaps; i++) {
-        p->maps[i].has_functions = p->maps[i].has_filenames = false;
-        p->maps[i].has_lines = p->maps[i].has_inline = false;
+    const pf_dmapping *m = &e->d->maps[i];
+    pf_wbuf *b = &e->sub;
+    pf_wire_uint(b, 1, i + 1);
+    pf_wire_uint(b, 2, m->start);
+    pf_wire_uint(b, 3, m->limit);
+    pf_wire_uint(b, 4, m->offset);
+    pf_wire_uint(b, 5, str(e, m->file));
+    pf_wire_uint(b, 6, str(e, m->build_id));
+    pf_wire_uint(b, 7, m->has_functions);
+    pf_wire_uint(b, 8, m->has_filenames);
+    pf_wire_uint(b, 9, m->has_lines);
+    pf_wire_uint(b, 10, m->has_inline);
+    pf_wire_msg(&e->top, 3, b);
+}
+
+static void location(enc *e, size_t i)
+{
+    const pf_dlocation *l = &e->d->locs[i];
+    pf_wire_uint(&e->sub, 1, i + 1);
+    pf_wire_uint(&e->sub, 2, l->mapping);
+    pf_wire_uint(&e->sub, 3, l->address);
+    for (uint32_t k = 0; k < l->nlines; k++) {
+        const pf_dline *ln = &e->d->lines[l->line0 + k];
+        pf_wire_uint(&e->tmp, 1, (uint64_t)ln->func + 1);
+        pf_wire_uint(&e->tmp, 2, (uint64_t)ln->line);
+        pf_wire_msg(&e->sub, 4, &e->tmp);
     }
-    if (c->sym != NULL)
-        pf_symbolizer_sync(c->sym);
-    for (size_t i = 0; i < p->nlocs && e->status == PF_OK; i++)
-        put_location(e, c, i);
-    free(c->by_start);
-    c->by_start = NULL;
-    return PF_OK;
+    pf_wire_msg(&e->top, 4, &e->sub);
 }
 
-/* ---- mappings, functions, strings, header ---- */
-
-static void put_mapping(enc *e, uint64_t id, const pf_pmapping *pm)
+static void function(enc *e, size_t i)
 {
-    Perftools__Profiles__Mapping m = PERFTOOLS__PROFILES__MAPPING__INIT;
-    m.id = id;
-    m.memory_start = pm->start;
-    m.memory_limit = pm->limit;
-    m.file_offset = pm->offset;
-    m.filename = pm->file;
-    m.build_id = pm->build_id;
-    m.has_functions = pm->has_functions;
-    m.has_filenames = pm->has_filenames;
-    m.has_line_numbers = pm->has_lines;
-    m.has_inline_frames = pm->has_inline;
-    put_msg(e, 3, &m.base);
+    const pf_dfunction *f = &e->d->funcs[i];
+    pf_wire_uint(&e->sub, 1, i + 1);
+    pf_wire_uint(&e->sub, 2, str(e, f->name));
+    pf_wire_uint(&e->sub, 3, str(e, f->system_name));
+    pf_wire_uint(&e->sub, 4, str(e, f->file));
+    pf_wire_uint(&e->sub, 5, (uint64_t)f->start_line);
+    pf_wire_msg(&e->top, 5, &e->sub);
 }
 
-/* The real mappings, then (as Go's runtime does) a fake one holding the
- * symbolic locations: marked symbolized, so pprof leaves them alone
- * instead of warning "Main binary filename not available". */
-static void put_mappings(enc *e, loc_ctx *c)
+static void header(enc *e)
 {
-    const pf_profile *p = c->p;
-    for (size_t i = 0; i < p->nmaps; i++)
-        put_mapping(e, (uint64_t)i + 1, &p->maps[i]);
-    if (c->fake_used) {
-        c->fake.has_functions = true;
-        put_mapping(e, (uint64_t)p->nmaps + 1, &c->fake);
-    }
+    const pf_decoded *d = e->d;
+    pf_wbuf *b = &e->top;
+    pf_wire_uint(b, 7, str(e, d->drop_frames));
+    pf_wire_uint(b, 8, str(e, d->keep_frames));
+    pf_wire_uint(b, 9, (uint64_t)d->time_nanos);
+    pf_wire_uint(b, 10, (uint64_t)d->duration_nanos);
+    if (d->period_type.type[0] != '\0' || d->period_type.unit[0] != '\0')
+        value_type(e, b, 11, &d->period_type);
+    pf_wire_uint(b, 12, (uint64_t)d->period);
+    for (size_t i = 0; i < d->ncomments; i++)
+        pf_wire_varint(&e->tmp, str(e, d->comments[i]));
+    if (d->ncomments > 0)
+        pf_wire_msg(b, 13, &e->tmp);
+    if (d->ntypes > 0 && d->default_type < d->ntypes - 1)
+        pf_wire_uint(b, 14, str(e, d->types[d->default_type].type));
 }
 
-static void put_functions(enc *e, const pf_profile *p)
+static void write_all(enc *e)
 {
-    for (size_t i = 0; i < p->nfuncs; i++) {
-        Perftools__Profiles__Function f = PERFTOOLS__PROFILES__FUNCTION__INIT;
-        f.id = (uint64_t)i + 1;
-        f.name = f.system_name = p->funcs[i].name;
-        f.filename = p->funcs[i].file;
-        f.start_line = p->funcs[i].start_line;
-        put_msg(e, 5, &f.base);
-    }
+    const pf_decoded *d = e->d;
+    for (size_t i = 0; i < d->ntypes; i++)
+        value_type(e, &e->top, 1, &d->types[i]);
+    for (size_t i = 0; i < d->nsamples && e->top.status == PF_OK; i++)
+        sample(e, i);
+    for (size_t i = 0; i < d->nmaps; i++)
+        mapping(e, i);
+    for (size_t i = 0; i < d->nlocs && e->top.status == PF_OK; i++)
+        location(e, i);
+    for (size_t i = 0; i < d->nfuncs; i++)
+        function(e, i);
+    header(e);
+    for (size_t i = 0; i < e->st.n && e->top.status == PF_OK; i++)
+        pf_wire_bytes(&e->top, 6, e->st.s[i], strlen(e->st.s[i]));
+    pf_wbuf_flush(&e->top);
 }
 
-static void put_header(enc *e, const pf_profile *p)
+pf_code pf_decoded_write(const pf_decoded *d, unsigned flags, pf_write_fn fn, void *ctx,
+                         pf_err *err)
 {
-    for (size_t i = 0; i < p->strings.len; i++)
-        put_bytes(e, 6, p->strings.str[i], strlen(p->strings.str[i]));
-    put_int(e, 9, p->time_nanos);
-    put_int(e, 10, p->duration_nanos);
-    if (p->period_type != 0 || p->period_unit != 0)
-        put_value_type(e, 11, p->period_type, p->period_unit);
-    put_int(e, 12, p->period);
-    for (size_t i = 0; i < p->ncomments; i++)
-        put_int(e, 13, p->comments[i]);
-    put_int(e, 14, p->default_type);
-}
-
-/* ---- driver ---- */
-
-static pf_code write_all(enc *e, pf_profile *p, pf_symbolizer *sym)
-{
-    for (size_t i = 0; i < p->nvalues; i++)
-        put_value_type(e, 1, p->types[i].key, p->types[i].str);
-    loc_ctx c;
-    memset(&c, 0, sizeof c);
-    c.p = p;
-    c.sym = sym;
-    pf_code rc = put_samples(e, p);
-    if (rc == PF_OK)
-        rc = put_locations(e, &c);
-    if (rc != PF_OK)
-        return rc;
-    put_mappings(e, &c);
-    put_functions(e, p);
-    put_header(e, p);
-    drain(e, Z_FINISH);
-    return e->status;
-}
-
-pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
-                         pf_write_fn fn, void *ctx, pf_err *err)
-{
-    if (p == NULL || fn == NULL)
+    if (d == NULL || fn == NULL)
         return pf_seterr(err, PF_ERR_ARG, "profile write: no profile or no writer");
     enc *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
-    e->base.append = pb_append;
-    e->fn = fn;
-    e->ctx = ctx;
-    e->gzip = (flags & PF_WRITE_GZIP) != 0;
-    if (e->gzip && deflateInit2(&e->zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
-                                Z_DEFAULT_STRATEGY) != Z_OK) {
+    pf_gzw *z = NULL;
+    if (e == NULL || ((flags & PF_WRITE_GZIP) && (z = pf_gzw_new(1, fn, ctx, NULL)) == NULL)) {
         free(e);
-        return pf_seterr(err, PF_ERR_NOMEM, "profile write: zlib init failed");
+        return pf_seterr(err, PF_ERR_NOMEM, "profile write: out of memory");
     }
-    pf_code rc = write_all(e, p, sym);
-    if (e->gzip)
-        deflateEnd(&e->zs);
+    e->d = d;
+    e->top = e->sub = e->tmp = (pf_wbuf)PF_WBUF_INIT;
+    if (z != NULL)
+        pf_wbuf_sink(&e->top, pf_gzw_write, z);
+    else
+        pf_wbuf_sink(&e->top, fn, ctx);
+    if (pf_grow(&e->st.s, &e->st.cap, 256, sizeof *e->st.s) == 0)
+        e->st.s[e->st.n++] = "";
+    else
+        e->top.status = PF_ERR_NOMEM;
+    write_all(e);
+    pf_code rc = e->top.status;
+    if (z != NULL && rc == PF_OK)
+        rc = pf_gzw_finish(z, NULL);
+    else
+        pf_gzw_free(z);
+    pf_wbuf_free(&e->top);
+    pf_wbuf_free(&e->sub);
+    pf_wbuf_free(&e->tmp);
+    free(e->st.s);
+    pf_idxmap_free(&e->st.map);
     free(e);
     if (rc == PF_ERR_WRITE)
         return pf_seterr(err, rc, "profile write: the output failed (client gone?)");
@@ -365,28 +215,22 @@ pf_code pf_profile_write(pf_profile *p, pf_symbolizer *sym, unsigned flags,
     return PF_OK;
 }
 
-typedef struct membuf {
-    uint8_t *data;
-    size_t len, cap;
-} membuf;
+/* ---- into memory ---- */
 
 static int mem_write(void *ctx, const void *data, size_t len)
 {
-    membuf *b = ctx;
-    if (pf_grow(&b->data, &b->cap, b->len + len, 1) != 0)
-        return -1;
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return 0;
+    pf_wbuf *b = ctx;
+    pf_wire_raw(b, data, len);
+    return b->status == PF_OK ? 0 : -1;
 }
 
-pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
-                          uint8_t **out, size_t *out_len, pf_err *err)
+pf_code pf_decoded_encode(const pf_decoded *d, unsigned flags, uint8_t **out, size_t *out_len,
+                          pf_err *err)
 {
-    membuf b = {NULL, 0, 0};
-    pf_code rc = pf_profile_write(p, sym, flags, mem_write, &b, err);
+    pf_wbuf b = PF_WBUF_INIT;
+    pf_code rc = pf_decoded_write(d, flags, mem_write, &b, err);
     if (rc != PF_OK) {
-        free(b.data);
+        pf_wbuf_free(&b);
         if (rc == PF_ERR_WRITE)
             return pf_seterr(err, PF_ERR_NOMEM, "profile encode: out of memory");
         return rc;

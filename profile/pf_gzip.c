@@ -112,3 +112,83 @@ pf_code pf_gzip(const void *data, size_t len, uint8_t **out, size_t *out_len, pf
     *out = buf;
     return PF_OK;
 }
+
+/* ---- streaming ---- */
+
+#define GZW_BUF (64u * 1024u)
+
+struct pf_gzw {
+    z_stream zs;
+    pf_write_fn fn;
+    void *ctx;
+    bool failed;
+    uint8_t out[GZW_BUF];
+};
+
+pf_gzw *pf_gzw_new(int level, pf_write_fn fn, void *ctx, pf_err *err)
+{
+    pf_gzw *z = calloc(1, sizeof *z);
+    if (z != NULL && deflateInit2(&z->zs, level, Z_DEFLATED, 15 + 16, 8,
+                                  Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(z);
+        z = NULL;
+    }
+    if (z == NULL) {
+        pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
+        return NULL;
+    }
+    z->fn = fn;
+    z->ctx = ctx;
+    return z;
+}
+
+/* Deflates what is in zs.next_in (all of it) with `flush`, passing the
+ * output on. */
+static void gzw_run(pf_gzw *z, int flush)
+{
+    int rc;
+    do {
+        z->zs.next_out = z->out;
+        z->zs.avail_out = sizeof z->out;
+        rc = deflate(&z->zs, flush);
+        size_t n = sizeof z->out - z->zs.avail_out;
+        if (n > 0 && z->fn(z->ctx, z->out, n) != 0)
+            z->failed = true;
+    } while (!z->failed && (z->zs.avail_out == 0 || (flush == Z_FINISH && rc == Z_OK)));
+}
+
+int pf_gzw_write(void *zv, const void *data, size_t len)
+{
+    pf_gzw *z = zv;
+    const uint8_t *p = data;
+    while (len > 0 && !z->failed) {
+        uInt n = len < (1u << 30) ? (uInt)len : (1u << 30);
+        z->zs.next_in = (Bytef *)(uintptr_t)p;
+        z->zs.avail_in = n;
+        gzw_run(z, Z_NO_FLUSH);
+        p += n;
+        len -= n;
+    }
+    return z->failed ? -1 : 0;
+}
+
+pf_code pf_gzw_finish(pf_gzw *z, pf_err *err)
+{
+    if (z == NULL)
+        return PF_OK;
+    z->zs.next_in = NULL;
+    z->zs.avail_in = 0;
+    if (!z->failed)
+        gzw_run(z, Z_FINISH);
+    bool failed = z->failed;
+    pf_gzw_free(z);
+    return failed ? pf_seterr(err, PF_ERR_WRITE, "gzip: the output failed") : PF_OK;
+}
+
+void pf_gzw_free(pf_gzw *z)
+{
+    if (z == NULL)
+        return;
+    deflateEnd(&z->zs);
+    free(z);
+}

@@ -1,5 +1,6 @@
 /*
- * pf_profile.h - in-memory profile model and its profile.proto encoder.
+ * pf_profile.h - in-memory profile model for building profiles, and its
+ * writing as profile.proto (through pf_encode.h's encoder).
  *
  * Build a profile sample by sample, then write it as (gzipped)
  * profile.proto for pprof clients:
@@ -40,7 +41,8 @@
 #include <stdint.h>
 
 #include "pf_common.h"
-#include "pf_decode.h"
+#include "pf_decoded.h"
+#include "pf_encode.h"
 #include "pf_maps.h"
 #include "pf_symbolize.h"
 
@@ -131,11 +133,10 @@ size_t pf_profile_sample_count(const pf_profile *p);
 size_t pf_profile_location_count(const pf_profile *p);
 
 /* ---- output ---- */
-enum pf_write_flags {
-    PF_WRITE_GZIP = 1u << 0, /* gzip framing (what pprof clients expect) */
-};
-
-/* Encodes the profile as profile.proto and streams it to fn(ctx, ...).
+/* Encodes the profile as profile.proto and streams it to fn(ctx, ...):
+ * the profile in the analysis form (pf_profile_to_decoded, with its sample
+ * records and labels) written by the core's encoder (pf_encode.h); flags
+ * are its PF_WRITE_* flags.
  * With a symbolizer, every address location gets its function, file, line
  * and inlined frames, and the mappings say so (HasFunctions, ...);
  * without, locations carry addresses only and pprof symbolizes them
@@ -152,7 +153,7 @@ pf_code pf_profile_encode(pf_profile *p, pf_symbolizer *sym, unsigned flags,
 /* The profile in the analysis form, directly: what pf_decode would read
  * from pf_profile_encode(p, NULL, 0, ...) (ids are indices + 1, the
  * placeholder mapping of symbolic locations, all-zero samples left out),
- * without encoding. flags: PF_DECODE_RECORDS or 0 (pf_decode.h). NULL
+ * without encoding. flags: PF_DECODE_RECORDS (pf_decode.h) or 0. NULL
  * with err when out of memory. */
 pf_decoded *pf_profile_to_decoded(const pf_profile *p, unsigned flags, pf_err *err);
 

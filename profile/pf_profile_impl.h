@@ -1,5 +1,5 @@
-/* pf_profile_impl.h - the model's layout, shared by pf_profile.c (building)
- * and pf_encode.c (writing). Internal. */
+/* pf_profile_impl.h - the model's layout, shared by pf_build.c (building),
+ * pf_prune.c and pf_convert.c (into the form the encoder writes). Internal. */
 #ifndef PF_PROFILE_IMPL_H
 #define PF_PROFILE_IMPL_H
 
@@ -32,7 +32,6 @@ typedef struct pf_sample {
 typedef struct pf_pmapping {
     uint64_t start, limit, offset;
     int64_t file, build_id;
-    bool has_functions, has_filenames, has_lines, has_inline; /* per write */
 } pf_pmapping;
 
 struct pf_profile {

@@ -1,40 +1,13 @@
-/* pf_util.c - errors, arena, hashing, index map and string table. */
-#include "pf_internal.h"
+/* pf_util.c - the small mechanisms of pf_util.h: arena, growable arrays,
+ * hashing, index map, string table, string builder, clock. */
+#include "pf_util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
-
-const char *pf_code_name(pf_code code)
-{
-    switch (code) {
-    case PF_OK: return "ok";
-    case PF_ERR_NOMEM: return "out of memory";
-    case PF_ERR_ARG: return "invalid argument";
-    case PF_ERR_IO: return "I/O error";
-    case PF_ERR_FORMAT: return "malformed input";
-    case PF_ERR_LIMIT: return "limit exceeded";
-    case PF_ERR_WRITE: return "write failed";
-    }
-    return "unknown error";
-}
-
-pf_code pf_seterr(pf_err *err, pf_code code, const char *fmt, ...)
-{
-    if (err == NULL)
-        return code;
-    err->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#include <time.h>
 
 int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
@@ -55,48 +28,6 @@ int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
     *p = n;
     *cap = ncap;
     return 0;
-}
-
-static pf_code read_fd(int fd, const char *path, size_t max, char **buf, size_t *len,
-                       pf_err *err)
-{
-    size_t n = 0, cap = 0;
-    char *b = NULL;
-    for (;;) {
-        if (pf_grow(&b, &cap, n + 65537, 1) != 0) {
-            free(b);
-            return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
-        }
-        ssize_t r = read(fd, b + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(b);
-            return pf_seterr(err, PF_ERR_IO, "reading %s: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > max) {
-            free(b);
-            return pf_seterr(err, PF_ERR_LIMIT, "%s is larger than %zu bytes", path, max);
-        }
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return PF_OK;
-}
-
-pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pf_seterr(err, PF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    pf_code rc = read_fd(fd, path, max, buf, len, err);
-    close(fd);
-    return rc;
 }
 
 /* ---- arena ---- */
@@ -322,13 +253,61 @@ void pf_strtab_free(pf_strtab *t)
     memset(t, 0, sizeof *t);
 }
 
-int pf_hex_digit(char c)
+/* ---- string builder ---- */
+
+int pf_strbuf_put(pf_strbuf *b, const char *s, size_t n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    if (b->failed || n > SIZE_MAX - b->len - 1 ||
+        pf_grow(&b->s, &b->cap, b->len + n + 1 < 256 ? 256 : b->len + n + 1, 1) != 0) {
+        b->failed = true;
+        return -1;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+int pf_strbuf_puts(pf_strbuf *b, const char *s)
+{
+    return pf_strbuf_put(b, s, strlen(s));
+}
+
+int pf_strbuf_printf(pf_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->failed || n < 0 || pf_grow(&b->s, &b->cap, b->len + (size_t)n + 1, 1) != 0) {
+        b->failed = true;
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void pf_strbuf_free(pf_strbuf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- clock ---- */
+
+int64_t pf_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double pf_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

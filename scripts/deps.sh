@@ -8,8 +8,7 @@ packages=(
     libyaml-dev                               # config
     libgoogle-perftools-dev                   # CPU profiler, tcmalloc
     libcivetweb-dev                           # HTTP server
-    libprotobuf-c-dev protobuf-c-compiler     # profile.proto
-    golang-github-google-pprof-dev            # the profile.proto schema
+    golang-github-google-pprof-dev            # google/pprof's Go sources: the tests' profile parsers, pprof with TLS
     zlib1g-dev libdw-dev                      # gzip, symbols
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libssl-dev openssl                        # TLS on the profiler port (plugin/core/tls.c); test certificates

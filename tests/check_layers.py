@@ -39,10 +39,16 @@ LAYERS = {
     "plugin/capture": 1,
     "plugin/profiles": 2,
     "plugin": 3,
+    "cli/profiler/util": 0,
+    "cli/profiler/input": 1,
+    "cli/profiler/transport": 1,
+    "cli/profiler/report": 2,
+    "cli/profiler/render": 3,
+    "cli/profiler/commands": 4,
 }
 
 SOURCES = ["plugin", "profile", "cli", "host-api", "server"]
-DEFAULT_INCLUDE_DIRS = ["host-api/include", "profile", "plugin", "build/gen"]
+DEFAULT_INCLUDE_DIRS = ["host-api/include", "profile", "plugin", "cli/profiler"]
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)
 COMMENT_RE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)

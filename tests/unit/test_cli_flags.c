@@ -1,5 +1,5 @@
 /*
- * test_cli_flags.c - takhin-profiler's command line (cli/profiler/flags.c):
+ * test_cli_flags.c - takhin-profiler's command line (cli/profiler/util/flags.c):
  * the original tool's flag names and defaults, Go's flag syntax, durations,
  * the transport's flags, the checks that make a usage error (exit 2), and the
  * default file names.
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cli/profiler/cli.h"
+#include "util/cli.h"
 
 static int parse(cli_opts *o, const char *const *args)
 {

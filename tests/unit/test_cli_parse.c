@@ -1,6 +1,6 @@
 /*
- * test_cli_parse.c - takhin-profiler's readers (cli/profiler): profile.proto
- * from the profile core's encoder, from its own writer and from Go's
+ * test_cli_parse.c - takhin-profiler's readers (cli/profiler/input): profile.proto
+ * from the profile core's encoder (of both models) and from Go's
  * runtime (tests/unit/data/cli/go_*.pb.gz); the legacy heap text of
  * gperftools (a real HEAPPROFILE dump and a sampled heap_v2 text, with
  * pprof's unsampling); the legacy CPU format; bad inputs (empty, text,
@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cli/profiler/cli.h"
-#include "../../cli/profiler/cli_prof.h"
-#include "../../cli/profiler/cli_report.h"
+#include "util/cli.h"
+#include "input/cli_prof.h"
+#include "report/cli_report.h"
 #include "profile.h"
 
 #ifndef CLI_DATA
@@ -99,7 +99,7 @@ static void test_proto_plain_and_gzip(void **state)
     }
 }
 
-/* cli_pb_encode writes what cli_pb_parse reads back unchanged. */
+/* The core's encoder writes the analysis form as pf_decode reads it back. */
 static void test_proto_roundtrip(void **state)
 {
     (void)state;
@@ -108,7 +108,7 @@ static void test_proto_roundtrip(void **state)
     uint8_t *d = core_profile(&len, 0), *d2;
     pf_decoded *p = pf_decode_plain(d, len, 0, NULL);
     assert_non_null(p);
-    assert_int_equal(cli_pb_encode(p, &d2, &len2), 0);
+    assert_int_equal(pf_decoded_encode(p, 0, &d2, &len2, NULL), PF_OK);
     pf_decoded *q = pf_decode_plain(d2, len2, 0, NULL);
     if (q == NULL)
         fail_msg("%s", err);

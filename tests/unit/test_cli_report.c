@@ -1,5 +1,5 @@
 /*
- * test_cli_report.c - takhin-profiler's analysis (cli/profiler): pprof's
+ * test_cli_report.c - takhin-profiler's analysis (cli/profiler/report, render): pprof's
  * arithmetic (flat to the leaf, cum once per sample even through
  * recursion, inlined frames as their own functions), the value and
  * percentage formatting of pprof's measurement package, the `-top` block
@@ -19,8 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../cli/profiler/cli_prof.h"
-#include "../../cli/profiler/cli_report.h"
+#include "input/cli_prof.h"
+#include "render/cli_render.h"
+#include "report/cli_report.h"
 
 /* ---- building profiles from text ----
  * A sample is "root;caller;leaf V1 [V2]"; a frame "outer+inner" is one

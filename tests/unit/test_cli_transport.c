@@ -1,5 +1,5 @@
 /*
- * test_cli_transport.c - takhin-profiler's transport (cli/profiler/curl.c):
+ * test_cli_transport.c - takhin-profiler's transport (cli/profiler/transport/curl.c):
  * -remote parsing (HOST:PORT, IPv6, URLs with credentials and prefixes,
  * and what is refused, never echoing the token); the request plan the
  * flags make (URL, Bearer or Basic, TLS files, redirects, timeouts); what
@@ -25,8 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../cli/profiler/cli.h"
-#include "../../cli/profiler/cli_http.h"
+#include "util/cli.h"
+#include "transport/cli_http.h"
 
 /* ---- -remote ---- */
 

@@ -1,6 +1,6 @@
 /*
  * test_cli_watch.c - takhin-profiler watch's layers below the server:
- * the webhook reader (cli/profiler/webhook.c) on Alertmanager's payload
+ * the webhook reader (cli/profiler/commands/webhook.c) on Alertmanager's payload
  * and on broken ones (table), the annotation checks, and the storage
  * (store.c): layout, index line, names never clobbered, failed captures,
  * retention, sanitized names.
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../cli/profiler/cli_watch.h"
+#include "commands/cli_watch.h"
 
 static const char *am_payload =
     "{\"receiver\":\"watch\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","

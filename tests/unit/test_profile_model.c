@@ -1,6 +1,6 @@
 /*
  * test_profile_model.c - the profile model and its encoder
- * (profile/pf_profile.c, pf_encode.c): building, merging identical stacks,
+ * (profile/pf_build.c, pf_convert.c, pf_encode.c): building, merging identical stacks,
  * labels, symbolic frames, header fields, and round trips through the
  * decoder (pf_decode.c), gzipped and plain.
  */

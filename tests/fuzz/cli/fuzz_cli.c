@@ -1,13 +1,14 @@
 /*
- * fuzz_cli - takhin-profiler's readers (cli/profiler): cli_prof_parse, which
+ * fuzz_cli - takhin-profiler's readers (cli/profiler/input): cli_prof_parse, which
  * recognizes gzip, profile.proto (the CLI's own decoder), the legacy
  * gperftools CPU format and the legacy heap text, then the analysis steps
  * that follow reading (prune, demangle, sample count, type lookup) and a
- * re-encoding (cli_pb_encode) that must parse again.
+ * re-encoding (the core's pf_decoded_encode) that must parse again.
  */
 #include "fuzz.h"
 
-#include "cli_prof.h"
+#include "input/cli_prof.h"
+#include "pf_encode.h"
 
 #include <string.h>
 
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cli_prof_demangle(p);
     uint8_t *out = NULL;
     size_t len = 0;
-    if (cli_pb_encode(p, &out, &len) == 0) {
+    if (pf_decoded_encode(p, 0, &out, &len, NULL) == PF_OK) {
         err[0] = '\0';
         pf_decoded *q = pf_decode_plain(out, len, 0, NULL);
         FUZZ_ASSERT(q != NULL, "our own encoding does not parse: %s", err);

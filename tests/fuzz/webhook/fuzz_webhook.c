@@ -1,6 +1,6 @@
 /*
  * fuzz_webhook - takhin-profiler watch's reader of Alertmanager's webhook
- * (cli/profiler/webhook.c): cli_webhook_parse on the body as sent, then
+ * (cli/profiler/commands/webhook.c): cli_webhook_parse on the body as sent, then
  * the annotation checks (cli_parse_kinds, cli_parse_seconds) on what it
  * kept, and store.c's name sanitizer on the alert name and instance.
  * Invariants: a refusal has a message; an accepted payload has its
@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "cli_watch.h"
+#include "commands/cli_watch.h"
 
 #include <string.h>
 

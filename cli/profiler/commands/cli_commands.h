@@ -1,0 +1,43 @@
+/*
+ * cli_commands.h - takhin-profiler's commands, the top of the CLI: each
+ * takes the parsed options and returns an exit code. main.c dispatches to
+ * them; they build on the readers (cli_prof.h), the reports (cli_report.h),
+ * the pictures (cli_render.h), the transport (cli_http.h) and the storage
+ * of watch (cli_watch.h).
+ */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "transport/cli_http.h"
+#include "util/cli.h"
+
+/* -remote: fetches profiles from the server (collect.c). */
+int cli_collect(const cli_opts *o);
+
+/* Fetches one profile of kind k (seconds: cpu and trace) from r into f
+ * (tmp: its path, for the check that it parses). *cancel set ends it.
+ * Exit code; err says what went wrong. (collect.c, for watch.c) */
+int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
+                   double margin, FILE *f, const char *tmp, volatile int *cancel,
+                   size_t *bytes, char *err, size_t errlen);
+
+/* Reads one profile file and does what the options ask: the report
+ * (-analyze, or -input alone), -format folded, -flamegraph. kind_hint names
+ * the kind when the file's sample types leave it open (mutex or block).
+ * (analyzefile.c) */
+int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint);
+
+/* takhin-profiler [flags] -- COMMAND...: profiles a command on this machine
+ * (localrun.c). */
+int cli_local_run(const cli_opts *o);
+
+/* takhin-profiler watch ARGS (argv[0] is "watch"). (watch.c) */
+int cli_watch_main(int argc, char **argv);
+/* takhin-profiler -remote T -every D ...: periodic capture without a
+ * receiver. (watch.c) */
+int cli_periodic_main(const cli_opts *o);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * cli_prof.h - reading, transforming and writing profiles in the CLI. The
+ * model is the profile core's analysis form, pf_decoded (profile/
+ * pf_decode.h: index-linked, identical stacks merged while reading), and
+ * profile.proto and the legacy gperftools CPU format are read by its
+ * decoder (pf_decode). The CLI adds the legacy heap text format ("heap
+ * profile: ..."), format detection with messages for what is recognizably
+ * something else, offline symbolization, pprof's frame pruning and C++
+ * demangling; profiles are written by the core's encoder (pf_encode.h).
+ * All readers are hardened for untrusted input: a malformed
+ * file gives an error message with the place, never a crash.
+ */
+#ifndef CLI_PROF_H
+#define CLI_PROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pf_decode.h"
+
+/* ---- reading ---- */
+#define CLI_MAX_INFLATE (1024u << 20) /* uncompressed bytes */
+
+/* Legacy heap text ("heap profile: ..."): pprof's semantics (sampled
+ * heap_v2 values are unsampled, addresses are return addresses - 1). */
+bool cli_heap_text_is(const uint8_t *data, size_t len);
+pf_decoded *cli_heap_text_parse(const char *text, size_t len, char *err, size_t errlen);
+/* Any supported format in memory. */
+pf_decoded *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Reads a file of any supported format, symbolizes it offline when its
+ * locations have addresses only and the mapped files exist here, and
+ * prunes the frames its drop_frames names. NULL with err on error. */
+pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen);
+/* Reads a whole file (at most max bytes). 0 or -1 with err. */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len, char *err,
+                  size_t errlen);
+
+/* ---- transforming ---- */
+/* Resolves address-only locations with libdw over the mapped files (the
+ * profiled program has exited). Returns the number of locations named. */
+size_t cli_symbolize_offline(pf_decoded *p, char *warn, size_t warnlen);
+/* pprof's RemoveUninteresting: drops frames matching drop_frames (and not
+ * keep_frames) and everything on the leaf side of them. */
+void cli_prof_prune(pf_decoded *p);
+/* Demangles C++ names as pprof does by default (see demangle.c). */
+void cli_prof_demangle(pf_decoded *p);
+
+#endif
