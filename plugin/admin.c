@@ -3,20 +3,14 @@
 #include "profiler.h"
 
 #include "capture/contention.h"
-#include "core/strbuf.h"
+
+#include "pf_util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- profiler status, enable, disable ---- */
 
@@ -41,10 +35,10 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
                       prof_contention_fraction(p->events->contention),
                       (long long)prof_contention_rate(p->events->contention));
-    strbuf push = {0};
+    pf_strbuf push = {0};
     prof_push_status_json(p->push, &push);
-    api->reply_printf(reply, ",\"push\":%s", push.failed || !push.data ? "null" : push.data);
-    free(push.data);
+    api->reply_printf(reply, ",\"push\":%s", push.failed || !push.s ? "null" : push.s);
+    free(push.s);
     api->reply_printf(reply, ",\"tls\":{\"enabled\":%s,\"client_ca\":%s}",
                       prof_settings_tls(&p->settings) ? "true" : "false",
                       p->settings.tls_client_ca[0] ? "true" : "false");
@@ -89,10 +83,10 @@ static int cmd_disable(void *state, int argc, char **argv, tk_reply *reply)
         api->reply_printf(reply, "already disabled");
         return 0;
     }
-    double t0 = now_ms();
+    double t0 = pf_mono_ms();
     profiler_serve_off(p);
     prof_push_stop(p->push);
-    api->reply_printf(reply, "disabled in %.1f ms", now_ms() - t0);
+    api->reply_printf(reply, "disabled in %.1f ms", pf_mono_ms() - t0);
     return 0;
 }
 

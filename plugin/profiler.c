@@ -16,6 +16,8 @@
 #include "profiles/symbol.h"
 #include "profiles/goroutine.h"
 
+#include "pf_util.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +95,7 @@ static void *dl_lookup(const char *name)
     return dlsym(RTLD_DEFAULT, name);
 }
 
-static void render_push_metrics(void *push, strbuf *out)
+static void render_push_metrics(void *push, pf_strbuf *out)
 {
     prof_push_render_metrics(push, out);
 }
@@ -187,19 +189,12 @@ int profiler_serve_on(profiler *p, char *err, size_t errlen)
     return p->http != NULL ? 0 : -1;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 double profiler_serve_off(profiler *p)
 {
-    double t0 = now_ms();
+    double t0 = pf_mono_ms();
     prof_http_stop(p->http);
     p->http = NULL;
-    double took = now_ms() - t0;
+    double took = pf_mono_ms() - t0;
     prof_log(&p->ph, TK_LOG_INFO, "stopped serving (%.1f ms)", took);
     return took;
 }

@@ -311,3 +311,8 @@ double pf_mono_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+double pf_mono_ms(void)
+{
+    return pf_mono_s() * 1e3;
+}

@@ -102,9 +102,11 @@ int pf_strbuf_printf(pf_strbuf *b, const char *fmt, ...)  /* 0 or -1 */
 void pf_strbuf_free(pf_strbuf *b); /* and it is empty again */
 
 /* ---- clock ---- */
-/* CLOCK_MONOTONIC: for durations and deadlines, never for dates. */
+/* CLOCK_MONOTONIC: for durations and deadlines, never for dates.
+ * Async-signal-safe (clock_gettime only). */
 int64_t pf_mono_ns(void);
 double pf_mono_s(void);
+double pf_mono_ms(void);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* The CPU profiles' slot, samplers and windows: see cpu.h. */
 #include "capture/cpu.h"
 
+#include "pf_util.h"
 
 #include <gperftools/profiler.h>
 #include <pthread.h>
@@ -78,13 +79,6 @@ void prof_cpu_free(prof_cpu *cpu)
     free(cpu);
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double process_cpu_seconds(void)
 {
     struct timespec ts;
@@ -95,7 +89,7 @@ static double process_cpu_seconds(void)
 void prof_cpu_run_begin(prof_cpu_run *run, int hz)
 {
     run->cpu_seconds = process_cpu_seconds();
-    run->wall_seconds = mono_now();
+    run->wall_seconds = pf_mono_s();
     run->requested_hz = hz;
     clock_gettime(CLOCK_REALTIME, &run->started);
 }
@@ -103,7 +97,7 @@ void prof_cpu_run_begin(prof_cpu_run *run, int hz)
 void prof_cpu_run_end(prof_cpu_run *run)
 {
     run->cpu_seconds = process_cpu_seconds() - run->cpu_seconds;
-    run->wall_seconds = mono_now() - run->wall_seconds;
+    run->wall_seconds = pf_mono_s() - run->wall_seconds;
 }
 
 static long seconds_until(const struct timespec *t)

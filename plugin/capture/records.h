@@ -7,6 +7,8 @@
 #ifndef TAKHIN_PLUGIN_RECORDS_H
 #define TAKHIN_PLUGIN_RECORDS_H
 
+#include "pf_util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +27,7 @@ typedef struct prof_records {
     size_t nvalues;       /* values per record, <= PROF_RECORD_MAX_VALUES */
     prof_record *rec;
     size_t len, cap;
-    struct prof_chunk *mem; /* arena for stacks and labels */
+    pf_arena mem;         /* stacks and labels */
 } prof_records;
 
 void prof_records_init(prof_records *r, size_t nvalues);

@@ -4,6 +4,8 @@
 #include "capture/procself.h"
 #include "core/rtsig.h"
 
+#include "pf_util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -102,13 +104,6 @@ static struct {
 
 /* ---- the signal handler (async-signal-safe) ---- */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* True when the signal is one of the running session's, with the thread
  * it samples in *tid (a timer's value carries it, a perf fd maps to it:
  * no system call); re-arms a perf event. */
@@ -171,13 +166,13 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
     int saved = errno;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = (uint64_t)pf_mono_ns();
     atomic_fetch_add(&G.inflight, 1); /* before reading current: see stop */
     prof_sampler *s = atomic_load(&G.current);
     pid_t tid;
     if (s != NULL && ours(s, si, &tid)) {
         record(s, tid, uc);
-        atomic_fetch_add(&s->handler_ns, now_ns() - t0);
+        atomic_fetch_add(&s->handler_ns, (uint64_t)pf_mono_ns() - t0);
     }
     atomic_fetch_sub(&G.inflight, 1);
     errno = saved;

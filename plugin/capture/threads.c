@@ -66,6 +66,7 @@
 #include "core/own_threads.h"
 
 #include "pf_symbolize.h"
+#include "pf_util.h"
 #include "capture/procself.h"
 #include "core/rtsig.h"
 #include "capture/unwinder.h"
@@ -130,13 +131,6 @@ static struct {
     _Atomic size_t answered;          /* slots done in this capture */
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER, .error = "the thread profile was not initialized"};
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void sleep_us(long us)
 {
     struct timespec ts = {0, us * 1000};
@@ -182,7 +176,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 }
 
 /* ---- /proc/self/task ---- */
-
 
 /* Reads /proc/self/task/TID/<file> into buf (NUL-terminated); length or -1. */
 static ssize_t read_task_file(pid_t tid, const char *file, char *buf, size_t len)
@@ -327,9 +320,9 @@ static size_t send_all(const capture *c)
 /* Polls the answer count (no futex in the handler, as Kudu does). */
 static void wait_answers(size_t expected)
 {
-    double deadline = now_ms() + PROF_THREADS_TIMEOUT_MS;
+    double deadline = pf_mono_ms() + PROF_THREADS_TIMEOUT_MS;
     for (unsigned spins = 0; atomic_load(&T.answered) < expected; spins++) {
-        if (now_ms() >= deadline)
+        if (pf_mono_ms() >= deadline)
             return;
         if (spins < 100)
             sched_yield();
@@ -406,11 +399,11 @@ static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *k
     for (size_t i = 0; i < n; i++)
         prepare_slot(&c->slots[i], tids[i], tids[i] != self && prof_own_thread_is(tids[i]));
     atomic_store(&T.answered, 0);
-    double t0 = now_ms();
+    double t0 = pf_mono_ms();
     atomic_store(&T.current, c);
     wait_answers(send_all(c));
     retract(c);
-    *ms = now_ms() - t0;
+    *ms = pf_mono_ms() - t0;
     T.nstuck = 0;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /* /debug/pprof/trace: see trace.h. */
 #include "capture/trace.h"
 
+#include "pf_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -53,13 +54,6 @@ static __thread struct {
     trace_buf *buf;
     unsigned gen;
 } tls_buf;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 prof_trace *prof_trace_new(void)
 {
@@ -139,7 +133,7 @@ void prof_trace_waited(prof_trace *t, tk_wait_kind kind, int64_t start_ns, int64
 void prof_trace_released(prof_trace *t, int64_t delay_ns)
 {
     if (atomic_load_explicit(&t->active, memory_order_relaxed))
-        add(t, EV_UNLOCK, NULL, now_ns(), delay_ns);
+        add(t, EV_UNLOCK, NULL, pf_mono_ns(), delay_ns);
 }
 
 /* ---- one trace's life ---- */
@@ -154,7 +148,7 @@ bool prof_trace_begin(prof_trace *t, double seconds, long *ends_in)
 {
     pthread_mutex_lock(&t->lock);
     bool free_slot = !t->busy;
-    int64_t now = now_ns();
+    int64_t now = pf_mono_ns();
     if (free_slot) {
         t->busy = true;
         t->ends = now + (int64_t)(seconds * 1e9);
@@ -174,7 +168,7 @@ bool prof_trace_begin(prof_trace *t, double seconds, long *ends_in)
 void prof_trace_stop(prof_trace *t)
 {
     atomic_store(&t->active, false);
-    t->ended = now_ns();
+    t->ended = pf_mono_ns();
 }
 
 static trace_totals totals(const prof_trace *t);

@@ -3,6 +3,8 @@
 
 #include "http/http.h"
 
+#include "pf_util.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -63,18 +65,11 @@ bool prof_conn_gone(int fd)
            (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT);
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 prof_wait_end prof_conn_wait(struct prof_request *req, double seconds)
 {
     int fd = prof_conn_fd(req->info, prof_http_backend_port(req->http)); /* the front's end */
-    double end = mono_now() + seconds;
-    while (mono_now() < end) {
+    double end = pf_mono_s() + seconds;
+    while (pf_mono_s() < end) {
         if (prof_http_stopping(req->http))
             return PROF_WAIT_STOPPING;
         if (prof_conn_gone(fd))

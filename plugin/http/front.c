@@ -15,6 +15,8 @@
 #include "core/own_threads.h"
 #include "core/tls.h"
 
+#include "pf_util.h"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -112,13 +114,6 @@ struct prof_front {
 
 static const char *const reason_names[] = {"header_timeout", "body_timeout", "peer_cap",
                                            "conn_cap"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- lists and per-peer counts ---- */
 
@@ -378,7 +373,7 @@ static void refuse(prof_front *f, fconn *c, int status, const char *why)
 /* Logs a slow client at most once per address per LOG_EVERY_S. */
 static void log_slow(prof_front *f, const struct sockaddr_in *peer, prof_slow_reason reason)
 {
-    double now = now_s();
+    double now = pf_mono_s();
     in_addr_t a = peer->sin_addr.s_addr;
     uint32_t h = addr_hash(a, LOG_BITS);
     log_slot *free_slot = NULL;
@@ -513,7 +508,7 @@ static void check_head(prof_front *f, fconn *c)
         to_relay(f, c);
         return;
     }
-    enter(f, c, BODY, now_s() + f->cfg.body_timeout_ms / 1e3);
+    enter(f, c, BODY, pf_mono_s() + f->cfg.body_timeout_ms / 1e3);
     if (c->head.expect_continue && c->in_len == c->body_start) {
         /* civetweb will say it again; a client takes any number of 1xx */
         static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -838,7 +833,7 @@ static bool make_room(prof_front *f, in_addr_t addr)
 {
     if (peer_conns(f, addr) >= f->cfg.max_conns_per_peer) {
         fconn *victim = oldest_waiting(f, addr, false);
-        if (victim != NULL && now_s() - victim->since >= PEER_BURST_S)
+        if (victim != NULL && pf_mono_s() - victim->since >= PEER_BURST_S)
             cut_for_room(f, victim, PROF_SLOW_PEER_CAP);
     }
     for (int tries = 0; f->nconns >= f->max_conns; tries++) {
@@ -866,7 +861,7 @@ static void add_conn(prof_front *f, int fd, const struct sockaddr_in *peer)
         close(fd);
         return;
     }
-    double now = now_s();
+    double now = pf_mono_s();
     *c = (fconn){.ph = HEAD, .client = {c, fd, 0}, .backend = {c, -1, 0}, .peer = *peer,
                  .since = now, .deadline = now + f->cfg.header_timeout_ms / 1e3};
     f->nconns++;
@@ -897,7 +892,7 @@ static void accept_some(prof_front *f)
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of fds: listen again in a moment rather than spin. */
-            f->listen_paused_until = now_s() + 0.05;
+            f->listen_paused_until = pf_mono_s() + 0.05;
             watch(f, &f->listener, 0);
         }
         return;
@@ -909,7 +904,7 @@ static void accept_some(prof_front *f)
 /* Cuts off the connections whose deadline passed; ms to the next one. */
 static int expire(prof_front *f)
 {
-    double now = now_s(), next = now + 1.0;
+    double now = pf_mono_s(), next = now + 1.0;
     fconn *c;
     while ((c = f->heads.first) && c->deadline <= now)
         cut(f, c, PROF_SLOW_HEADER_TIMEOUT);
@@ -934,7 +929,7 @@ static int expire(prof_front *f)
  * civetweb has long given up on them. Checked about once a second. */
 static void expire_stalled(prof_front *f)
 {
-    double now = now_s();
+    double now = pf_mono_s();
     fconn *c = f->relays.first;
     while (c) {
         fconn *next = c->next;
@@ -990,22 +985,22 @@ static void *front_main(void *arg)
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     struct epoll_event evs[64];
-    double stop_by = 0, last_scan = now_s();
+    double stop_by = 0, last_scan = pf_mono_s();
     for (;;) {
         if (atomic_load(&f->stopping) && stop_by == 0) {
             begin_stop(f);
-            stop_by = now_s() + STOP_GRACE_MS / 1e3;
+            stop_by = pf_mono_s() + STOP_GRACE_MS / 1e3;
         }
-        if (stop_by > 0 && (f->relays.first == NULL || now_s() >= stop_by))
+        if (stop_by > 0 && (f->relays.first == NULL || pf_mono_s() >= stop_by))
             break;
         int timeout = stop_by > 0 ? 5 : expire(f);
         int n = epoll_wait(f->epoll_fd, evs, 64, timeout);
         for (int i = 0; i < n; i++)
             dispatch_event(f, &evs[i]);
         bury(f);
-        if (now_s() - last_scan >= 1.0) {
+        if (pf_mono_s() - last_scan >= 1.0) {
             expire_stalled(f);
-            last_scan = now_s();
+            last_scan = pf_mono_s();
         }
     }
     prof_own_thread_mark(false);

@@ -89,17 +89,17 @@ void prof_metrics_tls_handshake_failure(prof_metrics *m)
     atomic_fetch_add(&m->tls_handshake_failures, 1);
 }
 
-static void render_slow_clients(const prof_metrics *m, strbuf *out)
+static void render_slow_clients(const prof_metrics *m, pf_strbuf *out)
 {
     static const char *const names[PROF_SLOW_REASONS] = {"header_timeout", "body_timeout",
                                                          "peer_cap", "conn_cap"};
-    sb_printf(out, "# HELP takhin_profiler_slow_clients_total Clients cut off before their "
+    pf_strbuf_printf(out, "# HELP takhin_profiler_slow_clients_total Clients cut off before their "
                    "request was complete, by reason.\n"
                    "# TYPE takhin_profiler_slow_clients_total counter\n");
     for (int r = 0; r < PROF_SLOW_REASONS; r++)
-        sb_printf(out, "takhin_profiler_slow_clients_total{reason=\"%s\"} %llu\n", names[r],
+        pf_strbuf_printf(out, "takhin_profiler_slow_clients_total{reason=\"%s\"} %llu\n", names[r],
                   (unsigned long long)atomic_load(&m->slow_clients[r]));
-    sb_printf(out, "# HELP takhin_profiler_tls_handshake_failures_total TLS handshakes on the "
+    pf_strbuf_printf(out, "# HELP takhin_profiler_tls_handshake_failures_total TLS handshakes on the "
                    "profiler port that failed: plain HTTP, an untrusted or missing client "
                    "certificate, no common protocol.\n"
                    "# TYPE takhin_profiler_tls_handshake_failures_total counter\n"
@@ -114,9 +114,9 @@ static const char *label(const prof_metrics *m, size_t i)
     return m->names[i][0] ? m->names[i] : "index";
 }
 
-static void render_requests(const prof_metrics *m, strbuf *out)
+static void render_requests(const prof_metrics *m, pf_strbuf *out)
 {
-    sb_printf(out, "# HELP takhin_profiler_requests_total HTTP requests by endpoint and status.\n"
+    pf_strbuf_printf(out, "# HELP takhin_profiler_requests_total HTTP requests by endpoint and status.\n"
                    "# TYPE takhin_profiler_requests_total counter\n");
     for (size_t i = 0; i <= m->count; i++)
         for (size_t s = 0; s < NSTATUS; s++) {
@@ -126,19 +126,19 @@ static void render_requests(const prof_metrics *m, strbuf *out)
             char code[8] = "other";
             if (s < NSTATUS - 1)
                 snprintf(code, sizeof code, "%d", status_codes[s]);
-            sb_printf(out, "takhin_profiler_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
+            pf_strbuf_printf(out, "takhin_profiler_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
                       label(m, i), code, (unsigned long long)n);
         }
-    sb_printf(out, "# HELP takhin_profiler_response_bytes_total Bytes of responses served.\n"
+    pf_strbuf_printf(out, "# HELP takhin_profiler_response_bytes_total Bytes of responses served.\n"
                    "# TYPE takhin_profiler_response_bytes_total counter\n");
     for (size_t i = 0; i <= m->count; i++)
-        sb_printf(out, "takhin_profiler_response_bytes_total{endpoint=\"%s\"} %llu\n",
+        pf_strbuf_printf(out, "takhin_profiler_response_bytes_total{endpoint=\"%s\"} %llu\n",
                   label(m, i), (unsigned long long)atomic_load(&m->ep[i].bytes));
 }
 
-static void render_histogram(const prof_metrics *m, strbuf *out)
+static void render_histogram(const prof_metrics *m, pf_strbuf *out)
 {
-    sb_printf(out, "# HELP takhin_profiler_profile_duration_seconds Time to serve a profile.\n"
+    pf_strbuf_printf(out, "# HELP takhin_profiler_profile_duration_seconds Time to serve a profile.\n"
                    "# TYPE takhin_profiler_profile_duration_seconds histogram\n");
     for (size_t i = 0; i < m->count; i++) {
         const endpoint_stats *e = &m->ep[i];
@@ -146,21 +146,21 @@ static void render_histogram(const prof_metrics *m, strbuf *out)
         if (total == 0)
             continue;
         for (size_t b = 0; b < NBUCKETS; b++)
-            sb_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
+            pf_strbuf_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
                            "le=\"%g\"} %llu\n", label(m, i), buckets[b],
                       (unsigned long long)atomic_load(&e->le[b]));
-        sb_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
+        pf_strbuf_printf(out, "takhin_profiler_profile_duration_seconds_bucket{endpoint=\"%s\","
                        "le=\"+Inf\"} %llu\n", label(m, i), (unsigned long long)total);
-        sb_printf(out, "takhin_profiler_profile_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+        pf_strbuf_printf(out, "takhin_profiler_profile_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
                   label(m, i), (double)atomic_load(&e->timed_sum_us) / 1e6);
-        sb_printf(out, "takhin_profiler_profile_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+        pf_strbuf_printf(out, "takhin_profiler_profile_duration_seconds_count{endpoint=\"%s\"} %llu\n",
                   label(m, i), (unsigned long long)total);
     }
 }
 
-static void render_sampled(const prof_metrics_sampled *v, strbuf *out)
+static void render_sampled(const prof_metrics_sampled *v, pf_strbuf *out)
 {
-    sb_printf(out,
+    pf_strbuf_printf(out,
               "# HELP takhin_profiler_trace_dropped_events_total Trace events dropped because "
               "a thread's buffer was full.\n"
               "# TYPE takhin_profiler_trace_dropped_events_total counter\n"
@@ -181,9 +181,9 @@ static void render_sampled(const prof_metrics_sampled *v, strbuf *out)
 }
 
 /* One gauge or counter without labels, its HELP and TYPE first. */
-static void render_one(strbuf *out, const char *name, const char *type, const char *help,
+static void render_one(pf_strbuf *out, const char *name, const char *type, const char *help,
                        const char *fmt_value, ...) __attribute__((format(printf, 5, 6)));
-static void render_one(strbuf *out, const char *name, const char *type, const char *help,
+static void render_one(pf_strbuf *out, const char *name, const char *type, const char *help,
                        const char *fmt_value, ...)
 {
     char value[64];
@@ -191,12 +191,12 @@ static void render_one(strbuf *out, const char *name, const char *type, const ch
     va_start(ap, fmt_value);
     vsnprintf(value, sizeof value, fmt_value, ap);
     va_end(ap);
-    sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, value);
+    pf_strbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, value);
 }
 
 /* The process collector of the Prometheus client libraries: the same
  * names, types and HELP, so dashboards made for them work unchanged. */
-static void render_process(const prof_procstat *p, strbuf *out)
+static void render_process(const prof_procstat *p, pf_strbuf *out)
 {
     if (p->has_cpu)
         render_one(out, "process_cpu_seconds_total", "counter",
@@ -223,7 +223,7 @@ static void render_process(const prof_procstat *p, strbuf *out)
 }
 
 /* tcmalloc's own account of the heap; nothing under another allocator. */
-static void render_tcmalloc(const prof_tcmalloc_stats *t, strbuf *out)
+static void render_tcmalloc(const prof_tcmalloc_stats *t, pf_strbuf *out)
 {
     if (t->has_allocated)
         render_one(out, "takhin_profiler_tcmalloc_allocated_bytes", "gauge",
@@ -248,11 +248,11 @@ static void render_tcmalloc(const prof_tcmalloc_stats *t, strbuf *out)
 }
 
 /* The CPU sampler: which one, and what it took. */
-static void render_cpu(const prof_cpu_figures *c, strbuf *out)
+static void render_cpu(const prof_cpu_figures *c, pf_strbuf *out)
 {
     if (c->sampler == NULL)
         return;
-    sb_printf(out, "# HELP takhin_profiler_cpu_sampler_info The CPU sampler in force "
+    pf_strbuf_printf(out, "# HELP takhin_profiler_cpu_sampler_info The CPU sampler in force "
               "(profiler.cpu_sampler resolved) and whether it counts kernel time.\n"
               "# TYPE takhin_profiler_cpu_sampler_info gauge\n"
               "takhin_profiler_cpu_sampler_info{sampler=\"%s\",kernel=\"%s\"} 1\n",
@@ -271,12 +271,12 @@ static void render_cpu(const prof_cpu_figures *c, strbuf *out)
                "profile answered (0 before the first).", "%.1f", c->last_achieved_hz);
 }
 
-void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
+void prof_metrics_render(const prof_metrics *m, pf_strbuf *out, bool enabled,
                          const prof_metrics_sampled *sampled)
 {
     render_requests(m, out);
     render_histogram(m, out);
-    sb_printf(out,
+    pf_strbuf_printf(out,
               "# HELP takhin_profiler_profiles_in_flight Profiles being served now.\n"
               "# TYPE takhin_profiler_profiles_in_flight gauge\n"
               "takhin_profiler_profiles_in_flight %ld\n"

@@ -7,7 +7,8 @@
 #define TAKHIN_PLUGIN_METRICS_H
 
 #include "core/procstat.h"
-#include "core/strbuf.h"
+
+#include "pf_util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,7 +63,7 @@ typedef struct prof_metrics_sampled {
     prof_cpu_figures cpu;        /* takhin_profiler_cpu_* */
     /* Metrics of parts above the HTTP layer (the push's
      * takhin_profiler_push_*), appended by this callback; NULL: none. */
-    void (*render_more)(void *arg, strbuf *out);
+    void (*render_more)(void *arg, pf_strbuf *out);
     void *render_more_arg;
     /* More figures of a part go here as a struct of that part, filled by
      * sample_metrics (profiler.c) and written by a render_* block of their
@@ -70,7 +71,7 @@ typedef struct prof_metrics_sampled {
 } prof_metrics_sampled;
 
 /* Writes every metric. */
-void prof_metrics_render(const prof_metrics *m, strbuf *out, bool enabled,
+void prof_metrics_render(const prof_metrics *m, pf_strbuf *out, bool enabled,
                          const prof_metrics_sampled *sampled);
 
 #endif

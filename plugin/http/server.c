@@ -9,6 +9,8 @@
 #include "http/request.h"
 #include "core/own_threads.h"
 
+#include "pf_util.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -114,7 +116,7 @@ static bool authorized(prof_http *h, const prof_settings *s, struct mg_connectio
 
 static void serve_metrics(prof_http *h, struct mg_connection *conn)
 {
-    strbuf out = {0};
+    pf_strbuf out = {0};
     prof_metrics_sampled sampled = {0};
     if (h->cfg.sample_metrics != NULL)
         h->cfg.sample_metrics(h->cfg.sample_metrics_arg, &sampled);
@@ -122,9 +124,9 @@ static void serve_metrics(prof_http *h, struct mg_connection *conn)
     if (out.failed)
         prof_http_error(conn, 500, "out of memory");
     else
-        prof_http_send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data,
+        prof_http_send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.s,
                        out.len);
-    free(out.data);
+    free(out.s);
 }
 
 /* Answers a request for a known endpoint (method check, then handler). */
@@ -146,13 +148,6 @@ static void serve(prof_http *h, const prof_settings *s, const prof_endpoint *ep,
         ep->handler(&req);
     if (ep->profile)
         prof_metrics_inflight(h->cfg.metrics, -1);
-}
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* One access log line and the request's metrics. */
@@ -192,7 +187,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     char uri[PROF_REQUEST_MAX_PATH + 1], why[256];
     bool bad = prof_http_check_request(info, uri, sizeof uri, why, sizeof why) != 0;
     prof_exchange ex = {0};
-    double start = mono_seconds();
+    double start = pf_mono_s();
     prof_settings s; /* this request's copy: a reload may publish others */
     pthread_mutex_lock(&h->live_lock);
     s = h->live;
@@ -216,7 +211,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         serve(h, &s, ep, conn, info);
     atomic_fetch_sub(&h->inflight, 1);
     mg_set_user_connection_data(conn, NULL);
-    account(h, info, peer, index, &ex, mono_seconds() - start);
+    account(h, info, peer, index, &ex, pf_mono_s() - start);
     return ex.status ? ex.status : 500;
 }
 

@@ -52,24 +52,24 @@ static int by_delay(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void text_record(strbuf *sb, pf_symbolizer *sym, const prof_record *r)
+static void text_record(pf_strbuf *sb, pf_symbolizer *sym, const prof_record *r)
 {
-    sb_printf(sb, "%lld %lld @", (long long)r->values[1], (long long)r->values[0]);
+    pf_strbuf_printf(sb, "%lld %lld @", (long long)r->values[1], (long long)r->values[0]);
     for (size_t i = 0; i < r->depth; i++)
-        sb_printf(sb, " %#lx", (unsigned long)r->pcs[i]);
-    sb_printf(sb, "\n");
+        pf_strbuf_printf(sb, " %#lx", (unsigned long)r->pcs[i]);
+    pf_strbuf_printf(sb, "\n");
     prof_named_text_frames(sb, sym, r->pcs, r->depth, PF_PCS_ALL_RETURN,
                            PROF_TEXT_DEBUG1);
-    sb_printf(sb, "\n");
+    pf_strbuf_printf(sb, "\n");
 }
 
 /* The header, then records by delay, largest first (as Go sorts). */
 static int write_text(pf_symbolizer *sym, const prof_records *recs, uint64_t dropped,
-                      const char *header, strbuf *out, char *err, size_t errlen)
+                      const char *header, pf_strbuf *out, char *err, size_t errlen)
 {
-    sb_printf(out, "%s", header);
+    pf_strbuf_printf(out, "%s", header);
     if (dropped > 0)
-        sb_printf(out, "# %llu events not recorded: the profile holds %d stacks at most\n",
+        pf_strbuf_printf(out, "# %llu events not recorded: the profile holds %d stacks at most\n",
                   (unsigned long long)dropped, PROF_CONTENTION_MAX_STACKS);
     const prof_record **order = malloc((recs->len ? recs->len : 1) * sizeof *order);
     if (order == NULL) {
@@ -87,7 +87,7 @@ static int write_text(pf_symbolizer *sym, const prof_records *recs, uint64_t dro
 }
 
 static int text_mutex(void *source, pf_symbolizer *sym, const prof_records *recs, int debug,
-                      strbuf *out, char *err, size_t errlen)
+                      pf_strbuf *out, char *err, size_t errlen)
 {
     (void)debug;
     char header[320];
@@ -102,7 +102,7 @@ static int text_mutex(void *source, pf_symbolizer *sym, const prof_records *recs
 }
 
 static int text_block(void *source, pf_symbolizer *sym, const prof_records *recs, int debug,
-                      strbuf *out, char *err, size_t errlen)
+                      pf_strbuf *out, char *err, size_t errlen)
 {
     (void)debug;
     char header[320];

@@ -110,7 +110,7 @@ static size_t group_stacks(const prof_records *recs, group *g)
 
 /* Go's "goroutine profile: total N" text; threads without a stack are
  * listed in comment lines, which pprof's parser skips. */
-static int text_counts(pf_symbolizer *sym, const prof_records *recs, strbuf *sb, char *err,
+static int text_counts(pf_symbolizer *sym, const prof_records *recs, pf_strbuf *sb, char *err,
                        size_t errlen)
 {
     group *g = malloc((recs->len ? recs->len : 1) * sizeof *g);
@@ -121,19 +121,19 @@ static int text_counts(pf_symbolizer *sym, const prof_records *recs, strbuf *sb,
     int64_t total = 0;
     for (size_t i = 0; i < recs->len; i++)
         total += recs->rec[i].values[0];
-    sb_printf(sb, "goroutine profile: total %lld\n", (long long)total);
+    pf_strbuf_printf(sb, "goroutine profile: total %lld\n", (long long)total);
     for (size_t i = 0; i < recs->len; i++)
         if (recs->rec[i].depth == 0)
-            sb_printf(sb, "# thread %s\n", recs->rec[i].thread ? recs->rec[i].thread : "?");
+            pf_strbuf_printf(sb, "# thread %s\n", recs->rec[i].thread ? recs->rec[i].thread : "?");
     size_t n = group_stacks(recs, g);
     for (size_t i = 0; i < n; i++) {
-        sb_printf(sb, "%lld @", (long long)g[i].count);
+        pf_strbuf_printf(sb, "%lld @", (long long)g[i].count);
         for (size_t k = 0; k < g[i].rec->depth; k++)
-            sb_printf(sb, " %#llx", (unsigned long long)g[i].rec->pcs[k]);
-        sb_printf(sb, "\n");
+            pf_strbuf_printf(sb, " %#llx", (unsigned long long)g[i].rec->pcs[k]);
+        pf_strbuf_printf(sb, "\n");
         prof_named_text_frames(sb, sym, g[i].rec->pcs, g[i].rec->depth, PF_PCS_LEAF_EXACT,
                                PROF_TEXT_DEBUG1);
-        sb_printf(sb, "\n");
+        pf_strbuf_printf(sb, "\n");
     }
     free(g);
     return 0;
@@ -155,7 +155,7 @@ static const char *state_word(char state)
 }
 
 /* The full dump: a capture of its own, with each thread's state. */
-static int text_dump(pf_symbolizer *sym, strbuf *sb, char *err, size_t errlen)
+static int text_dump(pf_symbolizer *sym, pf_strbuf *sb, char *err, size_t errlen)
 {
     prof_threads_dump d;
     int rc = prof_threads_capture(&d, true, err, errlen);
@@ -163,26 +163,26 @@ static int text_dump(pf_symbolizer *sym, strbuf *sb, char *err, size_t errlen)
         return rc;
     for (size_t i = 0; i < d.len; i++) {
         const prof_thread *t = &d.thread[i];
-        sb_printf(sb, "thread %d [%s, name=%s]:\n", (int)t->tid, state_word(t->state),
+        pf_strbuf_printf(sb, "thread %d [%s, name=%s]:\n", (int)t->tid, state_word(t->state),
                   t->name[0] ? t->name : "?");
         if (t->status == PROF_THREAD_OK) {
             prof_named_text_frames(sb, sym, t->pcs, t->depth, PF_PCS_LEAF_EXACT,
                                    PROF_TEXT_DEBUG2);
             if (t->truncated)
-                sb_printf(sb, "...additional frames elided...\n");
+                pf_strbuf_printf(sb, "...additional frames elided...\n");
         } else {
             char why[160];
             describe(t, why, sizeof why);
-            sb_printf(sb, "[no stack: %s]\n", why);
+            pf_strbuf_printf(sb, "[no stack: %s]\n", why);
         }
-        sb_printf(sb, "\n");
+        pf_strbuf_printf(sb, "\n");
     }
     prof_threads_dump_free(&d);
     return 0;
 }
 
 static int text(void *source, pf_symbolizer *sym, const prof_records *recs, int debug,
-                strbuf *out, char *err, size_t errlen)
+                pf_strbuf *out, char *err, size_t errlen)
 {
     (void)source;
     if (debug >= 2)

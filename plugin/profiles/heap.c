@@ -40,24 +40,24 @@ static int by_inuse_bytes(const void *a, const void *b)
     return (x->values[3] < y->values[3]) - (x->values[3] > y->values[3]);
 }
 
-static void write_record(pf_symbolizer *sym, const prof_record *r, strbuf *out)
+static void write_record(pf_symbolizer *sym, const prof_record *r, pf_strbuf *out)
 {
-    sb_printf(out, "%lld: %lld [%lld: %lld] @", (long long)r->values[2],
+    pf_strbuf_printf(out, "%lld: %lld [%lld: %lld] @", (long long)r->values[2],
               (long long)r->values[3], (long long)r->values[0], (long long)r->values[1]);
     for (size_t i = 0; i < r->depth; i++)
-        sb_printf(out, " %#llx", (unsigned long long)r->pcs[i]);
-    sb_append(out, "\n", 1);
+        pf_strbuf_printf(out, " %#llx", (unsigned long long)r->pcs[i]);
+    pf_strbuf_put(out, "\n", 1);
     prof_named_text_frames(out, sym, r->pcs, r->depth, PF_PCS_ALL_RETURN,
                            PROF_TEXT_DEBUG1);
-    sb_append(out, "\n", 1);
+    pf_strbuf_put(out, "\n", 1);
 }
 
 /* The sampler's own figures and tcmalloc's, where Go prints MemStats. */
-static void write_trailer(strbuf *out)
+static void write_trailer(pf_strbuf *out)
 {
     prof_heap_stats st;
     prof_heap_stats_get(&st);
-    sb_printf(out, "\n# heap sampler (takhin profiler)\n# SampleBytes = %ld\n"
+    pf_strbuf_printf(out, "\n# heap sampler (takhin profiler)\n# SampleBytes = %ld\n"
               "# Samples = %llu\n# Stacks = %u of at most %d (samples dropped: %llu)\n"
               "# Untracked = %llu (samples left out of in-use: over %d live at once)\n"
               "# Unwinder = %s\n", st.rate, (unsigned long long)st.samples, (unsigned)st.stacks,
@@ -69,26 +69,26 @@ static void write_trailer(strbuf *out)
     for (size_t i = 0; i < sizeof props / sizeof *props; i++) {
         size_t v = 0;
         if (prof_heap_allocator_property(props[i], &v))
-            sb_printf(out, "# %s = %zu\n", props[i], v);
+            pf_strbuf_printf(out, "# %s = %zu\n", props[i], v);
     }
 }
 
 /* The process's mappings, after gperftools' sentinel: pprof reads a saved
  * debug=1 text with them (MAPPED_LIBRARIES, as gperftools' heap profiles). */
-static void write_maps(strbuf *out)
+static void write_maps(pf_strbuf *out)
 {
     FILE *f = fopen("/proc/self/maps", "re");
     if (f == NULL)
         return;
-    sb_printf(out, "\nMAPPED_LIBRARIES:\n");
+    pf_strbuf_printf(out, "\nMAPPED_LIBRARIES:\n");
     char buf[4096];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_append(out, buf, n);
+        pf_strbuf_put(out, buf, n);
     fclose(f);
 }
 
-static void write_text(pf_symbolizer *sym, const prof_records *raw, strbuf *out)
+static void write_text(pf_symbolizer *sym, const prof_records *raw, pf_strbuf *out)
 {
     int64_t t[4] = {0};
     const prof_record **order = malloc((raw->len + 1) * sizeof *order);
@@ -102,7 +102,7 @@ static void write_text(pf_symbolizer *sym, const prof_records *raw, strbuf *out)
             t[v] += raw->rec[i].values[v];
     }
     qsort(order, raw->len, sizeof *order, by_inuse_bytes);
-    sb_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heap/%ld\n", (long long)t[2],
+    pf_strbuf_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heap/%ld\n", (long long)t[2],
               (long long)t[3], (long long)t[0], (long long)t[1], 2 * sample_rate());
     for (size_t i = 0; i < raw->len; i++)
         write_record(sym, order[i], out);
@@ -114,7 +114,7 @@ static void write_text(pf_symbolizer *sym, const prof_records *raw, strbuf *out)
 /* Re-reads the table for raw counts (recs holds estimates; a text profile
  * is never a delta: named.c refuses seconds with debug). */
 static int heap_text(void *source, pf_symbolizer *sym, const prof_records *recs, int debug,
-                     strbuf *out, char *err, size_t errlen)
+                     pf_strbuf *out, char *err, size_t errlen)
 {
     (void)source;
     (void)recs;

@@ -84,7 +84,7 @@ static void send_text(prof_request *req, const prof_named *named, const prof_rec
                       long debug)
 {
     const prof_kind *kind = named->kind;
-    strbuf out = {0};
+    pf_strbuf out = {0};
     char err[512] = "";
     int status = kind->text(named->source, named->sym, recs, (int)debug, &out, err, sizeof err);
     if (status != 0)
@@ -92,8 +92,8 @@ static void send_text(prof_request *req, const prof_named *named, const prof_rec
     else if (out.failed)
         prof_http_error(req->conn, 500, "out of memory writing the %s profile", kind->name);
     else
-        prof_http_send(req->conn, 200, "text/plain; charset=utf-8", NULL, out.data, out.len);
-    free(out.data);
+        prof_http_send(req->conn, 200, "text/plain; charset=utf-8", NULL, out.s, out.len);
+    free(out.s);
 }
 
 static void send_proto(prof_request *req, const prof_named *named, const prof_records *recs,
@@ -215,23 +215,23 @@ static void unknown_frame(uintptr_t addr, char *buf, size_t len)
 
 /* One frame line in `style`; off is the offset from the function's
  * entry, or -1 when unknown. */
-static void frame_line(strbuf *out, prof_text_style style, uintptr_t addr, const char *function,
+static void frame_line(pf_strbuf *out, prof_text_style style, uintptr_t addr, const char *function,
                        const char *file, long long line, long off)
 {
     if (style == PROF_TEXT_DEBUG1) {
-        sb_printf(out, "#\t%#lx\t%s", (unsigned long)addr, function);
+        pf_strbuf_printf(out, "#\t%#lx\t%s", (unsigned long)addr, function);
         if (off >= 0)
-            sb_printf(out, "+%#lx", (unsigned long)off);
-        sb_printf(out, "\t%s:%lld\n", file, line);
+            pf_strbuf_printf(out, "+%#lx", (unsigned long)off);
+        pf_strbuf_printf(out, "\t%s:%lld\n", file, line);
     } else {
-        sb_printf(out, "%s\n\t%s:%lld", function, file, line);
+        pf_strbuf_printf(out, "%s\n\t%s:%lld", function, file, line);
         if (off >= 0)
-            sb_printf(out, " +%#lx", (unsigned long)off);
-        sb_printf(out, "\n");
+            pf_strbuf_printf(out, " +%#lx", (unsigned long)off);
+        pf_strbuf_printf(out, "\n");
     }
 }
 
-void prof_named_text_frames(strbuf *out, pf_symbolizer *sym, const uintptr_t *pcs,
+void prof_named_text_frames(pf_strbuf *out, pf_symbolizer *sym, const uintptr_t *pcs,
                             size_t depth, pf_pc_mode mode, prof_text_style style)
 {
     for (size_t i = 0; i < depth; i++) {
@@ -244,9 +244,9 @@ void prof_named_text_frames(strbuf *out, pf_symbolizer *sym, const uintptr_t *pc
             char where[160];
             unknown_frame(addr, where, sizeof where);
             if (style == PROF_TEXT_DEBUG1)
-                sb_printf(out, "#\t%#lx\t?\t%s\n", (unsigned long)addr, where);
+                pf_strbuf_printf(out, "#\t%#lx\t?\t%s\n", (unsigned long)addr, where);
             else
-                sb_printf(out, "?\n\t%s pc=%#lx\n", where, (unsigned long)addr);
+                pf_strbuf_printf(out, "?\n\t%s pc=%#lx\n", where, (unsigned long)addr);
             continue;
         }
         for (size_t k = 0; k < s.nframes; k++) {

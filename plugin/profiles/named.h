@@ -15,10 +15,10 @@
 #define TAKHIN_PLUGIN_NAMED_H
 
 #include "capture/records.h"
-#include "core/strbuf.h"
 #include "http/http.h"
 #include "pf_profile.h"
 #include "pf_symbolize.h"
+#include "pf_util.h"
 
 typedef struct prof_kind {
     const char *name;              /* path under /debug/pprof/ */
@@ -38,7 +38,7 @@ typedef struct prof_kind {
     /* Legacy text for debug >= 1 (goroutine's debug=2 may ignore `recs`
      * and dump on its own). 0, or an HTTP status with err. */
     int (*text)(void *source, pf_symbolizer *sym, const prof_records *recs, int debug,
-                strbuf *out, char *err, size_t errlen);
+                pf_strbuf *out, char *err, size_t errlen);
     /* The index's Count column; NULL: unknown. */
     long (*count)(void *source);
 } prof_kind;
@@ -71,7 +71,7 @@ typedef enum prof_text_style {
  * for a return address), the offset from the function's entry where the
  * unwind tables know it. An address no symbol covers prints with its
  * module and offset ("module+0xOFF"). */
-void prof_named_text_frames(strbuf *out, pf_symbolizer *sym, const uintptr_t *pcs,
+void prof_named_text_frames(pf_strbuf *out, pf_symbolizer *sym, const uintptr_t *pcs,
                             size_t depth, pf_pc_mode mode, prof_text_style style);
 
 #endif

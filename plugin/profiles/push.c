@@ -3,6 +3,7 @@
 
 #include "core/escape.h"
 #include "pf_gzip.h"
+#include "pf_util.h"
 #include "profiles/contention.h"
 #include "profiles/heap.h"
 #include "profiles/goroutine.h"
@@ -67,13 +68,6 @@ struct prof_push {
     bool failing;    /* the last attempt failed: a success is logged */
 };
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t real_ns(void)
 {
     struct timespec ts;
@@ -98,7 +92,7 @@ static void push_log_error(prof_push *pp, bool refused, const char *fmt, ...)
     snprintf(pp->last_error, sizeof pp->last_error, "%s", text);
     pp->last_error_ns = real_ns();
     pp->failing = true;
-    double now = mono_s();
+    double now = pf_mono_s();
     double *last = &pp->last_log[refused];
     bool log = *last == 0 || now - *last >= PUSH_LOG_EVERY_S;
     if (log)
@@ -228,7 +222,7 @@ static bool nap_until(push_run *r, double until)
 {
     struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
     pthread_mutex_lock(&r->lock);
-    while (!atomic_load(&r->stop) && mono_s() < until)
+    while (!atomic_load(&r->stop) && pf_mono_s() < until)
         if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&r->lock);
@@ -395,7 +389,7 @@ static void *collector_main(void *arg)
     for (size_t i = 0; i < 5; i++) /* the deltas' baselines */
         if ((r->s.types & (1u << nps[i].type)) && nps[i].delta)
             push_named(r, &nps[i], &bases[i], from_ns, from_ns);
-    double next = mono_s() + (double)r->s.interval_ms / 1000;
+    double next = pf_mono_s() + (double)r->s.interval_ms / 1000;
     while (nap_until(r, next)) {
         int64_t now_ns = real_ns();
         if (win != NULL) {
@@ -415,8 +409,8 @@ static void *collector_main(void *arg)
                 push_named(r, &nps[i], nps[i].delta ? &bases[i] : NULL, from_ns, now_ns);
         from_ns = now_ns;
         next += (double)r->s.interval_ms / 1000;
-        if (next < mono_s()) /* fell behind: the next window is a full one from now */
-            next = mono_s() + (double)r->s.interval_ms / 1000;
+        if (next < pf_mono_s()) /* fell behind: the next window is a full one from now */
+            next = pf_mono_s() + (double)r->s.interval_ms / 1000;
     }
     prof_cpu_window_close(pp->src.cpu, win);
     for (size_t i = 0; i < 5; i++)
@@ -518,7 +512,7 @@ static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t wh
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)it->data);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it->len);
     }
-    double t0 = mono_s();
+    double t0 = pf_mono_s();
     CURLcode cc = CURLE_OK;
     curl_multi_add_handle(r->multi, e);
     int running = 1;
@@ -541,7 +535,7 @@ static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t wh
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(r->multi, e);
-    *took = mono_s() - t0;
+    *took = pf_mono_s() - t0;
     curl_slist_free_all(headers);
     curl_mime_free(mime);
     if (stopped) {
@@ -633,7 +627,7 @@ static void *sender_main(void *arg)
         pp->retries++;
         pthread_mutex_unlock(&pp->lock);
         enqueue(r, it, true); /* first in line again (dropped if the queue is full) */
-        nap_until(r, mono_s() + (double)wait / 1000);
+        nap_until(r, pf_mono_s() + (double)wait / 1000);
     }
     curl_easy_cleanup(e);
     return NULL;
@@ -712,14 +706,14 @@ static void drop_queue(prof_push *pp, push_run *r)
 
 double prof_push_stop(prof_push *pp)
 {
-    double t0 = mono_s();
+    double t0 = pf_mono_s();
     pthread_mutex_lock(&pp->lock);
     push_run *r = pp->run;
     pp->run = NULL;
     reap_late(pp, false);
     pthread_mutex_unlock(&pp->lock);
     if (r == NULL)
-        return (mono_s() - t0) * 1000;
+        return (pf_mono_s() - t0) * 1000;
     atomic_store(&r->stop, true);
     pthread_mutex_lock(&r->lock);
     pthread_cond_broadcast(&r->cond);
@@ -728,7 +722,7 @@ double prof_push_stop(prof_push *pp)
     double until = t0 + PUSH_STOP_MS / 1000.0;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t dl = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)((until - mono_s()) * 1e9);
+    int64_t dl = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)((until - pf_mono_s()) * 1e9);
     struct timespec deadline = {(time_t)(dl / 1000000000), (long)(dl % 1000000000)};
     r->sender_joined = pthread_timedjoin_np(r->sender, NULL, &deadline) == 0;
     r->collector_joined = pthread_timedjoin_np(r->collector, NULL, &deadline) == 0;
@@ -748,7 +742,7 @@ double prof_push_stop(prof_push *pp)
         pp->late[0] = pp->late[--pp->nlate];
     }
     pthread_mutex_unlock(&pp->lock);
-    double took = (mono_s() - t0) * 1000;
+    double took = (pf_mono_s() - t0) * 1000;
     prof_log(pp->src.ph, TK_LOG_INFO, "push: stopped (%.1f ms)%s", took,
              r->sender_joined && r->collector_joined ? ""
              : "; a push thread still ends its work and is joined later");
@@ -828,19 +822,19 @@ void prof_push_free(prof_push *pp)
 
 /* ================= status and metrics ================= */
 
-static void json_string(strbuf *out, const char *s)
+static void json_string(pf_strbuf *out, const char *s)
 {
-    sb_printf(out, "\"");
+    pf_strbuf_printf(out, "\"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            sb_printf(out, "\\%c", c);
+            pf_strbuf_printf(out, "\\%c", c);
         else if (c < 0x20)
-            sb_printf(out, "\\u%04x", c);
+            pf_strbuf_printf(out, "\\u%04x", c);
         else
-            sb_printf(out, "%c", c);
+            pf_strbuf_printf(out, "%c", c);
     }
-    sb_printf(out, "\"");
+    pf_strbuf_printf(out, "\"");
 }
 
 static void iso_time(int64_t ns, char *buf, size_t len)
@@ -851,7 +845,7 @@ static void iso_time(int64_t ns, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void prof_push_status_json(prof_push *pp, strbuf *out)
+void prof_push_status_json(prof_push *pp, pf_strbuf *out)
 {
     pthread_mutex_lock(&pp->lock);
     push_run *r = pp->run;
@@ -867,42 +861,42 @@ void prof_push_status_json(prof_push *pp, strbuf *out)
         sent += pp->sent[t];
         dropped += pp->dropped[t];
     }
-    sb_printf(out, "{\"running\":%s,\"url\":", r ? "true" : "false");
+    pf_strbuf_printf(out, "{\"running\":%s,\"url\":", r ? "true" : "false");
     if (pp->url[0])
         json_string(out, pp->url);
     else
-        sb_printf(out, "null");
+        pf_strbuf_printf(out, "null");
     char when[40];
-    sb_printf(out, ",\"last_success\":");
+    pf_strbuf_printf(out, ",\"last_success\":");
     if (pp->last_success_ns) {
         iso_time(pp->last_success_ns, when, sizeof when);
-        sb_printf(out, "\"%s\"", when);
+        pf_strbuf_printf(out, "\"%s\"", when);
     } else {
-        sb_printf(out, "null");
+        pf_strbuf_printf(out, "null");
     }
-    sb_printf(out, ",\"last_error\":");
+    pf_strbuf_printf(out, ",\"last_error\":");
     if (pp->last_error_ns) {
         iso_time(pp->last_error_ns, when, sizeof when);
-        sb_printf(out, "{\"time\":\"%s\",\"message\":", when);
+        pf_strbuf_printf(out, "{\"time\":\"%s\",\"message\":", when);
         json_string(out, pp->last_error);
-        sb_printf(out, "}");
+        pf_strbuf_printf(out, "}");
     } else {
-        sb_printf(out, "null");
+        pf_strbuf_printf(out, "null");
     }
-    sb_printf(out, ",\"queue\":{\"profiles\":%zu,\"bytes\":%zu},\"sent\":%llu,"
+    pf_strbuf_printf(out, ",\"queue\":{\"profiles\":%zu,\"bytes\":%zu},\"sent\":%llu,"
               "\"dropped\":%llu,\"retries\":%llu}", qlen, qbytes, (unsigned long long)sent,
               (unsigned long long)dropped, (unsigned long long)pp->retries);
     pthread_mutex_unlock(&pp->lock);
 }
 
-static void by_type(strbuf *out, const char *name, const char *help, const uint64_t *v)
+static void by_type(pf_strbuf *out, const char *name, const char *help, const uint64_t *v)
 {
-    sb_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    pf_strbuf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (int t = 0; t < PROF_PUSH_NTYPES; t++)
-        sb_printf(out, "%s{type=\"%s\"} %llu\n", name, prof_push_type_name(t), (unsigned long long)v[t]);
+        pf_strbuf_printf(out, "%s{type=\"%s\"} %llu\n", name, prof_push_type_name(t), (unsigned long long)v[t]);
 }
 
-void prof_push_render_metrics(prof_push *pp, strbuf *out)
+void prof_push_render_metrics(prof_push *pp, pf_strbuf *out)
 {
     if (pp == NULL)
         return;
@@ -922,7 +916,7 @@ void prof_push_render_metrics(prof_push *pp, strbuf *out)
     by_type(out, "takhin_profiler_push_pruned_samples_total",
             "Stacks left out of pushed profiles to keep within Pyroscope's limits (16000 "
             "samples, 4 MiB).", pp->pruned);
-    sb_printf(out, "# HELP takhin_profiler_push_bytes_total Compressed bytes of the profiles "
+    pf_strbuf_printf(out, "# HELP takhin_profiler_push_bytes_total Compressed bytes of the profiles "
               "accepted.\n# TYPE takhin_profiler_push_bytes_total counter\n"
               "takhin_profiler_push_bytes_total %llu\n"
               "# HELP takhin_profiler_push_retries_total Push attempts retried (5xx, 408, 429, "

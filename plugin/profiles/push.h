@@ -40,8 +40,8 @@
 #include "capture/cpu.h"
 #include "core/push_settings.h"
 #include "core/settings.h"
-#include "core/strbuf.h"
 #include "pf_symbolize.h"
+#include "pf_util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,9 +74,9 @@ double prof_push_stop(prof_push *pp);
 bool prof_push_running(prof_push *pp);
 
 /* "push":{...} for profiler status (JSON, no secret). */
-void prof_push_status_json(prof_push *pp, strbuf *out);
+void prof_push_status_json(prof_push *pp, pf_strbuf *out);
 /* The push metrics, Prometheus text. */
-void prof_push_render_metrics(prof_push *pp, strbuf *out);
+void prof_push_render_metrics(prof_push *pp, pf_strbuf *out);
 
 /* ---- for tests ---- */
 /* 1 for a retryable status (5xx, 408, 429, or 0: no answer). */

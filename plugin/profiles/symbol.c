@@ -2,9 +2,9 @@
 #include "profiles/symbol.h"
 
 #include "http/request.h"
-#include "core/strbuf.h"
 
 #include "pf_symbolize.h"
+#include "pf_util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -62,14 +62,14 @@ long prof_symbol_parse(const char *body, size_t len, uint64_t *addrs, size_t max
  * or a connection that ended (or timed out) before the last chunk; for a
  * Content-Length body it returns 0 also when the connection ends early,
  * so the bytes are counted against the length declared. */
-static int read_body(prof_request *req, strbuf *body, char *err, size_t errlen)
+static int read_body(prof_request *req, pf_strbuf *body, char *err, size_t errlen)
 {
     char chunk[8192];
     int n;
     while ((n = mg_read(req->conn, chunk, sizeof chunk)) > 0) {
         if (body->len + (size_t)n > PROF_SYMBOL_MAX_BODY)
             return 413;
-        sb_append(body, chunk, (size_t)n);
+        pf_strbuf_put(body, chunk, (size_t)n);
     }
     if (body->failed)
         return 500;
@@ -93,18 +93,18 @@ static void answer(prof_request *req, const char *text, size_t len)
         free(addrs);
         return;
     }
-    strbuf out = {0};
-    sb_printf(&out, "num_symbols: 1\n");
+    pf_strbuf out = {0};
+    pf_strbuf_printf(&out, "num_symbols: 1\n");
     for (long i = 0; i < n; i++) {
         char name[1024];
         if (pf_symbolize_name(sym, addrs[i], name, sizeof name))
-            sb_printf(&out, "%#llx %s\n", (unsigned long long)addrs[i], name);
+            pf_strbuf_printf(&out, "%#llx %s\n", (unsigned long long)addrs[i], name);
     }
     if (out.failed)
         prof_http_error(req->conn, 500, "out of memory");
     else
-        prof_http_send(req->conn, 200, "text/plain; charset=utf-8", NULL, out.data, out.len);
-    free(out.data);
+        prof_http_send(req->conn, 200, "text/plain; charset=utf-8", NULL, out.s, out.len);
+    free(out.s);
     free(addrs);
 }
 
@@ -121,7 +121,7 @@ void prof_symbol_handle(prof_request *req)
         }
         return;
     }
-    strbuf body = {0};
+    pf_strbuf body = {0};
     char err[256];
     int status = read_body(req, &body, err, sizeof err);
     if (status == 413)
@@ -132,6 +132,6 @@ void prof_symbol_handle(prof_request *req)
     else if (status == 400)
         prof_http_error(req->conn, 400, "%s", err);
     else
-        answer(req, body.data ? body.data : "", body.len);
-    free(body.data);
+        answer(req, body.s ? body.s : "", body.len);
+    free(body.s);
 }

@@ -98,9 +98,9 @@ static void test_not_tcmalloc_is_501(void **state)
         char err[512] = "";
         assert_int_equal(kinds[i]->collect(NULL, &recs, err, sizeof err), 501);
         assert_non_null(strstr(err, "link the host with -ltcmalloc"));
-        strbuf sb = {0};
+        pf_strbuf sb = {0};
         assert_int_equal(kinds[i]->text(NULL, NULL, &recs, 1, &sb, err, sizeof err), 501);
-        free(sb.data);
+        free(sb.s);
         prof_records_free(&recs);
     }
     assert_int_equal(prof_heap_kind.count(NULL), -1);
@@ -255,13 +255,13 @@ static void child_text(void)
 {
     prof_records recs;
     prof_records_init(&recs, 4);
-    strbuf sb = {0};
+    pf_strbuf sb = {0};
     char err[512] = "";
     CHECK(prof_heap_kind.text(NULL, NULL, &recs, 1, &sb, err, sizeof err) == 0, "text: %s", err);
-    CHECK(sb.data && strncmp(sb.data, "heap profile: ", 14) == 0, "text header");
-    CHECK(sb.data && strstr(sb.data, "] @ heap/8192\n"), "text: rate 2*4096");
-    CHECK(sb.data && strstr(sb.data, "# Samples = "), "text trailer");
-    free(sb.data);
+    CHECK(sb.s && strncmp(sb.s, "heap profile: ", 14) == 0, "text header");
+    CHECK(sb.s && strstr(sb.s, "] @ heap/8192\n"), "text: rate 2*4096");
+    CHECK(sb.s && strstr(sb.s, "# Samples = "), "text trailer");
+    free(sb.s);
     prof_records_free(&recs);
 }
 
@@ -299,12 +299,12 @@ static void child_live_bound(void)
         many[i] = heap_test_site_kept(16);
     prof_records recs;
     prof_records_init(&recs, 4);
-    strbuf sb = {0};
+    pf_strbuf sb = {0};
     char err[512] = "";
     prof_heap_kind.text(NULL, NULL, &recs, 1, &sb, err, sizeof err);
-    const char *u = sb.data ? strstr(sb.data, "# Untracked = ") : NULL;
-    CHECK(u != NULL && atol(u + 14) >= 4900, "untracked: %s", u ? strstr(sb.data, "# heap") : "(none)");
-    free(sb.data);
+    const char *u = sb.s ? strstr(sb.s, "# Untracked = ") : NULL;
+    CHECK(u != NULL && atol(u + 14) >= 4900, "untracked: %s", u ? strstr(sb.s, "# heap") : "(none)");
+    free(sb.s);
     prof_records_free(&recs);
     for (int i = 0; i < N; i++)
         free(many[i]);

@@ -19,11 +19,11 @@ static const char *const names[] = {"", "heap", "profile"};
 
 static char *render(prof_metrics *m, const prof_metrics_sampled *sampled)
 {
-    strbuf out = {0};
+    pf_strbuf out = {0};
     prof_metrics_render(m, &out, true, sampled);
     assert_false(out.failed);
-    sb_append(&out, "", 1);
-    return out.data;
+    pf_strbuf_put(&out, "", 1);
+    return out.s;
 }
 
 static void assert_line(const char *text, const char *line)

@@ -232,12 +232,12 @@ static char *render(const prof_metrics_sampled *s)
     static const char *const names[] = {"profile"};
     prof_metrics *m = prof_metrics_new(names, 1);
     assert_non_null(m);
-    strbuf out = {0};
+    pf_strbuf out = {0};
     prof_metrics_render(m, &out, true, s);
     prof_metrics_free(m);
     assert_false(out.failed);
-    sb_append(&out, "", 1);
-    return out.data;
+    pf_strbuf_put(&out, "", 1);
+    return out.s;
 }
 
 static void test_render_process(void **state)

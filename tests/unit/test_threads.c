@@ -14,7 +14,7 @@
 
 #include "pf_symbolize.h"
 #include "capture/threads.h"
-#include "core/strbuf.h"
+#include "pf_util.h"
 #include "profiles/goroutine.h"
 
 #include <errno.h>
@@ -439,30 +439,30 @@ static void test_records_and_texts(void **state)
     assert_int_equal(r->depth, 0);
     assert_contains(r->thread, "no stack, ");
 
-    strbuf text = {0};
+    pf_strbuf text = {0};
     assert_int_equal(k->text(NULL, prof.sym, &recs, 1, &text, err, sizeof err), 0);
-    sb_append(&text, "", 1);
+    pf_strbuf_put(&text, "", 1);
     char head[64];
     snprintf(head, sizeof head, "goroutine profile: total %zu\n", recs.len);
-    assert_true(strncmp(text.data, head, strlen(head)) == 0);
-    assert_contains(text.data, "# thread blocker (tid ");
-    assert_contains(text.data, "\tsleeper_loop+0x");
-    assert_contains(text.data, "1 @ 0x");
-    free(text.data);
+    assert_true(strncmp(text.s, head, strlen(head)) == 0);
+    assert_contains(text.s, "# thread blocker (tid ");
+    assert_contains(text.s, "\tsleeper_loop+0x");
+    assert_contains(text.s, "1 @ 0x");
+    free(text.s);
 
-    text = (strbuf){0};
+    text = (pf_strbuf){0};
     assert_int_equal(k->text(NULL, prof.sym, &recs, 2, &text, err, sizeof err), 0);
-    sb_append(&text, "", 1);
+    pf_strbuf_put(&text, "", 1);
     char line[96];
     snprintf(line, sizeof line, "thread %d [sleeping, name=sleeper]:\n", (int)workers[0].tid);
-    assert_contains(text.data, line);
-    assert_contains(text.data, "\nsleeper_loop\n\t");
-    assert_contains(text.data, "test_threads.c:");
+    assert_contains(text.s, line);
+    assert_contains(text.s, "\nsleeper_loop\n\t");
+    assert_contains(text.s, "test_threads.c:");
     snprintf(line, sizeof line, "thread %d [", (int)blocker.tid);
-    assert_contains(text.data, line);
-    assert_contains(text.data, ", name=blocker]:\n[no stack: signal ");
-    assert_contains(text.data, line);
-    free(text.data);
+    assert_contains(text.s, line);
+    assert_contains(text.s, ", name=blocker]:\n[no stack: signal ");
+    assert_contains(text.s, line);
+    free(text.s);
     prof_records_free(&recs);
 }
 

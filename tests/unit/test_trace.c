@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "capture/trace.h"
-#include "core/strbuf.h"
+#include "pf_util.h"
 #include "http/query.h"
 
 #include <pthread.h>
@@ -116,18 +116,18 @@ static void run_recorders(prof_trace *t, recorder *r, size_t n)
 
 static int to_strbuf(void *ctx, const void *data, size_t len)
 {
-    sb_append(ctx, data, len);
+    pf_strbuf_put(ctx, data, len);
     return 0;
 }
 
 static char *write_json(prof_trace *t)
 {
-    strbuf sb = {0};
+    pf_strbuf sb = {0};
     size_t total = 0;
     assert_int_equal(prof_trace_write(t, "takhind", 77, to_strbuf, &sb, &total), 0);
     assert_false(sb.failed);
     assert_int_equal(total, sb.len);
-    return sb.data;
+    return sb.s;
 }
 
 static void test_record_and_write(void **state)
