@@ -41,6 +41,18 @@ typedef int (*pf_write_fn)(void *ctx, const void *data, size_t len);
 
 /* Static name of a code ("out of memory", "malformed input", ...). */
 const char *pf_code_name(pf_code code);
+/* Fills *err (when not NULL) with code and the formatted message, and
+ * returns code: `return pf_seterr(err, PF_ERR_IO, "reading %s: ...", ...)`. */
+pf_code pf_seterr(pf_err *err, pf_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads a whole file (procfs too) into a malloc'd buffer the caller
+ * frees, NUL-terminated (not counted in *len). Fails with PF_ERR_LIMIT
+ * beyond max bytes; the messages name the path. */
+pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_err *err);
+/* The same from an open fd (left open), `name` standing for it in the
+ * messages ("reading <name>: ...", "<name> is larger than ..."). */
+pf_code pf_read_fd(int fd, const char *name, size_t max, char **buf, size_t *len, pf_err *err);
 
 /* The value of a hexadecimal digit, or -1 (for %XX escapes and the like). */
 int pf_hex_digit(char c);

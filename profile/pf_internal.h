@@ -12,14 +12,6 @@
 
 #include "pf_common.h"
 
-/* Fills *err (if non-NULL) and returns `code`. */
-pf_code pf_seterr(pf_err *err, pf_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Reads a whole file (procfs too) into a malloc'd buffer, NUL-terminated
- * (not counted in *len). Fails with PF_ERR_LIMIT beyond max bytes. */
-pf_code pf_read_file(const char *path, size_t max, char **buf, size_t *len, pf_err *err);
-
 /* ---- loaded objects of this process (dl_iterate_phdr) ---- */
 typedef struct pf_object {
     char *name;        /* as the loader knows it; "" for the main program */

@@ -11,38 +11,6 @@
 
 #define CONVERT_MAX_FILE (256u << 20)
 
-static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s: %m", path);
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t got;
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap && cap < CONVERT_MAX_FILE) {
-            uint8_t *grown = realloc(buf, cap * 2);
-            if (grown == NULL)
-                free(buf);
-            buf = grown;
-            cap *= 2;
-        } else if (n == cap) {
-            break;
-        }
-    }
-    fclose(f);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory reading %s", path);
-        return -1;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 /* The header's slots, in native words: [0, 3, 0, period_us, 0]. */
 enum { HDR_WORDS = 5, HDR_PERIOD = 3 };
 
@@ -104,13 +72,15 @@ static int encode(pf_profile *p, pf_symbolizer *sym, prof_blob *out, char *err, 
 int prof_convert_cpu(const char *path, const prof_cpu_run *run, pf_symbolizer *sym,
                      prof_blob *out, char *err, size_t errlen)
 {
-    uint8_t *data = NULL;
+    char *data = NULL;
     size_t len = 0;
-    if (read_file(path, &data, &len, err, errlen) != 0)
-        return -1;
-    out->achieved_hz = set_achieved_period(data, len, run);
     pf_err perr = {0};
-    pf_profile *p = pf_legacy_cpu_parse(data, len, PF_MAPS_BUILD_ID_SELF, &perr);
+    if (pf_read_file(path, CONVERT_MAX_FILE, &data, &len, &perr) != PF_OK) {
+        snprintf(err, errlen, "%s", perr.msg);
+        return -1;
+    }
+    out->achieved_hz = set_achieved_period((uint8_t *)data, len, run);
+    pf_profile *p = pf_legacy_cpu_parse((const uint8_t *)data, len, PF_MAPS_BUILD_ID_SELF, &perr);
     free(data);
     if (p == NULL) {
         snprintf(err, errlen, "%s", perr.msg);

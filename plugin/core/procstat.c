@@ -1,6 +1,8 @@
 /* Figures of the whole process for /metrics: see procstat.h. */
 #include "core/procstat.h"
 
+#include "pf_common.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -91,32 +93,13 @@ int prof_parse_btime(const char *text, uint64_t *btime)
     return -1;
 }
 
-/* The whole of a /proc file (they report size 0), NUL-terminated, in a
- * malloc'd buffer the caller frees; NULL when unreadable. */
+/* The whole of a /proc file, NUL-terminated, in a malloc'd buffer the
+ * caller frees; NULL when unreadable. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return NULL;
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - 1 - len, f);
-        if (len < cap - 1)
-            break;
-        char *grown = realloc(buf, cap *= 2);
-        if (grown == NULL)
-            free(buf);
-        buf = grown;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (buf == NULL || err) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
+    char *text;
+    size_t len;
+    return pf_read_file(path, 1u << 20, &text, &len, NULL) == PF_OK ? text : NULL;
 }
 
 /* The boot time does not change: read once. 0 until read. */

@@ -32,7 +32,8 @@ pf_decoded *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t er
  * locations have addresses only and the mapped files exist here, and
  * prunes the frames its drop_frames names. NULL with err on error. */
 pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen);
-/* Reads a whole file (at most max bytes). 0 or -1 with err. */
+/* Reads a whole file (at most max bytes) with pf_read_fd; the messages
+ * leave the path to the caller. 0 or -1 with err. */
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len, char *err,
                   size_t errlen);
 

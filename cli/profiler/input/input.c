@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_FILE (1024u << 20)
@@ -31,41 +30,16 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len, char
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return -1;
     }
-    struct stat st;
-    size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    for (;;) {
-        if (n == cap || buf == NULL) {
-            cap = buf == NULL ? cap : cap * 2;
-            uint8_t *b = cap > max + 1 ? NULL : realloc(buf, cap);
-            if (b == NULL) {
-                snprintf(err, errlen, cap > max + 1 ? "larger than %zu MiB" : "out of memory",
-                         max >> 20);
-                break;
-            }
-            buf = b;
-            pf_hugepages(buf, cap);
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r < 0)
-                snprintf(err, errlen, "cannot read: %s", strerror(errno));
-            else {
-                close(fd);
-                *out = buf;
-                *len = n;
-                return 0;
-            }
-            break;
-        }
-        n += (size_t)r;
-    }
+    pf_err perr = {0, ""};
+    char *data;
+    pf_code rc = pf_read_fd(fd, "the file", max, &data, len, &perr);
     close(fd);
-    free(buf);
-    return -1;
+    if (rc != PF_OK) {
+        snprintf(err, errlen, "%s", perr.msg);
+        return -1;
+    }
+    *out = (uint8_t *)data;
+    return 0;
 }
 
 /* Inflates a gzipped input up to CLI_MAX_INFLATE. 0 or -1 with err. */
