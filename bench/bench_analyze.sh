@@ -5,7 +5,7 @@
 #   counts   50,000 sample records carrying counts
 #   records  500,000 records of count 1 (every sample its own record)
 # RUNS (default 5) paired runs per shape, alternating the two tools;
-# elapsed time and peak RSS of each (wait4 rusage, see measure below);
+# elapsed time and peak RSS of each (wait4 rusage: build_measure in lib.sh);
 # min/median/max of both and of the ratios pprof/ours. Targets: ours at
 # least 10x faster and at most 1/4 of pprof's peak memory, on both shapes.
 # The reports are checked to be the same before timing.
@@ -18,33 +18,7 @@ PPROF=$(go env GOTOOLDIR 2>/dev/null)/pprof # the pprof binary itself, without t
 [ -x "$PPROF" ] || PPROF="go tool pprof"
 [ -x "$TP" ] || { echo "build $TP first (make)" >&2; exit 1; }
 
-# measure CMD...: "ELAPSED_S MAXRSS_KIB" of the command (stdout discarded).
-cat >"$B_TMP/measure.c" <<'EOF'
-#include <stdio.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-    struct timespec a, b;
-    struct rusage ru;
-    int st;
-    (void)argc;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    pid_t pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        execvp(argv[1], argv + 1);
-        _exit(127);
-    }
-    wait4(pid, &st, 0, &ru);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("%.3f %ld\n", (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9, ru.ru_maxrss);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-}
-EOF
-cc -O2 -o "$B_TMP/measure" "$B_TMP/measure.c" || exit 1
+build_measure || exit 1
 [ -f "$BUILD/libtkprofile.a" ] || { echo "build $BUILD/libtkprofile.a first (make)" >&2; exit 1; }
 cc -O2 -Iprofile -o "$B_TMP/gen_profile" bench/gen_profile.c "$BUILD/libtkprofile.a" -lz || exit 1
 

@@ -39,3 +39,34 @@ summary() {
         END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
               printf "%-44s min %8.4f  median %8.4f  max %8.4f  (n=%d)\n", n, v[1], m, v[NR], NR }'
 }
+
+# build_measure: builds $B_TMP/measure; `$B_TMP/measure CMD...` prints
+# "ELAPSED_S MAXRSS_KIB" of the command (its stdout discarded, wait4's rusage).
+build_measure() {
+    cat >"$B_TMP/measure.c" <<'EOF'
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    struct timespec a, b;
+    struct rusage ru;
+    int st;
+    (void)argc;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execvp(argv[1], argv + 1);
+        _exit(127);
+    }
+    wait4(pid, &st, 0, &ru);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%.3f %ld\n", (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9, ru.ru_maxrss);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+EOF
+    cc -O2 -o "$B_TMP/measure" "$B_TMP/measure.c"
+}
