@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "input/cli_prof.h"
+#include "pf_encode.h"
 #include "render/cli_render.h"
 #include "report/cli_report.h"
 
@@ -305,6 +306,29 @@ static void assert_contains(const char *text, const char *part)
         fail_msg("expected \"%s\" in:\n%s", part, text);
 }
 
+/* pprof trims the edges under 0.1% of the total before it marks inlining:
+ * an inline edge whose two sides cancel out in a difference marks
+ * nothing. Expected text checked against `go tool pprof -top -diff_base`
+ * on the two profiles written out. */
+static void test_diff_cancelled_inline_edge(void **state)
+{
+    (void)state;
+    static const char *const cur_s[] = {"wait 1000", "main;lock+wait 2", "main;lock 100", NULL};
+    static const char *const base_s[] = {"main;lock+wait 2", NULL};
+    pf_decoded *base = build(cpu_type, 1, base_s), *cur = build(cpu_type, 1, cur_s);
+    char *text = block_text(cur, 0, base, 25);
+    assert_contains(text, "  wait\n");
+    assert_null(strstr(text, "(inline)"));
+    free(text);
+    /* Without the base the edge weighs 2 of 1102, over the cutoff: wait has
+     * that inline in-edge only. */
+    text = block_text(cur, 0, NULL, 25);
+    assert_contains(text, "  wait (inline)\n");
+    free(text);
+    pf_decoded_free(base);
+    pf_decoded_free(cur);
+}
+
 /* comments: a malloc'd array (the profile frees it) of static strings. */
 static void set_header(pf_decoded *p, int64_t time, int64_t duration, const char *c1,
                        const char *c2)
@@ -463,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_inline_marks),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_diff_header),
+        cmocka_unit_test(test_diff_cancelled_inline_edge),
         cmocka_unit_test(test_folded),
         cmocka_unit_test(test_flame_layout),
         cmocka_unit_test(test_flame_label),

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #define NODE_FRACTION 0.005
+#define EDGE_FRACTION 0.001
 
 typedef struct block {
     const pf_decoded *p, *base;
@@ -20,7 +21,7 @@ typedef struct block {
     cli_graph *g;
     uint32_t *rows; /* kept nodes, sorted */
     size_t nrows, shown, dropped;
-    int64_t total;
+    int64_t total, sum; /* sum: of the flat values, signed (pprof's cutoff base) */
     char unit[32], out_unit[32];
     uint8_t *inl; /* per node: 1 inline in-edge, 2 non-inline in-edge */
     bool cum;     /* sort by cum */
@@ -65,6 +66,7 @@ static int select_rows(block *b, const cli_report_opts *o)
     size_t nonzero = 0;
     for (size_t i = 0; i < g->n; i++)
         sum = (int64_t)((uint64_t)sum + (uint64_t)g->flat[i]);
+    b->sum = sum;
     int64_t cutoff = iabs((int64_t)((double)sum * NODE_FRACTION));
     if ((b->rows = malloc((g->n + 1) * sizeof *b->rows)) == NULL)
         return -1;
@@ -111,38 +113,45 @@ typedef struct edges {
     uint64_t *key;
     uint32_t *stamp;
     uint8_t *noninline; /* 1: a traversal was a real call; 0: all inlined */
+    int64_t *weight;    /* the samples' values through the edge */
     size_t cap, n;
     uint32_t cur; /* stamp of the sample being walked */
 } edges;
 
-static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, uint32_t stamp);
+static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, int64_t w, uint32_t stamp);
+
+static void edges_free(edges *e)
+{
+    free(e->key);
+    free(e->stamp);
+    free(e->noninline);
+    free(e->weight);
+}
 
 static int edges_grow(edges *e)
 {
-    edges ne = {calloc(e->cap ? e->cap * 2 : 4096, sizeof(uint64_t)), NULL, NULL,
+    edges ne = {calloc(e->cap ? e->cap * 2 : 4096, sizeof(uint64_t)), NULL, NULL, NULL,
                 e->cap ? e->cap * 2 : 4096, 0, e->cur};
     ne.stamp = calloc(ne.cap, sizeof *ne.stamp);
     ne.noninline = calloc(ne.cap, 1);
-    if (ne.key == NULL || ne.stamp == NULL || ne.noninline == NULL) {
-        free(ne.key);
-        free(ne.stamp);
-        free(ne.noninline);
+    ne.weight = calloc(ne.cap, sizeof *ne.weight);
+    if (ne.key == NULL || ne.stamp == NULL || ne.noninline == NULL || ne.weight == NULL) {
+        edges_free(&ne);
         return -1;
     }
     for (size_t i = 0; i < e->cap; i++) {
         if (e->key[i] != 0)
             edge_add(&ne, (uint32_t)(e->key[i] >> 32) - 1, (uint32_t)e->key[i], !e->noninline[i],
-                     e->stamp[i]);
+                     e->weight[i], e->stamp[i]);
     }
-    free(e->key);
-    free(e->stamp);
-    free(e->noninline);
+    edges_free(e);
     *e = ne;
     return 0;
 }
 
-/* Records a traversal from -> to; only the first one of a sample counts. */
-static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, uint32_t stamp)
+/* Records a traversal from -> to carrying w; only the first one of a
+ * sample counts. */
+static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, int64_t w, uint32_t stamp)
 {
     if (e->n * 2 >= e->cap && edges_grow(e) != 0)
         return -1;
@@ -154,23 +163,29 @@ static int edge_add(edges *e, uint32_t from, uint32_t to, bool inl, uint32_t sta
         e->key[j] = k;
         e->n++;
         e->noninline[j] = !inl;
-    } else if (e->stamp[j] != stamp && !inl)
+    } else if (e->stamp[j] == stamp) {
+        return 0;
+    } else if (!inl) {
         e->noninline[j] = 1;
+    }
+    e->weight[j] = (int64_t)((uint64_t)e->weight[j] + (uint64_t)w);
     e->stamp[j] = stamp;
     return 0;
 }
 
-/* Walks p's samples over the kept nodes (flag 4 in b->inl), as pprof's
- * trimmed graph does, recording edges. */
-static int walk_edges(block *b, const pf_decoded *p, int vi, edges *e)
+/* Walks p's samples (their values times sign) over the kept nodes (flag 4
+ * in b->inl), as pprof's trimmed graph does, recording edges. */
+static int walk_edges(block *b, const pf_decoded *p, int vi, int sign, edges *e)
 {
     cli_locnodes ln;
     if (cli_graph_locnodes(b->g, p, &ln) != 0)
         return -1;
     for (size_t s = 0; s < p->nsamples; s++) {
         const pf_dsample *sm = &p->samples[s];
-        if (p->values[s * p->ntypes + (size_t)vi] == 0)
+        int64_t w = p->values[s * p->ntypes + (size_t)vi];
+        if (w == 0)
             continue;
+        w = sign < 0 ? (int64_t)(0 - (uint64_t)w) : w;
         int64_t parent = -1;
         if (++e->cur == 0)
             e->cur = 1;
@@ -181,7 +196,7 @@ static int walk_edges(block *b, const pf_decoded *p, int vi, edges *e)
                 if (!(b->inl[n] & 4))
                     continue;
                 if (parent >= 0 && (uint32_t)parent != n &&
-                    edge_add(e, (uint32_t)parent, n, k != 0, e->cur) != 0) {
+                    edge_add(e, (uint32_t)parent, n, k != 0, w, e->cur) != 0) {
                     cli_locnodes_free(&ln);
                     return -1;
                 }
@@ -202,6 +217,23 @@ static bool has_inlining(const pf_decoded *p)
     return false;
 }
 
+/* Marks the nodes (flag 4) that the graph pprof prints is built over, and
+ * returns its smallest edge weight kept. pprof rebuilds its graph from the
+ * samples over the shown nodes when -nodecount leaves nodes out; when all
+ * kept nodes are shown it keeps the graph of its cutoff step, over the
+ * rows, or over every node when the cutoff dropped none. Last, it trims
+ * the edges under EDGE_FRACTION of the total, which in a difference are
+ * often the ones whose two sides cancel out. */
+static int64_t graph_nodes(block *b)
+{
+    bool all = b->shown == b->nrows && b->dropped == 0;
+    for (size_t i = 0; i < b->g->n; i++)
+        b->inl[i] = all ? 4 : 0;
+    for (size_t i = 0; i < b->shown; i++)
+        b->inl[b->rows[i]] = 4;
+    return iabs((int64_t)((double)b->sum * EDGE_FRACTION));
+}
+
 /* Fills b->inl for the shown nodes. Skipped when nothing is inlined. */
 static void inline_marks(block *b)
 {
@@ -209,19 +241,16 @@ static void inline_marks(block *b)
         return;
     if ((b->inl = calloc(b->g->n + 1, 1)) == NULL)
         return;
-    for (size_t i = 0; i < b->shown; i++)
-        b->inl[b->rows[i]] = 4;
+    int64_t edge_cutoff = graph_nodes(b);
     edges e = {0};
-    if (walk_edges(b, b->p, b->vi, &e) == 0 && (b->base == NULL ||
-                                                walk_edges(b, b->base, b->bvi, &e) == 0)) {
+    if (walk_edges(b, b->p, b->vi, 1, &e) == 0 &&
+        (b->base == NULL || walk_edges(b, b->base, b->bvi, -1, &e) == 0)) {
         for (size_t j = 0; j < e.cap; j++) {
-            if (e.key[j] != 0)
+            if (e.key[j] != 0 && iabs(e.weight[j]) >= edge_cutoff)
                 b->inl[(uint32_t)e.key[j]] |= e.noninline[j] ? 2 : 1;
         }
     }
-    free(e.key);
-    free(e.stamp);
-    free(e.noninline);
+    edges_free(&e);
 }
 
 static const char *inline_label(const block *b, uint32_t n)
@@ -366,7 +395,7 @@ static void lower(char *dst, size_t len, const char *s)
 int cli_report_block(FILE *out, const pf_decoded *p, int vi, const pf_decoded *base, int base_vi,
                      const cli_report_opts *o)
 {
-    block b = {p, base, vi, base_vi, cli_graph_new(), NULL, 0, 0, 0, 0, "", "", NULL, false};
+    block b = {p, base, vi, base_vi, cli_graph_new(), NULL, 0, 0, 0, 0, 0, "", "", NULL, false};
     int rc = -1;
     if (b.g == NULL || cli_graph_add(b.g, p, vi, 1) != 0 ||
         (base != NULL && cli_graph_add(b.g, base, base_vi, -1) != 0))
