@@ -53,9 +53,14 @@ PROFLIB  := $(BUILD)/libtkprofile.a
 PLUGLIB  := $(BUILD)/libtkplugin.a
 CLILIB   := $(BUILD)/libtkcli.a
 LIBS     := $(shell pkg-config --libs yaml-0.1 zlib libdw) -ldl -lm $(PTHREAD)
-# libcurl: takhin-profiler's transport (cli/profiler/transport/curl.c) and the plugin's
-# push to Pyroscope (plugin/profiles/push.c).
+# libcurl: the plugin's push to Pyroscope (plugin/profiles/push.c) links it;
+# takhin-profiler loads it at its first use (cli/profiler/transport/cli_curl.h),
+# by the soname of the library built against.
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
+CURL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libcurl)/libcurl.so 2>/dev/null \
+                 | sed -n 's/^ *SONAME *//p')
+$(call obj,cli/profiler/transport/curl_load.c): \
+    CPPFLAGS += $(if $(CURL_SONAME),-DCLI_CURL_SONAME='"$(CURL_SONAME)"')
 # OpenSSL 3: the front terminates TLS on the profiler port (plugin/core/tls.c).
 TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # watch (cli/profiler/commands/watch.c, webhook.c, store.c): civetweb serves the
@@ -98,7 +103,7 @@ $(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(WATCH_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)

@@ -6,7 +6,8 @@
  * libcurl's failures become (exit code and advice); and real transfers
  * through libcurl against a scripted server on a loopback socket: the
  * headers sent, a streamed body, an error body, a redirect not followed,
- * broken answers, the idle timeout with its ticks, a refused connection.
+ * broken answers, the idle timeout with its ticks, a refused connection;
+ * libcurl loaded at its first use, every function of the table found.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "util/cli.h"
+#include "transport/cli_curl.h"
 #include "transport/cli_http.h"
 
 /* ---- -remote ---- */
@@ -186,6 +188,26 @@ static void test_check_files(void **state)
     c.cert = "/nonexistent/client.pem";
     assert_int_equal(cli_http_check_files(&c, err, sizeof err), CLI_EXIT_USAGE);
     assert_non_null(strstr(err, "-cert /nonexistent/client.pem: cannot read it"));
+}
+
+/* ---- libcurl, loaded at its first use ---- */
+
+static void test_curl_loaded(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    const cli_curl_api *curl = cli_curl(err, sizeof err);
+    if (curl == NULL)
+        fail_msg("libcurl not loaded: %s", err);
+    const void *const *f = (const void *const *)curl; /* a table of pointers only */
+    for (size_t i = 0; i < sizeof *curl / sizeof *f; i++)
+        assert_non_null(f[i]);
+    assert_ptr_equal(cli_curl(NULL, 0), curl); /* loaded once */
+    assert_string_equal(curl->easy_strerror(CURLE_OK), "No error");
+    CURL *h = curl->easy_init();
+    assert_non_null(h);
+    assert_int_equal(curl->easy_setopt(h, CURLOPT_URL, "http://127.0.0.1:1/"), CURLE_OK);
+    curl->easy_cleanup(h);
 }
 
 /* ---- what failures mean ---- */
@@ -492,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_parse_remote_refused),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_curl_loaded),
         cmocka_unit_test(test_explain),
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_error_answers),

@@ -19,9 +19,9 @@
  * PUT again whole after each line. Retention is local only.
  */
 #include "commands/cli_watch.h"
+#include "transport/cli_curl.h"
 #include "pf_util.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -286,17 +286,22 @@ static int s3_put(cli_store *s, const char *path, const char *key, const char *c
         return -1;
     }
     snprintf(shah, sizeof shah, "x-amz-content-sha256: %s", sha);
-    struct curl_slist *hdr = curl_slist_append(NULL, ct);
-    hdr = curl_slist_append(hdr, shah);
+    const cli_curl_api *curl = cli_curl(err, errlen);
+    if (curl == NULL) {
+        fclose(u.in);
+        return -1;
+    }
+    struct curl_slist *hdr = curl->slist_append(NULL, ct);
+    hdr = curl->slist_append(hdr, shah);
     char tokh[4200];
     if (s->session_token[0]) {
         snprintf(tokh, sizeof tokh, "x-amz-security-token: %s", s->session_token);
-        hdr = curl_slist_append(hdr, tokh);
+        hdr = curl->slist_append(hdr, tokh);
     }
-    CURL *h = curl_easy_init();
+    CURL *h = curl->easy_init();
     long status = 0;
     CURLcode c = h ? CURLE_OK : CURLE_OUT_OF_MEMORY;
-#define SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(h, opt, val); } while (0)
+#define SET(opt, val) do { if (c == CURLE_OK) c = curl->easy_setopt(h, opt, val); } while (0)
     SET(CURLOPT_URL, url);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_ERRORBUFFER, ebuf);
@@ -313,19 +318,19 @@ static int s3_put(cli_store *s, const char *path, const char *key, const char *c
     SET(CURLOPT_TIMEOUT_MS, 120000L);
 #undef SET
     if (c == CURLE_OK)
-        c = curl_easy_perform(h);
+        c = curl->easy_perform(h);
     if (c == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     int rc = 0;
     if (c != CURLE_OK) {
-        snprintf(err, errlen, "S3 PUT %.1000s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(c));
+        snprintf(err, errlen, "S3 PUT %.1000s: %s", url, ebuf[0] ? ebuf : curl->easy_strerror(c));
         rc = -1;
     } else if (status < 200 || status > 299) {
         snprintf(err, errlen, "S3 PUT %.1000s: the server answered %ld", url, status);
         rc = -1;
     }
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
+    curl->easy_cleanup(h);
+    curl->slist_free_all(hdr);
     fclose(u.in);
     return rc;
 }

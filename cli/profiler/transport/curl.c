@@ -1,13 +1,13 @@
 /* curl.c - takhin-profiler's transport on libcurl (see cli_http.h). */
 #include "transport/cli_http.h"
 
+#include "transport/cli_curl.h"
+
 #include "pf_common.h"
 #include "pf_util.h"
 #include "util/cli.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,13 +311,20 @@ static bool has(const char *s, const char *part)
     return s != NULL && strcasestr(s, part) != NULL;
 }
 
+/* libcurl's text for code ("Couldn't connect to server"). */
+static const char *curl_text(int code)
+{
+    const cli_curl_api *curl = cli_curl(NULL, 0);
+    return curl != NULL ? curl->easy_strerror((CURLcode)code) : "libcurl error";
+}
+
 int cli_http_explain(const cli_http_req *rq, int code, long os_errno, const char *curl_msg,
                      bool connected, bool answered, char *err, size_t errlen)
 {
     const char *hp = rq->hostport;
     char phost[300] = "", pport[16] = "", where[340];
     const char *pvar = proxy_from_env(rq->tls, phost, sizeof phost, pport, sizeof pport);
-    const char *m = curl_msg && *curl_msg ? curl_msg : curl_easy_strerror((CURLcode)code);
+    const char *m = curl_msg && *curl_msg ? curl_msg : curl_text(code);
     /* Did it fail at the proxy? libcurl names the host and port it tried
      * ("Failed to connect to HOST port PORT"). */
     snprintf(where, sizeof where, "%s port %s", phost, pport);
@@ -510,18 +517,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static CURLcode setup(CURL *h, const cli_http_req *rq, xfer *x, char *errbuf)
+static CURLcode setup(const cli_curl_api *curl, CURL *h, const cli_http_req *rq, xfer *x,
+                      char *errbuf)
 {
     CURLcode c = CURLE_OK;
-#define SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(h, opt, val); } while (0)
+#define SET(opt, val) do { if (c == CURLE_OK) c = curl->easy_setopt(h, opt, val); } while (0)
     SET(CURLOPT_URL, rq->url);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -565,17 +565,17 @@ static CURLcode setup(CURL *h, const cli_http_req *rq, xfer *x, char *errbuf)
 /* Runs the transfer, ticking and watching the idle time. Returns the
  * CURLcode, -1 when the server stayed silent past the idle timeout, or -2
  * when rq->cancel asked to stop. */
-static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
+static int run(const cli_curl_api *curl, CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
 {
     int running = 1;
     double last_tick = pf_mono_s();
     x->last = last_tick;
     while (running) {
-        if (curl_multi_perform(m, &running) != CURLM_OK)
+        if (curl->multi_perform(m, &running) != CURLM_OK)
             return CURLE_FAILED_INIT;
         if (!running)
             break;
-        if (curl_multi_poll(m, NULL, 0, TICK_MS, NULL) != CURLM_OK)
+        if (curl->multi_poll(m, NULL, 0, TICK_MS, NULL) != CURLM_OK)
             return CURLE_FAILED_INIT;
         double t = pf_mono_s();
         if (rq->tick && t - last_tick >= TICK_MS / 1000.0 * 0.9) {
@@ -589,7 +589,7 @@ static int run(CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
     }
     int left;
     CURLMsg *msg;
-    while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+    while ((msg = curl->multi_info_read(m, &left)) != NULL) {
         if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
             return (int)msg->data.result;
     }
@@ -600,25 +600,23 @@ int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t er
 {
     memset(rs, 0, sizeof *rs);
     err[0] = '\0';
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+    const cli_curl_api *curl = cli_curl(err, errlen);
+    if (curl == NULL)
         return CLI_EXIT_FAIL;
-    }
     char errbuf[CURL_ERROR_SIZE] = "";
     xfer x = {rq, rs, 0, 0};
-    CURL *h = curl_easy_init();
-    CURLM *m = curl_multi_init();
+    CURL *h = curl->easy_init();
+    CURLM *m = curl->multi_init();
     int rc = CLI_OK;
-    CURLcode sc = h && m ? setup(h, rq, &x, errbuf) : CURLE_OUT_OF_MEMORY;
+    CURLcode sc = h && m ? setup(curl, h, rq, &x, errbuf) : CURLE_OUT_OF_MEMORY;
     if (sc != CURLE_OK) {
-        snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(sc));
+        snprintf(err, errlen, "libcurl: %s", curl->easy_strerror(sc));
         rc = CLI_EXIT_FAIL;
-    } else if (curl_multi_add_handle(m, h) != CURLM_OK) {
+    } else if (curl->multi_add_handle(m, h) != CURLM_OK) {
         snprintf(err, errlen, "libcurl: cannot start the transfer");
         rc = CLI_EXIT_FAIL;
     } else {
-        int code = run(m, h, rq, &x);
+        int code = run(curl, m, h, rq, &x);
         if (code == -2) {
             snprintf(err, errlen, "cancelled (shutting down)");
             rc = CLI_EXIT_FAIL;
@@ -629,19 +627,19 @@ int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t er
         } else if (code != CURLE_OK) {
             long os_errno = 0;
             curl_off_t connect_us = 0;
-            curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+            curl->easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
             /* connected: TCP, and TLS over it when https (a handshake
              * that stalls is a connect timeout too) */
-            curl_easy_getinfo(h, rq->tls ? CURLINFO_APPCONNECT_TIME_T : CURLINFO_CONNECT_TIME_T,
-                              &connect_us);
+            curl->easy_getinfo(h, rq->tls ? CURLINFO_APPCONNECT_TIME_T : CURLINFO_CONNECT_TIME_T,
+                               &connect_us);
             if (code == CURLE_WRITE_ERROR)
                 os_errno = x.sink_errno;
             rc = cli_http_explain(rq, code, os_errno, errbuf, connect_us > 0, rs->status != 0,
                                   err, errlen);
         }
-        curl_multi_remove_handle(m, h);
+        curl->multi_remove_handle(m, h);
     }
-    curl_multi_cleanup(m);
-    curl_easy_cleanup(h);
+    curl->multi_cleanup(m);
+    curl->easy_cleanup(h);
     return rc;
 }
