@@ -4,13 +4,18 @@
 # alternate which goes first. Ratios are new/old: below 1, the new build
 # is faster or smaller.
 #   analyze  takhin-profiler -analyze -top 20 on bench/gen_profile's two
-#            shapes (see bench_analyze.sh): elapsed time and peak RSS
+#            shapes (see bench_analyze.sh): elapsed time and peak RSS; go
+#            tool pprof -top runs in the same rounds (last), so that both
+#            builds' speed-ups over it come from the same conditions
 #   encode   bench_symbolize enc: CPU ms to encode 100,000 stacks of depth
 #            20 into a gzipped profile.proto, without and with symbols, and
 #            the peak RSS of the whole run (1k, 10k and 100k stacks)
 #   OLD=/path/to/old/build bench/ab_builds.sh         RUNS=9 OLD=... bench/ab_builds.sh
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
+export HOME=$B_TMP PPROF_TMPDIR=$B_TMP/pprof
+PPROF=$(go env GOTOOLDIR 2>/dev/null)/pprof # the pprof binary itself, without the go launcher
+[ -x "$PPROF" ] || PPROF="go tool pprof"
 OLD=${OLD:?set OLD to the build folder of the commit to compare against}
 for b in "$OLD" "$BUILD"; do
     for f in takhin-profiler bench/bench_symbolize; do
@@ -29,7 +34,7 @@ for shape in counts records; do
                 <("$BUILD/takhin-profiler" -analyze -input "$f" -top 20 2>&1); then
         echo "   $shape: the two builds' reports differ"; exit 1
     fi
-    rt=() rm=()
+    rt=() rm=() po=() pn=()
     for i in $(seq "$RUNS"); do
         order=("$OLD" "$BUILD")
         [ $((i % 2)) -eq 0 ] && order=("$BUILD" "$OLD")
@@ -37,12 +42,16 @@ for shape in counts records; do
         for b in "${order[@]}"; do
             read -r "t[$b]" "m[$b]" < <("$B_TMP/measure" "$b/takhin-profiler" -analyze -input "$f" -top 20 2>/dev/null)
         done
-        echo "   $shape run $i: old ${t[$OLD]}s $((m[$OLD] / 1024)) MiB, new ${t[$BUILD]}s $((m[$BUILD] / 1024)) MiB"
+        read -r tp _ < <("$B_TMP/measure" $PPROF -top -nodecount=20 "$f" 2>/dev/null)
+        echo "   $shape run $i: old ${t[$OLD]}s $((m[$OLD] / 1024)) MiB, new ${t[$BUILD]}s $((m[$BUILD] / 1024)) MiB, pprof ${tp}s"
         rt+=("$(ratio "${t[$BUILD]}" "${t[$OLD]}")") rm+=("$(ratio "${m[$BUILD]}" "${m[$OLD]}")")
+        po+=("$(ratio "$tp" "${t[$OLD]}")") pn+=("$(ratio "$tp" "${t[$BUILD]}")")
         unset t m
     done
     summary "== analyze $shape: time new/old" "${rt[@]}"
     summary "== analyze $shape: peak RSS new/old" "${rm[@]}"
+    summary "== analyze $shape: time pprof/old" "${po[@]}"
+    summary "== analyze $shape: time pprof/new" "${pn[@]}"
 done
 
 # encode: the 100000 row of bench_symbolize enc: "samples build encode encode+sym ..."
