@@ -27,6 +27,8 @@ const char *pf_decoded_str(pf_decoded *p, const char *s, size_t len)
 /* pf_grow, with huge pages asked for the large arrays of big profiles. */
 static int grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
+    if (need <= *cap)
+        return 0; /* the common case, without a call: once per sample */
     size_t old = *cap;
     if (pf_grow(arr, cap, need, elem) != 0)
         return -1;
@@ -49,10 +51,8 @@ pf_decoded *pf_decoded_new(bool records)
 
 void pf_decoded_done(pf_decoded *p)
 {
-    free(p->agg_idx);
-    free(p->agg_hash);
-    p->agg_idx = NULL;
-    p->agg_hash = NULL;
+    free(p->agg_slot);
+    p->agg_slot = NULL;
     p->agg_cap = 0;
 }
 
@@ -108,12 +108,9 @@ int pf_decoded_reserve(pf_decoded *p, size_t maps, size_t funcs, size_t locs, si
         return -1;
     if (samples > p->cap_samples && p->nsamples == 0 && p->ntypes > 0) {
         pf_dsample *sm = realloc(p->samples, samples * sizeof *sm);
-        uint64_t *hs = sm ? realloc(p->agg_hash, samples * sizeof *hs) : NULL;
-        int64_t *vs = hs ? realloc(p->values, samples * p->ntypes * sizeof *vs) : NULL;
+        int64_t *vs = sm ? realloc(p->values, samples * p->ntypes * sizeof *vs) : NULL;
         if (sm)
             p->samples = sm;
-        if (hs)
-            p->agg_hash = hs;
         if (vs == NULL)
             return -1;
         pf_hugepages(sm, samples * sizeof *sm);
@@ -158,44 +155,53 @@ int64_t pf_decoded_add_line(pf_decoded *p, uint32_t func, int64_t line)
 
 /* ---- merging identical stacks ---- */
 
-static uint64_t hash_stack(const uint32_t *locs, size_t n)
+/* 32 bits of hash of a stack, two words a step (a shorter chain of
+ * multiplications than one a step). */
+static uint32_t hash_stack(const uint32_t *locs, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ locs[i]) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        h = (h ^ ((uint64_t)locs[i] << 32 | locs[i + 1])) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
     }
-    return h | 1;
+    if (i < n)
+        h = (h ^ locs[i]) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h ^ h >> 32);
 }
 
+/* A slot holds the hash beside the index, so that a probe reads one word. */
 static int agg_rehash(pf_decoded *p)
 {
     size_t cap = p->agg_cap ? p->agg_cap * 2 : 1024;
-    uint32_t *idx = calloc(cap, sizeof *idx);
-    if (idx == NULL)
+    uint64_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < p->nsamples; i++) {
-        size_t j = p->agg_hash[i] & (cap - 1);
-        while (idx[j] != 0)
+    for (size_t i = 0; i < p->agg_cap; i++) {
+        if (p->agg_slot[i] == 0)
+            continue;
+        size_t j = (p->agg_slot[i] >> 32) & (cap - 1);
+        while (slots[j] != 0)
             j = (j + 1) & (cap - 1);
-        idx[j] = (uint32_t)i + 1;
+        slots[j] = p->agg_slot[i];
     }
-    free(p->agg_idx);
-    p->agg_idx = idx;
+    free(p->agg_slot);
+    p->agg_slot = slots;
     p->agg_cap = cap;
     return 0;
 }
 
 /* Index of the sample with this stack, or -1; *slot: where to insert. */
-static int64_t agg_find(const pf_decoded *p, uint64_t h, const uint32_t *locs, size_t n,
+static int64_t agg_find(const pf_decoded *p, uint32_t h, const uint32_t *locs, size_t n,
                         size_t *slot)
 {
     size_t j = h & (p->agg_cap - 1);
-    for (; p->agg_idx[j] != 0; j = (j + 1) & (p->agg_cap - 1)) {
-        uint32_t s = p->agg_idx[j] - 1;
+    for (; p->agg_slot[j] != 0; j = (j + 1) & (p->agg_cap - 1)) {
+        if (p->agg_slot[j] >> 32 != h)
+            continue;
+        uint32_t s = (uint32_t)p->agg_slot[j] - 1;
         const pf_dsample *x = &p->samples[s];
-        if (p->agg_hash[s] == h && x->nlocs == n &&
-            (n == 0 || memcmp(&p->stack[x->loc0], locs, n * sizeof *locs) == 0))
+        if (x->nlocs == n && (n == 0 || memcmp(&p->stack[x->loc0], locs, n * sizeof *locs) == 0))
             return s;
     }
     *slot = j;
@@ -212,7 +218,7 @@ static void add_values(int64_t *dst, const int64_t *src, size_t n)
 
 /* Appends a new distinct sample. 0 or -1. */
 static int new_sample(pf_decoded *p, const uint32_t *locs, size_t n, const int64_t *values,
-                      uint64_t h, const pf_dlabel *labels, size_t nlabels)
+                      const pf_dlabel *labels, size_t nlabels)
 {
     if (nlabels > 0 && (nlabels > UINT32_MAX ||
                         grow(&p->labels, &p->cap_labels, p->nlabels + nlabels,
@@ -223,14 +229,10 @@ static int new_sample(pf_decoded *p, const uint32_t *locs, size_t n, const int64
         grow(&p->samples, &p->cap_samples, p->nsamples + 1, sizeof *p->samples) != 0)
         return -1;
     if (p->cap_samples != old || p->values == NULL) {
-        uint64_t *hs = realloc(p->agg_hash, p->cap_samples * sizeof *hs);
         int64_t *vs = realloc(p->values, (p->cap_samples * p->ntypes + 1) * sizeof *vs);
-        if (hs != NULL)
-            p->agg_hash = hs;
-        if (vs != NULL)
-            p->values = vs;
-        if (hs == NULL || vs == NULL)
+        if (vs == NULL)
             return -1;
+        p->values = vs;
     }
     if (n > 0)
         memcpy(&p->stack[p->nstack], locs, n * sizeof *locs);
@@ -239,7 +241,6 @@ static int new_sample(pf_decoded *p, const uint32_t *locs, size_t n, const int64
         memcpy(&p->labels[p->nlabels], labels, nlabels * sizeof *labels);
     p->nlabels += nlabels;
     memcpy(&p->values[p->nsamples * p->ntypes], values, p->ntypes * sizeof *values);
-    p->agg_hash[p->nsamples] = h;
     p->nstack += n;
     p->nsamples++;
     return 0;
@@ -251,14 +252,14 @@ int pf_decoded_add_sample(pf_decoded *p, const uint32_t *locs, size_t n, const i
     if (n > UINT32_MAX || p->nsamples >= UINT32_MAX - 1)
         return -1;
     if (p->records) {
-        if (new_sample(p, locs, n, values, 0, labels, nlabels) != 0)
+        if (new_sample(p, locs, n, values, labels, nlabels) != 0)
             return -1;
         p->nrecords++;
         return 0;
     }
     if (p->nsamples * 2 >= p->agg_cap && agg_rehash(p) != 0)
         return -1;
-    uint64_t h = hash_stack(locs, n);
+    uint32_t h = hash_stack(locs, n);
     size_t slot = 0;
     int64_t s = agg_find(p, h, locs, n, &slot);
     p->nrecords++;
@@ -266,9 +267,9 @@ int pf_decoded_add_sample(pf_decoded *p, const uint32_t *locs, size_t n, const i
         add_values(&p->values[(size_t)s * p->ntypes], values, p->ntypes);
         return 0;
     }
-    if (new_sample(p, locs, n, values, h, NULL, 0) != 0)
+    if (new_sample(p, locs, n, values, NULL, 0) != 0)
         return -1;
-    p->agg_idx[slot] = (uint32_t)p->nsamples;
+    p->agg_slot[slot] = (uint64_t)h << 32 | (uint32_t)p->nsamples;
     return 0;
 }
 
