@@ -25,7 +25,7 @@ static const struct {
 
 static void load(void)
 {
-    /* The library stays loaded for the life of the process. */
+    /* Once loaded whole, the library stays for the life of the process. */
     void *lib = dlopen(CLI_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         snprintf(load_error, sizeof load_error,
@@ -39,6 +39,7 @@ static void load(void)
         if (f == NULL) {
             snprintf(load_error, sizeof load_error, "libcurl (%s) has no %s: too old",
                      CLI_CURL_SONAME, symbols[i].name);
+            dlclose(lib);
             return;
         }
         memcpy((char *)&api + symbols[i].offset, &f, sizeof f); /* POSIX: fits */
@@ -46,6 +47,7 @@ static void load(void)
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         snprintf(load_error, sizeof load_error, "libcurl: %s", api.easy_strerror(rc));
+        dlclose(lib);
         return;
     }
     loaded = &api;
