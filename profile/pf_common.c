@@ -50,21 +50,31 @@ int pf_hex_digit(char c)
 }
 
 /* A regular file's size sizes the buffer at once (one byte more to see
- * the end, one for the NUL); anything else grows. */
+ * the end, one for the NUL) and refuses one over max before reading;
+ * anything else (procfs says size 0, pipes) grows, never past max + 2. */
 pf_code pf_read_fd(int fd, const char *path, size_t max, char **buf, size_t *len, pf_err *err)
 {
     struct stat st;
-    bool sized = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-                 (uint64_t)st.st_size <= max; /* procfs says 0 */
-    size_t n = 0, cap = sized ? (size_t)st.st_size + 2 : 0;
-    char *b = sized ? malloc(cap) : NULL;
-    if (sized && b == NULL)
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > max)
+        return pf_seterr(err, PF_ERR_LIMIT, "%s is larger than %zu bytes", path, max);
+    size_t limit = max > SIZE_MAX - 2 ? SIZE_MAX : max + 2;
+    size_t n = 0, cap = regular && st.st_size > 0 ? (size_t)st.st_size + 2 : 0;
+    char *b = cap > 0 ? malloc(cap) : NULL;
+    if (cap > 0 && b == NULL)
         return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
     pf_hugepages(b, cap);
     for (;;) {
-        if (n + 1 >= cap && pf_grow(&b, &cap, n + 65537, 1) != 0) {
-            free(b);
-            return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
+        if (n + 1 >= cap) { /* so n <= max: cap < limit */
+            size_t want = cap < 65536 ? 65536 : cap > limit / 2 ? limit : cap * 2;
+            want = want < limit ? want : limit;
+            char *grown = realloc(b, want);
+            if (grown == NULL) {
+                free(b);
+                return pf_seterr(err, PF_ERR_NOMEM, "reading %s: out of memory", path);
+            }
+            b = grown;
+            cap = want;
         }
         ssize_t r = read(fd, b + n, cap - n - 1);
         if (r < 0 && errno == EINTR)
