@@ -301,6 +301,7 @@ static int s3_put(cli_store *s, const char *path, const char *key, const char *c
     CURL *h = curl->easy_init();
     long status = 0;
     CURLcode c = h ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+    /* long, curl_off_t, pointers and callbacks only: see setup() in curl.c */
 #define SET(opt, val) do { if (c == CURLE_OK) c = curl->easy_setopt(h, opt, val); } while (0)
     SET(CURLOPT_URL, url);
     SET(CURLOPT_NOSIGNAL, 1L);

@@ -521,6 +521,9 @@ static CURLcode setup(const cli_curl_api *curl, CURL *h, const cli_http_req *rq,
                       char *errbuf)
 {
     CURLcode c = CURLE_OK;
+    /* Through the table libcurl's type checks of setopt do not apply:
+     * values are long, curl_off_t, a pointer or a callback, as each
+     * option's documentation says. */
 #define SET(opt, val) do { if (c == CURLE_OK) c = curl->easy_setopt(h, opt, val); } while (0)
     SET(CURLOPT_URL, rq->url);
     SET(CURLOPT_ERRORBUFFER, errbuf);

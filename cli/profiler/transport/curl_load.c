@@ -29,8 +29,9 @@ static void load(void)
     void *lib = dlopen(CLI_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         snprintf(load_error, sizeof load_error,
-                 "cannot load libcurl (%s), which fetching needs: %s; install it "
-                 "(Debian: apt-get install libcurl4)",
+                 "cannot load libcurl (%s), which fetching needs: %s; install the "
+                 "package that provides it (Debian: libcurl4 for libcurl.so.4, "
+                 "libcurl3-gnutls for libcurl-gnutls.so.4)",
                  CLI_CURL_SONAME, dlerror());
         return;
     }
