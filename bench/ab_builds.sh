@@ -11,6 +11,8 @@
 #            20 into a gzipped profile.proto, without and with symbols, and
 #            the peak RSS of the whole run (1k, 10k and 100k stacks)
 #   OLD=/path/to/old/build bench/ab_builds.sh         RUNS=9 OLD=... bench/ab_builds.sh
+# (a relative OLD is taken from the current directory)
+[ -n "${OLD:-}" ] && OLD=$(realpath -- "$OLD")
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 export HOME=$B_TMP PPROF_TMPDIR=$B_TMP/pprof
@@ -33,6 +35,9 @@ for shape in counts records; do
     if ! cmp -s <("$OLD/takhin-profiler" -analyze -input "$f" -top 20 2>&1) \
                 <("$BUILD/takhin-profiler" -analyze -input "$f" -top 20 2>&1); then
         echo "   $shape: the two builds' reports differ"; exit 1
+    fi
+    if ! $PPROF -top -nodecount=20 "$f" >/dev/null 2>"$B_TMP/pprof.err"; then
+        echo "   $shape: go tool pprof fails: $(head -c 300 "$B_TMP/pprof.err")"; exit 1
     fi
     rt=() rm=() po=() pn=()
     for i in $(seq "$RUNS"); do
