@@ -2,7 +2,8 @@
  * profile.h - the profile core shared by the profiler plugin and the CLI.
  * Include this one header; the modules:
  *
- *   pf_common.h     errors (pf_err, pf_code) and the output callback
+ *   pf_common.h     errors (pf_err, pf_code, pf_seterr), the output
+ *                   callback, the whole-file reader (procfs too)
  *   pf_util.h       the small mechanisms: arena, growable arrays, hashing,
  *                   index map, string table, string builder, clock
  *   pf_maps.h       memory mappings and ELF build IDs
