@@ -11,6 +11,7 @@
  * and every read and write of the client side goes through it
  * (client_recv, client_send); civetweb's side stays plain. */
 #include "http/front.h"
+#include "http/request.h"
 
 #include "core/own_threads.h"
 #include "core/tls.h"
@@ -259,18 +260,6 @@ static void bury(prof_front *f)
     }
 }
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    default: return "Service Unavailable";
-    }
-}
-
 /* ---- the client's side, plain or through TLS ---- */
 
 /* What an SSL call that returned ret means, as recv and send say it:
@@ -337,11 +326,11 @@ static void client_shut(fconn *c)
 /* A short answer of the front's own: status line, headers and body. */
 static int format_reply(char *msg, size_t size, int status, const char *why)
 {
-    int body = (int)(strlen(status_text(status)) + 2 + strlen(why) + 1);
+    int body = (int)(strlen(prof_request_reason(status)) + 2 + strlen(why) + 1);
     int n = snprintf(msg, size, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
                      "charset=utf-8\r\nContent-Length: %d\r\nX-Content-Type-Options: nosniff\r\n"
                      "X-Go-Pprof: 1\r\nConnection: close\r\n\r\n%s: %s\n", status,
-                     status_text(status), body, status_text(status), why);
+                     prof_request_reason(status), body, prof_request_reason(status), why);
     return n < 0 ? 0 : (size_t)n < size ? n : (int)size - 1;
 }
 

@@ -1,26 +1,10 @@
 /* Responses: see http.h. Every response records its status and size in
  * the request's exchange (for the access log and metrics). */
 #include "http/http.h"
+#include "http/request.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
 
 void prof_http_record(struct mg_connection *conn, int status, size_t bytes)
 {
@@ -43,7 +27,7 @@ void prof_http_send(struct mg_connection *conn, int status, const char *content_
               "Cache-Control: no-store\r\n"
               "Connection: close\r\n"
               "%s\r\n",
-              status, status_text(status), content_type, len,
+              status, prof_request_reason(status), content_type, len,
               extra_headers ? extra_headers : "");
     if (len > 0)
         mg_write(conn, body, len);

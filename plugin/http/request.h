@@ -57,4 +57,9 @@ int prof_request_headers(const prof_request_header *h, size_t n, const char *ver
 int prof_request_body_end(long long declared, size_t got, bool read_failed, char *err,
                           size_t errlen);
 
+/* The reason phrase of an HTTP status the profiler answers with ("Not
+ * Found"); "Error" for one it never sends. For the front's refusals and
+ * the handlers' replies alike. */
+const char *prof_request_reason(int status);
+
 #endif

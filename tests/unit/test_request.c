@@ -141,6 +141,17 @@ static void test_body_end(void **state)
     assert_int_equal(prof_request_body_end(6, 6, true, err, sizeof err), -1);
 }
 
+/* One table of reason phrases for the front's refusals and the replies. */
+static void test_reasons(void **state)
+{
+    (void)state;
+    assert_string_equal(prof_request_reason(404), "Not Found");
+    assert_string_equal(prof_request_reason(408), "Request Timeout");
+    assert_string_equal(prof_request_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(prof_request_reason(503), "Service Unavailable");
+    assert_string_equal(prof_request_reason(418), "Error");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_queries),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_body_end),
+        cmocka_unit_test(test_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
