@@ -51,9 +51,7 @@ pf_decoded *pf_decoded_new(bool records)
 
 void pf_decoded_done(pf_decoded *p)
 {
-    free(p->agg_slot);
-    p->agg_slot = NULL;
-    p->agg_cap = 0;
+    pf_idxmap_free(&p->agg);
 }
 
 void pf_decoded_free(pf_decoded *p)
@@ -155,57 +153,18 @@ int64_t pf_decoded_add_line(pf_decoded *p, uint32_t func, int64_t line)
 
 /* ---- merging identical stacks ---- */
 
-/* 32 bits of hash of a stack, two words a step (a shorter chain of
- * multiplications than one a step). */
-static uint32_t hash_stack(const uint32_t *locs, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    size_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        h = (h ^ ((uint64_t)locs[i] << 32 | locs[i + 1])) * 0xff51afd7ed558ccdull;
-        h ^= h >> 29;
-    }
-    if (i < n)
-        h = (h ^ locs[i]) * 0xff51afd7ed558ccdull;
-    return (uint32_t)(h ^ h >> 32);
-}
+typedef struct stack_key {
+    const uint32_t *locs;
+    size_t n;
+} stack_key;
 
-/* A slot holds the hash beside the index, so that a probe reads one word. */
-static int agg_rehash(pf_decoded *p)
+static bool same_stack(const void *ctx, uint32_t i, const void *key)
 {
-    size_t cap = p->agg_cap ? p->agg_cap * 2 : 1024;
-    uint64_t *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL)
-        return -1;
-    for (size_t i = 0; i < p->agg_cap; i++) {
-        if (p->agg_slot[i] == 0)
-            continue;
-        size_t j = (p->agg_slot[i] >> 32) & (cap - 1);
-        while (slots[j] != 0)
-            j = (j + 1) & (cap - 1);
-        slots[j] = p->agg_slot[i];
-    }
-    free(p->agg_slot);
-    p->agg_slot = slots;
-    p->agg_cap = cap;
-    return 0;
-}
-
-/* Index of the sample with this stack, or -1; *slot: where to insert. */
-static int64_t agg_find(const pf_decoded *p, uint32_t h, const uint32_t *locs, size_t n,
-                        size_t *slot)
-{
-    size_t j = h & (p->agg_cap - 1);
-    for (; p->agg_slot[j] != 0; j = (j + 1) & (p->agg_cap - 1)) {
-        if (p->agg_slot[j] >> 32 != h)
-            continue;
-        uint32_t s = (uint32_t)p->agg_slot[j] - 1;
-        const pf_dsample *x = &p->samples[s];
-        if (x->nlocs == n && (n == 0 || memcmp(&p->stack[x->loc0], locs, n * sizeof *locs) == 0))
-            return s;
-    }
-    *slot = j;
-    return -1;
+    const pf_decoded *p = ctx;
+    const stack_key *k = key;
+    const pf_dsample *x = &p->samples[i];
+    return x->nlocs == k->n &&
+           (k->n == 0 || memcmp(&p->stack[x->loc0], k->locs, k->n * sizeof *k->locs) == 0);
 }
 
 static void add_values(int64_t *dst, const int64_t *src, size_t n)
@@ -257,19 +216,17 @@ int pf_decoded_add_sample(pf_decoded *p, const uint32_t *locs, size_t n, const i
         p->nrecords++;
         return 0;
     }
-    if (p->nsamples * 2 >= p->agg_cap && agg_rehash(p) != 0)
-        return -1;
-    uint32_t h = hash_stack(locs, n);
-    size_t slot = 0;
-    int64_t s = agg_find(p, h, locs, n, &slot);
+    uint64_t h = pf_hash_bytes(locs, n * sizeof *locs, 0);
+    stack_key key = {locs, n};
+    int64_t s = pf_idxmap_find(&p->agg, h, same_stack, p, &key);
     p->nrecords++;
     if (s >= 0) {
         add_values(&p->values[(size_t)s * p->ntypes], values, p->ntypes);
         return 0;
     }
-    if (new_sample(p, locs, n, values, NULL, 0) != 0)
+    if (new_sample(p, locs, n, values, NULL, 0) != 0 ||
+        pf_idxmap_insert(&p->agg, h, (uint32_t)p->nsamples - 1) != 0)
         return -1;
-    p->agg_slot[slot] = (uint64_t)h << 32 | (uint32_t)p->nsamples;
     return 0;
 }
 

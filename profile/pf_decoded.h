@@ -106,8 +106,7 @@ typedef struct pf_decoded {
     /* private: growth and the stack hash */
     size_t cap_maps, cap_funcs, cap_locs, cap_lines, cap_samples, cap_stack, cap_labels;
     bool records;        /* no merging */
-    uint64_t *agg_slot;  /* the 32-bit stack hash << 32 | sample index + 1; 0 empty */
-    size_t agg_cap;
+    pf_idxmap agg;       /* stack -> sample, while merging */
 } pf_decoded;
 
 /* ---- queries ---- */

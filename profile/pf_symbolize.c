@@ -359,7 +359,7 @@ void pf_symbolizer_get_stats(pf_symbolizer *s, pf_symbolizer_stats *out)
     out->reloads = s->reloads;
     out->entries = s->nentry;
     out->cache_bytes = s->entry_bytes + s->cap_entry * sizeof *s->entry +
-                       s->map.cap * (sizeof *s->map.idx + sizeof *s->map.hash);
+                       s->map.cap * sizeof *s->map.slot;
     out->modules = s->modules;
     pthread_mutex_unlock(&s->lock);
 }

@@ -149,68 +149,61 @@ int64_t pf_idxmap_find(const pf_idxmap *m, uint64_t hash, pf_idx_eq eq,
     size_t mask = m->cap - 1;
     uint32_t h32 = (uint32_t)hash;
     for (size_t pos = h32 & mask;; pos = (pos + 1) & mask) {
-        uint32_t v = m->idx[pos];
+        uint64_t v = m->slot[pos];
         if (v == 0)
             return -1;
-        if (m->hash[pos] == h32 && eq(ctx, v - 1, key))
-            return v - 1;
+        if ((uint32_t)(v >> 32) == h32 && eq(ctx, (uint32_t)v - 1, key))
+            return (uint32_t)v - 1;
     }
 }
 
-static void idxmap_put(pf_idxmap *m, uint32_t h32, uint32_t v)
+static void idxmap_put(pf_idxmap *m, uint64_t v)
 {
     size_t mask = m->cap - 1;
-    size_t pos = h32 & mask;
-    while (m->idx[pos] != 0)
+    size_t pos = (uint32_t)(v >> 32) & mask;
+    while (m->slot[pos] != 0)
         pos = (pos + 1) & mask;
-    m->idx[pos] = v;
-    m->hash[pos] = h32;
+    m->slot[pos] = v;
 }
 
 static int idxmap_rehash(pf_idxmap *m, size_t ncap)
 {
-    pf_idxmap n = {calloc(ncap, sizeof(uint32_t)), calloc(ncap, sizeof(uint32_t)),
-                   ncap, m->len};
-    if (n.idx == NULL || n.hash == NULL) {
-        free(n.idx);
-        free(n.hash);
+    pf_idxmap n = {calloc(ncap, sizeof(uint64_t)), ncap, m->len};
+    if (n.slot == NULL)
         return -1;
-    }
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->idx[i] != 0)
-            idxmap_put(&n, m->hash[i], m->idx[i]);
+        if (m->slot[i] != 0)
+            idxmap_put(&n, m->slot[i]);
     }
-    free(m->idx);
-    free(m->hash);
+    free(m->slot);
     *m = n;
     return 0;
 }
 
 int pf_idxmap_insert(pf_idxmap *m, uint64_t hash, uint32_t idx)
 {
+    if (idx == UINT32_MAX) /* idx + 1 would read as an empty slot */
+        return -1;
     if ((m->len + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
         if (ncap > ((size_t)1 << 32) || idxmap_rehash(m, ncap) != 0)
             return -1;
     }
-    idxmap_put(m, (uint32_t)hash, idx + 1);
+    idxmap_put(m, (uint64_t)(uint32_t)hash << 32 | (idx + 1));
     m->len++;
     return 0;
 }
 
 void pf_idxmap_clear(pf_idxmap *m)
 {
-    if (m->cap) {
-        memset(m->idx, 0, m->cap * sizeof(uint32_t));
-        memset(m->hash, 0, m->cap * sizeof(uint32_t));
-    }
+    if (m->cap)
+        memset(m->slot, 0, m->cap * sizeof *m->slot);
     m->len = 0;
 }
 
 void pf_idxmap_free(pf_idxmap *m)
 {
-    free(m->idx);
-    free(m->hash);
+    free(m->slot);
     memset(m, 0, sizeof *m);
 }
 

@@ -61,8 +61,8 @@ uint64_t pf_hash_u64(uint64_t x);
 typedef bool (*pf_idx_eq)(const void *ctx, uint32_t idx, const void *key);
 
 typedef struct pf_idxmap {
-    uint32_t *idx;   /* index + 1; 0 = empty slot */
-    uint32_t *hash;  /* low 32 bits of the hash, for rehash and fast reject */
+    uint64_t *slot;  /* low 32 bits of the hash << 32 | index + 1; 0 = empty:
+                      * a probe reads one word, for rehash and fast reject */
     size_t cap, len; /* cap is a power of two */
 } pf_idxmap;
 

@@ -219,7 +219,7 @@ static size_t resolve_all(symctx *c, Dwfl *dwfl, pf_dw *dw, const bool *want)
 
 size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
 {
-    symctx c = {p, warnbuf, warnlen, {NULL, NULL, 0, 0}};
+    symctx c = {p, warnbuf, warnlen, {0}};
     if (warnlen > 0)
         warnbuf[0] = '\0';
     elf_version(EV_CURRENT);
