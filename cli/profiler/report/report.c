@@ -227,8 +227,8 @@ static bool has_inlining(const pf_decoded *p)
 static int64_t graph_nodes(block *b)
 {
     bool all = b->shown == b->nrows && b->dropped == 0;
-    for (size_t i = 0; i < b->g->n; i++)
-        b->inl[i] = all ? 4 : 0;
+    for (size_t i = 0; all && i < b->g->n; i++)
+        b->inl[i] = 4;
     for (size_t i = 0; i < b->shown; i++)
         b->inl[b->rows[i]] = 4;
     return iabs((int64_t)((double)b->sum * EDGE_FRACTION));
