@@ -96,16 +96,25 @@ cpu_status=$(http_status "/debug/pprof/profile?seconds=1")
 check "an operator's CPU profile runs meanwhile (push is one more reader): $cpu_status" test "$cpu_status" = 200
 
 # ---- failures: 500, 429, hang, down; nothing blocks, memory stays bounded ----
+# status_shows TEXT: whether the profiler's status comes to show TEXT within
+# 20 s (a send may be backing off for seconds from the previous failure).
+status_shows() {
+    for _ in $(seq 100); do
+        admin profiler status | grep -qF -- "$1" && break
+        sleep 0.2
+    done
+    contains "$(admin profiler status)" "$1"
+}
 rss0=$(proc_figures "$SERVER_PID" | cut -d' ' -f3)
 recv_mode 500; sleep 4
 check "500: retried (retries counted)" test "$(metric takhin_profiler_push_retries_total)" -gt 0
-check "500: status shows the error with the server's message" contains "$(admin profiler status)" "answered HTTP 500: internal error (test)"
-recv_mode 429; sleep 3
-check "429: retried too" contains "$(admin profiler status)" "answered HTTP 429"
-recv_mode hang; sleep 3
-check "a hung server: timed out, retried" contains "$(admin profiler status)" "Timeout was reached"
+check "500: status shows the error with the server's message" status_shows "answered HTTP 500: internal error (test)"
+recv_mode 429
+check "429: retried too" status_shows "answered HTTP 429"
+recv_mode hang
+check "a hung server: timed out, retried" status_shows "Timeout was reached"
 kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null; sleep 6
-check "down: connection refused, retried" contains "$(admin profiler status)" "Couldn't connect"
+check "down: connection refused, retried" status_shows "Couldn't connect"
 dropped=$(http /metrics | awk '/^takhin_profiler_push_profiles_dropped_total/ {s += $2} END {print s+0}')
 check "down: the queue (64 KiB) filled and the oldest were dropped, counted ($dropped)" test "$dropped" -gt 0
 queue=$(metric takhin_profiler_push_queue_bytes)
