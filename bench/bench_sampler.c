@@ -6,6 +6,11 @@
  *    boundary plus a phase, the phase swept from 0 to 800 us. Samples per
  *    CPU-second of the process, with 100 Hz asked (1.00 = every CPU
  *    millisecond got its share).
+ *    1b. The same bursts, each split 2:1 between two functions (120 us
+ *    in split_two, 60 us in split_one): the share of the CPU time
+ *    (cpu/nanoseconds) each sampler gives split_two, expected 66.7 % in
+ *    every phase. A sampler whose samples land at one place in a
+ *    phase-locked burst (a tick-bound timer) gives it 0 or 100 %.
  * 2. Per-sample cost and overhead on a CPU-bound thread: chunks of fixed
  *    work (a hash loop under a 12-frame recursion) alternately without
  *    and with sampling; the on/off ratio of the thread's CPU time per
@@ -22,8 +27,10 @@
  *    the threads left to thread timers.
  *
  * Usage: bench_sampler [seconds per run (default 2)] [pairs (default 9)]
+ *                      [sections, e.g. 1,1b (default all)]
  */
 #include "capture/sampler.h"
+#include "pf_decoded.h"
 
 #include <gperftools/profiler.h>
 
@@ -52,6 +59,8 @@ static double clock_s(clockid_t c)
 
 typedef struct session {
     prof_sampler_mode mode;
+    bool left; /* the reader left already: into res */
+    prof_sampler_result res;
     prof_sampler *s;
     prof_sampler_reader *r;
     char path[64];
@@ -69,6 +78,7 @@ static void start(session *x, prof_sampler_mode mode, int hz)
         setitimer(ITIMER_PROF, &it, NULL);
         return;
     }
+    x->left = false;
     prof_sampler_choice c;
     char err[512];
     if (prof_sampler_resolve(mode, &c, err, sizeof err) != 0 ||
@@ -111,8 +121,8 @@ static uint64_t stop_weighed(session *x, double *handler_us, uint64_t *weighed)
         ProfilerStop();
         return *weighed = gperftools_samples(x->path);
     }
-    prof_sampler_result r;
-    if (prof_sampler_leave(x->s, x->r, &r) != 0)
+    prof_sampler_result r = x->res;
+    if (!x->left && prof_sampler_leave(x->s, x->r, &r) != 0)
         exit(1);
     prof_sampler_stop(x->s);
     pf_profile_free(r.profile);
@@ -131,6 +141,7 @@ static uint64_t stop(session *x, double *handler_us)
 
 typedef struct bursty {
     double burst_s, phase_s, until;
+    bool split; /* the burst is 2/3 in split_two, 1/3 in split_one */
     pthread_t t;
     uint64_t bursts;
 } bursty;
@@ -145,11 +156,35 @@ static void spin_for(double cpu_s)
             sink += (uint64_t)i * 2654435761u;
 }
 
+/* Each in a section of its own: a sample is in one when a frame's
+ * address is between the linker's __start_ and __stop_ symbols. */
+__attribute__((noinline, section("bench_split_two"))) static void split_two(double cpu_s)
+{
+    spin_for(cpu_s);
+    __asm__ volatile("" ::: "memory"); /* no tail call: this frame stays */
+}
+
+__attribute__((noinline, section("bench_split_one"))) static void split_one(double cpu_s)
+{
+    spin_for(cpu_s);
+    __asm__ volatile("" ::: "memory");
+}
+
+extern const char __start_bench_split_two[], __stop_bench_split_two[];
+extern const char __start_bench_split_one[], __stop_bench_split_one[];
+
+static pthread_barrier_t bursty_done;
+
 static void *bursty_main(void *arg)
 {
     bursty *b = arg;
     while (clock_s(CLOCK_MONOTONIC) < b->until) {
-        spin_for(b->burst_s);
+        if (b->split) {
+            split_two(b->burst_s * 2 / 3);
+            split_one(b->burst_s / 3);
+        } else {
+            spin_for(b->burst_s);
+        }
         b->bursts++;
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -157,37 +192,56 @@ static void *bursty_main(void *arg)
         struct timespec next = {now.tv_sec + ns / 1000000000, ns % 1000000000};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
     }
-    return NULL;
+    pthread_barrier_wait(&bursty_done);
+    pthread_barrier_wait(&bursty_done); /* alive until the reader left: its CPU clock */
+    return NULL;                        /* is read at the end of the reader's window */
 }
 
 /* Runs 2 bursty threads for `secs`; the process's CPU seconds meanwhile,
- * and the bursts done. */
-static double run_bursty(double burst_s, double phase_s, double secs, uint64_t *bursts)
+ * and the bursts done. With x, x's reader leaves before they exit. */
+static double run_bursty_as(double burst_s, double phase_s, double secs, bool split,
+                           uint64_t *bursts, session *x)
 {
     bursty b[2];
+    pthread_barrier_init(&bursty_done, NULL, 3);
     double cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     for (int i = 0; i < 2; i++) {
-        b[i] = (bursty){.burst_s = burst_s, .phase_s = phase_s,
+        b[i] = (bursty){.burst_s = burst_s, .phase_s = phase_s, .split = split,
                         .until = clock_s(CLOCK_MONOTONIC) + secs};
         pthread_create(&b[i].t, NULL, bursty_main, &b[i]);
     }
+    pthread_barrier_wait(&bursty_done);
+    double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    if (x != NULL && x->mode != PROF_SAMPLER_GPERFTOOLS) {
+        if (prof_sampler_leave(x->s, x->r, &x->res) != 0)
+            exit(1);
+        x->left = true;
+    }
+    pthread_barrier_wait(&bursty_done);
     *bursts = 0;
     for (int i = 0; i < 2; i++) {
         pthread_join(b[i].t, NULL);
         *bursts += b[i].bursts;
     }
-    return clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    pthread_barrier_destroy(&bursty_done);
+    return cpu;
+}
+
+static double run_bursty(double burst_s, double phase_s, double secs, uint64_t *bursts,
+                         session *x)
+{
+    return run_bursty_as(burst_s, phase_s, secs, false, bursts, x);
 }
 
 static const prof_sampler_mode modes[] = {PROF_SAMPLER_PERF, PROF_SAMPLER_THREAD_TIMER,
-                                          PROF_SAMPLER_GPERFTOOLS};
+                                          PROF_SAMPLER_GPERFTOOLS, PROF_SAMPLER_WINDOWED};
 #define NMODES (sizeof modes / sizeof *modes)
 
 static void accuracy(double secs)
 {
     printf("1. bursty workload (2 threads, 180 us of CPU then sleep to the next 1 ms + phase), "
            "100 Hz asked: signals (where samples are taken) per CPU-second / 100\n\n");
-    printf("| phase (us) | perf | thread_timer | gperftools |\n|---|---|---|---|\n");
+    printf("| phase (us) | perf | thread_timer | gperftools | windowed |\n|---|---|---|---|---|\n");
     for (int phase = 0; phase <= 800; phase += 200) {
         double share[NMODES]; /* the row is printed whole: gperftools writes to stderr */
         for (size_t m = 0; m < NMODES; m++) {
@@ -195,10 +249,70 @@ static void accuracy(double secs)
             uint64_t bursts;
             double hus;
             start(&x, modes[m], 100);
-            double cpu = run_bursty(0.00018, phase / 1e6, secs, &bursts);
+            double cpu = run_bursty(0.00018, phase / 1e6, secs, &bursts, &x);
             share[m] = (double)stop(&x, &hus) / cpu / 100;
         }
-        printf("| %d | %.2f | %.2f | %.2f |\n", phase, share[0], share[1], share[2]);
+        printf("| %d | %.2f | %.2f | %.2f | %.2f |\n", phase, share[0], share[1], share[2],
+               share[3]);
+        fflush(stdout);
+    }
+}
+
+static bool in_section(const pf_decoded *d, const pf_dsample *x, const char *lo, const char *hi)
+{
+    for (uint32_t i = 0; i < x->nlocs; i++) {
+        uint64_t a = d->locs[d->stack[x->loc0 + i]].address;
+        if (a >= (uintptr_t)lo && a < (uintptr_t)hi)
+            return true;
+    }
+    return false;
+}
+
+/* The share of the CPU time (cpu/nanoseconds) in split_two against both,
+ * in percent; *cpu_s: the CPU seconds the profile holds. */
+static double split_share(pf_profile *p, double *cpu_s)
+{
+    pf_err err = {0};
+    pf_decoded *d = pf_profile_to_decoded(p, 0, &err);
+    if (d == NULL)
+        exit(1);
+    double two = 0, one = 0;
+    for (size_t i = 0; i < d->nsamples; i++) {
+        double ns = (double)d->values[i * d->ntypes + 1];
+        if (in_section(d, &d->samples[i], __start_bench_split_two, __stop_bench_split_two))
+            two += ns;
+        else if (in_section(d, &d->samples[i], __start_bench_split_one, __stop_bench_split_one))
+            one += ns;
+    }
+    pf_decoded_free(d);
+    *cpu_s = (two + one) / 1e9;
+    return two + one > 0 ? 100 * two / (two + one) : 0;
+}
+
+static void accuracy_split(double secs)
+{
+    static const prof_sampler_mode split_modes[] = {PROF_SAMPLER_PERF,
+                                                    PROF_SAMPLER_THREAD_TIMER,
+                                                    PROF_SAMPLER_WINDOWED};
+    printf("\n1b. the same bursts split 2:1 (120 us in split_two, 60 us in split_one), "
+           "100 Hz asked, %.0f s a run: split_two's share of the CPU time both got in the "
+           "profile (expected 66.7 %%), and the CPU seconds the profile holds over the "
+           "process's\n\n", secs);
+    printf("| phase (us) | perf | thread_timer | windowed |\n|---|---|---|---|\n");
+    for (int phase = 0; phase <= 800; phase += 200) {
+        printf("| %d |", phase);
+        for (size_t m = 0; m < 3; m++) {
+            session x;
+            uint64_t bursts;
+            start(&x, split_modes[m], 100);
+            double cpu = run_bursty_as(0.00018, phase / 1e6, secs, true, &bursts, &x), held;
+            prof_sampler_result r = x.res;
+            prof_sampler_stop(x.s);
+            double share = split_share(r.profile, &held);
+            pf_profile_free(r.profile);
+            printf(" %.1f %% (%.2f) |", share, held / cpu);
+        }
+        printf("\n");
         fflush(stdout);
     }
 }
@@ -271,14 +385,14 @@ static void switch_cost(double secs)
     printf("| sampler | CPU per burst (us) | signals share | weighed samples share |\n"
            "|---|---|---|---|\n");
     uint64_t bursts;
-    double off = run_bursty(0.00002, 0, secs, &bursts);
+    double off = run_bursty(0.00002, 0, secs, &bursts, NULL);
     printf("| off | %.1f | | |\n", off / (double)bursts * 1e6);
     for (size_t m = 0; m < 2; m++) {
         session x;
         double hus;
         uint64_t weighed;
         start(&x, modes[m], 1000);
-        double cpu = run_bursty(0.00002, 0, secs, &bursts);
+        double cpu = run_bursty(0.00002, 0, secs, &bursts, &x);
         uint64_t n = stop_weighed(&x, &hus, &weighed);
         printf("| %s | %.1f | %.2f | %.2f |\n", prof_sampler_mode_name(modes[m]),
                cpu / (double)bursts * 1e6, (double)n / cpu / 1000, (double)weighed / cpu / 1000);
@@ -331,6 +445,16 @@ static void many_threads(int n)
     free(t);
 }
 
+/* Whether `name` is one of the comma-separated `list`. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2;
@@ -344,10 +468,17 @@ int main(int argc, char **argv)
     prof_sampler_resolve(PROF_SAMPLER_PERF, &c, err, sizeof err);
     printf("perf sampler: %s\n\n", c.mode == PROF_SAMPLER_PERF
            ? (c.with_kernel ? "user and kernel time" : "user time only") : err);
-    accuracy(secs);
-    overhead(pairs);
-    switch_cost(secs);
-    many_threads(1000);
+    const char *only = argc > 3 ? argv[3] : "1,1b,2,3,4";
+    if (listed(only, "1"))
+        accuracy(secs);
+    if (listed(only, "1b"))
+        accuracy_split(secs);
+    if (listed(only, "2"))
+        overhead(pairs);
+    if (listed(only, "3"))
+        switch_cost(secs);
+    if (listed(only, "4"))
+        many_threads(1000);
     prof_sampler_fini();
     return 0;
 }

@@ -31,7 +31,8 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     prof_sampler_choice sampler = prof_cpu_sampler(p->cpu);
     api->reply_printf(reply, ",\"cpu_sampler\":\"%s\",\"cpu_sampler_kernel\":%s",
                       prof_sampler_mode_name(sampler.mode),
-                      sampler.mode == PROF_SAMPLER_PERF && sampler.with_kernel ? "true" : "false");
+                      prof_sampler_mode_is_perf(sampler.mode) && sampler.with_kernel ? "true"
+                                                                            : "false");
     api->reply_printf(reply, ",\"mutex_fraction\":%ld,\"block_rate\":%lld",
                       prof_contention_fraction(p->events->contention),
                       (long long)prof_contention_rate(p->events->contention));

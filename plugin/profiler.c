@@ -116,7 +116,7 @@ static void sample_metrics(void *arg, prof_metrics_sampled *out)
     prof_sampler_totals_get(&t);
     out->cpu = (prof_cpu_figures){
         .sampler = prof_sampler_mode_name(c.mode),
-        .kernel = c.mode == PROF_SAMPLER_PERF && c.with_kernel,
+        .kernel = prof_sampler_mode_is_perf(c.mode) && c.with_kernel,
         .samples = t.signals,
         .lost = t.lost,
         .handler_ns = t.handler_ns,
@@ -146,7 +146,7 @@ static int apply_sampler(profiler *p, const prof_settings *s, char *err, size_t 
     if (was.mode != choice.mode || was.with_kernel != choice.with_kernel)
         prof_log(&p->ph, choice.why[0] ? TK_LOG_WARN : TK_LOG_INFO,
                  "CPU sampler: %s%s%s%s", prof_sampler_mode_name(choice.mode),
-                 choice.mode != PROF_SAMPLER_PERF ? ""
+                 !prof_sampler_mode_is_perf(choice.mode) ? ""
                  : choice.with_kernel ? " (user and kernel time)" : " (user time only)",
                  choice.why[0] ? "; a better one was refused: " : "", choice.why);
     prof_cpu_set_sampler(p->cpu, &choice);

@@ -20,7 +20,7 @@ typedef struct prof_cpu_run {
     double cpu_seconds; /* CPU time the whole process used meanwhile */
     int requested_hz;
     double signals_hz;  /* the plugin's sampler: its signals per CPU second */
-    char sampler[512]; /* which sampler and what it leaves out: a comment */
+    char sampler[1024]; /* which sampler and what it leaves out: a comment */
 } prof_cpu_run;
 
 /* An encoded profile; the caller frees data. */

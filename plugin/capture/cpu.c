@@ -209,7 +209,15 @@ void prof_cpu_describe(const prof_sampler_choice *c, const prof_sampler_result *
 {
     int n = snprintf(run->sampler, sizeof run->sampler, "cpu sampler: %s",
                      prof_sampler_mode_name(c->mode));
-    if (c->mode == PROF_SAMPLER_PERF)
+    if (c->mode == PROF_SAMPLER_WINDOWED)
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, " (task-clock perf "
+                      "events on each thread that ran, for 1/%d of every %d ms at %d times "
+                      "the rate, at a random moment: perf's placement of samples for 1/%d of "
+                      "its cost at each context switch, which always-on perf events pay)",
+                      prof_sampler_window_share(run->requested_hz), PROF_SAMPLER_CYCLE_MS,
+                      prof_sampler_window_share(run->requested_hz),
+                      prof_sampler_window_share(run->requested_hz));
+    if (prof_sampler_mode_is_perf(c->mode))
         n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, c->with_kernel
                       ? " (a task-clock perf event per thread; user and kernel time)"
                       : " (a task-clock perf event per thread; user time only: "
@@ -220,7 +228,12 @@ void prof_cpu_describe(const prof_sampler_choice *c, const prof_sampler_result *
                       "timer per thread, checked at the kernel tick: CPU spent in bursts "
                       "shorter than a tick is undersampled%s%s)", c->why[0] ? "; perf: " : "",
                       c->why);
-    if (r->threads_timer > 0 && c->mode == PROF_SAMPLER_PERF)
+    if (c->mode == PROF_SAMPLER_WINDOWED && (size_t)n < sizeof run->sampler)
+        n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; at the end, %zu "
+                      "threads in windows and %zu sampled all along (0.5 ms of CPU or more "
+                      "per context switch: their events stay open)", r->threads_windowed,
+                      r->threads_perf);
+    if (r->threads_timer > 0 && prof_sampler_mode_is_perf(c->mode))
         n += snprintf(run->sampler + n, sizeof run->sampler - (size_t)n, "; %zu of %zu "
                       "threads on thread timers (RLIMIT_NOFILE budget)", r->threads_timer,
                       r->threads_timer + r->threads_perf);

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -27,6 +29,11 @@
 #define FD_TABLE 16384        /* perf fds the handler can recognize */
 #define FD_RESERVE_MIN 64     /* fds always left to the host */
 #define RING_BYTES (2 * 4096) /* a perf buffer: metadata page + one data page */
+#define RING_MARK (RING_SLOTS / 2) /* the handler wakes the collector past this */
+#define TAIL_SAMPLES 8        /* a thread's latest samples, which share its tail */
+#define STEADY_MIN_RUN_NS 500000 /* windowed: CPU a switch of a steady thread */
+#define WINDOW_SHARE 64       /* windowed: perf is on 1/64 of the time ... */
+#define WINDOW_MAX_HZ 8000    /* ... at 64x the rate, up to this */
 
 /* ---- module state ---- */
 
@@ -46,13 +53,18 @@ typedef struct armed {
     timer_t timer;   /* when has_timer */
     bool has_timer;
     bool seen;       /* in the latest scan */
+    uint64_t window_cpu; /* windowed: its CPU clock when the last window opened */
+    uint64_t switches;   /* windowed: its switches in (schedstat) then */
+    bool steady;         /* windowed: it switches rarely: its event stays open */
     uint64_t cpu_ns; /* its CPU clock when last weighed (at arming, first) */
     double carry;    /* what rounding left of its CPU time, in periods */
     uint32_t batch;  /* its samples in the drain under way */
     int64_t count_each, cpu_each; /* what each of them counts for */
     uint32_t count_extra;         /* how many of them count one more */
-    ring_slot *last; /* a copy of its latest sample, NULL before one: a reader's
-                        window ends counting there the CPU used since (tail) */
+    ring_slot *last; /* copies of its latest TAIL_SAMPLES samples, NULL before
+                        one: a reader's window ends counting among them the
+                        CPU used since (tail); windowed, that is up to a cycle */
+    uint32_t nlast, next_last; /* how many are kept, the one to replace next */
     char name[16];   /* its name (comm), read at most once a second */
     double name_at;  /* CLOCK_MONOTONIC seconds of that read; 0: never */
 } armed;
@@ -63,13 +75,18 @@ struct prof_sampler {
     int token;                             /* a timer signal's si_value */
     ring_slot *ring;
     _Atomic uint64_t head;                 /* next slot a handler claims */
-    uint64_t tail;                         /* next slot the collector reads */
+    _Atomic uint64_t tail;                 /* next slot the collector reads */
+    int wake_fd;                           /* eventfd: the ring passed RING_MARK, or stop */
+    _Atomic bool wake_sent;                /* the handler wrote it; the collector clears */
+    int64_t on_period_ns;                  /* windowed: the period inside a window */
+    int64_t window_ns, cycle_ns;           /* windowed: a window in each cycle */
     _Atomic uint64_t lost, signals, handler_ns; /* since the session began */
     _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
     prof_stackmap maps[2];                 /* the one published, and a spare */
     armed *threads;
     size_t nthreads, cap, fd_budget, fds_used;
-    _Atomic size_t threads_perf, threads_timer, unarmed;
+    bool scanned;                          /* the first scan is done */
+    _Atomic size_t threads_perf, threads_timer, threads_windowed, unarmed;
     pthread_t collector;
     _Atomic bool quit;
     pthread_mutex_t lock;                  /* guards readers and threads */
@@ -128,6 +145,14 @@ static bool ours(prof_sampler *s, const siginfo_t *si, pid_t *tid)
     return owned != NULL;
 }
 
+/* Wakes the collector (write(2) is async-signal-safe). */
+static void wake(prof_sampler *s)
+{
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof one) < 0)
+        atomic_store(&s->wake_sent, false);
+}
+
 /* Claims the next free slot of the ring; NULL when it is full. */
 static ring_slot *claim(prof_sampler *s, uint64_t *pos)
 {
@@ -160,6 +185,9 @@ static void record(prof_sampler *s, pid_t tid, void *uc)
                                                  PROF_SAMPLER_MAX_DEPTH, &truncated);
     atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
     atomic_fetch_add(&s->signals, 1);
+    if (pos + 1 - atomic_load_explicit(&s->tail, memory_order_relaxed) >= RING_MARK &&
+        !atomic_exchange(&s->wake_sent, true))
+        wake(s);
 }
 
 static void on_sample(int sig, siginfo_t *si, void *uc)
@@ -260,12 +288,19 @@ static uint64_t cpu_of(pid_t tid)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static const char *name_of(armed *t);
+
 /* Arms one thread: a perf event within the fd budget, else a timer. */
 static void arm(prof_sampler *s, armed *t)
 {
+    name_of(t); /* now: it may exit before its samples are drained */
     t->fd = -1;
     t->has_timer = false;
-    t->cpu_ns = cpu_of(t->tid);
+    /* A thread found by a rescan was born since the previous one: all
+     * its CPU time is the session's (1: weighed from its birth). */
+    t->cpu_ns = s->scanned ? 1 : cpu_of(t->tid);
+    if (s->choice.mode == PROF_SAMPLER_WINDOWED)
+        return; /* its events are opened window by window */
     if (s->choice.mode == PROF_SAMPLER_PERF && s->fds_used < s->fd_budget) {
         t->fd = open_event(t->tid, s->period_ns, s->choice.with_kernel);
         if (t->fd >= 0 && arm_event(t) == 0) {
@@ -288,6 +323,7 @@ static void disarm(prof_sampler *s, armed *t)
 {
     free(t->last);
     t->last = NULL;
+    t->nlast = t->next_last = 0;
     if (t->fd >= 0) {
         ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
         release_event(t);
@@ -395,6 +431,7 @@ static int rescan_locked(prof_sampler *s, pid_t *tids, size_t n)
             s->threads[kept++] = s->threads[i];
     }
     s->nthreads = kept;
+    s->scanned = true;
     qsort(s->threads, s->nthreads, sizeof *s->threads, cmp_armed);
     return 0;
 }
@@ -428,7 +465,7 @@ static void weigh_thread(prof_sampler *s, armed *t)
 /* Weighs every thread that has samples in [tail, end). */
 static void weigh_batch(prof_sampler *s, uint64_t end)
 {
-    for (uint64_t pos = s->tail; pos < end; pos++) {
+    for (uint64_t pos = atomic_load(&s->tail); pos < end; pos++) {
         armed *t = find_thread(s, s->ring[pos & (RING_SLOTS - 1)].tid);
         if (t != NULL)
             t->batch++;
@@ -453,18 +490,22 @@ static void weight_of(prof_sampler *s, const ring_slot *slot, int64_t *count, in
     t->batch--;
 }
 
-/* Keeps a copy of a thread's latest sample (no copy when out of memory:
+/* Keeps a copy of a thread's latest samples (none when out of memory:
  * its tail then goes uncounted). */
 static void keep_last(armed *t, const ring_slot *slot)
 {
     if (t->last == NULL)
-        t->last = malloc(sizeof *t->last);
-    if (t->last != NULL)
-        memcpy(t->last, slot, sizeof *slot);
+        t->last = malloc(TAIL_SAMPLES * sizeof *t->last);
+    if (t->last == NULL)
+        return;
+    memcpy(&t->last[t->next_last], slot, sizeof *slot);
+    t->next_last = (t->next_last + 1) % TAIL_SAMPLES;
+    t->nlast += t->nlast < TAIL_SAMPLES;
 }
 
-/* A thread's name (comm): read by the collector, not in the handler, at
- * most once a second, so a rename shows within a second. */
+/* A thread's name (comm): read by the collector, not in the handler, as
+ * it is armed and then at most once a second, so a rename shows within a
+ * second (a thread gone keeps the name last read). */
 static const char *name_of(armed *t)
 {
     if (t == NULL)
@@ -499,19 +540,35 @@ static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *na
         r->failed = true;
 }
 
-/* At the end of a reader's window, each thread's CPU time since it was
- * last weighed goes to its latest sample (in that reader's profile only:
- * the others' windows go on, and count it at the next drain). */
+/* Shares one thread's tail (cpu ns) among its latest samples, in r's
+ * profile. */
+static void add_tail(prof_sampler *s, prof_sampler_reader *r, armed *t, int64_t cpu)
+{
+    double periods = (double)cpu / (double)s->period_ns, carry = 0;
+    for (uint32_t k = 0; k < t->nlast; k++) {
+        double share = periods / t->nlast + carry;
+        int64_t count = (int64_t)(share + 0.5);
+        carry = share - (double)count;
+        add_to(r, &t->last[k], name_of(t), count, cpu / t->nlast);
+    }
+}
+
+/* Each thread's CPU time since it was last weighed goes to its latest
+ * samples: at the end of reader r's window, in r's profile only (the
+ * others' windows go on, and count it at the next drain); as a reader
+ * joins (r NULL), in every other reader's, and the thread counts as
+ * weighed, so the new reader's window starts clean. */
 static void add_tails(prof_sampler *s, prof_sampler_reader *r)
 {
     for (size_t i = 0; i < s->nthreads; i++) {
         armed *t = &s->threads[i];
-        uint64_t now = t->last != NULL ? cpu_of(t->tid) : 0;
+        uint64_t now = cpu_of(t->tid);
         if (now <= t->cpu_ns)
             continue;
-        int64_t cpu = (int64_t)(now - t->cpu_ns);
-        add_to(r, t->last, name_of(t), (int64_t)((double)cpu / (double)s->period_ns + 0.5),
-               cpu);
+        for (prof_sampler_reader *to = r ? r : s->readers; to != NULL; to = r ? NULL : to->next)
+            add_tail(s, to, t, (int64_t)(now - t->cpu_ns));
+        if (r == NULL)
+            t->cpu_ns = now;
     }
 }
 
@@ -534,15 +591,16 @@ static void deliver(prof_sampler *s, const ring_slot *slot)
 static void drain(prof_sampler *s)
 {
     pthread_mutex_lock(&s->lock);
-    uint64_t end = s->tail;
+    uint64_t tail = atomic_load(&s->tail), end = tail;
     while (atomic_load_explicit(&s->ring[end & (RING_SLOTS - 1)].seq, memory_order_acquire) ==
            end + 1)
         end++;
     weigh_batch(s, end);
-    for (; s->tail < end; s->tail++) {
-        ring_slot *slot = &s->ring[s->tail & (RING_SLOTS - 1)];
+    for (; tail < end; tail++) {
+        ring_slot *slot = &s->ring[tail & (RING_SLOTS - 1)];
         deliver(s, slot);
-        atomic_store_explicit(&slot->seq, s->tail + RING_SLOTS, memory_order_release);
+        atomic_store_explicit(&slot->seq, tail + RING_SLOTS, memory_order_release);
+        atomic_store(&s->tail, tail + 1);
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -554,17 +612,145 @@ static void sleep_ms(long ms)
         ;
 }
 
+/* Sleeps until CLOCK_MONOTONIC `until_ns` or stop, draining the ring
+ * whenever the handler says it passed RING_MARK. */
+static void wait_until(prof_sampler *s, int64_t until_ns)
+{
+    int64_t left;
+    while (!atomic_load(&s->quit) && (left = until_ns - pf_mono_ns()) > 0) {
+        struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
+        if (poll(&p, 1, (int)((left + 999999) / 1000000)) <= 0)
+            continue;
+        uint64_t n;
+        if (read(s->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+            continue;
+        atomic_store(&s->wake_sent, false);
+        drain(s);
+    }
+}
+
+/* The times thread tid was switched in (schedstat's third field), or 0. */
+static uint64_t switches_of(pid_t tid)
+{
+    char path[64];
+    unsigned long long cpu, wait, slices = 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu %llu", &cpu, &wait, &slices) != 3)
+            slices = 0;
+        fclose(f);
+    }
+    return slices;
+}
+
+/* windowed: whether thread t, which ran `cpu` ns since the last window,
+ * runs long enough between context switches (STEADY_MIN_RUN_NS on
+ * average) to keep an event open all along: at about 2 us a switch on a
+ * VM, that costs it 0.5 % of its CPU time at most. Its first window
+ * measures it. */
+static bool steady(armed *t, uint64_t cpu)
+{
+    uint64_t now = switches_of(t->tid);
+    bool first = t->switches == 0;
+    uint64_t switched = now - t->switches;
+    t->switches = now;
+    return !first && now > 0 && cpu >= STEADY_MIN_RUN_NS * switched;
+}
+
+/* windowed: opens an event on each thread that used CPU since the last
+ * window (every thread at the first), within the fd budget: for this
+ * window, at on_period_ns, or for good, at period_ns, on a thread that
+ * switches rarely (an event left open on a thread that switches often
+ * is closed). */
+static void window_open(prof_sampler *s)
+{
+    size_t windowed = 0, steadies = 0, failed = 0;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        armed *t = &s->threads[i];
+        uint64_t now = cpu_of(t->tid);
+        bool ran = t->window_cpu == 0 || now != t->window_cpu;
+        bool keep = ran ? steady(t, now - t->window_cpu) : t->steady;
+        t->window_cpu = now;
+        if (t->fd >= 0 && t->steady && !keep) {
+            ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
+            release_event(t);
+            s->fds_used--;
+        }
+        t->steady = keep;
+        if (t->fd >= 0 || (!ran && !keep) || s->fds_used >= s->fd_budget) {
+            steadies += t->fd >= 0;
+            continue;
+        }
+        t->fd = open_event(t->tid, keep ? s->period_ns : s->on_period_ns, s->choice.with_kernel);
+        if (t->fd >= 0 && arm_event(t) == 0) {
+            s->fds_used++;
+            keep ? steadies++ : windowed++;
+            continue;
+        }
+        if (t->fd >= 0)
+            release_event(t);
+        failed++; /* the thread exited meanwhile, most often */
+    }
+    atomic_store(&s->threads_perf, steadies);
+    atomic_store(&s->threads_windowed, windowed);
+    atomic_store(&s->unarmed, failed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* windowed: closes the events of the window (not the steady ones). */
+static void window_close(prof_sampler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].fd >= 0 && !s->threads[i].steady) {
+            ioctl(s->threads[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+            release_event(&s->threads[i]);
+            s->fds_used--;
+        }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A number in [0, n) from a xorshift of the collector's own. */
+static int64_t random_below(uint64_t *state, int64_t n)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return n > 0 ? (int64_t)(*state % (uint64_t)n) : 0;
+}
+
+/* windowed: in each cycle, one window at a random offset (no workload
+ * can lock to it); the samples of a window weigh every thread's CPU time
+ * since its previous weighing. */
+static void collect_windows(prof_sampler *s)
+{
+    uint64_t rnd = (uint64_t)pf_mono_ns() | 1;
+    while (!atomic_load(&s->quit)) {
+        int64_t start = pf_mono_ns();
+        int64_t at = start + random_below(&rnd, s->cycle_ns - s->window_ns);
+        wait_until(s, at);
+        rescan(s); /* out of memory: new threads wait for the next one */
+        window_open(s);
+        wait_until(s, at + s->window_ns);
+        window_close(s);
+        drain(s);
+        wait_until(s, start + s->cycle_ns);
+    }
+}
+
 static void *collect_main(void *arg)
 {
     prof_sampler *s = arg;
-    long since_scan = 0;
+    if (s->choice.mode == PROF_SAMPLER_WINDOWED) {
+        collect_windows(s);
+        return NULL;
+    }
     while (!atomic_load(&s->quit)) {
-        sleep_ms(PROF_SAMPLER_DRAIN_MS);
+        wait_until(s, pf_mono_ns() + PROF_SAMPLER_DRAIN_MS * 1000000LL);
         drain(s);
-        if ((since_scan += PROF_SAMPLER_DRAIN_MS) >= PROF_SAMPLER_RESCAN_MS) {
-            since_scan = 0;
-            rescan(s); /* out of memory: new threads wait for the next one */
-        }
+        rescan(s); /* out of memory: new threads wait for the next one */
     }
     return NULL;
 }
@@ -582,6 +768,7 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
     s->period_ns = 1000000000LL / hz;
     s->token = atomic_fetch_add(&G.next_token, 1) + 1;
     s->ring = calloc(RING_SLOTS, sizeof *s->ring);
+    s->wake_fd = -1;
     if (s->ring == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
         free(s->ring);
         prof_stackmap_free(&s->maps[0]);
@@ -592,7 +779,14 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
         atomic_init(&s->ring[i].seq, i);
     atomic_init(&s->map, &s->maps[0]);
     pthread_mutex_init(&s->lock, NULL);
-    s->fd_budget = choice->mode == PROF_SAMPLER_PERF ? fd_budget() : 0;
+    s->fd_budget = prof_sampler_mode_is_perf(choice->mode) ? fd_budget() : 0;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (choice->mode == PROF_SAMPLER_WINDOWED) {
+        int share = prof_sampler_window_share(hz);
+        s->cycle_ns = PROF_SAMPLER_CYCLE_MS * 1000000LL;
+        s->window_ns = s->cycle_ns / share;
+        s->on_period_ns = s->period_ns / share;
+    }
     return s;
 }
 
@@ -611,6 +805,8 @@ static void session_free(prof_sampler *s)
         free(r);
     }
     pthread_mutex_destroy(&s->lock);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
     free(s);
 }
 
@@ -632,7 +828,8 @@ prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char
         snprintf(err, errlen, "a CPU sampling session is already running");
         return NULL;
     }
-    if (rescan(s) != 0 || s->threads_perf + s->threads_timer == 0) {
+    if (s->wake_fd < 0 || rescan(s) != 0 ||
+        (choice->mode != PROF_SAMPLER_WINDOWED && s->threads_perf + s->threads_timer == 0)) {
         snprintf(err, errlen, "could not arm any thread for CPU sampling (%s)",
                  s->nthreads ? "every perf_event_open and timer_create failed"
                              : "cannot list /proc/self/task");
@@ -656,6 +853,7 @@ prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char
 void prof_sampler_stop(prof_sampler *s)
 {
     atomic_store(&s->quit, true);
+    wake(s);
     pthread_join(s->collector, NULL);
     for (size_t i = 0; i < s->nthreads; i++)
         disarm(s, &s->threads[i]);
@@ -684,7 +882,9 @@ prof_sampler_reader *prof_sampler_join(prof_sampler *s)
         return NULL;
     }
     pf_profile_set_period(r->profile, "cpu", "nanoseconds", s->period_ns);
+    drain(s); /* what was sampled before belongs to the readers already there */
     pthread_mutex_lock(&s->lock);
+    add_tails(s, NULL);
     r->lost0 = atomic_load(&s->lost);
     r->handler_ns0 = atomic_load(&s->handler_ns);
     r->handled0 = atomic_load(&s->signals);
@@ -715,6 +915,7 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
         .handled = handled,
         .threads_perf = atomic_load(&s->threads_perf),
         .threads_timer = atomic_load(&s->threads_timer),
+        .threads_windowed = atomic_load(&s->threads_windowed),
         .threads_unarmed = atomic_load(&s->unarmed),
     };
     pthread_mutex_unlock(&s->lock);
@@ -780,10 +981,10 @@ int prof_sampler_resolve(prof_sampler_mode want, prof_sampler_choice *out, char 
     char why[256] = "no free realtime signal for the sampler";
     if (G.sig != 0 && want != PROF_SAMPLER_THREAD_TIMER) {
         if (probe_perf(&out->with_kernel, why, sizeof why) == 0) {
-            out->mode = PROF_SAMPLER_PERF;
+            out->mode = want == PROF_SAMPLER_PERF ? want : PROF_SAMPLER_WINDOWED;
             return 0;
         }
-        if (want == PROF_SAMPLER_PERF)
+        if (prof_sampler_mode_is_perf(want))
             goto refuse;
     }
     if (G.sig != 0) {
@@ -819,6 +1020,17 @@ void prof_sampler_fini(void)
         return;
     prof_rtsig_release(G.sig, &G.old, &G.inflight, 0);
     G.sig = 0;
+}
+
+int prof_sampler_window_share(int hz)
+{
+    int share = hz > 0 && WINDOW_SHARE * hz > WINDOW_MAX_HZ ? WINDOW_MAX_HZ / hz : WINDOW_SHARE;
+    return share > 1 ? share : 1;
+}
+
+bool prof_sampler_mode_is_perf(prof_sampler_mode mode)
+{
+    return mode == PROF_SAMPLER_PERF || mode == PROF_SAMPLER_WINDOWED;
 }
 
 int prof_sampler_signal(void)

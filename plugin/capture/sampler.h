@@ -4,7 +4,23 @@
  * bursts between sleeps is sampled as faithfully as a busy loop.
  *
  * Mechanisms, best first (profiler.cpu_sampler):
- * - perf: one perf_event per thread, software task-clock, sample_period
+ * - windowed (what auto picks where perf events can be had): the perf
+ *   events below, opened on each thread that used CPU since the last
+ *   window for 1/64 of every PROF_SAMPLER_CYCLE_MS (at a random moment of
+ *   it) at 64 times the rate asked (at most 8000 Hz: at 1000 Hz, an
+ *   eighth of the time at 8000), and closed after. An always-on
+ *   sampling event costs its thread about 2 us at every context switch
+ *   on this kind of VM (an hrtimer cancelled and re-armed:
+ *   bench/pingpong); windows pay that 1/64 of the time, with perf's
+ *   placement of samples intact. Each window's samples weigh their
+ *   threads' CPU time since their previous weighing (see Weights), so a
+ *   thread's total stays what its CPU clock says. A thread that runs 0.5
+ *   ms of CPU or more per context switch on average (its CPU clock and
+ *   /proc/self/task/T/schedstat at each window: a CPU-bound one) keeps
+ *   its event open at the rate asked, as perf does: its switches cost it
+ *   0.5 % of its CPU at most, and its samples are spread over all its
+ *   time.
+ * - perf: one perf_event per thread, always on, software task-clock, sample_period
  *   1e9/hz ns, overflow delivered as a realtime signal to that thread
  *   (O_ASYNC, F_SETSIG, F_SETOWN_EX with F_OWNER_TID), re-armed by the
  *   handler with PERF_EVENT_IOC_REFRESH. Perf's clock is an hrtimer: it
@@ -19,8 +35,8 @@
  *   it; not this module).
  *
  * Threads: those in /proc/self/task at start, then a rescan every
- * PROF_SAMPLER_RESCAN_MS opens events for new threads and releases those
- * of threads that exited. File descriptors: perf takes one per thread; it
+ * PROF_SAMPLER_DRAIN_MS (windowed: before each window) arms new threads
+ * and releases those of threads that exited. File descriptors: perf takes one per thread; it
  * never takes the last quarter of RLIMIT_NOFILE (at least 64 fds are left
  * to the host). Threads beyond that budget get a thread timer instead,
  * and the profile says how many.
@@ -33,7 +49,10 @@
  * the process's mappings (procself.h), into a lock-free ring; a collector
  * thread drains it every PROF_SAMPLER_DRAIN_MS into a pf_profile with
  * labels thread (the name, read at most once a second) and thread_id
- * (numeric). A full ring drops the sample and counts it.
+ * (numeric). A full ring drops the sample and counts it. The collector
+ * sleeps until there is work: every PROF_SAMPLER_DRAIN_MS (windowed: a
+ * window's start and end), or when the handler finds the ring past half
+ * full (it writes an eventfd), or a reader leaves (it drains itself).
  *
  * Weights: the signals say where a thread is; its CPU clock (the kernel's
  * account, what /proc shows), read by the collector at each drain, says
@@ -65,8 +84,8 @@
 #include <stdint.h>
 
 #define PROF_SAMPLER_MAX_DEPTH 128
-#define PROF_SAMPLER_RESCAN_MS 50 /* new threads are sampled within this */
-#define PROF_SAMPLER_DRAIN_MS 10
+#define PROF_SAMPLER_DRAIN_MS 1000 /* and rescan: new threads are sampled within this */
+#define PROF_SAMPLER_CYCLE_MS 500 /* windowed: one window in each */
 
 /* What a mode resolved to on this process. */
 typedef struct prof_sampler_choice {
@@ -90,6 +109,11 @@ void prof_sampler_fini(void);
 /* The signal in use (0 before init). */
 int prof_sampler_signal(void);
 
+/* Whether mode samples with perf events (perf, windowed). */
+bool prof_sampler_mode_is_perf(prof_sampler_mode mode);
+/* windowed at hz: perf is on 1/this of the time, at this times hz. */
+int prof_sampler_window_share(int hz);
+
 typedef struct prof_sampler prof_sampler;
 typedef struct prof_sampler_reader prof_sampler_reader;
 
@@ -99,7 +123,7 @@ typedef struct prof_sampler_totals {
 } prof_sampler_totals;
 void prof_sampler_totals_get(prof_sampler_totals *out);
 
-/* Starts sampling every thread with choice->mode (PERF or THREAD_TIMER)
+/* Starts sampling every thread with choice->mode (not GPERFTOOLS)
  * at hz. NULL with err (another session runs, no memory, the signal is
  * not installed, or no thread could be armed). */
 prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char *err,
@@ -122,7 +146,8 @@ typedef struct prof_sampler_result {
     uint64_t lost;            /* dropped in the window: the ring was full */
     uint64_t handler_ns;      /* time spent in the handler in the window, */
     uint64_t handled;         /* over this many signals (every thread) */
-    size_t threads_perf;      /* threads sampled with perf events */
+    size_t threads_perf;      /* threads sampled with perf events (windowed: all along) */
+    size_t threads_windowed;  /* windowed: threads sampled in the latest window only */
     size_t threads_timer;     /* with thread timers */
     size_t threads_unarmed;   /* that could not be armed at all */
 } prof_sampler_result;

@@ -15,9 +15,9 @@ const tk_config_key prof_config_keys[] = {
     {"cpu_hz", TK_CONFIG_INT, "100", 1, PROF_MAX_CPU_HZ,
      "CPU sampling rate asked of the kernel (the rate achieved is reported)"},
     {"cpu_sampler", TK_CONFIG_STRING, "auto", 0, 0,
-     "CPU sampler: auto, perf, thread_timer or gperftools (README: CPU sampling)"},
+     "CPU sampler: auto, windowed, perf, thread_timer or gperftools (README: CPU sampling)"},
     {"max_cpu_readers", TK_CONFIG_INT, "4", 1, 64,
-     "CPU profiles served at once from one sample stream (perf, thread_timer)"},
+     "CPU profiles served at once from one sample stream (not gperftools)"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
     {"mutex_fraction", TK_CONFIG_INT, "0", 0, 1000000000,
@@ -116,8 +116,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
     }
     const tk_config_value *sampler = api->config_get(cfg, "cpu_sampler");
     if (prof_sampler_mode_parse(sampler->s, &out->cpu_sampler) != 0) {
-        snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, perf, "
-                 "thread_timer or gperftools", sampler->s, sampler->origin);
+        snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, windowed, "
+                 "perf, thread_timer or gperftools", sampler->s, sampler->origin);
         return -1;
     }
     return read_token(api, cfg, out, err, errlen);
@@ -192,7 +192,8 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
 
 /* ---- profiler.cpu_sampler ---- */
 
-static const char *const mode_names[] = {"auto", "perf", "thread_timer", "gperftools"};
+static const char *const mode_names[] = {"auto", "perf", "thread_timer", "gperftools",
+                                         "windowed"};
 
 const char *prof_sampler_mode_name(prof_sampler_mode mode)
 {

@@ -23,13 +23,14 @@
 
 /* profiler.cpu_sampler (see capture/sampler.h). */
 typedef enum prof_sampler_mode {
-    PROF_SAMPLER_AUTO,         /* the best that can be had: perf, thread_timer, gperftools */
+    PROF_SAMPLER_AUTO,         /* the best that can be had: windowed, thread_timer, gperftools */
     PROF_SAMPLER_PERF,
     PROF_SAMPLER_THREAD_TIMER,
     PROF_SAMPLER_GPERFTOOLS,
+    PROF_SAMPLER_WINDOWED,     /* perf events in short windows (issue 24) */
 } prof_sampler_mode;
 
-/* "auto", "perf", "thread_timer", "gperftools". */
+/* "auto", "perf", "thread_timer", "gperftools", "windowed". */
 const char *prof_sampler_mode_name(prof_sampler_mode mode);
 /* 0, or -1 for a name that is none of those. */
 int prof_sampler_mode_parse(const char *name, prof_sampler_mode *out);

@@ -68,14 +68,22 @@ bool prof_conn_gone(int fd)
 prof_wait_end prof_conn_wait(struct prof_request *req, double seconds)
 {
     int fd = prof_conn_fd(req->info, prof_http_backend_port(req->http)); /* the front's end */
-    double end = pf_mono_s() + seconds;
-    while (pf_mono_s() < end) {
+    double end = pf_mono_s() + seconds, left;
+    while ((left = end - pf_mono_s()) > 0) {
         if (prof_http_stopping(req->http))
             return PROF_WAIT_STOPPING;
         if (prof_conn_gone(fd))
             return PROF_WAIT_CLIENT_GONE;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        /* Asleep until the connection errs or hangs up (POLLERR, POLLHUP:
+         * always reported, with no event asked; the front resets its end
+         * when its client goes), the server stops, or the time is up. */
+        struct pollfd p[2] = {{.fd = prof_http_stop_fd(req->http), .events = POLLIN},
+                              {.fd = fd, .events = 0}};
+        int ms = p[0].fd < 0 && left > 0.02 ? 20 : (int)(left * 1000) + 1; /* no stop_fd */
+        if (poll(p, 2, ms) > 0 && p[1].revents != 0 && !prof_conn_gone(fd)) {
+            struct timespec ts = {0, 20 * 1000 * 1000}; /* a state that is not an end: */
+            nanosleep(&ts, NULL);                      /* look again, without spinning */
+        }
     }
     return PROF_WAIT_DONE;
 }

@@ -35,8 +35,9 @@ typedef enum prof_wait_end {
     PROF_WAIT_CLIENT_GONE, /* nobody is waiting for the answer any more */
 } prof_wait_end;
 
-/* Waits `seconds` for a timed profile, looking every 20 ms at the server
- * and at the client. */
+/* Waits `seconds` for a timed profile, asleep in poll(2) until the time
+ * is up, the server stops (prof_http_stop_fd) or the client's connection
+ * errs or hangs up: no periodic wake-up. */
 prof_wait_end prof_conn_wait(struct prof_request *req, double seconds);
 
 #endif

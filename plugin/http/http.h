@@ -59,6 +59,9 @@ int prof_http_backend_port(const prof_http *http);
 const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
 /* True once a stop began: long handlers poll it and end early. */
 bool prof_http_stopping(const prof_http *http);
+/* An fd that turns readable (POLLIN) once a stop began, for handlers
+ * that wait in poll(2); -1 when none could be made. Owned by http. */
+int prof_http_stop_fd(const prof_http *http);
 /* Ends in-flight requests, closes the port, frees. NULL is fine. */
 void prof_http_stop(prof_http *http);
 

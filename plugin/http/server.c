@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ struct prof_http {
     int backend_port;
     char secret[PROF_FRONT_SECRET_LEN + 1]; /* the front's, in its peer header */
     _Atomic bool stopping;
+    int stop_fd; /* an eventfd, readable once a stop began (-1: none) */
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
     _Atomic int inflight; /* handlers running */
     pthread_mutex_t live_lock; /* guards `live` */
@@ -338,6 +340,7 @@ prof_http *prof_http_start(const prof_http_config *cfg, char *err, size_t errlen
         free(h);
         return NULL;
     }
+    h->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* -1: waits time out instead */
     if (start_civetweb(h, err, errlen) != 0 || start_front(h, err, errlen) != 0) {
         prof_http_stop(h);
         return NULL;
@@ -371,6 +374,11 @@ const prof_endpoint *prof_http_endpoints(const prof_http *h, size_t *count)
 bool prof_http_stopping(const prof_http *h)
 {
     return atomic_load(&h->stopping);
+}
+
+int prof_http_stop_fd(const prof_http *h)
+{
+    return h->stop_fd;
 }
 
 /* Gives running handlers up to STOP_GRACE_MS to see `stopping` and answer:
@@ -497,6 +505,9 @@ void prof_http_stop(prof_http *h)
     if (h == NULL)
         return;
     atomic_store(&h->stopping, true);
+    uint64_t one = 1;
+    if (h->stop_fd >= 0 && write(h->stop_fd, &one, sizeof one) < 0)
+        prof_log(h->cfg.ph, TK_LOG_DEBUG, "cannot wake the waiting handlers: %m");
     if (h->mg != NULL) {
         drain(h);
         prof_front_stop(h->front); /* after drain: it carries the last answers */
@@ -512,5 +523,7 @@ void prof_http_stop(prof_http *h)
                      "at stop", orphans);
     }
     pthread_mutex_destroy(&h->live_lock);
+    if (h->stop_fd >= 0)
+        close(h->stop_fd);
     free(h);
 }

@@ -72,7 +72,7 @@ start_fails "max_cpu_readers 0 in env" "$TK_TMP/yaml.yaml" \
     'profiler.max_cpu_readers = "0" (env TAKHIN_PROFILER_MAX_CPU_READERS): expected an integer from 1 to 64' \
     TAKHIN_PROFILER_MAX_CPU_READERS=0
 start_fails "cpu_sampler unknown in env" "$TK_TMP/yaml.yaml" \
-    'profiler.cpu_sampler = "itimer" (env TAKHIN_PROFILER_CPU_SAMPLER): expected auto, perf, thread_timer or gperftools' \
+    'profiler.cpu_sampler = "itimer" (env TAKHIN_PROFILER_CPU_SAMPLER): expected auto, windowed, perf, thread_timer or gperftools' \
     TAKHIN_PROFILER_CPU_SAMPLER=itimer
 write_config "$TK_TMP/maybe.yaml"
 sed -i 's/enabled: true/enabled: maybe/' "$TK_TMP/maybe.yaml"

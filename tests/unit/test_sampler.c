@@ -263,15 +263,16 @@ static void test_late_thread_is_sampled(void **state)
     (void)state;
     prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
     one_reader o = begin(&c, 1000);
-    worker w = {.name = "late-worker", .cpu = 0.6};
+    /* Twice the windowed sampler's cycle: a window falls in its life. */
+    worker w = {.name = "late-worker", .cpu = 2.0 * PROF_SAMPLER_CYCLE_MS / 1000};
     run_worker(&w); /* created after the first scan */
     prof_sampler_result r;
     assert_int_equal(end(o, &r), 0);
     bool has_tid;
     int64_t n = samples_of(r.profile, "late-worker", &has_tid);
     pf_profile_free(r.profile);
-    /* It runs unsampled until the next rescan (PROF_SAMPLER_RESCAN_MS, or
-     * later when the machine is busy): half its CPU time at least. */
+    /* It runs unsampled until the next rescan (PROF_SAMPLER_DRAIN_MS, or a
+     * window), then its CPU time since its birth counts: half at least. */
     print_message("late thread: %lld samples over %.3f s of CPU at 1000 Hz\n", (long long)n,
                   w.used);
     assert_true(has_tid);
@@ -300,12 +301,15 @@ static void test_exited_thread_releases_fd(void **state)
     atomic_store(&idle_quit, false);
     assert_int_equal(pthread_create(&t, NULL, idle_main, NULL), 0);
     one_reader o = begin(&c, 100);
-    usleep(3 * PROF_SAMPLER_RESCAN_MS * 1000); /* the collector's own thread is armed too */
+    usleep(2 * PROF_SAMPLER_DRAIN_MS * 1000); /* the collector's own thread is armed too */
     size_t with = prof_fds_count();
     atomic_store(&idle_quit, true);
     pthread_join(t, NULL);
-    usleep(3 * PROF_SAMPLER_RESCAN_MS * 1000);
-    size_t after = prof_fds_count();
+    size_t after = with;
+    for (int waited = 0; after != with - 1 && waited < 10000; waited += 50) {
+        usleep(50 * 1000); /* the next rescan: PROF_SAMPLER_DRAIN_MS */
+        after = prof_fds_count();
+    }
     prof_sampler_result r;
     assert_int_equal(end(o, &r), 0);
     pf_profile_free(r.profile);
@@ -347,7 +351,9 @@ static void test_fd_budget_falls_back_to_timers(void **state)
 static void test_two_readers_two_windows(void **state)
 {
     (void)state;
-    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
+    /* perf: the windowed sampler places samples only in its windows, a
+     * fraction of each second, and these windows are shorter. */
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_PERF);
     worker a = {.name = "first-window", .cpu = 0.2}, b = {.name = "both-windows", .cpu = 0.2};
     start_worker(&a);
     start_worker(&b);
