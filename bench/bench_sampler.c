@@ -29,6 +29,7 @@
  * Usage: bench_sampler [seconds per run (default 2)] [pairs (default 9)]
  *                      [sections, e.g. 1,1b (default all)]
  */
+#include "bench_args.h"
 #include "capture/sampler.h"
 #include "pf_decoded.h"
 
@@ -445,16 +446,6 @@ static void many_threads(int n)
     free(t);
 }
 
-/* Whether `name` is one of the comma-separated `list`. */
-static bool listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2;
@@ -469,15 +460,15 @@ int main(int argc, char **argv)
     printf("perf sampler: %s\n\n", c.mode == PROF_SAMPLER_PERF
            ? (c.with_kernel ? "user and kernel time" : "user time only") : err);
     const char *only = argc > 3 ? argv[3] : "1,1b,2,3,4";
-    if (listed(only, "1"))
+    if (bench_listed(only, "1"))
         accuracy(secs);
-    if (listed(only, "1b"))
+    if (bench_listed(only, "1b"))
         accuracy_split(secs);
-    if (listed(only, "2"))
+    if (bench_listed(only, "2"))
         overhead(pairs);
-    if (listed(only, "3"))
+    if (bench_listed(only, "3"))
         switch_cost(secs);
-    if (listed(only, "4"))
+    if (bench_listed(only, "4"))
         many_threads(1000);
     prof_sampler_fini();
     return 0;

@@ -29,6 +29,7 @@ pairs_of() {
     local name=$1 on=$2 off=$3 i p q r=()
     for i in $(seq "$pairs"); do
         if [ $((i % 2)) -eq 1 ]; then p=$($off); q=$($on); else q=$($on); p=$($off); fi
+        kill -0 "$B_PID" 2>/dev/null || { echo "takhind died:"; tail -5 "$B_TMP/log"; exit 1; }
         r+=("$(ratio "$q" "$p")")
         echo "$name pair $i: off $p on $q ticks/1000 records: $(ratio "$q" "$p")"
     done

@@ -8,16 +8,20 @@
  * each figure is the median of the rounds with their min-max.
  *
  * Modes: none; the plugin's samplers as a profile runs them (perf,
- * thread_timer, windowed: plugin/capture/sampler.c at 100 Hz); and the raw
- * candidates: a counting-only task-clock event per thread, and one
- * task-clock event with inherit + inherit_thread + sigtrap +
- * remove_on_exec opened on the parent before the threads start (the
- * kernel swaps cloned contexts between them instead of scheduling every
- * event out and in).
+ * thread_timer, windowed: plugin/capture/sampler.c at 100 Hz); and raw
+ * candidates on both threads: a counting-only task-clock event
+ * (counting), a sampling one opened disabled (disabled), one opened and
+ * closed before the chunk (closed: what a thread keeps after a window),
+ * and one task-clock event with inherit + inherit_thread + sigtrap +
+ * remove_on_exec opened on the parent before the threads start
+ * (inherit: the kernel swaps cloned contexts between them instead of
+ * scheduling every event out and in; it covers only threads created
+ * after it is opened, and ends when its fd is closed).
  *
  * Usage: pingpong [round trips per chunk (default 50000)] [rounds (default 7)]
  *                 [modes, comma-separated (default all)]
  */
+#include "bench_args.h"
 #include "capture/sampler.h"
 
 #include <linux/futex.h>
@@ -126,16 +130,6 @@ enum { NONE, PERF, TIMER, WINDOWED, COUNTING, DISABLED, CLOSED, INHERIT, NMODES 
 static const char *names[NMODES] = {"none", "perf", "thread_timer", "windowed", "counting",
                                      "disabled", "closed", "inherit"};
 
-/* Whether `name` is one of the comma-separated `list`. */
-static bool listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
 /* One chunk in `mode`: microseconds of CPU per round trip. */
 static double chunk(int mode)
 {
@@ -212,7 +206,7 @@ int main(int argc, char **argv)
     sigaction(SIGTRAP, &sa, NULL);
     bool on[NMODES];
     for (int m = 0; m < NMODES; m++)
-        on[m] = m == NONE || want == NULL || listed(want, names[m]);
+        on[m] = m == NONE || want == NULL || bench_listed(want, names[m]);
     static double us[NMODES][MAX_ROUNDS];
     chunk(NONE); /* warm-up */
     for (int r = 0; r < rounds; r++)

@@ -11,6 +11,7 @@
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -267,13 +268,25 @@ static int open_timer(pid_t tid, int sig, int token, int64_t period_ns, timer_t 
     return 0;
 }
 
-/* Closes an event; a late signal of it is then not recognized. */
+/* Waits until no handler runs: one that loaded an event's buffer from
+ * G.owned before it was cleared is done with it then. */
+static void handlers_quiesce(void)
+{
+    while (atomic_load(&G.inflight) > 0)
+        sched_yield();
+}
+
+/* Closes an event; a late signal of it is then not recognized. Its
+ * thread may be running the handler on it (a window closing under a
+ * live thread): the buffer is unmapped only once no handler runs. */
 static void release_event(armed *t)
 {
     if (t->fd < FD_TABLE)
         atomic_store(&G.owned[t->fd], NULL);
-    if (t->ring != NULL)
+    if (t->ring != NULL) {
+        handlers_quiesce();
         munmap(t->ring, RING_BYTES);
+    }
     close(t->fd);
     t->fd = -1;
     t->ring = NULL;
