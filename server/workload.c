@@ -1,6 +1,8 @@
 /* The reference server's workload: see workload.h. */
 #include "workload.h"
 
+#include "crc32c.h"
+
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
 
@@ -133,29 +135,6 @@ static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len
     e->raw_len = (uint32_t)len;
     e->len = (uint32_t)bound;
     return e;
-}
-
-/* CRC-32C (Castagnoli), as Kafka record batches carry it; bytewise. */
-static uint32_t crc32c_table[256];
-static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
-
-static void crc32c_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;
-        crc32c_table[i] = c;
-    }
-}
-
-static uint32_t crc32c(const unsigned char *p, size_t len)
-{
-    pthread_once(&crc32c_once, crc32c_init);
-    uint32_t crc = ~0u;
-    while (len--)
-        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
 }
 
 /* Stores an entry at the head of a partition, checking its CRC-32C as a
