@@ -67,7 +67,8 @@ TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
-all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
+all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler \
+     $(BUILD)/takhin-kload
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
 $(BUILD)/obj/%.o: %.c
@@ -98,6 +99,10 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 
 $(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The Kafka load generator (tools/kload): librdkafka, Debian's librdkafka-dev.
+$(BUILD)/takhin-kload: $(call obj,tools/kload/kload.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs rdkafka) $(PTHREAD)
 
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
