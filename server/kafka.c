@@ -172,7 +172,7 @@ static void submit(kafka *k, kjob *j)
 {
     tkh_mutex_lock(&k->qlock);
     queue_push(&k->work, j);
-    tkh_cond_broadcast(&k->qcond);
+    tkh_cond_signal(&k->qcond);
     tkh_mutex_unlock(&k->qlock);
 }
 
@@ -717,17 +717,24 @@ void kafka_changed_keys(const kafka *k, const tkh_config *cfg, char *buf, size_t
 {
     ksettings n = read_settings(cfg);
     const ksettings *o = &k->set;
-    snprintf(buf, len, "%s%s%s%s%s%s%s",
-             n.enabled != o->enabled ? "kafka.enabled " : "",
-             strcmp(n.listen, o->listen) != 0 ? "kafka.listen " : "",
-             n.default_partitions != o->default_partitions ? "kafka.default_partitions " : "",
-             n.max_request_bytes != o->max_request_bytes ? "kafka.max_request_bytes " : "",
-             n.io_threads != o->io_threads ? "kafka.io_threads " : "",
-             n.retain_bytes != o->retain_bytes ? "kafka.retain_bytes " : "",
-             n.max_topics != o->max_topics ? "kafka.max_topics " : "");
-    size_t l = strlen(buf);
-    if (l > 0)
-        buf[l - 1] = '\0';
+    const struct {
+        bool changed;
+        const char *key;
+    } keys[] = {
+        {n.enabled != o->enabled, "kafka.enabled"},
+        {strcmp(n.listen, o->listen) != 0, "kafka.listen"},
+        {n.default_partitions != o->default_partitions, "kafka.default_partitions"},
+        {n.max_request_bytes != o->max_request_bytes, "kafka.max_request_bytes"},
+        {n.io_threads != o->io_threads, "kafka.io_threads"},
+        {n.retain_bytes != o->retain_bytes, "kafka.retain_bytes"},
+        {n.max_topics != o->max_topics, "kafka.max_topics"},
+    };
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && used < len; i++)
+        if (keys[i].changed)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                                     keys[i].key);
 }
 
 static size_t put_counters(char *buf, size_t len, const char *const *names, int n,
