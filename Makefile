@@ -112,13 +112,18 @@ $(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
 
 # Unit tests that drive HTTP handlers on a fake civetweb connection
 # (tests/unit/fake_conn.h): its mg_* functions, linked into the test
 # executable, take precedence over libcivetweb's.
 FAKE_CONN_TESTS := test_handlers
 $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_conn.o
+
+# takhind's Kafka requests, tested without sockets: the server's modules
+# that have no main.
+$(BUILD)/tests/test_kafka_api: $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c \
+                                          server/crc32c.c)
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c

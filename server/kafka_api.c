@@ -311,7 +311,7 @@ typedef struct batch_info {
 
 /* Checks the batch at the start of p (whose length is `avail`): header,
  * CRC-32C, compression, records. The Kafka error code, or 0 with *b. */
-static KAFKA_FRAME int16_t batch_validate(kreq *q, const unsigned char *p, size_t avail,
+static KAFKA_FRAME int16_t batch_validate(kprob *prob, const unsigned char *p, size_t avail,
                                           batch_info *b, kw *scratch)
 {
     if (avail < BATCH_HEADER)
@@ -323,7 +323,7 @@ static KAFKA_FRAME int16_t batch_validate(kreq *q, const unsigned char *p, size_
     if (p[16] != 2)
         return ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
     if (crc32c(p + 21, b->len - 21) != kw_load_be32(p + 17)) {
-        q->prob = KPROB_BAD_CRC;
+        *prob = KPROB_BAD_CRC;
         return ERR_CORRUPT_MESSAGE;
     }
     int codec = p[22] & 7; /* attributes, low byte */
@@ -354,13 +354,14 @@ static KAFKA_FRAME int16_t produce_partition(klog *log, kreq *q, klog_topic *t, 
     size_t off = 0;
     while (off < (size_t)records.len) {
         batch_info b;
-        int16_t err = batch_validate(q, records.p + off, (size_t)records.len - off, &b, scratch);
+        kprob prob = KPROB_BAD_BATCH;
+        int16_t err = batch_validate(&prob, records.p + off, (size_t)records.len - off, &b,
+                                     scratch);
         if (err != ERR_NONE) {
-            if (q->prob == KPROB_NONE)
-                q->prob = KPROB_BAD_BATCH;
-            snprintf(q->why, sizeof q->why, "produce to %s-%d: %s at byte %zu of the records",
-                     klog_topic_name(t), part, q->prob == KPROB_BAD_CRC ? "CRC-32C mismatch"
-                     : "invalid record batch", off);
+            q->prob = prob;
+            snprintf(q->why, sizeof q->why, "produce to %s-%d: %s at byte %zu of the records "
+                     "(error %d)", klog_topic_name(t), part, prob == KPROB_BAD_CRC
+                     ? "CRC-32C mismatch" : "invalid record batch", off, err);
             return err;
         }
         off += b.len;
