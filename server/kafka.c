@@ -46,6 +46,9 @@ typedef struct ksettings {
 
 typedef struct kconn kconn;
 
+/* A connection's buffers above this size are freed once empty. */
+#define KAFKA_KEEP_BUFFER (256 * 1024)
+
 /* One request on its way through the threads; owned by whichever queue
  * or thread holds it. */
 typedef struct kjob {
@@ -73,7 +76,7 @@ struct kconn {
     size_t in_len, in_cap;
     kw out;
     size_t out_off;
-    bool busy, gone, logged;
+    bool busy, gone, freed, logged;
     uint32_t events;
 };
 
@@ -99,6 +102,7 @@ struct kafka {
     _Atomic int nparked;
     _Atomic bool appended;
     kconn *conns;    /* loop only */
+    kconn *dead;     /* closed and unlinked, freed after the loop's round */
     int64_t accept_paused_until;
     _Atomic uint64_t accepted, open, bytes_in, bytes_out;
     _Atomic uint64_t requests[KAFKA_API_KEYS], problems[KPROB_COUNT];
@@ -250,8 +254,23 @@ static void conn_free(kafka *k, kconn *c)
         c->next->prev = c->prev;
     free(c->in);
     free(c->out.p);
-    free(c);
+    c->in = NULL;
+    c->out.p = NULL;
+    c->freed = true;
+    /* Freed at the end of the loop's round: an event of this round may
+     * still name it (it is `gone`, so nothing else happens to it). */
+    c->next = k->dead;
+    k->dead = c;
     atomic_fetch_sub(&k->open, 1);
+}
+
+static void free_dead(kafka *k)
+{
+    while (k->dead != NULL) {
+        kconn *c = k->dead;
+        k->dead = c->next;
+        free(c);
+    }
 }
 
 /* Closes the socket; the connection is freed now, or when its request
@@ -263,7 +282,7 @@ static void conn_close(kafka *k, kconn *c)
         c->fd = -1;
     }
     c->gone = true;
-    if (!c->busy)
+    if (!c->busy && !c->freed)
         conn_free(k, c);
 }
 
@@ -312,6 +331,11 @@ static void dispatch(kafka *k, kconn *c)
     memcpy(frame, c->in + 4, n);
     c->in_len -= 4 + n;
     memmove(c->in, c->in + 4 + n, c->in_len);
+    if (c->in_len == 0 && c->in_cap > KAFKA_KEEP_BUFFER) {
+        free(c->in); /* an idle connection keeps no large buffer */
+        c->in = NULL;
+        c->in_cap = 0;
+    }
     j->c = c;
     j->frame = frame;
     j->len = n;
@@ -348,8 +372,13 @@ static void conn_write(kafka *k, kconn *c)
         c->out_off += (size_t)w;
         atomic_fetch_add(&k->bytes_out, (uint64_t)w);
     }
-    if (c->out.len == c->out_off)
+    if (c->out.len == c->out_off) {
         c->out.len = c->out_off = 0;
+        if (c->out.cap > KAFKA_KEEP_BUFFER) {
+            free(c->out.p);
+            c->out = (kw){0};
+        }
+    }
     advance(k, c);
 }
 
@@ -583,14 +612,25 @@ static void *loop_main(void *arg)
                 drain_done(k);
             } else {
                 kconn *c = tag;
+                if (c->gone)
+                    continue;
+                if ((ev[i].events & (EPOLLHUP | EPOLLERR)) && c->busy) {
+                    conn_close(k, c); /* no answer can reach the peer any more */
+                    continue;
+                }
+                if (ev[i].events & (EPOLLHUP | EPOLLERR)) {
+                    conn_read(k, c); /* what is left, then the end: closes it */
+                    continue;
+                }
                 if (!c->gone && (ev[i].events & EPOLLOUT))
                     conn_write(k, c);
-                if (!c->gone && (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                if (!c->gone && (ev[i].events & EPOLLIN))
                     conn_read(k, c);
             }
         }
         requeue_parked(k);
         resume_accept(k);
+        free_dead(k);
     }
     return NULL;
 }
@@ -797,6 +837,7 @@ void kafka_stop(kafka *k)
         k->conns->busy = false;
         conn_close(k, k->conns);
     }
+    free_dead(k);
     if (k->lfd >= 0)
         close(k->lfd);
     if (k->epfd >= 0)
