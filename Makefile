@@ -134,8 +134,8 @@ $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_
 
 # takhind's Kafka requests, tested without sockets: the server's modules
 # that have no main.
-$(BUILD)/tests/test_kafka_api: $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c \
-                                          server/crc32c.c)
+KAFKA_OBJ := $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c server/crc32c.c)
+$(BUILD)/tests/test_kafka_api: $(KAFKA_OBJ)
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c $(FLAGS)
@@ -203,12 +203,12 @@ endif
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
 FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/input/cli_prof.h),cli) \
-                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook)
+                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook) kafka
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(filter $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 
@@ -227,6 +227,7 @@ endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 $(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
 $(BUILD)/fuzz-replay/fuzz_webhook $(BUILD)/fuzzers/fuzz_webhook: $(CLILIB)
+$(BUILD)/fuzz-replay/fuzz_kafka $(BUILD)/fuzzers/fuzz_kafka: $(KAFKA_OBJ)
 
 fuzz-replay: $(REPLAY_BIN)
 fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))
