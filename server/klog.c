@@ -4,6 +4,7 @@
 #include "takhin/host/sync.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct klog {
     klog_topic **topics;
     int ntopics, max_topics, default_partitions;
     size_t retain_bytes;
+    uint64_t retain_records;
     klog_append_fn on_append;
     void *ctx;
 };
@@ -128,6 +130,11 @@ klog_topic *klog_topic_get(klog *log, const char *name, size_t len, bool create,
     return t;
 }
 
+void klog_retain_records(klog *log, uint64_t n)
+{
+    log->retain_records = n;
+}
+
 int klog_topic_count(klog *log)
 {
     pthread_rwlock_rdlock(&log->lock);
@@ -171,9 +178,11 @@ static int ring_push(kpart *p, kbatch *b)
 }
 
 /* Frees the oldest batches beyond the retention, keeping the newest. */
-static void retain(kpart *p, size_t retain_bytes)
+static void retain(kpart *p, const klog *log)
 {
-    while (p->n > 1 && p->bytes > retain_bytes) {
+    while (p->n > 1 && ((log->retain_bytes > 0 && p->bytes > log->retain_bytes) ||
+                        (log->retain_records > 0 &&
+                         (uint64_t)(p->next - at(p, 1)->base) >= log->retain_records))) {
         kbatch *old = at(p, 0);
         p->bytes -= old->len;
         p->first = (p->first + 1) % p->cap;
@@ -183,15 +192,31 @@ static void retain(kpart *p, size_t retain_bytes)
     }
 }
 
-KLOG_FRAME int64_t klog_append(klog *log, klog_topic *t, int part, const unsigned char *batch,
-                               size_t len, uint32_t count, int64_t max_ts)
+unsigned char *klog_buffer_new(size_t len)
 {
     kbatch *b = malloc(sizeof *b + len);
     if (b == NULL)
-        return -1;
-    memcpy(b->data, batch, len);
-    b->count = count;
+        return NULL;
     b->len = (uint32_t)len;
+    return b->data;
+}
+
+static kbatch *batch_of(unsigned char *buf)
+{
+    return (kbatch *)(buf - offsetof(kbatch, data));
+}
+
+void klog_buffer_free(unsigned char *buf)
+{
+    if (buf != NULL)
+        free(batch_of(buf));
+}
+
+KLOG_FRAME int64_t klog_append_buffer(klog *log, klog_topic *t, int part, unsigned char *buf,
+                                      uint32_t count, int64_t max_ts)
+{
+    kbatch *b = batch_of(buf);
+    b->count = count;
     b->max_ts = max_ts;
     kpart *p = &t->parts[part];
     tkh_mutex_lock(&p->lock);
@@ -203,12 +228,23 @@ KLOG_FRAME int64_t klog_append(klog *log, klog_topic *t, int part, const unsigne
         return -1;
     }
     p->next += count;
-    p->bytes += len;
-    retain(p, log->retain_bytes);
+    p->bytes += b->len;
+    retain(p, log);
+    int64_t base = b->base; /* b may be freed by the next append once unlocked */
     tkh_mutex_unlock(&p->lock);
     if (log->on_append != NULL)
         log->on_append(log->ctx);
-    return b->base;
+    return base;
+}
+
+KLOG_FRAME int64_t klog_append(klog *log, klog_topic *t, int part, const unsigned char *batch,
+                               size_t len, uint32_t count, int64_t max_ts)
+{
+    unsigned char *buf = klog_buffer_new(len);
+    if (buf == NULL)
+        return -1;
+    memcpy(buf, batch, len);
+    return klog_append_buffer(log, t, part, buf, count, max_ts);
 }
 
 klog_offsets klog_offsets_of(klog_topic *t, int part)

@@ -4,7 +4,13 @@
  * sent them (the broker only writes the base offset into a batch's first
  * 8 bytes, which its CRC does not cover). Retention is by size: a
  * partition keeps its newest batches within `retain_bytes` (always the
- * newest one) and frees older ones, moving its log start offset.
+ * newest one) and frees older ones, moving its log start offset; a log
+ * may also keep at most a number of records (klog_retain_records).
+ *
+ * Two users, each with its own log: the Kafka listener (batches as clients
+ * sent them) and the in-process workload (one record per entry, its own
+ * format; workload.c), which writes entries it allocated itself
+ * (klog_buffer_new, klog_append_buffer) so heap profiles name its frames.
  *
  * Thread-safe: topics are created under a rwlock and never removed while
  * the log lives; each partition has its own lock.
@@ -27,6 +33,9 @@ typedef void (*klog_append_fn)(void *ctx);
 klog *klog_new(int default_partitions, int max_topics, size_t retain_bytes,
                klog_append_fn on_append, void *ctx);
 void klog_free(klog *log);
+/* Also keeps at most about n records per partition (0: no limit), whole
+ * entries only. Call before the first append. */
+void klog_retain_records(klog *log, uint64_t n);
 
 /* The topic called name[0..len); created with the default partition count
  * when absent and `create`. NULL when absent (not created) or when the log
@@ -47,6 +56,15 @@ int64_t klog_append(klog *log, klog_topic *t, int part, const unsigned char *bat
 typedef struct klog_offsets {
     int64_t start, next; /* log start offset, high watermark */
 } klog_offsets;
+
+/* A buffer of len bytes for klog_append_buffer, which takes it; or
+ * klog_buffer_free. NULL when out of memory. */
+unsigned char *klog_buffer_new(size_t len);
+void klog_buffer_free(unsigned char *buf);
+/* klog_append without the copy: stores `buf` (from klog_buffer_new) and
+ * takes it, also on failure (-1). */
+int64_t klog_append_buffer(klog *log, klog_topic *t, int part, unsigned char *buf,
+                           uint32_t count, int64_t max_ts);
 
 klog_offsets klog_offsets_of(klog_topic *t, int part);
 /* The offset of the first batch whose greatest timestamp is >= ts, -1 if none. */
