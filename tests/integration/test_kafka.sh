@@ -14,7 +14,7 @@ raw=tests/integration/tools/kafka_raw.py
     profiler_yaml true 0
     cat <<YAML
 demo:
-  enabled: false
+  rate: 200         # the in-process workload, lightly: its log is a klog too
 kafka:
   listen: 127.0.0.1:0
   max_request_bytes: 4194304
@@ -117,5 +117,11 @@ echo "$top" | head -25 | sed 's/^/# /'
 for fn in kafka_handle handle_produce batch_validate crc32c handle_fetch; do
     check "pprof (binary hidden) names $fn" contains "$top" " $fn"
 done
+# -- the in-process workload stores in a log of the same implementation --
+consumed() { admin workload status | sed -nE 's/.*"consumed":([0-9]+).*/\1/p'; }
+for _ in $(seq 300); do [ "$(consumed)" -ge 500 ] && break; sleep 0.1; done
+check "the workload's consumer reads its records back ($(admin workload status))" \
+    test "$(consumed)" -ge 500
+check "none of them corrupt" contains "$(admin workload status)" '"corrupt":0'
 check "takhind stops cleanly" stop_server
 finish
