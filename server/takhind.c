@@ -131,12 +131,13 @@ static int run(server *s, const char *config_path, int argc, char **argv, const 
         fprintf(stderr, "takhind: %s\n", err);
         return 1;
     }
-    tkh_admin_register(tkh_host_admin(s->host), "workload", "status",
-                       "workload status  records produced and consumed (JSON)",
-                       cmd_workload_status, s);
+    /* `workload status` last: tests take it as the sign that takhind is up. */
     tkh_admin_register(tkh_host_admin(s->host), "kafka", "status",
                        "kafka status  the Kafka listener: address, connections, requests, "
                        "problems (JSON)", cmd_kafka_status, s);
+    tkh_admin_register(tkh_host_admin(s->host), "workload", "status",
+                       "workload status  records produced and consumed (JSON)",
+                       cmd_workload_status, s);
     tkh_log(TK_LOG_INFO, "takhind", "takhind %s running, pid %d", TAKHIND_VERSION,
             (int)getpid());
     wait_for_stop(s, set);
