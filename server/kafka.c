@@ -750,6 +750,10 @@ kafka *kafka_start(const tkh_config *cfg, char *err, size_t errlen)
     }
     tkh_log(TK_LOG_INFO, "kafka", "listening on %s: %d request threads, %d partitions per new "
             "topic", k->listen_addr, k->set.io_threads, k->set.default_partitions);
+    if (strncmp(k->listen_addr, "127.", 4) != 0)
+        tkh_log(TK_LOG_WARN, "kafka", "kafka.listen %s is not a loopback address: the Kafka "
+                "listener has no authentication and no TLS, anyone who reaches it may produce "
+                "and consume; bind 127.0.0.1 unless the network is trusted", k->listen_addr);
     return k;
 }
 
