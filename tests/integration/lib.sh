@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 # Tests talk to loopback directly: no proxy from the caller's environment
 # (takhin-profiler and curl both honour these); a test sets its own.
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
