@@ -4,8 +4,11 @@
  * also `takhin-profiler -remote T -every D`).
  *
  * Threads: the main thread waits for signals (TERM/INT end, HUP re-reads
- * -targets FILE) and runs the schedule (-every, retention); civetweb's
- * threads answer requests (a webhook is answered at once, never after a
+ * -targets FILE) and runs the schedule (-every, retention); the profiler
+ * port's front (plugin/http/front.h: header and body deadlines, per-address
+ * and total caps, the oldest unfinished request cut to make room) owns the
+ * -listen port and hands complete requests to civetweb on 127.0.0.1:0,
+ * whose threads answer them (a webhook is answered at once, never after a
  * capture); each accepted capture runs on a thread of its own, at most
  * -max-inflight at a time, through collect.c's fetch into store.c.
  *
@@ -15,9 +18,12 @@
  */
 #include "commands/cli_commands.h"
 #include "commands/cli_watch.h"
+#include "http/front.h"
+#include "http/metrics.h"
 #include "pf_util.h"
 #include "transport/cli_http.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <errno.h>
 #include <math.h>
@@ -34,6 +40,13 @@
 #define MAX_TARGETS 256
 #define DEDUPE_SLOTS 4096
 #define RETAIN_EVERY 60.0
+/* The front's limits on the webhook port: the profiler port's defaults
+ * (plugin/core/settings.c). */
+#define FRONT_HEADER_TIMEOUT_MS 2000
+#define FRONT_BODY_TIMEOUT_MS 10000
+#define FRONT_MAX_HEADER_BYTES 8192
+#define FRONT_MAX_CONNS_PER_PEER 16
+#define FRONT_MAX_CONNS 4096
 
 typedef struct target {
     char spec[512];     /* as configured */
@@ -91,6 +104,11 @@ static struct watch {
     uint64_t webhooks[WH_N], alerts[AL_N];
     ccount *counts;
     size_t ncounts, cap_counts;
+    /* the receiver: the front on -listen, civetweb behind it */
+    prof_front *front;
+    struct mg_context *mg;
+    prof_metrics *front_metrics;
+    char secret[PROF_FRONT_SECRET_LEN + 1];
 } W;
 
 /* ---- log ---- */
@@ -635,7 +653,11 @@ static int handler(struct mg_connection *c, void *cb)
     (void)cb;
     const struct mg_request_info *ri = mg_get_request_info(c);
     char peer[64], path[300], meth[40];
-    snprintf(peer, sizeof peer, "%s:%d", ri->remote_addr, ri->remote_port);
+    if (!prof_front_peer_check(W.secret, mg_get_header(c, PROF_FRONT_PEER_HEADER), peer,
+                               sizeof peer)) {
+        text(c, 403, "Forbidden", NULL, "requests come through the -listen port");
+        return 403;
+    }
     const char *uri = ri->local_uri ? ri->local_uri : "";
     bool is_hook = strcmp(uri, "/webhook") == 0, is_metrics = strcmp(uri, "/metrics") == 0;
     if (!is_hook && !is_metrics) {
@@ -904,46 +926,108 @@ static void periodic_round(void)
     pthread_mutex_unlock(&W.lock);
 }
 
-static struct mg_context *start_listener(void)
+/* The front's log lines (slow clients cut off), into watch's log. */
+static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
 {
-    char host[256], port[16];
+    (void)host;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (level >= TK_LOG_INFO)
+        wlog("%s", msg);
+}
+static const tk_host_api front_api = {.log = front_log};
+static const prof_host front_host = {&front_api, NULL};
+
+/* civetweb on 127.0.0.1:0, reached only through the front: it sees only
+ * complete requests. Its port, or 0. */
+static int start_backend(void)
+{
+    char header[16];
+    snprintf(header, sizeof header, "%d", FRONT_MAX_HEADER_BYTES + 256); /* + the peer header */
+    const char *opts[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
+                          "max_request_size", header, "request_timeout_ms", "10000",
+                          "enable_keep_alive", "no", NULL};
+    mg_init_library(0);
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    struct mg_server_port sp[4];
+    if ((W.mg = mg_start(&cb, NULL, opts)) == NULL || mg_get_server_ports(W.mg, 4, sp) < 1) {
+        cli_error("watch: cannot start the internal HTTP server on 127.0.0.1");
+        return 0;
+    }
+    mg_set_request_handler(W.mg, "/", handler, NULL);
+    return sp[0].port;
+}
+
+static void stop_listener(void)
+{
+    prof_front_stop(W.front);
+    W.front = NULL;
+    if (W.mg)
+        mg_stop(W.mg);
+    W.mg = NULL;
+    prof_metrics_free(W.front_metrics);
+    W.front_metrics = NULL;
+}
+
+static bool start_listener(void)
+{
+    char host[256];
     const char *l = W.listen ? W.listen : "127.0.0.1:9095";
     const char *colon = strrchr(l, ':');
-    if (colon == NULL || colon == l || colon[1] == '\0' || (size_t)(colon - l) >= sizeof host) {
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || colon == l || colon[1] == '\0' || *end != '\0' || port < 0 ||
+        port > 65535 || (size_t)(colon - l) >= sizeof host) {
         cli_usage_error("watch", "-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9095", l);
-        return NULL;
+        return false;
     }
     snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
-    snprintf(port, sizeof port, "%s", colon + 1);
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof host, "127.0.0.1");
+    struct in_addr ia;
+    if (inet_pton(AF_INET, host, &ia) != 1) {
+        cli_usage_error("watch", "-listen %s: %s is not an IPv4 address (give one of this "
+                        "machine's, or 127.0.0.1)", l, host);
+        return false;
+    }
     if (!loopback(host) && W.webhook_token[0] == '\0') {
         cli_usage_error("watch", "-listen %s is off loopback and no -webhook-token is set: anyone could "
                     "trigger captures; give -webhook-token (or -webhook-token-file) and put it "
                     "in Alertmanager's http_config.authorization", l);
-        return NULL;
+        return false;
     }
-    char ports[300];
-    snprintf(ports, sizeof ports, "%s:%s", host, port);
-    const char *opts[] = {"listening_ports", ports, "num_threads", "4", "request_timeout_ms",
-                          "10000", "enable_keep_alive", "no", NULL};
-    mg_init_library(0);
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof cb);
-    struct mg_context *ctx = mg_start(&cb, NULL, opts);
-    if (ctx == NULL) {
-        cli_error("watch: cannot listen on %s (in use? a host that is not an IPv4 address of "
-                  "this machine?); pick another -listen", ports);
-        return NULL;
+    char err[512];
+    int backend = 0;
+    if (prof_front_new_secret(W.secret) != 0 ||
+        (W.front_metrics = prof_metrics_new(NULL, 0)) == NULL) {
+        cli_error("watch: cannot set up the receiver (no randomness or memory)");
+        return false;
     }
-    mg_set_request_handler(ctx, "/", handler, NULL);
-    struct mg_server_port sp[4];
-    int n = mg_get_server_ports(ctx, 4, sp);
+    if ((backend = start_backend()) == 0) {
+        stop_listener();
+        return false;
+    }
+    prof_front_config fc = {
+        .host = host, .port = (int)port, .backend_port = backend, .secret = W.secret,
+        .header_timeout_ms = FRONT_HEADER_TIMEOUT_MS, .body_timeout_ms = FRONT_BODY_TIMEOUT_MS,
+        .max_header_bytes = FRONT_MAX_HEADER_BYTES, .max_conns_per_peer = FRONT_MAX_CONNS_PER_PEER,
+        .max_conns = FRONT_MAX_CONNS, .metrics = W.front_metrics, .ph = &front_host};
+    if ((W.front = prof_front_start(&fc, err, sizeof err)) == NULL) {
+        cli_error("watch: -listen %s: %s; pick another -listen", l, err);
+        stop_listener();
+        return false;
+    }
     wlog("listening on http://%s:%d/webhook (metrics: /metrics), %s, %zu target%s", host,
-         n > 0 ? sp[0].port : atoi(port),
+         prof_front_port(W.front),
          W.webhook_token[0] ? "webhook token required" : "no webhook token (loopback only)",
          W.ntargets, W.ntargets == 1 ? "" : "s");
-    return ctx;
+    return true;
 }
 
 static int run(bool receiver)
@@ -963,8 +1047,7 @@ static int run(bool receiver)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread from here on inherits it */
     signal(SIGPIPE, SIG_IGN);
     retain_now();
-    struct mg_context *ctx = NULL;
-    if (receiver && (ctx = start_listener()) == NULL) {
+    if (receiver && !start_listener()) {
         cli_store_close(W.store);
         return CLI_EXIT_USAGE;
     }
@@ -993,8 +1076,7 @@ static int run(bool receiver)
             next_retain = now + RETAIN_EVERY;
         }
     }
-    if (ctx)
-        mg_stop(ctx);
+    stop_listener();
     /* captures in flight get -shutdown-timeout, then are cancelled */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
