@@ -12,28 +12,23 @@ bool pf_is_gzip(const void *data, size_t len)
     return d != NULL && len >= 2 && d[0] == 0x1f && d[1] == 0x8b;
 }
 
-static pf_code inflate_member(z_stream *zs, uint8_t **buf, size_t *n, size_t *cap, size_t max,
+/* Inflates one member from zs into out[*n, cap), or, with out NULL,
+ * only counts its bytes (through a scratch buffer on the stack). Fails
+ * past max bytes in all. */
+static pf_code inflate_member(z_stream *zs, uint8_t *out, size_t cap, size_t *n, size_t max,
                               pf_err *err)
 {
+    uint8_t scratch[16384];
     for (;;) {
-        if (*n == *cap) {
-            size_t nc = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
-            uint8_t *b = *n > max ? NULL : realloc(*buf, nc);
-            if (*n > max)
-                return pf_seterr(err, PF_ERR_LIMIT, "gzip: more than %zu bytes uncompressed",
-                                 max);
-            if (b == NULL)
-                return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
-            *buf = b;
-            *cap = nc;
-        }
-        zs->next_out = *buf + *n;
-        zs->avail_out = (uInt)(*cap - *n < (1u << 30) ? *cap - *n : (1u << 30));
+        size_t room = out ? cap - *n : sizeof scratch;
+        zs->next_out = out ? out + *n : scratch;
+        zs->avail_out = (uInt)(room < (1u << 30) ? room : (1u << 30));
         uInt before = zs->avail_out;
         int rc = inflate(zs, Z_NO_FLUSH);
         *n += before - zs->avail_out;
         if (*n > max)
-            return pf_seterr(err, PF_ERR_LIMIT, "gzip: more than %zu bytes uncompressed", max);
+            return pf_seterr(err, PF_ERR_LIMIT, "gzip: more than %zu bytes uncompressed (the "
+                             "size limit; a gzip bomb?), refused before it was stored", max);
         if (rc == Z_STREAM_END)
             return PF_OK;
         if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs->avail_out == 0))
@@ -43,39 +38,48 @@ static pf_code inflate_member(z_stream *zs, uint8_t **buf, size_t *n, size_t *ca
     }
 }
 
+/* Inflates every member of d[0, len) into out (cap bytes), or only counts
+ * the bytes (out NULL). */
+static pf_code inflate_all(z_stream *zs, const uint8_t *d, size_t len, uint8_t *out, size_t cap,
+                           size_t *n, size_t max, pf_err *err)
+{
+    pf_code rc = PF_OK;
+    size_t pos = 0;
+    *n = 0;
+    while (rc == PF_OK && pos < len) {
+        if (pos > 0 && !pf_is_gzip(d + pos, len - pos))
+            return pf_seterr(err, PF_ERR_FORMAT, "gzip: garbage after the compressed data");
+        inflateReset(zs);
+        zs->next_in = (Bytef *)(uintptr_t)(d + pos);
+        zs->avail_in = (uInt)(len - pos < (1u << 30) ? len - pos : (1u << 30));
+        uInt before = zs->avail_in;
+        rc = inflate_member(zs, out, cap, n, max, err);
+        pos += before - zs->avail_in;
+    }
+    return rc;
+}
+
+/* Two passes: the first counts the bytes without storing them, so a gzip
+ * bomb fails at max having allocated nothing; the second inflates into a
+ * buffer of exactly that size. */
 pf_code pf_gunzip(const void *data, size_t len, size_t max, uint8_t **out, size_t *out_len,
                   pf_err *err)
 {
-    const uint8_t *d = data;
     if (max >= SIZE_MAX / 2)
         max = SIZE_MAX / 2 - 1;
     z_stream zs;
     memset(&zs, 0, sizeof zs);
-    /* The trailer's ISIZE (size mod 2^32 of the last member) sizes the
-     * buffer at once when it is plausible; else grow from 8x. */
-    size_t isize = len >= 18 ? (size_t)d[len - 4] | (size_t)d[len - 3] << 8 |
-                               (size_t)d[len - 2] << 16 | (size_t)d[len - 1] << 24 : 0;
-    size_t cap = len < max / 8 ? len * 8 + 4096 : max + 1, n = 0, pos = 0;
-    if (isize >= len / 2 && isize <= max)
-        cap = isize + 1;
-    uint8_t *buf = malloc(cap);
-    pf_hugepages(buf, cap);
-    if (buf == NULL || inflateInit2(&zs, 15 + 16) != Z_OK) {
-        free(buf);
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
         return pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory");
-    }
-    pf_code rc = PF_OK;
-    while (rc == PF_OK && pos < len) {
-        if (pos > 0 && !pf_is_gzip(d + pos, len - pos)) {
-            rc = pf_seterr(err, PF_ERR_FORMAT, "gzip: garbage after the compressed data");
-            break;
-        }
-        inflateReset(&zs);
-        zs.next_in = (Bytef *)(uintptr_t)(d + pos);
-        zs.avail_in = (uInt)(len - pos < (1u << 30) ? len - pos : (1u << 30));
-        uInt before = zs.avail_in;
-        rc = inflate_member(&zs, &buf, &n, &cap, max, err);
-        pos += before - zs.avail_in;
+    size_t n = 0, cap;
+    uint8_t *buf = NULL;
+    pf_code rc = inflate_all(&zs, data, len, NULL, 0, &n, max, err);
+    if (rc == PF_OK) {
+        cap = n;
+        buf = malloc(cap + 1);
+        pf_hugepages(buf, cap + 1);
+        rc = buf == NULL ? pf_seterr(err, PF_ERR_NOMEM, "gzip: out of memory")
+                         : inflate_all(&zs, data, len, buf, cap + 1, &n, cap, err);
     }
     inflateEnd(&zs);
     if (rc != PF_OK) {

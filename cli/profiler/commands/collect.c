@@ -42,6 +42,7 @@ typedef struct job {
     char err[1536], note[512], cpu_hz[128];
     size_t bytes, samples;
     volatile int *cancel;
+    double total_timeout;   /* watch: the whole transfer's limit (0: none) */
 } job;
 
 static bool timed(cli_kind k)
@@ -209,6 +210,7 @@ static int fetch(job *j)
     rq.tick = j->progress ? tick : NULL;
     rq.tick_ctx = j;
     rq.cancel = j->cancel;
+    rq.total_timeout = j->total_timeout;
     j->start = pf_mono_s();
     rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
     clear_progress(j);
@@ -453,6 +455,7 @@ int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, doub
     init_job(j, k, &o, r, c, time(NULL), false);
     j->f = f;
     j->cancel = cancel;
+    j->total_timeout = (timed(k) ? seconds : 0) + margin; /* a slow target never holds on */
     snprintf(j->tmp, sizeof j->tmp, "%s", tmp);
     int rc = fetch(j);
     if (fflush(f) != 0 && rc == CLI_OK) {

@@ -69,9 +69,13 @@ typedef struct ccount {
     uint64_t n;
 } ccount;
 
+/* Per target: its last alert capture (the cooldown) and its captures in
+ * flight (-max-inflight is per target: a slow target never holds up the
+ * others). */
 typedef struct last_capture {
     char hostport[300];
     double at;
+    int inflight;
 } last_capture;
 
 static struct watch {
@@ -113,25 +117,98 @@ static struct watch {
 
 /* ---- log ---- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Lines are rate-limited per kind (the format string of the call):
+ * LOG_BURST a window of LOG_WINDOW_S each, the rest counted and reported
+ * as "(N similar lines suppressed)" when the window ends. A flood of
+ * alerts or clients cannot fill the disk. */
+#define LOG_KINDS 64
+#define LOG_BURST 20
+#define LOG_WINDOW_S 1.0
 
-static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void wlog(const char *fmt, ...)
+typedef struct log_kind {
+    const char *fmt;
+    double window;     /* start of the current window */
+    unsigned lines;    /* written in it */
+    uint64_t dropped;  /* suppressed in it */
+} log_kind;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_kind log_kinds[LOG_KINDS];
+
+static void log_line(const char *msg)
 {
-    char msg[4096], when[32];
+    char when[32];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&log_lock);
     fprintf(stderr, "%s.%03ldZ takhin-profiler watch: %s\n", when, ts.tv_nsec / 1000000, msg);
     fflush(stderr);
+}
+
+/* Ends k's window if it is over, reporting what it suppressed (log_lock
+ * held). */
+static void log_roll(log_kind *k, double now)
+{
+    if (now - k->window < LOG_WINDOW_S)
+        return;
+    if (k->dropped > 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%.120s... (%llu similar lines suppressed)", k->fmt,
+                 (unsigned long long)k->dropped);
+        log_line(msg);
+    }
+    k->window = now;
+    k->lines = 0;
+    k->dropped = 0;
+}
+
+/* Reports the suppressed lines of windows that ended (the main loop
+ * calls it), or of every window (all: at the end). */
+static void log_flush(bool all)
+{
+    double now = pf_mono_s() + (all ? LOG_WINDOW_S : 0);
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < LOG_KINDS && log_kinds[i].fmt; i++)
+        log_roll(&log_kinds[i], now);
     pthread_mutex_unlock(&log_lock);
+}
+
+/* One line of kind `kind` (a format string: the call site). */
+static void vwlog(const char *kind, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    double now = pf_mono_s();
+    pthread_mutex_lock(&log_lock);
+    log_kind *k = NULL;
+    for (size_t i = 0; i < LOG_KINDS && !k; i++)
+        if (log_kinds[i].fmt == kind || log_kinds[i].fmt == NULL)
+            k = &log_kinds[i];
+    if (k == NULL)
+        k = &log_kinds[LOG_KINDS - 1]; /* more kinds than slots: the last ones share */
+    if (k->fmt != kind && k->fmt != NULL)
+        log_roll(k, now + LOG_WINDOW_S);
+    if (k->fmt != kind)
+        *k = (log_kind){kind, now, 0, 0};
+    log_roll(k, now);
+    if (k->lines < LOG_BURST) {
+        k->lines++;
+        log_line(msg);
+    } else {
+        k->dropped++;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void wlog(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vwlog(fmt, fmt, ap);
+    va_end(ap);
 }
 
 /* What a request sent, safe to log: control characters, non-ASCII bytes
@@ -327,22 +404,26 @@ static void *capture_thread(void *arg)
     for (size_t i = 0; i < sizeof order / sizeof *order && !W.cancel; i++)
         if (j->kinds & CLI_KIND_BIT(order[i]))
             capture_one(j, order[i]);
+    pthread_mutex_lock(&W.lock);
+    last_capture *l = last_for(j->t.hostport);
+    if (l)
+        l->inflight--;
+    W.inflight--;
     free(j->labels);
     free(j);
-    pthread_mutex_lock(&W.lock);
-    W.inflight--;
     pthread_cond_broadcast(&W.idle);
     pthread_mutex_unlock(&W.lock);
     return NULL;
 }
 
-/* Starts a capture thread unless -max-inflight are running (W.lock held).
- * Takes labels (malloc'd). 0, or -1 (busy). */
+/* Starts a capture thread unless -max-inflight of t are running (W.lock
+ * held). Takes labels (malloc'd). 0, or -1 (busy). */
 static int launch(const target *t, cli_kinds kinds, double seconds, const char *reason,
                   char *labels)
 {
+    last_capture *l = last_for(t->hostport);
     cjob *j = calloc(1, sizeof *j);
-    if (W.inflight >= W.max_inflight || j == NULL) {
+    if (l == NULL || l->inflight >= W.max_inflight || j == NULL) {
         free(j);
         free(labels);
         return -1;
@@ -364,6 +445,7 @@ static int launch(const target *t, cli_kinds kinds, double seconds, const char *
         free(j);
         return -1;
     }
+    l->inflight++;
     W.inflight++;
     return 0;
 }
@@ -437,7 +519,9 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
         if (last)
             last->at = now;
     }
-    if (t && result != AL_BUSY && !seen) {
+    /* Only a capture marks the alert seen: one skipped for the cooldown
+     * or -max-inflight is captured when it comes again after them. */
+    if (result == AL_CAPTURE) {
         W.dedupe[W.dedupe_next] = key;
         W.dedupe_next = (W.dedupe_next + 1) % DEDUPE_SLOTS;
     }
@@ -461,8 +545,8 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
              "captured", name, inst, left);
         break;
     case AL_BUSY:
-        wlog("alert %s (instance %s): %ld captures already in flight (-max-inflight), "
-             "nothing captured", name, inst, W.max_inflight);
+        wlog("alert %s (instance %s): %ld captures of this target already in flight "
+             "(-max-inflight), nothing captured", name, inst, W.max_inflight);
         break;
     default:
         wlog("alert %s (instance %s): capturing for %.0fs", name, inst, seconds);
@@ -714,13 +798,15 @@ static void watch_usage(FILE *out)
 "  -duration D           CPU profile and trace length (default 30s); annotation\n"
 "                        takhin_profile_seconds overrides it, up to -max-seconds (120)\n"
 "  -cooldown D           per target, no new alert capture for D after one (default 5m)\n"
-"  -max-inflight N       captures at once (default 2); more alerts are skipped, logged\n"
+"  -max-inflight N       captures at once per target (default 2); more alerts for it\n"
+"                        are skipped, logged\n"
 "  -every D              also capture every target every D (reason \"periodic\")\n"
 "  -retain AGE           delete captures older than AGE (e.g. 7d is 168h)\n"
 "  -max-bytes N          delete the oldest captures while storage is over N bytes\n"
 "  -s3-endpoint URL, -s3-region R   with -output s3://...; credentials from AWS_*\n"
 "  -shutdown-timeout D   on SIGTERM, time given to captures in flight (default 10s)\n"
-"  -connect-timeout D, -timeout D   as for -remote (5s, 30s)\n",
+"  -connect-timeout D, -timeout D   as for -remote (5s, 30s); a capture also ends\n"
+"                        after its profile's seconds + -timeout in all\n",
         out);
 }
 
@@ -921,7 +1007,7 @@ static void periodic_round(void)
     pthread_mutex_lock(&W.lock);
     for (size_t i = 0; i < W.ntargets; i++)
         if (launch(&W.targets[i], W.types, W.duration, "periodic", NULL) != 0)
-            wlog("periodic capture of %s skipped: %ld captures in flight (-max-inflight)",
+            wlog("periodic capture of %s skipped: %ld captures of it in flight (-max-inflight)",
                  W.targets[i].hostport, W.max_inflight);
     pthread_mutex_unlock(&W.lock);
 }
@@ -932,13 +1018,11 @@ static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
 static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
 {
     (void)host;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (level >= TK_LOG_INFO)
-        wlog("%s", msg);
+        vwlog(fmt, fmt, ap);
+    va_end(ap);
 }
 static const tk_host_api front_api = {.log = front_log};
 static const prof_host front_host = {&front_api, NULL};
@@ -1065,6 +1149,7 @@ static int run(bool receiver)
         }
         if (sig == SIGHUP)
             reload_targets();
+        log_flush(false);
         double now = pf_mono_s();
         if (now >= next_periodic) {
             periodic_round();
@@ -1101,6 +1186,7 @@ static int run(bool receiver)
     }
     int left = W.inflight;
     pthread_mutex_unlock(&W.lock);
+    log_flush(true);
     wlog("stopped%s", left ? " (a capture did not end in time; its temp file is left and "
                              "removed at the next start)" : "");
     if (left == 0) {
