@@ -39,12 +39,7 @@ TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 
     -target "127.0.0.1:$slow2" -target "127.0.0.1:$bomb" 2>"$WLOG" &
 EXTRA_PIDS+=("$!")
 WPID=$!
-WPORT=
-for _ in $(seq 50); do
-    WPORT=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$WLOG")
-    [ -n "$WPORT" ] && port_open "$WPORT" && break
-    sleep 0.1
-done
+WPORT=$(watch_port "$WLOG")
 check "watch listens on 127.0.0.1:${WPORT:-none}" port_open "${WPORT:-1}"
 
 # alert INSTANCE FINGERPRINT: one firing alert, posted; its status.
@@ -53,12 +48,6 @@ alert() {
         "$2" "$1" "$2" |
         curl -s -o /dev/null -w "%{http_code}" --max-time 10 --data-binary @- \
             -H "Authorization: Bearer $whtoken" "http://127.0.0.1:$WPORT/webhook"
-}
-wait_for() { # wait_for SECONDS COMMAND...
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
 }
 heaps() { find "$TK_TMP/store/127.0.0.1_$port" -name '*_heap.pb.gz' 2>/dev/null | wc -l; }
 heaps_ge() { [ "$(heaps)" -ge "$1" ]; }

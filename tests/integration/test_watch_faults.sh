@@ -33,11 +33,7 @@ start_watch() {
         -webhook-token "$whtoken" "$@" 2>"$WLOG" &
     WPID=$!
     EXTRA_PIDS+=("$WPID")
-    for _ in $(seq 50); do
-        WPORT=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$WLOG")
-        [ -n "$WPORT" ] && port_open "$WPORT" && return 0
-        sleep 0.1
-    done
+    WPORT=$(watch_port "$WLOG") && return 0
     cat "$WLOG" >&2
     return 1
 }
@@ -52,12 +48,6 @@ post() {
     shift
     curl -s -o "$TK_TMP/resp" -w '%{http_code}' --max-time 10 "$@" --data-binary "@$f" \
         -H 'Content-Type: application/json' "http://127.0.0.1:$WPORT/webhook"
-}
-wait_for() { # wait_for SECONDS COMMAND...
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
 }
 
 start_watch forged "$TK_TMP/s1" -target "127.0.0.1:$port" -target "127.0.0.1:$downport" \

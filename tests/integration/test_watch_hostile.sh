@@ -17,26 +17,17 @@ WLOG=$TK_TMP/watch.log
 "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 -output-dir "$TK_TMP/store" \
     -target "127.0.0.1:$downport" -webhook-token "$whtoken" 2>"$WLOG" &
 WPID=$!
-WPORT=
-for _ in $(seq 50); do
-    WPORT=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$WLOG")
-    [ -n "$WPORT" ] && port_open "$WPORT" && break
-    sleep 0.1
-done
+WPORT=$(watch_port "$WLOG")
 check "watch listens on 127.0.0.1:${WPORT:-none}" port_open "${WPORT:-1}"
 printf '{"version":"4","groupKey":"g","status":"resolved","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"resolved","labels":{"alertname":"Hostile","instance":"127.0.0.1:%s"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"2026-01-01T00:01:00Z","fingerprint":"f"}]}' \
     "$downport" >"$TK_TMP/alert.json"
 
-field() {
-    python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(map(str, v)))' \
-        "$1" "$2" 2>/dev/null
-}
 # posts_ok NAME JSON: every POST answered 200 within 5 s (the front's
 # header deadline is 2 s; civetweb alone held them 10 s and more).
 posts_ok() {
     echo "# $1: ${2:-no report: the generator timed out}"
     local ok200 max
-    ok200=$(field "$2" statuses | tr ' ' '\n' | grep -cx 200) max=$(field "$2" max)
+    ok200=$(json_field "$2" statuses | tr ' ' '\n' | grep -cx 200) max=$(json_field "$2" max)
     check "$1: all 5 authenticated webhook POSTs answered 200 (${ok200:-0})" test "${ok200:-0}" -eq 5
     check "$1: the slowest POST took ${max:-none} s, within 5 s" \
         awk -v t="${max:-99}" 'BEGIN { exit !(t <= 5.0) }'

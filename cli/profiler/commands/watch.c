@@ -342,6 +342,7 @@ static last_capture *last_for(const char *hostport)
     last_capture *l = &W.last[W.nlast++];
     snprintf(l->hostport, sizeof l->hostport, "%s", hostport);
     l->at = -1e18;
+    l->inflight = 0;
     return l;
 }
 
@@ -1103,7 +1104,11 @@ static bool start_listener(void)
         .max_header_bytes = FRONT_MAX_HEADER_BYTES, .max_conns_per_peer = FRONT_MAX_CONNS_PER_PEER,
         .max_conns = FRONT_MAX_CONNS, .metrics = W.front_metrics, .ph = &front_host};
     if ((W.front = prof_front_start(&fc, err, sizeof err)) == NULL) {
-        cli_error("watch: -listen %s: %s; pick another -listen", l, err);
+        char *hint = strstr(err, " (is the port in use?"); /* names the plugin's keys */
+        if (hint)
+            *hint = '\0';
+        cli_error("watch: -listen %s: %s; pick another -listen (port 0 picks a free one)", l,
+                  err);
         stop_listener();
         return false;
     }
