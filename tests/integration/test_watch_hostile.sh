@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # takhin-profiler watch under hostile clients (issue 23, row 4): its
 # webhook port has the profiler port's front (plugin/http/front.c), so
-# clients that dribble their headers or send nothing are cut off under the
-# front's deadlines and caps, and Alertmanager's authenticated POST is
-# answered meanwhile. Before, 300 such connections held civetweb's 4
+# clients that dribble their headers or body or send nothing are cut off
+# under the front's deadlines and caps, and Alertmanager's authenticated
+# POST is answered meanwhile. Before, 300 such connections held civetweb's 4
 # workers for 10 s each and the POSTs could not connect.
 source "$(dirname "$0")/lib.sh"
 whtoken=wh-$RANDOM$RANDOM
@@ -33,10 +33,12 @@ posts_ok() {
         awk -v t="${max:-99}" 'BEGIN { exit !(t <= 5.0) }'
 }
 
-# 300 connections dribbling their headers, from 30 addresses (10 each,
-# under the per-address cap): the header deadline cuts them off.
+# 300 connections dribbling their headers, trickling a declared body or
+# sending nothing, from 30 addresses (10 each, under the per-address cap):
+# the header and body deadlines cut them off, and none of them holds one
+# of civetweb's 4 workers.
 out=$(timeout 120 python3 "$gen" --port "$WPORT" --token "$whtoken" --path /webhook \
-      --body "$TK_TMP/alert.json" --dribble 200 --trickle 0 --idle 100 \
+      --body "$TK_TMP/alert.json" --dribble 150 --trickle 50 --idle 100 \
       --addrs 127.0.0.2-127.0.0.31 --tries 5 --gap 0.2 --settle 5 --timeout 15)
 posts_ok "300 slow connections from 30 addresses" "$out"
 # The same from Alertmanager's own address: the per-address cap makes room
