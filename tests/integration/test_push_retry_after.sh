@@ -62,7 +62,7 @@ posts() { awk -v m="$1" '$1 == m' "$TK_TMP/posts" 2>/dev/null | wc -l; }
 # spaced MODE: once two posts of MODE came, no two are closer than the 2 s
 # max_retry_after lets the receiver ask (waiting longer is fine).
 spaced() {
-    wait_for 15 test_posts "$1" 2
+    eventually 15 test_posts "$1" 2
     local gap
     gap=$(min_gap "$1")
     check "$1: no two posts closer than 2 s ($(posts "$1") posts, closest ${gap} s apart)" \
@@ -78,9 +78,5 @@ curl -s "http://127.0.0.1:$rport/mode?m=date" >/dev/null
 check "429 with Retry-After as an HTTP date a day ahead: capped the same" \
     status_shows "(Retry-After: 8640"
 spaced date
-t0=$(date +%s.%N)
-admin profiler disable >/dev/null
-took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-check "disable does not wait out a Retry-After (${took} s)" awk -v t="$took" 'BEGIN { exit !(t < 1.5) }'
 check "takhind stops cleanly" stop_server
 finish

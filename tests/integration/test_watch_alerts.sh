@@ -55,15 +55,15 @@ heaps_ge() { [ "$(heaps)" -ge "$1" ]; }
 # ---- row 5: two trickling targets, then the good one ----
 alert "127.0.0.1:$slow1" s1 >/dev/null
 alert "127.0.0.1:$slow2" s2 >/dev/null
-wait_for 10 grep -q "alert Ts2 (instance 127.0.0.1:$slow2): capturing" "$WLOG"
+eventually 10 grep -q "alert Ts2 (instance 127.0.0.1:$slow2): capturing" "$WLOG"
 alert "127.0.0.1:$port" g1 >/dev/null
 # row 6: g2 comes during the cooldown that g1's capture started
 alert "127.0.0.1:$port" g2 >/dev/null
 check "an alert during the cooldown is skipped" \
     grep -q "alert Tg2 (instance 127.0.0.1:$port): target in cooldown" "$WLOG"
-wait_for 10 heaps_ge 1
+eventually 10 heaps_ge 1
 check "two trickling targets in flight: the good target is still captured" test "$(heaps)" -ge 1
-wait_for 20 grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed" "$WLOG"
+eventually 20 grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed" "$WLOG"
 grep "failed" "$WLOG" | head -2 | sed 's/^/# /'
 check "a trickling target is cut off at the capture's deadline (profile seconds + -timeout)" \
     grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed: 127.0.0.1:$slow1 did not send the whole answer within 3s" "$WLOG"
@@ -76,7 +76,7 @@ for _ in $(seq 80); do
 done
 check "the same alert after the cooldown is captured" \
     grep -q "alert Tg2 (instance 127.0.0.1:$port): capturing" "$WLOG"
-wait_for 10 heaps_ge 2
+eventually 10 heaps_ge 2
 check "and its heap profile is stored ($(heaps) files)" test "$(heaps)" -ge 2
 alert "127.0.0.1:$port" g2 >/dev/null
 check "once captured, it is a duplicate" \
@@ -84,7 +84,7 @@ check "once captured, it is a duplicate" \
 
 # ---- row 10: a gzip bomb ----
 alert "127.0.0.1:$bomb" b1 >/dev/null
-wait_for 20 grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed" "$WLOG"
+eventually 20 grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed" "$WLOG"
 grep "127.0.0.1:$bomb (Tb1) failed" "$WLOG" | sed 's/^/# /'
 check "a gzip bomb fails the capture at the profile size limit" \
     grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed: .*gzip: more than [0-9]* bytes uncompressed (the size limit" "$WLOG"
@@ -110,7 +110,7 @@ accounted() {
     echo "$written $suppressed"
     [ $((written + suppressed)) -eq 2500 ]
 }
-wait_for 10 accounted >/dev/null
+eventually 10 accounted >/dev/null
 read -r written suppressed < <(accounted)
 check "2500 distinct refused alerts: $written lines written, at most 100" test "$written" -le 100
 check "the rest are counted as suppressed ($suppressed)" test $((written + suppressed)) -eq 2500

