@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 # Tests talk to loopback directly: no proxy from the caller's environment
 # (takhin-profiler and curl both honour these); a test sets its own.
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
@@ -83,8 +86,11 @@ YAML
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
 # (under the command TK_WRAP, when set)
-# and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
-# SERVER_LOG. Returns non-zero when the server died or never answered.
+# and waits until it has started: its admin channel answers `workload
+# status`, which takhind registers once its plugins have started (`help`
+# answers before, while a plugin may still fail or log). Sets SERVER_PID,
+# SERVER_SOCK, SERVER_LOG. Returns non-zero when the server died or never
+# answered.
 start_server() {
     local name=$1 config=$2
     shift 2
@@ -96,8 +102,8 @@ start_server() {
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
     local i
-    for i in $(seq 100); do
-        "$BUILD/takhin-admin" -s "$SERVER_SOCK" help >/dev/null 2>&1 && return 0
+    for i in $(seq 300); do # 30 s: a loaded machine starts it slowly
+        "$BUILD/takhin-admin" -s "$SERVER_SOCK" workload status >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
         sleep 0.1
     done
@@ -121,7 +127,7 @@ start_hidden_server() {
 stop_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     local i
-    for i in $(seq 100); do
+    for i in $(seq 300); do # 30 s
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -150,10 +156,10 @@ free_port() {
 }
 
 # watch_port LOG: the port that `takhin-profiler watch -listen 127.0.0.1:0`
-# wrote to LOG, once something listens there (5 s at most).
+# wrote to LOG, once something listens there (30 s at most).
 watch_port() {
     local p
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
         p=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$1" 2>/dev/null)
         [ -n "$p" ] && port_open "$p" && { echo "$p"; return 0; }
         sleep 0.1
@@ -202,7 +208,7 @@ time.sleep(600)' "$1" &
     HOLDER_PID=$!
     TK_PIDS+=("$HOLDER_PID")
     local i
-    for i in $(seq 50); do
+    for i in $(seq 300); do
         port_open "$1" && return 0
         kill -0 "$HOLDER_PID" 2>/dev/null || return 1
         sleep 0.1

@@ -30,7 +30,7 @@ srv.serve_forever()
 PY
 python3 "$TK_TMP/recv.py" "$TK_TMP/posts" >"$TK_TMP/recv.port" 2>"$TK_TMP/recv.err" &
 TK_PIDS+=("$!")
-for _ in $(seq 50); do [ -s "$TK_TMP/recv.port" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$TK_TMP/recv.port" ] && break; sleep 0.1; done
 rport=$(head -1 "$TK_TMP/recv.port")
 
 {
@@ -46,8 +46,8 @@ YAML
 } >"$TK_TMP/push.yaml"
 start_server push "$TK_TMP/push.yaml" || { not_ok "takhind starts with push on"; finish; }
 
-status_shows() { # status_shows TEXT: the profiler's status comes to show TEXT within 20 s
-    for _ in $(seq 100); do
+status_shows() { # status_shows TEXT: the profiler's status comes to show TEXT within 30 s
+    for _ in $(seq 150); do
         admin profiler status | grep -qF -- "$1" && break
         sleep 0.2
     done

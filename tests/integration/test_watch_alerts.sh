@@ -22,7 +22,7 @@ fake_target() {
     python3 tests/integration/tools/faketarget.py "$2" >"$TK_TMP/$1.port" 2>"$TK_TMP/$1.err" &
     EXTRA_PIDS+=("$!")
     FPORT=
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         FPORT=$(head -1 "$TK_TMP/$1.port" 2>/dev/null)
         [ -n "$FPORT" ] && return 0
         sleep 0.1
