@@ -119,8 +119,12 @@ $(BUILD)/takhin-kload: $(call obj,tools/kload/kload.c)
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(WATCH_LIBS)
+# watch's webhook port goes through the profiler port's front (issue 23):
+# these objects of the plugin's http/ and core/ layers, none of its top.
+CLI_FRONT_OBJ := $(call obj,plugin/http/front.c plugin/http/front_head.c plugin/http/request.c \
+                   plugin/http/metrics.c plugin/core/own_threads.c plugin/core/tls.c)
+$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB) $(LIBS) $(WATCH_LIBS) $(TLS_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
