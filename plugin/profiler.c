@@ -271,8 +271,10 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
         return -1;
     }
-    if ((p->sym = pf_symbolizer_new(&perr)) == NULL) {
-        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
+    if ((p->sym = pf_symbolizer_new(&perr)) == NULL ||
+        pf_symbolizer_set_debug_dirs(p->sym, p->settings.debug_dirs) != 0) {
+        snprintf(err, errlen, "cannot start the symbolizer: %s",
+                 p->sym == NULL ? perr.msg : "out of memory");
         return -1;
     }
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
@@ -402,6 +404,10 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     if (p->http != NULL) {
         prof_http_update(p->http, &next);
         snprintf(where, sizeof where, "%s:%d", next.host, prof_http_port(p->http));
+    }
+    if (pf_symbolizer_set_debug_dirs(p->sym, next.debug_dirs) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     p->settings = next;
     prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);

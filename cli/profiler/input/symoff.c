@@ -224,7 +224,7 @@ size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
         warnbuf[0] = '\0';
     elf_version(EV_CURRENT);
     Dwfl *dwfl = dwfl_begin(&callbacks);
-    pf_dw *dw = pf_dw_new();
+    pf_dw *dw = pf_dw_new(NULL);
     bool *want = calloc(p->nmaps + 1, sizeof *want);
     size_t named = 0;
     if (dwfl != NULL && dw != NULL && want != NULL) {
