@@ -115,20 +115,6 @@ static int symbolic_lines(conv *c, uint64_t addr, pf_dmapping *m)
     return (int)s.nframes;
 }
 
-/* A mapping with a location left without lines claims nothing (pprof's
- * rule: has_functions means every location has them, so a backend's
- * symbolizer, pprof's or takhin-profiler's, leaves such a mapping alone). */
-static void unresolved_mappings(pf_decoded *d, size_t nmaps)
-{
-    for (size_t i = 0; i < d->nlocs; i++) {
-        const pf_dlocation *l = &d->locs[i];
-        if (l->nlines == 0 && l->mapping != 0 && l->mapping <= nmaps) {
-            pf_dmapping *m = &d->maps[l->mapping - 1];
-            m->has_functions = m->has_filenames = m->has_lines = m->has_inline = false;
-        }
-    }
-}
-
 static int tables(conv *c)
 {
     pf_profile *p = c->p;
@@ -182,7 +168,7 @@ static int tables(conv *c)
         if (pf_decoded_add_location(d, &dl) < 0)
             return -1;
     }
-    unresolved_mappings(d, p->nmaps);
+    pf_decoded_mark_unresolved(d); /* the placeholder mapping has lines */
     /* After the locations: symbolizing them may have added functions. */
     for (size_t i = 0; i < p->nfuncs; i++) {
         const char *name = cstr(c, p->funcs[i].name);

@@ -8,6 +8,7 @@ cd "$ROOT" || exit 1
 # Tests talk to loopback directly: no proxy from the caller's environment
 # (takhin-profiler and curl both honour these); a test sets its own.
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset DEBUGINFOD_URLS # takhin-profiler asks no debuginfod server unless a test starts one
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
 tk_n=0 tk_failed=0

@@ -88,4 +88,73 @@ none_map=$(grep "hot_none.so" <<<"$maps")
 check "hot_none.so's mapping keeps its build ID" contains "$none_map" "$(build_id "$libs/hot_none.so")"
 check "hot_none.so's mapping claims no functions" lacks "$none_map" "[FN]"
 check "hot_idroot.so's mapping claims functions" contains "$(grep hot_idroot.so <<<"$maps")" "[FN]"
+none_m=$(sed -nE 's/^ *([0-9]+): .*hot_none\.so.*/\1/p' <<<"$maps")
+check "hot_none.so's samples keep their addresses, without a function" \
+    grep -qE "^ +[0-9]+: 0x[0-9a-f]+ M=$none_m *\$" <<<"$raw"
+stop_server
+check "takhind stops cleanly" test $? = 0
+
+# ---- takhin-profiler -symbolize ----
+cli=$BUILD/takhin-profiler
+export DEBUGINFOD_CACHE_PATH=$TK_TMP/dcache-1
+root2=$TK_TMP/debugroot2
+by_id "$root2" "$TK_TMP/hot_none.debug" "$(build_id "$libs/hot_none.so")"
+out=$("$cli" -input "$prof" -symbolize=local -debug-dir "$root2" -top 40 2>"$TK_TMP/cli.err")
+check "-symbolize=local -debug-dir names hot_none.so's function" contains "$out" " tk_hot_none"
+check "what stays unresolved shows as file+offset" \
+    grep -qE " hot_wrong\.so\+0x[0-9a-f]+\$" <<<"$out"
+out=$("$cli" -input "$prof" -symbolize=none -top 40 2>/dev/null)
+check "-symbolize=none leaves it unnamed" lacks "$out" "tk_hot_none"
+
+# A real debuginfod serving hot_none's debug file; the binary itself is
+# gone from here (as on another machine): the debug file stands in.
+served=$TK_TMP/served
+mkdir -p "$served" && cp "$TK_TMP/hot_none.debug" "$served/"
+dport=$(free_port)
+debuginfod -p "$dport" -d "$TK_TMP/dfs.sqlite" -F "$served" >"$TK_TMP/debuginfod.log" 2>&1 &
+dpid=$!
+TK_PIDS+=("$dpid")
+none_id=$(build_id "$libs/hot_none.so")
+for i in $(seq 150); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$dport/buildid/$none_id/debuginfo")" = 200 ] && break
+    kill -0 "$dpid" 2>/dev/null || break
+    sleep 0.2
+done
+check "debuginfod serves hot_none's debug file" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$dport/buildid/$none_id/debuginfo")" = 200
+rm -f "$libs/hot_none.so"
+sym=$TK_TMP/symbolized.pb.gz
+out=$(DEBUGINFOD_URLS=http://127.0.0.1:$dport "$cli" -input "$prof" -symbolize -debug-dir "$root" \
+      -output "$sym" -top 40 2>"$TK_TMP/cli.err")
+rc=$?
+sed 's/^/# /' "$TK_TMP/cli.err"
+check "takhin-profiler -symbolize succeeds" test $rc = 0
+check "it names the function through debuginfod" contains "$out" " tk_hot_none"
+check "it says where the debug file came from" contains "$(cat "$TK_TMP/cli.err")" \
+    "debug info for build ID $none_id (hot_none.so) from debuginfod"
+wrong_id=$(build_id "$libs/hot_wrong.so")
+check "it says, per build ID, what the server did not have" contains "$(cat "$TK_TMP/cli.err")" \
+    "no debug info for build ID $wrong_id (hot_wrong.so) from debuginfod (http://127.0.0.1:$dport): not found"
+check "the wrong debug file under -debug-dir is refused: hot_wrong.so stays an offset" \
+    contains "$out" " hot_wrong.so+0x"
+top=$(go tool pprof -symbolize=none -top "$sym" 2>&1)
+check "go tool pprof reads the name in the written profile" contains "$top" " tk_hot_none"
+symraw=$(go tool pprof -symbolize=none -raw "$sym" 2>&1)
+check "hot_none.so's mapping now claims functions" \
+    contains "$(grep -E '^ *[0-9]+: 0x.*hot_none\.so' <<<"$symraw")" "[FN]"
+check "hot_wrong.so's still does not" lacks "$(grep -E '^ *[0-9]+: 0x.*hot_wrong\.so' <<<"$symraw")" "[FN]"
+
+# The server down: one message per build ID, the profile still written.
+kill "$dpid" && wait "$dpid" 2>/dev/null
+export DEBUGINFOD_CACHE_PATH=$TK_TMP/dcache-2
+DEBUGINFOD_URLS=http://127.0.0.1:$dport "$cli" -input "$prof" -output "$TK_TMP/down.pb.gz" \
+    -q -top 5 >/dev/null 2>"$TK_TMP/down.err"
+rc=$?
+sed 's/^/# /' "$TK_TMP/down.err"
+check "with the server down the CLI still succeeds" test $rc = 0
+check "and still writes the profile" test -s "$TK_TMP/down.pb.gz"
+check "it says so for hot_none's build ID" \
+    grep -q "no debug info for build ID $none_id (hot_none.so) from debuginfod.*: " "$TK_TMP/down.err"
+check "once per build ID" test "$(grep -c "build ID $none_id" "$TK_TMP/down.err")" = 1
 finish

@@ -5,9 +5,25 @@
  */
 #include "commands/cli_commands.h"
 #include "commands/cli_watch.h"
+#include "input/cli_prof.h"
 #include "util/cli.h"
 
 #include <string.h>
+
+/* -symbolize and -debug-dir, for every profile this process reads. */
+static void symbolize_setup(const cli_opts *o)
+{
+    static char dirs[CLI_MAX_DEBUG_DIRS * 4097];
+    size_t n = 0;
+    for (size_t i = 0; i < o->ndebug_dirs && n < sizeof dirs; i++)
+        n += (size_t)snprintf(dirs + n, sizeof dirs - n, "%s%s", i ? ":" : "", o->debug_dirs[i]);
+    const char *mode = o->symbolize != NULL ? o->symbolize : "on";
+    cli_sym_config c = {strcmp(mode, "none") == 0    ? CLI_SYM_NONE
+                        : strcmp(mode, "local") == 0 ? CLI_SYM_LOCAL
+                                                     : CLI_SYM_ON,
+                        dirs, o->quiet};
+    cli_symbolize_config(&c);
+}
 
 
 int main(int argc, char **argv)
@@ -27,6 +43,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     if (rc != CLI_OK)
         return rc;
+    symbolize_setup(&o);
     if (o.command)
         return cli_local_run(&o);
     if (o.remote && o.every > 0)
