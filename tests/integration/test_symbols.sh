@@ -91,14 +91,31 @@ check "hot_idroot.so's mapping claims functions" contains "$(grep hot_idroot.so 
 none_m=$(sed -nE 's/^ *([0-9]+): .*hot_none\.so.*/\1/p' <<<"$maps")
 check "hot_none.so's samples keep their addresses, without a function" \
     grep -qE "^ +[0-9]+: 0x[0-9a-f]+ M=$none_m *\$" <<<"$raw"
-stop_server
-check "takhind stops cleanly" test $? = 0
 
 # ---- takhin-profiler -symbolize ----
 cli=$BUILD/takhin-profiler
 export DEBUGINFOD_CACHE_PATH=$TK_TMP/dcache-1
 root2=$TK_TMP/debugroot2
 by_id "$root2" "$TK_TMP/hot_none.debug" "$(build_id "$libs/hot_none.so")"
+
+# Periodic capture (as watch) symbolizes before storing.
+"$cli" -remote "127.0.0.1:$port" -every 1h -type cpu -duration 3s -output-dir "$TK_TMP/store" \
+    -symbolize=local -debug-dir "$root2" -q 2>"$TK_TMP/every.err" &
+wpid=$!
+TK_PIDS+=("$wpid")
+stored=""
+for i in $(seq 150); do
+    stored=$(find "$TK_TMP/store" -name '*.pb.gz' 2>/dev/null | head -1)
+    [ -n "$stored" ] && break
+    kill -0 "$wpid" 2>/dev/null || break
+    sleep 0.2
+done
+kill "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
+check "-every -symbolize stored a capture" test -n "$stored"
+check "the stored capture names hot_none.so's function" \
+    contains "$(go tool pprof -symbolize=none -top "${stored:-/dev/null}" 2>&1)" " tk_hot_none"
+stop_server
+check "takhind stops cleanly" test $? = 0
 out=$("$cli" -input "$prof" -symbolize=local -debug-dir "$root2" -top 40 2>"$TK_TMP/cli.err")
 check "-symbolize=local -debug-dir names hot_none.so's function" contains "$out" " tk_hot_none"
 check "what stays unresolved shows as file+offset" \

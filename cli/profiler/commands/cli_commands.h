@@ -33,6 +33,11 @@ int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint)
 /* p as gzipped profile.proto at path: a temp file beside it, fsync,
  * rename. 0, or -1 with err. */
 int cli_write_profile(const pf_decoded *p, const char *path, char *err, size_t errlen);
+/* p as gzipped profile.proto into f (flushed, not synced). 0, or -1 with err. */
+int cli_write_profile_to(const pf_decoded *p, FILE *f, char *err, size_t errlen);
+/* Process-wide symbolization settings from -symbolize (NULL: on) and
+ * -debug-dir (see cli_symbolize_config). */
+void cli_symbolize_setup(const char *mode, const char *const *dirs, size_t ndirs, bool quiet);
 
 /* takhin-profiler [flags] -- COMMAND...: profiles a command on this machine
  * (localrun.c). */

@@ -10,21 +10,19 @@
 
 #include <string.h>
 
-/* -symbolize and -debug-dir, for every profile this process reads. */
-static void symbolize_setup(const cli_opts *o)
+void cli_symbolize_setup(const char *mode, const char *const *dirs, size_t ndirs, bool quiet)
 {
-    static char dirs[CLI_MAX_DEBUG_DIRS * 4097];
+    static char joined[CLI_MAX_DEBUG_DIRS * 4097];
     size_t n = 0;
-    for (size_t i = 0; i < o->ndebug_dirs && n < sizeof dirs; i++)
-        n += (size_t)snprintf(dirs + n, sizeof dirs - n, "%s%s", i ? ":" : "", o->debug_dirs[i]);
-    const char *mode = o->symbolize != NULL ? o->symbolize : "on";
+    for (size_t i = 0; i < ndirs && n < sizeof joined; i++)
+        n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%s", i ? ":" : "", dirs[i]);
+    mode = mode != NULL ? mode : "on";
     cli_sym_config c = {strcmp(mode, "none") == 0    ? CLI_SYM_NONE
                         : strcmp(mode, "local") == 0 ? CLI_SYM_LOCAL
                                                      : CLI_SYM_ON,
-                        dirs, o->quiet};
+                        joined, quiet};
     cli_symbolize_config(&c);
 }
-
 
 int main(int argc, char **argv)
 {
@@ -43,7 +41,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     if (rc != CLI_OK)
         return rc;
-    symbolize_setup(&o);
+    cli_symbolize_setup(o.symbolize, o.debug_dirs, o.ndebug_dirs, o.quiet);
     if (o.command)
         return cli_local_run(&o);
     if (o.remote && o.every > 0)
