@@ -9,6 +9,7 @@
 #include "capture/threads.h"
 #include "capture/trace.h"
 #include "core/procstat.h"
+#include "profiles/buildid.h"
 #include "profiles/contention.h"
 #include "capture/heap.h"
 #include "profiles/heap.h"
@@ -48,6 +49,10 @@ static void build_endpoints(profiler *p)
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "a sampling of all memory allocations since the profiler was loaded "
                         "(profiler.heap_sample_bytes); ?seconds=N for a delta"},
+        {.name = PROF_BUILDID_NAME, .prefix = true, .handler = prof_buildid_handle,
+         .deep = true,
+         .description = "<build ID>/executable and /debuginfo: the files mapped in this "
+                        "process, for debuginfod clients (profiler.serve_binaries)"},
         {.name = "block", .handler = prof_named_handle, .ctx = &p->block,
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "where threads waited on mutexes and conditions "

@@ -63,6 +63,7 @@ static __thread const pf_dw *resolving;
 
 pf_dw *pf_dw_new(const char *debug_dirs)
 {
+    elf_version(EV_CURRENT); /* before any elf_begin; idempotent */
     pf_dw *d = calloc(1, sizeof(pf_dw));
     size_t n = 2;
     for (const char *c = debug_dirs; c != NULL && *c; c++)
@@ -190,6 +191,28 @@ static int open_debuglink(const pf_dw *d, const char *file, const char *link, co
         fd = open_checked(buf, id, crc, path);
     }
     return fd;
+}
+
+int pf_dw_open_debug_of(const pf_dw *d, int fd, const char *path, const char *id,
+                        char **found, bool *self)
+{
+    *self = false;
+    *found = NULL;
+    int out = pf_dw_open_build_id(d, id, found);
+    Elf *elf = out < 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+    GElf_Word crc = 0;
+    const char *link = elf != NULL ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+    if (link != NULL)
+        out = open_debuglink(d, path, link, id, crc, found);
+    if (out < 0 && elf != NULL) {
+        Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+        *self = dw != NULL;
+        if (dw != NULL)
+            dwarf_end(dw);
+    }
+    if (elf != NULL)
+        elf_end(elf);
+    return out;
 }
 
 int pf_dw_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,

@@ -44,6 +44,13 @@ int pf_dw_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
  * Returns an fd and *path (malloc'd), or -1. */
 int pf_dw_open_build_id(const pf_dw *d, const char *build_id, char **path);
 
+/* The debug file of an object whose file is open as fd (path names it,
+ * id is its build ID): by build ID, then .gnu_debuglink, as above; failing
+ * those, the file itself when it carries DWARF (-1 then, with *path NULL,
+ * and *self true). Returns an fd and *path (malloc'd), or -1. */
+int pf_dw_open_debug_of(const pf_dw *d, int fd, const char *path, const char *id,
+                        char **found, bool *self);
+
 /* The GNU build ID of an ELF file (hex, section or segment notes) into out
  * (>= 81 bytes). 0, or -1. */
 int pf_dw_elf_build_id(int fd, char *out, size_t outlen);

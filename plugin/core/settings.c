@@ -39,6 +39,9 @@ const tk_config_key prof_config_keys[] = {
     {"debug_dirs", TK_CONFIG_STRING, NULL, 0, 0,
      "':'-separated directories searched for separate debug files (DIR/.build-id/xx/"
      "rest.debug, .gnu_debuglink) before /usr/lib/debug; local files only"},
+    {"serve_binaries", TK_CONFIG_BOOL, "false", 0, 0,
+     "serve the mapped files and their debug files by build ID under "
+     "/debug/pprof/buildid/ (debuginfod's scheme)"},
     {"max_requests", TK_CONFIG_INT, "8", 1, 256, "requests served at once (worker threads)"},
     {"max_queued", TK_CONFIG_INT, "16", 1, 4096, "accepted connections waiting for a worker"},
     {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
@@ -119,6 +122,7 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
         .allow_unauthenticated_remote = api->config_get(cfg, "allow_unauthenticated_remote")->b,
+        .serve_binaries = api->config_get(cfg, "serve_binaries")->b,
         .max_requests = (int)api->config_get(cfg, "max_requests")->i,
         .max_queued = (int)api->config_get(cfg, "max_queued")->i,
         .max_header_bytes = (int)api->config_get(cfg, "max_header_bytes")->i,
@@ -213,6 +217,7 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     prof_keys_note(&k, a->cpu_sampler != b->cpu_sampler, "cpu_sampler");
     prof_keys_note(&k, a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers");
     prof_keys_note(&k, strcmp(a->debug_dirs, b->debug_dirs) != 0, "debug_dirs");
+    prof_keys_note(&k, a->serve_binaries != b->serve_binaries, "serve_binaries");
     prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                    "allow_unauthenticated_remote");
     return k.count;
