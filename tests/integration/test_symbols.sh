@@ -118,8 +118,11 @@ stop_server
 check "takhind stops cleanly" test $? = 0
 out=$("$cli" -input "$prof" -symbolize=local -debug-dir "$root2" -top 40 2>"$TK_TMP/cli.err")
 check "-symbolize=local -debug-dir names hot_none.so's function" contains "$out" " tk_hot_none"
-check "what stays unresolved shows as file+offset" \
-    grep -qE " hot_wrong\.so\+0x[0-9a-f]+\$" <<<"$out"
+check "the report shows what stays unresolved by its file, as pprof does" \
+    contains "$out" " [hot_wrong.so]"
+folded=$("$cli" -input "$prof" -symbolize=local -debug-dir "$root2" -format folded 2>/dev/null)
+check "folded stacks (and the flame graph) show it as file+offset" \
+    grep -qE ";hot_wrong\.so\+0x[0-9a-f]+ [0-9]+\$" <<<"$folded"
 out=$("$cli" -input "$prof" -symbolize=none -top 40 2>/dev/null)
 check "-symbolize=none leaves it unnamed" lacks "$out" "tk_hot_none"
 
@@ -153,8 +156,8 @@ check "it says where the debug file came from" contains "$(cat "$TK_TMP/cli.err"
 wrong_id=$(build_id "$libs/hot_wrong.so")
 check "it says, per build ID, what the server did not have" contains "$(cat "$TK_TMP/cli.err")" \
     "no debug info for build ID $wrong_id (hot_wrong.so) from debuginfod (http://127.0.0.1:$dport): not found"
-check "the wrong debug file under -debug-dir is refused: hot_wrong.so stays an offset" \
-    contains "$out" " hot_wrong.so+0x"
+check "the wrong debug file under -debug-dir is refused: hot_wrong.so stays unnamed" \
+    contains "$out" " [hot_wrong.so]"
 top=$(go tool pprof -symbolize=none -top "$sym" 2>&1)
 check "go tool pprof reads the name in the written profile" contains "$top" " tk_hot_none"
 symraw=$(go tool pprof -symbolize=none -raw "$sym" 2>&1)

@@ -104,16 +104,17 @@ static int64_t line_node(cli_graph *g, const pf_decoded *p, const pf_dlocation *
     const pf_dfunction *f = ln ? &p->funcs[ln->func] : NULL;
     char *key = NULL, *name = NULL;
     int64_t n = -1;
-    if (f == NULL)
+    if (f == NULL && g->addresses)
         return address_node(g, m, l->address);
-    if (f->name[0] != '\0') {
+    if (f != NULL && f->name[0] != '\0') {
         if (asprintf(&key, "F%s", f->name) >= 0)
             n = node_of(g, key, f->name);
         free(key);
         return n;
     }
     int a = obj[0] ? asprintf(&name, "[%s]", base_name(obj)) : asprintf(&name, "<unknown>");
-    int b = asprintf(&key, "S%lld:%s", (long long)f->start_line, obj);
+    int b = f ? asprintf(&key, "S%lld:%s", (long long)f->start_line, obj)
+              : asprintf(&key, "O%s", obj);
     if (a >= 0 && b >= 0)
         n = node_of(g, key, name);
     if (a >= 0)
