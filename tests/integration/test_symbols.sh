@@ -177,4 +177,21 @@ check "and still writes the profile" test -s "$TK_TMP/down.pb.gz"
 check "it says so for hot_none's build ID" \
     grep -q "no debug info for build ID $none_id (hot_none.so) from debuginfod.*: " "$TK_TMP/down.err"
 check "once per build ID" test "$(grep -c "build ID $none_id" "$TK_TMP/down.err")" = 1
+
+# A server that takes the connection and never answers: libdebuginfod's
+# DEBUGINFOD_TIMEOUT (seconds without progress) ends each request.
+sport=$(free_port)
+if hold_port "$sport"; then
+    export DEBUGINFOD_CACHE_PATH=$TK_TMP/dcache-3
+    DEBUGINFOD_TIMEOUT=1 DEBUGINFOD_URLS=http://127.0.0.1:$sport "$cli" -input "$prof" \
+        -output "$TK_TMP/slow.pb.gz" -q -top 5 >/dev/null 2>"$TK_TMP/slow.err"
+    rc=$?
+    sed 's/^/# /' "$TK_TMP/slow.err"
+    check "with a server that never answers the CLI still succeeds" test $rc = 0 -a -s "$TK_TMP/slow.pb.gz"
+    check "and says so per build ID" \
+        grep -q "no debug info for build ID $none_id (hot_none.so) from debuginfod.*: " "$TK_TMP/slow.err"
+    kill "$HOLDER_PID" && wait "$HOLDER_PID" 2>/dev/null
+else
+    not_ok "a port that accepts and never answers"
+fi
 finish

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEBUGINFOD_SONAME "libdebuginfod.so.1"
@@ -61,25 +62,54 @@ static void load(void)
     memcpy(&api.get_user_data, &f[5], sizeof f[5]);
 }
 
+/* libdebuginfod 0.188 leaves a server that takes the connection and never
+ * answers to curl's low-speed check, which does not end it (seen: still
+ * waiting after 30 s with DEBUGINFOD_TIMEOUT=1). The progress callback
+ * ends it instead: no answer (no size known) within the timeout, or no
+ * byte for the timeout once the download runs. */
+#define DEFAULT_TIMEOUT_S 90 /* libdebuginfod's own default */
+
 typedef struct progress {
     const char *id, *file;
-    bool shown;
+    bool shown, quiet, gave_up;
+    double timeout, started, last_change;
+    long last_done;
 } progress;
 
-/* A progress line on a terminal while a file downloads. */
-static int show_progress(debuginfod_client *c, long done, long total)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int on_progress(debuginfod_client *c, long done, long total)
 {
     progress *pr = api.get_user_data(c);
-    if (pr == NULL || !isatty(STDERR_FILENO))
+    if (pr == NULL)
         return 0;
-    if (total > 0)
-        fprintf(stderr, "\rtakhin-profiler: debuginfod: %s (%s): %ld of %ld bytes ", pr->id,
-                pr->file, done, total);
-    else
-        fprintf(stderr, "\rtakhin-profiler: debuginfod: %s (%s): %ld bytes ", pr->id,
-                pr->file, done);
+    double now = now_s();
+    if (total > 0 && done != pr->last_done) {
+        pr->last_done = done;
+        pr->last_change = now;
+    }
+    if (now - (total > 0 ? pr->last_change : pr->started) > pr->timeout) {
+        pr->gave_up = true;
+        return 1;
+    }
+    if (pr->quiet || total <= 0 || !isatty(STDERR_FILENO))
+        return 0;
+    fprintf(stderr, "\rtakhin-profiler: debuginfod: %s (%s): %ld of %ld bytes ", pr->id,
+            pr->file, done, total);
     pr->shown = true;
     return 0;
+}
+
+static double timeout_s(void)
+{
+    const char *t = getenv("DEBUGINFOD_TIMEOUT");
+    long v = t != NULL ? strtol(t, NULL, 10) : 0;
+    return v > 0 ? (double)v : DEFAULT_TIMEOUT_S;
 }
 
 static const char *base_name(const char *path)
@@ -107,10 +137,10 @@ int cli_debuginfod_fetch(const char *build_id, const char *file, char **path, bo
         cli_note("debuginfod: cannot start its client (out of memory?)");
         return -1;
     }
-    progress pr = {build_id, base_name(file), false};
+    double now = now_s();
+    progress pr = {build_id, base_name(file), false, quiet, false, timeout_s(), now, now, -1};
     api.set_user_data(c, &pr);
-    if (!quiet)
-        api.set_progressfn(c, show_progress);
+    api.set_progressfn(c, on_progress);
     int fd = api.find_debuginfo(c, (const unsigned char *)build_id, 0, path);
     api.end(c);
     if (pr.shown)
@@ -120,8 +150,12 @@ int cli_debuginfod_fetch(const char *build_id, const char *file, char **path, bo
             cli_note("debug info for build ID %s (%s) from debuginfod", build_id, pr.file);
         return fd;
     }
-    cli_note("no debug info for build ID %s (%s) from debuginfod (%s): %s", build_id, pr.file,
-             urls, fd == -ENOENT ? "not found" : strerror(-fd));
+    if (pr.gave_up)
+        cli_note("no debug info for build ID %s (%s) from debuginfod (%s): no answer for %gs "
+                 "(DEBUGINFOD_TIMEOUT)", build_id, pr.file, urls, pr.timeout);
+    else
+        cli_note("no debug info for build ID %s (%s) from debuginfod (%s): %s", build_id,
+                 pr.file, urls, fd == -ENOENT ? "not found" : strerror(-fd));
     *path = NULL;
     return -1;
 }
