@@ -33,7 +33,19 @@ contains() {
     printf '  expected to find: %s\n  in: %s\n' "$2" "$1" >&2
     return 1
 }
+not_contains() { ! contains "$1" "$2" 2>/dev/null; }
 finish() { [ "$tk_failed" -eq 0 ]; exit $?; }
+# eventually LIMIT COMMAND...: runs the command every 0.2 s until it succeeds
+# (status 0) or LIMIT seconds pass (status 1). Tests wait for an event this
+# way, with a generous limit, never with a fixed sleep.
+eventually() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" 2>/dev/null; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
 
 # profiler_yaml ENABLED PORT: the start of a config that loads the profiler
 # plugin; the caller goes on with more profiler keys, then other sections.
@@ -72,8 +84,11 @@ YAML
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
 # (under the command TK_WRAP, when set)
-# and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
-# SERVER_LOG. Returns non-zero when the server died or never answered.
+# and waits until it has started: its admin channel answers `workload
+# status`, which takhind registers once its plugins have started (`help`
+# answers before, while a plugin may still fail or log). Sets SERVER_PID,
+# SERVER_SOCK, SERVER_LOG. Returns non-zero when the server died or never
+# answered.
 start_server() {
     local name=$1 config=$2
     shift 2
@@ -85,8 +100,8 @@ start_server() {
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
     local i
-    for i in $(seq 100); do
-        "$BUILD/takhin-admin" -s "$SERVER_SOCK" help >/dev/null 2>&1 && return 0
+    for i in $(seq 300); do # 30 s: a loaded machine starts it slowly
+        "$BUILD/takhin-admin" -s "$SERVER_SOCK" workload status >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
         sleep 0.1
     done
@@ -110,7 +125,7 @@ start_hidden_server() {
 stop_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     local i
-    for i in $(seq 100); do
+    for i in $(seq 300); do # 30 s
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -172,7 +187,7 @@ time.sleep(600)' "$1" &
     HOLDER_PID=$!
     TK_PIDS+=("$HOLDER_PID")
     local i
-    for i in $(seq 50); do
+    for i in $(seq 300); do
         port_open "$1" && return 0
         kill -0 "$HOLDER_PID" 2>/dev/null || return 1
         sleep 0.1
