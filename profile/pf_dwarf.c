@@ -219,7 +219,13 @@ int pf_dw_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
                          Dwarf_Addr base, const char *file_name, const char *debuglink_file,
                          GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-    (void)userdata, (void)modname, (void)base;
+    /* libdwfl calls again for a dwz alternate file (.gnu_debugaltlink: a
+     * path, no CRC) once it has the DWARF: its own build-ID lookup knows
+     * that case (the alternate file's build ID, under /usr/lib/debug). */
+    if (debuglink_file != NULL && strchr(debuglink_file, '/') != NULL && debuglink_crc == 0)
+        return dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                            debuglink_file, debuglink_crc,
+                                            debuginfo_file_name);
     const pf_dw *d = resolving;
     const unsigned char *bits = NULL;
     GElf_Addr vaddr;

@@ -24,7 +24,9 @@ typedef struct pf_dw pf_dw;
  * the file, in .debug/ beside it, and under each root + the file's
  * directory. A debug file is used only if its build ID is the module's
  * (or, for a module without one, its CRC the debuglink's). MiniDebugInfo
- * (.gnu_debugdata) is libdwfl's own fallback for the symbol table. */
+ * (.gnu_debugdata) is libdwfl's own fallback for the symbol table. A dwz
+ * alternate file (.gnu_debugaltlink) is libdwfl's build-ID lookup's
+ * (under /usr/lib/debug only). */
 pf_dw *pf_dw_new(const char *debug_dirs);
 
 /* An extra source of debug files tried after the local ones (the CLI's

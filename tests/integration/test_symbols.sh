@@ -59,7 +59,10 @@ for v in $variants; do preload="$preload $libs/hot_$v.so"; done
 write_config "$TK_TMP/takhin.yaml" "$(printf '  producers: 1\nprofiler_extra: 0')"
 sed -i "/^  port: 0/a\\  debug_dirs: $root" "$TK_TMP/takhin.yaml"
 sed -i '/^profiler_extra/d' "$TK_TMP/takhin.yaml"
-TK_RATE=0 start_server sym "$TK_TMP/takhin.yaml" LD_PRELOAD="${preload# }" ||
+# Under ASan (make check-sanitize) its runtime must come first unless told.
+asan=()
+sanitized && asan=(ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0")
+TK_RATE=0 start_server sym "$TK_TMP/takhin.yaml" LD_PRELOAD="${preload# }" "${asan[@]}" ||
     { not_ok "takhind starts with the libraries preloaded"; finish; }
 port=$(profiler_port)
 url=http://127.0.0.1:$port/debug/pprof
