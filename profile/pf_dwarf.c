@@ -302,7 +302,8 @@ static void build_syms(mod_idx *m, Dwfl_Module *mod)
             break; /* out of memory: a partial table still helps */
         m->sym[m->nsym++] = (fsym){addr, addr + s.st_size, name, sym_rank(&s, name)};
     }
-    qsort(m->sym, m->nsym, sizeof(fsym), cmp_fsym);
+    if (m->nsym > 1) /* none at all: a stripped object without exports (NULL table) */
+        qsort(m->sym, m->nsym, sizeof(fsym), cmp_fsym);
     dedupe_syms(m);
 }
 

@@ -114,6 +114,7 @@ for i in $(seq 150); do
     sleep 0.2
 done
 kill "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
+[ -n "$stored" ] || sed 's/^/# every: /' "$TK_TMP/every.err"
 check "-every -symbolize stored a capture" test -n "$stored"
 check "the stored capture names hot_none.so's function" \
     contains "$(go tool pprof -symbolize=none -top "${stored:-/dev/null}" 2>&1)" " tk_hot_none"
