@@ -102,7 +102,7 @@ root2=$TK_TMP/debugroot2
 by_id "$root2" "$TK_TMP/hot_none.debug" "$(build_id "$libs/hot_none.so")"
 
 # Periodic capture (as watch) symbolizes before storing.
-"$cli" -remote "127.0.0.1:$port" -every 1h -type cpu -duration 3s -output-dir "$TK_TMP/store" \
+"$cli" -remote "127.0.0.1:$port" -every 1h -type cpu -duration 2s -output-dir "$TK_TMP/store" \
     -symbolize=local -debug-dir "$root2" -q 2>"$TK_TMP/every.err" &
 wpid=$!
 TK_PIDS+=("$wpid")
@@ -188,12 +188,13 @@ sport=$(free_port)
 if hold_port "$sport"; then
     export DEBUGINFOD_CACHE_PATH=$TK_TMP/dcache-3
     DEBUGINFOD_TIMEOUT=1 DEBUGINFOD_URLS=http://127.0.0.1:$sport "$cli" -input "$prof" \
-        -output "$TK_TMP/slow.pb.gz" -q -top 5 >/dev/null 2>"$TK_TMP/slow.err"
+        -debug-dir "$root2" -output "$TK_TMP/slow.pb.gz" -q -top 5 >/dev/null 2>"$TK_TMP/slow.err"
     rc=$?
     sed 's/^/# /' "$TK_TMP/slow.err"
     check "with a server that never answers the CLI still succeeds" test $rc = 0 -a -s "$TK_TMP/slow.pb.gz"
     check "and says so per build ID" \
-        grep -q "no debug info for build ID $none_id (hot_none.so) from debuginfod.*: " "$TK_TMP/slow.err"
+        grep -q "no debug info for build ID $wrong_id (hot_wrong.so) from debuginfod.*: no answer" \
+        "$TK_TMP/slow.err"
     kill "$HOLDER_PID" && wait "$HOLDER_PID" 2>/dev/null
 else
     not_ok "a port that accepts and never answers"
