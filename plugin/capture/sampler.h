@@ -61,7 +61,9 @@
  * in periods as samples/count (rounded, the rest carried on). Work the
  * kernel does for a thread that its perf event does not see (around its
  * context switches: ten microseconds and more each on a nested VM), or a
- * sample lost to a full ring, is counted all the same.
+ * sample lost to a full ring, is counted all the same. A thread that
+ * exits is weighed no more: its CPU since its last weighing (its last
+ * drain with samples: windowed, up to a cycle) is not counted.
  *
  * Readers: one session serves several readers, each over its own window
  * (prof_sampler_join to prof_sampler_leave): every sample drained while a

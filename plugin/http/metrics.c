@@ -258,7 +258,7 @@ static void render_cpu(const prof_cpu_figures *c, pf_strbuf *out)
               "takhin_profiler_cpu_sampler_info{sampler=\"%s\",kernel=\"%s\"} 1\n",
               c->sampler, c->kernel ? "true" : "false");
     render_one(out, "takhin_profiler_cpu_samples_total", "counter",
-               "CPU samples (signals) the plugin's sampler took (perf or thread_timer).", "%llu",
+               "CPU samples (signals) the plugin's sampler took (not gperftools).", "%llu",
                (unsigned long long)c->samples);
     render_one(out, "takhin_profiler_cpu_samples_lost_total", "counter",
                "CPU samples dropped because the sampler's ring was full.", "%llu",

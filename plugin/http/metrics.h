@@ -32,7 +32,7 @@ void prof_metrics_inflight(prof_metrics *m, int delta);
 
 /* The CPU sampler's figures since the plugin loaded. */
 typedef struct prof_cpu_figures {
-    const char *sampler;     /* "perf", "thread_timer", "gperftools" */
+    const char *sampler;     /* "windowed", "perf", "thread_timer", "gperftools" */
     bool kernel;             /* perf counts kernel time too */
     uint64_t samples;        /* signals the plugin's sampler took (not gperftools) */
     uint64_t lost;           /* dropped: its ring was full */

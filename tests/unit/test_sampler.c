@@ -44,6 +44,8 @@ typedef struct worker {
     double used;       /* out: its CPU time */
     double user;       /* out: of which in user mode */
     _Atomic bool ready, go; /* it runs only once told to */
+    bool linger;            /* after its work, it waits to be let go */
+    _Atomic bool done, leave;
     pthread_t t;
 } worker;
 
@@ -90,6 +92,9 @@ static void *worker_main(void *arg)
     }
     w->used = thread_cpu_seconds() - start;
     w->user = thread_user_seconds() - user;
+    atomic_store(&w->done, true);
+    while (w->linger && !atomic_load(&w->leave))
+        usleep(1000);
     return NULL;
 }
 
@@ -106,6 +111,18 @@ static void run_worker(worker *w)
     if (!atomic_load(&w->ready))
         start_worker(w);
     atomic_store(&w->go, true);
+    if (!w->linger) {
+        pthread_join(w->t, NULL);
+        return;
+    }
+    while (!atomic_load(&w->done))
+        usleep(1000);
+}
+
+/* Lets a lingering worker go. */
+static void release_worker(worker *w)
+{
+    atomic_store(&w->leave, true);
     pthread_join(w->t, NULL);
 }
 
@@ -255,6 +272,34 @@ static void test_thread_timer_busy_thread(void **state)
     worker w = {.name = "timer-worker", .cpu = 0.6};
     double signals, share = sampled_share(PROF_SAMPLER_THREAD_TIMER, 100, &w, &signals);
     assert_true(share >= 0.8 && share <= 1.2);
+}
+
+/* windowed: a CPU-bound thread lives through a few windows; its samples
+ * (weighed by its CPU clock) come to its CPU time once the reader leaves
+ * while it is alive (a thread that exits first loses its CPU since its
+ * last window: sampler.h). */
+static void test_windowed_busy_thread(void **state)
+{
+    (void)state;
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_WINDOWED);
+    worker w = {.name = "window-worker", .cpu = 3.0 * PROF_SAMPLER_CYCLE_MS / 1000,
+                .linger = true};
+    start_worker(&w);
+    one_reader o = begin(&c, 100);
+    run_worker(&w);
+    prof_sampler_result r;
+    assert_int_equal(end(o, &r), 0);
+    release_worker(&w);
+    bool has_tid;
+    int64_t n = samples_of(r.profile, w.name, &has_tid);
+    pf_profile_free(r.profile);
+    double share = (double)n / (seen_cpu(&c, &w) * 100);
+    print_message("windowed at 100 Hz, busy: %lld samples over %.3f s of CPU: %.3f; %llu "
+                  "signals; %zu threads kept open, %zu in windows\n", (long long)n, w.used,
+                  share, (unsigned long long)r.signals, r.threads_perf, r.threads_windowed);
+    assert_true(has_tid);
+    assert_true(share >= 0.9 && share <= 1.1);
+    assert_true(r.signals > 0);
 }
 
 /* A thread started after the session began is found by the rescan. */
@@ -468,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_perf_busy_thread_at_1000_hz),
         cmocka_unit_test(test_perf_bursty_thread),
         cmocka_unit_test(test_thread_timer_busy_thread),
+        cmocka_unit_test(test_windowed_busy_thread),
         cmocka_unit_test(test_late_thread_is_sampled),
         cmocka_unit_test(test_exited_thread_releases_fd),
         cmocka_unit_test(test_fd_budget_falls_back_to_timers),
