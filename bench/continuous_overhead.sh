@@ -9,9 +9,11 @@
 #  push: push every 10 s with the default types, to pushrecv, against no
 #        push (config reload turns it on and off);
 #  idle: demo off: the process's CPU per second with a profile running and
-#        without (ms/s), and the profiler's threads by name.
+#        without (ms/s), and the profiler's threads by name;
+#  modes: rounds of none, perf and windowed profiles in rotation on one
+#        takhind (config reload switches the sampler): each against none.
 # The sampler is profiler.cpu_sampler (SAMPLER, default auto).
-#   bench/continuous_overhead.sh [PAIRS] [WINDOW_SECONDS] [PARTS (cpu,push,idle)]
+#   bench/continuous_overhead.sh [PAIRS] [WINDOW_SECONDS] [PARTS (cpu,push,idle,modes)]
 source "$(dirname "$0")/lib.sh"
 pairs=${1:-10} secs=${2:-10} parts=${3:-cpu,push,idle}
 sampler=${SAMPLER:-auto}
@@ -109,4 +111,25 @@ demo:
     done
     summary "idle server, no profile: ms of CPU a second" "${off[@]}"
     summary "idle server, a profile running: ms/s" "${on[@]}"
+fi
+
+if [[ $parts == *modes* ]]; then
+    bench_server "  cpu_sampler: auto"
+    config=$B_TMP/takhin.yaml
+    use() { sed -i "s/^  cpu_sampler: .*/  cpu_sampler: $1/" "$config"; admin config reload >/dev/null; }
+    sleep 2
+    order=(none perf windowed) pr=() wr=()
+    for i in $(seq "$pairs"); do
+        declare -A got=()
+        for k in 0 1 2; do
+            m=${order[$(( (i + k) % 3 ))]}
+            if [ "$m" = none ]; then got[$m]=$(plain); else use "$m"; got[$m]=$(profiled); fi
+        done
+        kill -0 "$B_PID" 2>/dev/null || { echo "takhind died:"; tail -5 "$B_TMP/log"; exit 1; }
+        pr+=("$(ratio "${got[perf]}" "${got[none]}")") wr+=("$(ratio "${got[windowed]}" "${got[none]}")")
+        echo "round $i: none ${got[none]} perf ${got[perf]} windowed ${got[windowed]} ticks/1000 records"
+        unset got
+    done
+    summary "perf profile / none: CPU per record" "${pr[@]}"
+    summary "windowed profile / none: CPU per record" "${wr[@]}"
 fi
