@@ -34,6 +34,7 @@ static void build_endpoints(profiler *p)
         .process_name = p->info && p->info->host_name ? p->info->host_name : "takhin",
         .ph = &p->ph,
     };
+    p->wall_endpoint = (prof_wall_endpoint){.wall = p->wall, .sym = p->sym};
     p->heap = (prof_named){.kind = &prof_heap_kind, .sym = p->sym};
     p->allocs = (prof_named){.kind = &prof_heap_allocs_kind, .sym = p->sym};
     p->mutex = (prof_named){.kind = &prof_mutex_kind, .source = p->events->contention,
@@ -80,6 +81,11 @@ static void build_endpoints(profiler *p)
          .deep = true, .profile = true,
          .description = "what each thread did, Chrome trace JSON for ui.perfetto.dev; "
                         "?seconds=F (default 1)"},
+        {.name = "wall", .handler = prof_wall_handle, .ctx = &p->wall_endpoint,
+         .deep = true, .profile = true,
+         .description = "wall-clock profile of every thread, running or waiting, with the "
+                        "state (running or the system call); ?seconds=N (default 30, "
+                        "profiler.wall_hz)"},
     };
     for (size_t i = 0; i < PROFILER_ENDPOINTS; i++) {
         p->endpoints[i] = table[i];
@@ -95,9 +101,11 @@ static void *dl_lookup(const char *name)
     return dlsym(RTLD_DEFAULT, name);
 }
 
-static void render_push_metrics(void *push, pf_strbuf *out)
+static void render_more_metrics(void *arg, pf_strbuf *out)
 {
-    prof_push_render_metrics(push, out);
+    profiler *p = arg;
+    prof_push_render_metrics(p->push, out);
+    prof_wall_render_metrics(p->wall, out);
 }
 
 static void sample_metrics(void *arg, prof_metrics_sampled *out)
@@ -122,8 +130,8 @@ static void sample_metrics(void *arg, prof_metrics_sampled *out)
         .handler_ns = t.handler_ns,
         .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),
     };
-    out->render_more = render_push_metrics;
-    out->render_more_arg = p->push;
+    out->render_more = render_more_metrics;
+    out->render_more_arg = p;
 }
 
 /* Push runs while the profiler serves and profiler.push.url is set. A
@@ -275,6 +283,10 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
         return -1;
     }
+    if ((p->wall = prof_wall_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
         (p->events = prof_events_new(&p->ph, p->settings.mutex_fraction,
                                      p->settings.block_rate, err, errlen)) == NULL)
@@ -295,6 +307,7 @@ static void free_parts(profiler *p)
     prof_push_free(p->push); /* its threads use every part below */
     prof_events_free(p->events); /* hooks out before what they use is freed */
     prof_cpu_free(p->cpu);
+    prof_wall_free(p->wall); /* no profile runs: serving and push stopped */
     prof_metrics_free(p->metrics);
     pf_symbolizer_free(p->sym);
     free(p);

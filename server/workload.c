@@ -4,13 +4,17 @@
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Profiles must show these frames by name: keep them out of line. */
@@ -27,6 +31,11 @@ const tk_config_key workload_config_keys[] = {
      "records per second per producer; 0 = as fast as possible"},
     {"calibration", TK_CONFIG_BOOL, "false", 0, 0,
      "one more thread that burns CPU 3:1 in calibrate_heavy and calibrate_light"},
+    {"wall_calibration", TK_CONFIG_BOOL, "false", 0, 0,
+     "one more thread alternating 50 ms spinning in wall_burn and 50 ms asleep in wall_sleep"},
+    {"idle_threads", TK_CONFIG_INT, "0", 0, 10000,
+     "threads parked for good (half in epoll_wait, half in a condition wait), plus one "
+     "sleeper looping on 1 s nanosleeps that counts EINTRs (workload status: eintr)"},
     {0},
 };
 
@@ -46,9 +55,32 @@ typedef struct partition {
 } partition;
 
 typedef struct settings {
-    bool enabled, calibration;
-    int producers, consumers, partitions, record_bytes, retain;
+    bool enabled, calibration, wall_calibration;
+    int producers, consumers, partitions, record_bytes, retain, idle_threads;
 } settings;
+
+/* demo.idle_threads: threads parked until the stop. */
+typedef struct idlers {
+    int epfd, evfd;          /* half wait in epoll_wait on epfd; evfd wakes them */
+    pthread_mutex_t lock;    /* the other half wait on `cond` */
+    pthread_cond_t cond;
+    pthread_t *threads;
+    int n;
+    pthread_t sleeper;
+    bool has_sleeper;
+    _Atomic uint64_t eintr;  /* nanosleeps of the sleeper cut short */
+} idlers;
+
+/* `workload hold_mutex MS`: one thread holds a mutex MS ms while another
+ * waits for it in pthread_mutex_lock. */
+typedef struct holder {
+    pthread_mutex_t lock;    /* guards running and thread */
+    pthread_mutex_t held;    /* the mutex held */
+    bool running;
+    pthread_t thread;
+    long ms;
+    _Atomic uint64_t done;
+} holder;
 
 struct workload {
     settings set;
@@ -61,6 +93,8 @@ struct workload {
     _Atomic uint64_t produced, consumed, bytes_in, corrupt;
     pthread_t *threads;
     int nthreads;
+    idlers idle;
+    holder hold;
 };
 
 static int64_t cfg_int(const tkh_config *cfg, const char *key)
@@ -73,6 +107,8 @@ static settings read_settings(const tkh_config *cfg)
     return (settings){
         .enabled = tkh_config_lookup(cfg, "demo.enabled")->b,
         .calibration = tkh_config_lookup(cfg, "demo.calibration")->b,
+        .wall_calibration = tkh_config_lookup(cfg, "demo.wall_calibration")->b,
+        .idle_threads = (int)cfg_int(cfg, "demo.idle_threads"),
         .producers = (int)cfg_int(cfg, "demo.producers"),
         .consumers = (int)cfg_int(cfg, "demo.consumers"),
         .partitions = (int)cfg_int(cfg, "demo.partitions"),
@@ -332,6 +368,219 @@ static void *calibration_main(void *arg)
     return NULL;
 }
 
+/* ---- wall calibration: a known split between running and sleeping ---- */
+
+static void add_ns(struct timespec *t, long ns)
+{
+    t->tv_nsec += ns;
+    while (t->tv_nsec >= 1000000000L) {
+        t->tv_nsec -= 1000000000L;
+        t->tv_sec++;
+    }
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Spins until `until` (CLOCK_MONOTONIC): wall time on the CPU, or
+ * runnable when the machine is busy. */
+static WORKLOAD_FRAME void wall_burn(const struct timespec *until)
+{
+    volatile uint64_t x = 1;
+    struct timespec now;
+    do {
+        for (int i = 0; i < 2000; i++)
+            x = x * 6364136223846793005ULL + 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (before(&now, until));
+}
+
+/* Sleeps until `until`, whatever signals come. */
+static WORKLOAD_FRAME void wall_sleep(const struct timespec *until)
+{
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, until, NULL) == EINTR)
+        ;
+}
+
+/* 50 ms spinning, 50 ms asleep, on a fixed schedule. */
+static void *wall_calibration_main(void *arg)
+{
+    workload *wl = arg;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    while (atomic_load(&wl->running)) {
+        add_ns(&t, 50000000L);
+        wall_burn(&t);
+        add_ns(&t, 50000000L);
+        wall_sleep(&t);
+    }
+    return NULL;
+}
+
+/* ---- idle threads (demo.idle_threads) ---- */
+
+static WORKLOAD_FRAME void idle_epoll_park(workload *wl)
+{
+    struct epoll_event ev;
+    while (atomic_load(&wl->running))
+        epoll_wait(wl->idle.epfd, &ev, 1, -1);
+}
+
+static WORKLOAD_FRAME void idle_cond_park(workload *wl)
+{
+    pthread_mutex_lock(&wl->idle.lock);
+    while (atomic_load(&wl->running))
+        pthread_cond_wait(&wl->idle.cond, &wl->idle.lock);
+    pthread_mutex_unlock(&wl->idle.lock);
+}
+
+static void *idle_epoll_main(void *arg)
+{
+    idle_epoll_park(arg);
+    return NULL;
+}
+
+static void *idle_cond_main(void *arg)
+{
+    idle_cond_park(arg);
+    return NULL;
+}
+
+/* Sleeps 1 s at a time with plain nanosleep, counting the sleeps a
+ * signal cut short. */
+static WORKLOAD_FRAME void sleeper_nap(workload *wl)
+{
+    struct timespec ts = {1, 0}, left;
+    if (nanosleep(&ts, &left) != 0 && errno == EINTR)
+        atomic_fetch_add(&wl->idle.eintr, 1);
+}
+
+static void *sleeper_main(void *arg)
+{
+    workload *wl = arg;
+    while (atomic_load(&wl->running))
+        sleeper_nap(wl);
+    return NULL;
+}
+
+static int start_idlers(workload *wl, char *err, size_t errlen)
+{
+    idlers *d = &wl->idle;
+    int n = wl->set.idle_threads;
+    d->threads = calloc((size_t)n, sizeof *d->threads);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (d->threads == NULL || d->epfd < 0 || d->evfd < 0 ||
+        epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev) != 0) {
+        snprintf(err, errlen, "workload: cannot set up %d idle threads: %s", n, strerror(errno));
+        return -1;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 << 10);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = pthread_create(&d->threads[i], &attr, i % 2 ? idle_cond_main : idle_epoll_main, wl);
+        if (rc == 0) {
+            char name[16];
+            snprintf(name, sizeof name, "idle-%d", i);
+            pthread_setname_np(d->threads[i], name);
+            d->n++;
+        }
+    }
+    if (rc == 0 && (rc = pthread_create(&d->sleeper, &attr, sleeper_main, wl)) == 0) {
+        pthread_setname_np(d->sleeper, "sleeper");
+        d->has_sleeper = true;
+    }
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        snprintf(err, errlen, "workload: cannot create idle thread %d of %d: %s", d->n + 1, n,
+                 strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
+static void stop_idlers(workload *wl)
+{
+    idlers *d = &wl->idle;
+    uint64_t one = 1;
+    if (d->evfd >= 0 && write(d->evfd, &one, sizeof one) < 0)
+        tkh_log(TK_LOG_WARN, "workload", "cannot wake the idle threads: %s", strerror(errno));
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    for (int i = 0; i < d->n; i++)
+        pthread_join(d->threads[i], NULL);
+    if (d->has_sleeper)
+        pthread_join(d->sleeper, NULL); /* within its 1 s nap */
+    free(d->threads);
+    if (d->epfd >= 0)
+        close(d->epfd);
+    if (d->evfd >= 0)
+        close(d->evfd);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+}
+
+/* ---- a mutex held for a while (workload hold_mutex) ---- */
+
+static WORKLOAD_FRAME void wall_lock_wait(workload *wl)
+{
+    pthread_mutex_lock(&wl->hold.held);
+    pthread_mutex_unlock(&wl->hold.held);
+}
+
+static void *waiter_main(void *arg)
+{
+    wall_lock_wait(arg);
+    return NULL;
+}
+
+static void *holder_main(void *arg)
+{
+    workload *wl = arg;
+    holder *h = &wl->hold;
+    pthread_t waiter;
+    pthread_mutex_lock(&h->held);
+    bool waits = pthread_create(&waiter, NULL, waiter_main, wl) == 0;
+    if (waits)
+        pthread_setname_np(waiter, "mutex-waiter");
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    add_ns(&until, h->ms * 1000000L);
+    wall_sleep(&until);
+    pthread_mutex_unlock(&h->held);
+    if (waits)
+        pthread_join(waiter, NULL);
+    atomic_fetch_add(&h->done, 1);
+    return NULL;
+}
+
+int workload_hold_mutex(workload *wl, long ms, char *err, size_t errlen)
+{
+    holder *h = &wl->hold;
+    int rc = 0;
+    pthread_mutex_lock(&h->lock);
+    if (h->running && atomic_load(&h->done) == 0) {
+        snprintf(err, errlen, "a mutex is already held; wait for it (workload status: held)");
+        rc = -1;
+    } else {
+        if (h->running)
+            pthread_join(h->thread, NULL);
+        atomic_store(&h->done, 0);
+        h->ms = ms;
+        h->running = pthread_create(&h->thread, NULL, holder_main, wl) == 0;
+        if (!h->running) {
+            snprintf(err, errlen, "cannot start the holder thread");
+            rc = -1;
+        } else {
+            pthread_setname_np(h->thread, "mutex-holder");
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
 /* ---- lifecycle ---- */
 
 static int alloc_partitions(workload *wl)
@@ -351,7 +600,7 @@ static int alloc_partitions(workload *wl)
 typedef void *(*thread_fn)(void *);
 
 /* Thread i: producers first, then consumers (when demo.enabled), then
- * the calibration thread. */
+ * the calibration thread, then the wall calibration thread. */
 static thread_fn thread_main(const settings *set, int i, char *name, size_t len)
 {
     int producers = set->enabled ? set->producers : 0;
@@ -364,14 +613,19 @@ static thread_fn thread_main(const settings *set, int i, char *name, size_t len)
         snprintf(name, len, "consumer-%d", i - producers);
         return consumer_main;
     }
-    snprintf(name, len, "calibration");
-    return calibration_main;
+    if (set->calibration && i == producers + consumers) {
+        snprintf(name, len, "calibration");
+        return calibration_main;
+    }
+    snprintf(name, len, "wall-calib");
+    return wall_calibration_main;
 }
 
 static int start_threads(workload *wl, char *err, size_t errlen)
 {
     int want = wl->set.enabled ? wl->set.producers + wl->set.consumers : 0;
     want += wl->set.calibration ? 1 : 0;
+    want += wl->set.wall_calibration ? 1 : 0;
     wl->threads = calloc((size_t)want, sizeof *wl->threads);
     if (wl->threads == NULL) {
         snprintf(err, errlen, "workload: out of memory");
@@ -403,7 +657,18 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
     tkh_mutex_init(&wl->notify_lock);
     tkh_cond_init(&wl->notify);
-    if (!wl->set.enabled && !wl->set.calibration)
+    pthread_mutex_init(&wl->hold.lock, NULL);
+    pthread_mutex_init(&wl->hold.held, NULL);
+    pthread_mutex_init(&wl->idle.lock, NULL);
+    pthread_cond_init(&wl->idle.cond, NULL);
+    wl->idle.epfd = wl->set.idle_threads > 0 ? epoll_create1(EPOLL_CLOEXEC) : -1;
+    wl->idle.evfd = wl->set.idle_threads > 0 ? eventfd(0, EFD_CLOEXEC) : -1;
+    atomic_store(&wl->running, true);
+    if (wl->set.idle_threads > 0 && start_idlers(wl, err, errlen) != 0) {
+        workload_stop(wl);
+        return NULL;
+    }
+    if (!wl->set.enabled && !wl->set.calibration && !wl->set.wall_calibration)
         return wl;
     if (alloc_partitions(wl) != 0) {
         snprintf(err, errlen, "workload: out of memory for %d partitions", wl->set.partitions);
@@ -436,6 +701,10 @@ static void changed_keys(const settings *a, const settings *b, char *buf, size_t
         add_key(buf, len, "demo.enabled");
     if (a->calibration != b->calibration)
         add_key(buf, len, "demo.calibration");
+    if (a->wall_calibration != b->wall_calibration)
+        add_key(buf, len, "demo.wall_calibration");
+    if (a->idle_threads != b->idle_threads)
+        add_key(buf, len, "demo.idle_threads");
     if (a->producers != b->producers)
         add_key(buf, len, "demo.producers");
     if (a->consumers != b->consumers)
@@ -469,12 +738,15 @@ void workload_status(const workload *wl, char *buf, size_t len)
 {
     snprintf(buf, len,
              "{\"enabled\":%s,\"producers\":%d,\"consumers\":%d,\"rate\":%ld,"
-             "\"produced\":%llu,\"consumed\":%llu,\"bytes_in\":%llu,\"corrupt\":%llu}",
+             "\"produced\":%llu,\"consumed\":%llu,\"bytes_in\":%llu,\"corrupt\":%llu,"
+             "\"idle_threads\":%d,\"eintr\":%llu,\"held\":%llu}",
              wl->set.enabled ? "true" : "false", wl->set.producers, wl->set.consumers,
              atomic_load(&wl->rate), (unsigned long long)atomic_load(&wl->produced),
              (unsigned long long)atomic_load(&wl->consumed),
              (unsigned long long)atomic_load(&wl->bytes_in),
-             (unsigned long long)atomic_load(&wl->corrupt));
+             (unsigned long long)atomic_load(&wl->corrupt), wl->idle.n,
+             (unsigned long long)atomic_load(&wl->idle.eintr),
+             (unsigned long long)atomic_load(&wl->hold.done));
 }
 
 static void free_partitions(workload *wl)
@@ -499,6 +771,13 @@ void workload_stop(workload *wl)
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
     free(wl->threads);
+    stop_idlers(wl);
+    pthread_mutex_lock(&wl->hold.lock);
+    if (wl->hold.running)
+        pthread_join(wl->hold.thread, NULL);
+    pthread_mutex_unlock(&wl->hold.lock);
+    pthread_mutex_destroy(&wl->hold.held);
+    pthread_mutex_destroy(&wl->hold.lock);
     free_partitions(wl);
     tkh_cond_destroy(&wl->notify);
     tkh_mutex_destroy(&wl->notify_lock);

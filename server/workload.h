@@ -28,6 +28,11 @@ void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, ch
                           size_t len);
 /* One line of JSON: records produced and consumed, bytes, rate. */
 void workload_status(const workload *wl, char *buf, size_t len);
+/* `workload hold_mutex MS`: a thread (mutex-holder) takes a pthread mutex
+ * and holds it MS ms while another (mutex-waiter) waits for it in
+ * wall_lock_wait -> pthread_mutex_lock; both then end. 0, or -1 with err
+ * (one is still held). */
+int workload_hold_mutex(workload *wl, long ms, char *err, size_t errlen);
 /* Stops and joins the threads, frees everything. NULL is fine. */
 void workload_stop(workload *wl);
 

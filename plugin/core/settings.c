@@ -18,6 +18,10 @@ const tk_config_key prof_config_keys[] = {
      "CPU sampler: auto, perf, thread_timer or gperftools (README: CPU sampling)"},
     {"max_cpu_readers", TK_CONFIG_INT, "4", 1, 64,
      "CPU profiles served at once from one sample stream (perf, thread_timer)"},
+    {"wall_hz", TK_CONFIG_INT, "20", 1, 200,
+     "wall-clock sampling rate of /debug/pprof/wall: every thread, running or not"},
+    {"max_wall_readers", TK_CONFIG_INT, "4", 1, 16,
+     "wall profiles served at once from one wall sampler"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
     {"mutex_fraction", TK_CONFIG_INT, "0", 0, 1000000000,
@@ -90,6 +94,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .cpu_hz = (int)api->config_get(cfg, "cpu_hz")->i,
         .max_duration = (long)api->config_get(cfg, "max_duration")->i,
         .max_cpu_readers = (int)api->config_get(cfg, "max_cpu_readers")->i,
+        .wall_hz = (int)api->config_get(cfg, "wall_hz")->i,
+        .max_wall_readers = (int)api->config_get(cfg, "max_wall_readers")->i,
         .heap_sample_bytes = (long)api->config_get(cfg, "heap_sample_bytes")->i,
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
@@ -185,6 +191,8 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     prof_keys_note(&k, a->cpu_hz != b->cpu_hz, "cpu_hz");
     prof_keys_note(&k, a->cpu_sampler != b->cpu_sampler, "cpu_sampler");
     prof_keys_note(&k, a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers");
+    prof_keys_note(&k, a->wall_hz != b->wall_hz, "wall_hz");
+    prof_keys_note(&k, a->max_wall_readers != b->max_wall_readers, "max_wall_readers");
     prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                    "allow_unauthenticated_remote");
     return k.count;

@@ -48,6 +48,8 @@ typedef struct prof_settings {
     int cpu_hz;
     prof_sampler_mode cpu_sampler; /* as configured; AUTO resolved at enable */
     int max_cpu_readers;
+    int wall_hz;          /* /debug/pprof/wall (capture/wall.h) */
+    int max_wall_readers;
     long max_duration; /* seconds */
     long heap_sample_bytes;
     long mutex_fraction;
@@ -79,7 +81,7 @@ bool prof_settings_tls(const prof_settings *s);
  * none), in buf of len bytes. Listener keys (host, port, max_requests,
  * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
  * listener;
- * live keys (auth.token, max_duration, cpu_hz,
+ * live keys (auth.token, max_duration, cpu_hz, wall_hz, max_wall_readers,
  * allow_unauthenticated_remote) apply to the next request. `enabled`,
  * heap_sample_bytes and the contention rates (sampling that runs whether
  * or not the HTTP side serves) are neither. Returns the count. */
