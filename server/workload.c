@@ -95,6 +95,7 @@ struct workload {
     int nthreads;
     idlers idle;
     holder hold;
+    _Atomic uint64_t burn_ns, sleep_ns; /* the wall calibration thread's own account */
 };
 
 static int64_t cfg_int(const tkh_config *cfg, const char *key)
@@ -384,6 +385,11 @@ static bool before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+static int64_t elapsed_ns(const struct timespec *from, const struct timespec *to)
+{
+    return (int64_t)(to->tv_sec - from->tv_sec) * 1000000000 + (to->tv_nsec - from->tv_nsec);
+}
+
 /* Spins until `until` (CLOCK_MONOTONIC): wall time on the CPU, or
  * runnable when the machine is busy. */
 static WORKLOAD_FRAME void wall_burn(const struct timespec *until)
@@ -410,11 +416,17 @@ static void *wall_calibration_main(void *arg)
     workload *wl = arg;
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    struct timespec a, b, c;
     while (atomic_load(&wl->running)) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
         add_ns(&t, 50000000L);
         wall_burn(&t);
+        clock_gettime(CLOCK_MONOTONIC, &b);
         add_ns(&t, 50000000L);
         wall_sleep(&t);
+        clock_gettime(CLOCK_MONOTONIC, &c);
+        atomic_fetch_add(&wl->burn_ns, (uint64_t)elapsed_ns(&a, &b));
+        atomic_fetch_add(&wl->sleep_ns, (uint64_t)elapsed_ns(&b, &c));
     }
     return NULL;
 }
@@ -739,14 +751,17 @@ void workload_status(const workload *wl, char *buf, size_t len)
     snprintf(buf, len,
              "{\"enabled\":%s,\"producers\":%d,\"consumers\":%d,\"rate\":%ld,"
              "\"produced\":%llu,\"consumed\":%llu,\"bytes_in\":%llu,\"corrupt\":%llu,"
-             "\"idle_threads\":%d,\"eintr\":%llu,\"held\":%llu}",
+             "\"idle_threads\":%d,\"eintr\":%llu,\"held\":%llu,\"wall_burn_ms\":%llu,"
+             "\"wall_sleep_ms\":%llu}",
              wl->set.enabled ? "true" : "false", wl->set.producers, wl->set.consumers,
              atomic_load(&wl->rate), (unsigned long long)atomic_load(&wl->produced),
              (unsigned long long)atomic_load(&wl->consumed),
              (unsigned long long)atomic_load(&wl->bytes_in),
              (unsigned long long)atomic_load(&wl->corrupt), wl->idle.n,
              (unsigned long long)atomic_load(&wl->idle.eintr),
-             (unsigned long long)atomic_load(&wl->hold.done));
+             (unsigned long long)atomic_load(&wl->hold.done),
+             (unsigned long long)(atomic_load(&wl->burn_ns) / 1000000),
+             (unsigned long long)(atomic_load(&wl->sleep_ns) / 1000000));
 }
 
 static void free_partitions(workload *wl)

@@ -20,7 +20,7 @@
 #define SLOTS (PROF_WALL_MAX_READERS + 4) /* profiles, then push's windows */
 #define RESCAN_NS 250000000LL             /* /proc/self/task listed at most this often */
 #define ANSWER_MS 100                     /* a tick waits this long for stacks */
-#define SITE_NONE (-1000L)                /* no call site known (running, or no stack) */
+#define SITE_NONE (-1000L)                /* no wait site known */
 
 /* What the ticker knows of one thread. Lives from its first sight to its
  * exit, across profiles. */
@@ -31,12 +31,17 @@ typedef struct wthread {
     bool known;       /* state (and stack, if any) taken at least once */
     bool blocks;      /* blocks the signal: never signalled */
     int64_t cpu_ns;   /* its CPU clock at the last tick */
-    long nr;          /* the call site of the stack: system call, SP, PC */
-    uintptr_t sp, pc;
+    int64_t dcpu;     /* CPU time it used in the interval before this tick */
+    long nr;          /* the last wait site whose stack was taken: system */
+    uintptr_t sp, pc; /* call, user SP and PC (SITE_NONE: none) */
     char name[16];
     char state[24];
-    size_t depth;
+    size_t depth;     /* the stack counted now */
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
+    size_t wait_depth; /* the stack at that wait site */
+    uintptr_t wait_pcs[PROF_THREADS_MAX_DEPTH];
+    size_t run_depth; /* the last stack taken while it ran (0: none) */
+    uintptr_t run_pcs[PROF_THREADS_MAX_DEPTH];
     int64_t acc_count[SLOTS], acc_ns[SLOTS]; /* per reader, since the last flush */
 } wthread;
 
@@ -238,10 +243,39 @@ static void flush_thread(prof_wall *w, wthread *t)
             flush_one(w, t, i);
 }
 
-/* One more interval of `ns` in t's current stack and state, for every
- * reader. */
+/* The CPU time t used in an interval that ends with it waiting: the
+ * stack it last ran in, state running, for every reader. */
+static void count_cpu(prof_wall *w, wthread *t, int64_t cpu)
+{
+    char tid[16];
+    snprintf(tid, sizeof tid, "%d", (int)t->tid);
+    pf_label labels[8] = {
+        {.key = "thread", .str = t->name[0] ? t->name : "?"},
+        {.key = "thread_id", .str = tid},
+        {.key = "state", .str = "running"},
+    };
+    size_t n = 3 + request_labels(t, labels + 3, 5);
+    int64_t values[2] = {0, cpu};
+    pf_err err = {0};
+    for (int i = 0; i < SLOTS; i++)
+        if (w->slot[i].active)
+            (void)pf_profile_add_sample(w->slot[i].profile, t->run_pcs, t->run_depth, values,
+                                        labels, n, &err);
+}
+
+/* One more interval of `ns` for t, for every reader: a sample of its
+ * current stack and state. When it waits now but used CPU time in the
+ * interval, that time goes to the stack it last ran in: the thread's own
+ * clock says how long it ran, whenever the tick came (a ticker that runs
+ * late on a busy machine would otherwise see a thread at the moment it
+ * leaves the CPU more often than while it holds it). */
 static void count(prof_wall *w, wthread *t, int64_t ns)
 {
+    int64_t cpu = t->dcpu < ns ? t->dcpu : ns;
+    if (cpu > 0 && t->run_depth > 0 && strcmp(t->state, "running") != 0) {
+        count_cpu(w, t, cpu);
+        ns -= cpu;
+    }
     for (int i = 0; i < SLOTS; i++)
         if (w->slot[i].active) {
             t->acc_count[i]++;
@@ -380,8 +414,9 @@ static int reserve_send(prof_wall *w, size_t n)
     return 0;
 }
 
-/* Looks at one thread without a signal; true when it needs one. */
-static bool look(prof_wall *w, wthread *t, int64_t ns, site *where)
+/* Reads t's CPU clock: false when it did not run since the last tick (its
+ * last stack and state are counted) or is gone; true when it ran. */
+static bool ran(prof_wall *w, wthread *t, int64_t ns)
 {
     int64_t cpu = thread_cpu_ns(t->tid);
     if (cpu < 0) {
@@ -389,14 +424,23 @@ static bool look(prof_wall *w, wthread *t, int64_t ns, site *where)
         return false;
     }
     if (cpu < t->cpu_ns) /* a new thread under a recycled TID */
-        t->known = false, t->depth = 0, t->nr = SITE_NONE;
-    bool ran = cpu != t->cpu_ns;
+        t->known = false, t->depth = t->run_depth = t->wait_depth = 0, t->nr = SITE_NONE, t->cpu_ns = -1;
+    bool moved = cpu != t->cpu_ns;
+    t->dcpu = t->cpu_ns >= 0 ? cpu - t->cpu_ns : 0;
     t->cpu_ns = cpu;
-    if (!ran && t->known) {
+    if (!moved && t->known) {
         w->total.idle++;
         count(w, t, ns);
         return false;
     }
+    return true;
+}
+
+/* Where a thread that ran is now; true when it needs a signal, false when
+ * it is counted without one (never signalled, or back at the call site
+ * where its stack was taken). */
+static bool place(prof_wall *w, wthread *t, int64_t ns, site *where)
+{
     *where = read_site(t->tid);
     char state[24];
     site_state(where, state, sizeof state);
@@ -409,17 +453,56 @@ static bool look(prof_wall *w, wthread *t, int64_t ns, site *where)
         count(w, t, ns);
         return false;
     }
-    if (t->known && where->ok && !where->running && where->nr == t->nr &&
-        where->sp == t->sp && where->pc == t->pc) {
+    if (where->ok && !where->running && where->nr == t->nr && where->sp == t->sp &&
+        where->pc == t->pc) {
         w->total.same_site++;
-        set_state(w, t, state, NULL, 0);
+        set_state(w, t, state, t->wait_pcs, t->wait_depth);
         count(w, t, ns);
         return false;
     }
     return true;
 }
 
-/* The stacks of the threads queued by look(), then their counts. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SYSCALL_INSN 2 /* syscall, int 0x80 */
+#else
+#define SYSCALL_INSN 4 /* svc, ecall */
+#endif
+
+/* The stack was taken inside the system call /proc showed: its leaf is the
+ * instruction after it, or the instruction itself when SA_RESTART rewound
+ * the call to restart it after the handler. */
+static bool taken_at(const site *s, const prof_thread *a)
+{
+    return a->depth > 0 && (a->pcs[0] == s->pc || a->pcs[0] + SYSCALL_INSN == s->pc);
+}
+
+/* Keeps a stack just taken, with the state it shows: as the thread's
+ * running stack, or as the stack of the wait site it was taken at. A
+ * thread seen waiting that had moved on before the signal came was
+ * running. */
+static void remember(prof_wall *w, wthread *t, const site *s, const prof_thread *a,
+                     char *state)
+{
+    bool waits = s->ok && !s->running;
+    if (waits && !taken_at(s, a)) {
+        snprintf(state, 24, "running");
+        waits = false;
+    }
+    set_state(w, t, state, a->pcs, a->depth);
+    if (waits) {
+        memcpy(t->wait_pcs, a->pcs, a->depth * sizeof *a->pcs);
+        t->wait_depth = a->depth;
+        t->nr = s->nr;
+        t->sp = s->sp;
+        t->pc = s->pc;
+    } else if (s->ok) {
+        memcpy(t->run_pcs, a->pcs, a->depth * sizeof *a->pcs);
+        t->run_depth = a->depth;
+    }
+}
+
+/* The stacks of the threads queued by place(), then their counts. */
 static void capture(prof_wall *w, size_t n, int64_t ns)
 {
     size_t kept = 0;
@@ -437,17 +520,13 @@ static void capture(prof_wall *w, size_t n, int64_t ns)
         if (a != NULL && a->status == PROF_THREAD_OK) {
             if (a->name[0] != '\0')
                 memcpy(t->name, a->name, sizeof t->name);
-            set_state(w, t, state, a->pcs, a->depth);
-            t->nr = s->ok && !s->running ? s->nr : SITE_NONE;
-            t->sp = s->sp;
-            t->pc = s->pc;
+            remember(w, t, s, a, state);
         } else {
-            /* No stack this time: its last one, with the state of now. */
+            /* No stack this time: the time is the thread's, without one. */
             w->total.unanswered++;
             if (a != NULL && a->status == PROF_THREAD_BLOCKED)
                 t->blocks = true;
-            set_state(w, t, state, NULL, 0);
-            t->nr = SITE_NONE;
+            set_state(w, t, state, t->pcs, 0);
         }
         t->known = true;
         count(w, t, ns);
@@ -467,13 +546,18 @@ static void tick(prof_wall *w)
     }
     if (reserve_send(w, w->nthreads) != 0)
         return;
+    /* Every clock first, then the places of the threads that ran, then
+     * the signals: the place is read just before the signal goes out. */
     pid_t self = (pid_t)syscall(SYS_gettid);
-    size_t n = 0;
+    size_t moved = 0, n = 0;
     for (size_t i = 0; i < w->nthreads; i++) {
         wthread *t = w->thread[i];
-        if (t->tid == self || t->gone)
-            continue;
-        if (look(w, t, ns, &w->send_site[n])) {
+        if (t->tid != self && !t->gone && ran(w, t, ns))
+            w->send_t[moved++] = t;
+    }
+    for (size_t i = 0; i < moved; i++) {
+        wthread *t = w->send_t[i];
+        if (place(w, t, ns, &w->send_site[n])) {
             w->send[n] = t->tid;
             w->send_t[n++] = t;
         }
@@ -491,8 +575,15 @@ static void *ticker_main(void *arg)
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     long period = 1000000000L / w->hz;
+    uint64_t rng = (uint64_t)next.tv_nsec | 1;
     while (!w->stop) {
-        next.tv_nsec += period;
+        /* Uniform in [period/2, 3 period/2): a workload that repeats at a
+         * multiple of the period is not seen at the same phase each time
+         * (each interval is weighed by its real length). */
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        next.tv_nsec += period / 2 + (long)(rng % (uint64_t)period);
         while (next.tv_nsec >= 1000000000L) {
             next.tv_nsec -= 1000000000L;
             next.tv_sec++;
@@ -550,6 +641,14 @@ void prof_wall_totals(prof_wall *w, prof_wall_counts *out)
     pthread_mutex_lock(&w->tick_lock);
     *out = w->total;
     pthread_mutex_unlock(&w->tick_lock);
+}
+
+int prof_wall_readers(prof_wall *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int n = w->readers;
+    pthread_mutex_unlock(&w->lock);
+    return n;
 }
 
 static const pf_value_type wall_types[] = {{"samples", "count"}, {"wall", "nanoseconds"}};

@@ -3,8 +3,11 @@
  * thread of the process, running or not, sampled at wall_hz
  * (/debug/pprof/wall serves it: profiles/wall.h).
  *
- * A ticker thread wakes wall_hz times a second (absolute deadlines on
- * CLOCK_MONOTONIC) and looks at each thread:
+ * A ticker thread wakes wall_hz times a second on average (absolute
+ * deadlines on CLOCK_MONOTONIC, each interval drawn uniformly between half
+ * and one and a half periods, so that periodic work is not aliased; each
+ * tick weighs the real time since the previous one) and looks at each
+ * thread:
  *   - its CPU clock did not move since the last tick: it did not run, so it
  *     is parked in the same call as before: its last stack and state are
  *     counted for the interval, no signal, no /proc read (one
@@ -60,6 +63,8 @@ typedef struct prof_wall_counts {
     uint64_t unanswered;  /* signals not answered in time */
 } prof_wall_counts;
 void prof_wall_totals(prof_wall *w, prof_wall_counts *out);
+/* Wall profiles running now (push's windows not counted). */
+int prof_wall_readers(prof_wall *w);
 
 /* A window for a profile of about `seconds`, at hz (a running ticker keeps
  * its own rate). counted: one of the max_readers (an HTTP profile); push's

@@ -114,10 +114,14 @@ void prof_wall_render_metrics(prof_wall *w, pf_strbuf *out)
         "takhin_profiler_wall_thread_ticks_total{how=\"idle\"} %llu\n"
         "takhin_profiler_wall_thread_ticks_total{how=\"same_site\"} %llu\n"
         "takhin_profiler_wall_thread_ticks_total{how=\"unsignalled\"} %llu\n"
+        "# HELP takhin_profiler_wall_readers Wall profiles running now.\n"
+        "# TYPE takhin_profiler_wall_readers gauge\n"
+        "takhin_profiler_wall_readers %d\n"
         "# HELP takhin_profiler_wall_unanswered_total Wall signals not answered in time.\n"
         "# TYPE takhin_profiler_wall_unanswered_total counter\n"
         "takhin_profiler_wall_unanswered_total %llu\n",
         (unsigned long long)c.ticks, (unsigned long long)c.signals,
         (unsigned long long)c.idle, (unsigned long long)c.same_site,
-        (unsigned long long)c.unsignalled, (unsigned long long)c.unanswered);
+        (unsigned long long)c.unsignalled, prof_wall_readers(w),
+        (unsigned long long)c.unanswered);
 }
