@@ -293,12 +293,13 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         return -1;
     build_endpoints(p);
     p->metrics = prof_metrics_new(p->endpoint_names, PROFILER_ENDPOINTS);
-    prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention};
+    prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention, p->wall};
     if (p->metrics == NULL || (p->push = prof_push_new(&sources)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     prof_push_set_cpu_hz(p->push, p->settings.cpu_hz);
+    prof_push_set_wall_hz(p->push, p->settings.wall_hz);
     return 0;
 }
 
@@ -419,6 +420,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     p->settings = next;
     prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);
     prof_push_set_cpu_hz(p->push, next.cpu_hz);
+    prof_push_set_wall_hz(p->push, next.wall_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);

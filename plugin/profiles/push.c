@@ -7,6 +7,7 @@
 #include "profiles/contention.h"
 #include "profiles/heap.h"
 #include "profiles/goroutine.h"
+#include "profiles/wall.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -55,6 +56,7 @@ typedef struct push_run {
 struct prof_push {
     prof_push_sources src;
     _Atomic int cpu_hz;      /* the CPU windows' rate (profiler.cpu_hz) */
+    _Atomic int wall_hz;     /* the wall windows' rate (profiler.wall_hz) */
     pthread_mutex_t lock;    /* guards everything below */
     push_run *run;
     push_run *late[PUSH_MAX_LATE];
@@ -385,6 +387,11 @@ static void *collector_main(void *arg)
     if (want_cpu && (win = prof_cpu_window_open(pp->src.cpu, atomic_load(&pp->cpu_hz), err,
                                                 sizeof err)) == NULL)
         push_error(pp, "cpu: %s", err);
+    prof_wall_window *wall = NULL;
+    if ((r->s.types & (1u << PROF_PUSH_WALL)) &&
+        (wall = prof_wall_window_open(pp->src.wall, atomic_load(&pp->wall_hz), err,
+                                      sizeof err)) == NULL)
+        push_error(pp, "wall: %s", err);
     int64_t from_ns = real_ns();
     for (size_t i = 0; i < 5; i++) /* the deltas' baselines */
         if ((r->s.types & (1u << nps[i].type)) && nps[i].delta)
@@ -404,6 +411,15 @@ static void *collector_main(void *arg)
                                                            sizeof err)) == NULL) {
             push_error(pp, "cpu: %s", err);
         }
+        if (wall != NULL) {
+            int64_t f, u;
+            pf_profile *wp = prof_wall_window_next(wall, &f, &u, err, sizeof err);
+            push_item *it = wp ? finish(pp, PROF_PUSH_WALL, wp, 1, f, u) : NULL;
+            if (wp == NULL)
+                push_error(pp, "wall: %s", err);
+            if (it != NULL)
+                enqueue(r, it, false);
+        }
         for (size_t i = 0; i < 5 && !atomic_load(&r->stop); i++)
             if (r->s.types & (1u << nps[i].type))
                 push_named(r, &nps[i], nps[i].delta ? &bases[i] : NULL, from_ns, now_ns);
@@ -413,6 +429,7 @@ static void *collector_main(void *arg)
             next = pf_mono_s() + (double)r->s.interval_ms / 1000;
     }
     prof_cpu_window_close(pp->src.cpu, win);
+    prof_wall_window_close(wall);
     for (size_t i = 0; i < 5; i++)
         if (bases[i].valid)
             prof_records_free(&bases[i].recs);
@@ -685,6 +702,7 @@ prof_push *prof_push_new(const prof_push_sources *src)
         return NULL;
     pp->src = *src;
     atomic_store(&pp->cpu_hz, 100);
+    atomic_store(&pp->wall_hz, 20);
     pthread_mutex_init(&pp->lock, NULL);
     return pp;
 }
@@ -692,6 +710,11 @@ prof_push *prof_push_new(const prof_push_sources *src)
 void prof_push_set_cpu_hz(prof_push *pp, int hz)
 {
     atomic_store(&pp->cpu_hz, hz);
+}
+
+void prof_push_set_wall_hz(prof_push *pp, int hz)
+{
+    atomic_store(&pp->wall_hz, hz);
 }
 
 /* Drops what is queued (counted) and the run's profiles in the sender's

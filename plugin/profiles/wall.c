@@ -95,6 +95,53 @@ void prof_wall_handle(prof_request *req)
     pf_profile_free(r.profile);
 }
 
+struct prof_wall_window {
+    prof_wall *wall;
+    prof_wall_reader *reader;
+};
+
+prof_wall_window *prof_wall_window_open(prof_wall *w, int hz, char *err, size_t errlen)
+{
+    prof_wall_window *ww = calloc(1, sizeof *ww);
+    if (ww == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ww->wall = w;
+    if (prof_wall_claim(w, 0, hz, 0, false, &ww->reader, err, errlen) != 0) {
+        free(ww);
+        return NULL;
+    }
+    return ww;
+}
+
+pf_profile *prof_wall_window_next(prof_wall_window *ww, int64_t *from_ns, int64_t *until_ns,
+                                  char *err, size_t errlen)
+{
+    prof_wall_result r;
+    if (prof_wall_next(ww->wall, ww->reader, &r) != 0) {
+        snprintf(err, errlen, "out of memory for a wall window");
+        return NULL;
+    }
+    if (prof_wall_finish(&r, err, errlen) != 0) {
+        pf_profile_free(r.profile);
+        return NULL;
+    }
+    *from_ns = r.started_ns;
+    *until_ns = r.started_ns + (int64_t)(r.seconds * 1e9);
+    return r.profile;
+}
+
+void prof_wall_window_close(prof_wall_window *ww)
+{
+    if (ww == NULL)
+        return;
+    prof_wall_result r;
+    prof_wall_release(ww->wall, ww->reader, false, &r);
+    pf_profile_free(r.profile);
+    free(ww);
+}
+
 void prof_wall_render_metrics(prof_wall *w, pf_strbuf *out)
 {
     if (w == NULL)

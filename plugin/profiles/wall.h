@@ -27,6 +27,17 @@ void prof_wall_handle(prof_request *req);
  * profile. 0, or -1 with err (the profile is still the caller's). */
 int prof_wall_finish(const prof_wall_result *r, char *err, size_t errlen);
 
+/* Wall windows for push, as CPU windows (capture/cpu.h): one more reader
+ * of the wall sampler, not counted against max_wall_readers. Open starts a
+ * window; next ends it, starts the next at once and returns the ended
+ * one's profile with mappings, comments and times (caller frees; NULL with
+ * err); close ends the last. NULL is fine for close. */
+typedef struct prof_wall_window prof_wall_window;
+prof_wall_window *prof_wall_window_open(prof_wall *w, int hz, char *err, size_t errlen);
+pf_profile *prof_wall_window_next(prof_wall_window *ww, int64_t *from_ns, int64_t *until_ns,
+                                  char *err, size_t errlen);
+void prof_wall_window_close(prof_wall_window *ww);
+
 /* takhin_profiler_wall_* for /metrics: signals sent against thread-ticks
  * counted without one. */
 void prof_wall_render_metrics(prof_wall *w, pf_strbuf *out);

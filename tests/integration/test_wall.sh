@@ -165,4 +165,44 @@ check "and still answers a goroutine dump" test "$(http_status /debug/pprof/goro
 check "and a wall profile" test "$(http_status "/debug/pprof/wall?seconds=1")" = 200
 
 check "takhind stops cleanly" stop_server
+
+# ---- push: the wall type, off by default, on when push.types names it ----
+RECV=$TK_TMP/pushrecv
+if ! (cd tests/integration/tools/pushrecv && GO111MODULE=off GOPATH=/usr/share/gocode \
+        GOCACHE=$TK_TMP/gocache go build -o "$RECV" main.go) 2>"$TK_TMP/recv-build.log"; then
+    not_ok "tests/integration/tools/pushrecv builds ($(head -c 300 "$TK_TMP/recv-build.log"))"
+    finish
+fi
+"$RECV" -addr 127.0.0.1:0 -port-file "$TK_TMP/recv.port" -log "$TK_TMP/recv.log" 2>"$TK_TMP/recv.err" &
+TK_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TK_TMP/recv.port" ] && break; sleep 0.1; done
+{
+    profiler_yaml true 0
+    cat <<YAML
+  push:
+    url: http://127.0.0.1:$(cat "$TK_TMP/recv.port")
+    interval: 1s
+    types: goroutine,wall
+demo:
+  rate: 100
+YAML
+} >"$TK_TMP/push.yaml"
+start_server push "$TK_TMP/push.yaml" || { not_ok "takhind starts with push on"; finish; }
+recv_types() {
+    python3 -c "import json
+rs=[json.loads(l) for l in open('$TK_TMP/recv.log')] if __import__('os').path.exists('$TK_TMP/recv.log') else []
+print(sorted(set((','.join(r['types']), r['status']) for r in rs)))"
+}
+for _ in $(seq 100); do
+    case $(recv_types) in *wall/nanoseconds*) break ;; esac
+    sleep 0.1
+done
+check "push sends wall profiles, accepted (samples/count,wall/nanoseconds)" \
+    contains "$(recv_types)" "('samples/count,wall/nanoseconds', 200)"
+check "pushed wall windows last about the interval" test "$(python3 -c "import json
+rs=[json.loads(l) for l in open('$TK_TMP/recv.log')]
+print(all(0.5e9 < r['duration_nanos'] < 2.5e9 for r in rs if r['types'][0] == 'samples/count'))")" = True
+check "the wall push is off by default" \
+    grep -q '"push.types", TK_CONFIG_STRING, "cpu,allocs,mutex,block,goroutine"' plugin/core/push_settings.h
+check "takhind with push stops cleanly" stop_server
 finish
