@@ -26,6 +26,24 @@
  *  - The plugin's `state` pointer: created by init, owned by the plugin,
  *    freed by fini. The host only passes it back.
  *  - `tk_reply`: owned by the host, valid during one command handler call.
+ *
+ * Signals a host must tolerate: a plugin may interrupt host threads with a
+ * realtime signal (the profiler's thread dumps and wall profiles do, with
+ * SIGRTMIN+11 or the next free one, installed with SA_RESTART). System
+ * calls that SA_RESTART restarts resume transparently (read, write,
+ * accept, connect, recv, send, wait4, futex waits: pthread_mutex_lock,
+ * pthread_cond_wait). Per signal(7) these never restart and fail with
+ * EINTR (sleep returns the time left): nanosleep, clock_nanosleep, poll,
+ * ppoll, select, pselect, epoll_wait, epoll_pwait, sigtimedwait,
+ * sigwaitinfo, io_getevents, semop, semtimedop, msgrcv, msgsnd, and socket
+ * calls with SO_RCVTIMEO/SO_SNDTIMEO. Retry them on EINTR against an
+ * absolute deadline. The wall profile signals a thread parked in one of
+ * them only when it first sees it there (its CPU clock then stops moving,
+ * or it comes back to the same call site): a thread looping on the same
+ * nanosleep gets no EINTR while a profile runs after that. A thread that
+ * must never be interrupted blocks the signal (pthread_sigmask): it is
+ * then never signalled, and profiles show it without a stack or from its
+ * state in /proc.
  */
 #ifndef TAKHIN_PLUGIN_H
 #define TAKHIN_PLUGIN_H
