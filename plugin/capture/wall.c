@@ -21,6 +21,8 @@
 #define RESCAN_NS 250000000LL             /* /proc/self/task listed at most this often */
 #define ANSWER_MS 100                     /* a tick waits this long for stacks */
 #define SITE_NONE (-1000L)                /* no wait site known */
+#define LONG_IDLE_NS 1000000000LL         /* parked this long: its clock read less often */
+#define RECHECK_NS 200000000LL            /* ... once per this much time */
 
 /* What the ticker knows of one thread. Lives from its first sight to its
  * exit, across profiles. */
@@ -31,6 +33,7 @@ typedef struct wthread {
     bool known;       /* state (and stack, if any) taken at least once */
     bool blocks;      /* blocks the signal: never signalled */
     int64_t cpu_ns;   /* its CPU clock at the last tick */
+    int64_t idle_since; /* CLOCK_MONOTONIC ns since when its clock has not moved (0: moving) */
     int64_t dcpu;     /* CPU time it used in the interval before this tick */
     long nr;          /* the last wait site whose stack was taken: system */
     uintptr_t sp, pc; /* call, user SP and PC (SITE_NONE: none) */
@@ -416,8 +419,18 @@ static int reserve_send(prof_wall *w, size_t n)
 
 /* Reads t's CPU clock: false when it did not run since the last tick (its
  * last stack and state are counted) or is gone; true when it ran. */
-static bool ran(prof_wall *w, wthread *t, int64_t ns)
+static bool ran(prof_wall *w, wthread *t, int64_t ns, int64_t now)
 {
+    /* Parked for a second or more: its clock is read once per RECHECK_NS
+     * (ticks spread by TID), the ticks between counted as idle. */
+    uint64_t every = (uint64_t)(RECHECK_NS * w->hz / 1000000000LL);
+    if (t->known && t->idle_since && now - t->idle_since >= LONG_IDLE_NS && every > 1 &&
+        (w->total.ticks + (uint64_t)t->tid) % every != 0) {
+        t->dcpu = 0;
+        w->total.idle++;
+        count(w, t, ns);
+        return false;
+    }
     int64_t cpu = thread_cpu_ns(t->tid);
     if (cpu < 0) {
         t->gone = true;
@@ -428,6 +441,7 @@ static bool ran(prof_wall *w, wthread *t, int64_t ns)
     bool moved = cpu != t->cpu_ns;
     t->dcpu = t->cpu_ns >= 0 ? cpu - t->cpu_ns : 0;
     t->cpu_ns = cpu;
+    t->idle_since = moved ? 0 : t->idle_since ? t->idle_since : now;
     if (!moved && t->known) {
         w->total.idle++;
         count(w, t, ns);
@@ -552,7 +566,7 @@ static void tick(prof_wall *w)
     size_t moved = 0, n = 0;
     for (size_t i = 0; i < w->nthreads; i++) {
         wthread *t = w->thread[i];
-        if (t->tid != self && !t->gone && ran(w, t, ns))
+        if (t->tid != self && !t->gone && ran(w, t, ns, now))
             w->send_t[moved++] = t;
     }
     for (size_t i = 0; i < moved; i++) {

@@ -11,7 +11,9 @@
  *   - its CPU clock did not move since the last tick: it did not run, so it
  *     is parked in the same call as before: its last stack and state are
  *     counted for the interval, no signal, no /proc read (one
- *     clock_gettime);
+ *     clock_gettime); parked a second or more, its clock is read only once
+ *     per 200 ms (so a long-parked thread's first run after it may be
+ *     counted up to 200 ms late);
  *   - it ran: /proc/self/task/TID/syscall says where it is now: "running",
  *     or blocked in system call NR at user SP and PC. Blocked at the same
  *     (NR, SP, PC) as when its stack was last taken: the same call site, the
