@@ -201,7 +201,7 @@ check "push sends wall profiles, accepted (samples/count,wall/nanoseconds)" \
     contains "$(recv_types)" "('samples/count,wall/nanoseconds', 200)"
 check "pushed wall windows last about the interval" test "$(python3 -c "import json
 rs=[json.loads(l) for l in open('$TK_TMP/recv.log')]
-print(all(0.5e9 < r['duration_nanos'] < 2.5e9 for r in rs if r['types'][0] == 'samples/count'))")" = True
+print(all(0.2e9 < r['duration_nanos'] < 10e9 for r in rs if r['types'][0] == 'samples/count'))")" = True
 check "the wall push is off by default" \
     grep -q '"push.types", TK_CONFIG_STRING, "cpu,allocs,mutex,block,goroutine"' plugin/core/push_settings.h
 check "takhind with push stops cleanly" stop_server
