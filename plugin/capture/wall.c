@@ -4,10 +4,12 @@
 #include "capture/procself.h"
 #include "capture/threads.h"
 #include "core/own_threads.h"
+#include "core/procstat.h"
 
 #include "pf_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -372,9 +374,35 @@ static void sweep(prof_wall *w)
     w->nthreads = j;
 }
 
-/* Lists /proc/self/task: new threads join the table, gone ones leave. */
+/* The process's thread count (/proc/self/stat), -1 if unreadable. */
+static int64_t thread_count(void)
+{
+    char line[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, line, sizeof line - 1);
+    close(fd);
+    prof_stat_fields f;
+    if (n <= 0)
+        return -1;
+    line[n] = '\0';
+    return prof_parse_stat(line, &f) == 0 ? f.num_threads : -1;
+}
+
+/* Lists /proc/self/task: new threads join the table, gone ones leave.
+ * Skipped when the process has as many threads as the table holds alive
+ * (exits are seen at once: their clock is gone). */
 static void rescan(prof_wall *w)
 {
+    size_t alive = 0;
+    for (size_t i = 0; i < w->nthreads; i++)
+        alive += !w->thread[i]->gone;
+    if (thread_count() == (int64_t)alive) {
+        if (alive < w->nthreads)
+            sweep(w);
+        return;
+    }
     pid_t *tids = NULL;
     size_t n = 0;
     if (prof_tasks_list(&tids, &n) != 0)
