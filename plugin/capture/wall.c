@@ -36,14 +36,17 @@ typedef struct wthread {
     bool blocks;      /* blocks the signal: never signalled */
     int64_t cpu_ns;   /* its CPU clock at the last tick */
     int64_t idle_since; /* CLOCK_MONOTONIC ns since when its clock has not moved (0: moving) */
-    int64_t dcpu;     /* CPU time it used in the interval before this tick */
+    int64_t dcpu;     /* time it ran or was runnable in the interval before this
+                         tick (CPU clock, plus schedstat's run_delay; -1: unknown) */
+    int64_t run_delay; /* schedstat's time spent runnable, waiting for a CPU (-1: unknown) */
     long nr;          /* the last wait site whose stack was taken: system */
     uintptr_t sp, pc; /* call, user SP and PC (SITE_NONE: none) */
     char name[16];
     char state[24];
     size_t depth;     /* the stack counted now */
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
-    size_t wait_depth; /* the stack at that wait site */
+    size_t wait_depth; /* the stack at that wait site, and its state */
+    char wait_state[24];
     uintptr_t wait_pcs[PROF_THREADS_MAX_DEPTH];
     size_t run_depth; /* the last stack taken while it ran (0: none) */
     uintptr_t run_pcs[PROF_THREADS_MAX_DEPTH];
@@ -158,6 +161,22 @@ static site read_site(pid_t tid)
     return s;
 }
 
+/* The time the thread spent runnable but not running (ns, the second
+ * field of /proc/self/task/TID/schedstat); -1 when unreadable. */
+static int64_t read_run_delay(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    long long run = 0, delay = -1;
+    if (fscanf(f, "%lld %lld", &run, &delay) != 2)
+        delay = -1;
+    fclose(f);
+    return delay;
+}
+
 static const struct {
     long nr;
     const char *name;
@@ -248,38 +267,45 @@ static void flush_thread(prof_wall *w, wthread *t)
             flush_one(w, t, i);
 }
 
-/* The CPU time t used in an interval that ends with it waiting: the
- * stack it last ran in, state running, for every reader. */
-static void count_cpu(prof_wall *w, wthread *t, int64_t cpu)
+/* Part of an interval, `ns` of it, to another stack and state of t than
+ * the one counted now, for every reader (no sample count: the tick's
+ * sample is the state it was found in). */
+static void count_part(prof_wall *w, wthread *t, const uintptr_t *pcs, size_t depth,
+                       const char *state, int64_t ns)
 {
     char tid[16];
     snprintf(tid, sizeof tid, "%d", (int)t->tid);
     pf_label labels[8] = {
         {.key = "thread", .str = t->name[0] ? t->name : "?"},
         {.key = "thread_id", .str = tid},
-        {.key = "state", .str = "running"},
+        {.key = "state", .str = state},
     };
     size_t n = 3 + request_labels(t, labels + 3, 5);
-    int64_t values[2] = {0, cpu};
+    int64_t values[2] = {0, ns};
     pf_err err = {0};
     for (int i = 0; i < SLOTS; i++)
         if (w->slot[i].active)
-            (void)pf_profile_add_sample(w->slot[i].profile, t->run_pcs, t->run_depth, values,
-                                        labels, n, &err);
+            (void)pf_profile_add_sample(w->slot[i].profile, pcs, depth, values, labels, n, &err);
 }
 
 /* One more interval of `ns` for t, for every reader: a sample of its
- * current stack and state. When it waits now but used CPU time in the
- * interval, that time goes to the stack it last ran in: the thread's own
- * clock says how long it ran, whenever the tick came (a ticker that runs
- * late on a busy machine would otherwise see a thread at the moment it
- * leaves the CPU more often than while it holds it). */
+ * current stack and state. When it moved in the interval, its own clocks
+ * say how much of it it ran or waited for a CPU (dcpu), whenever the tick
+ * came (a ticker that runs late on a busy machine would otherwise see a
+ * thread at the moment it leaves the CPU more often than while it holds
+ * it): found waiting, that time goes to the stack it last ran in (state
+ * running); found running, the rest goes to the stack it last waited in
+ * (that state). */
 static void count(prof_wall *w, wthread *t, int64_t ns)
 {
-    int64_t cpu = t->dcpu < ns ? t->dcpu : ns;
-    if (cpu > 0 && t->run_depth > 0 && strcmp(t->state, "running") != 0) {
-        count_cpu(w, t, cpu);
-        ns -= cpu;
+    int64_t run = t->dcpu < ns ? t->dcpu : ns;
+    bool running = strcmp(t->state, "running") == 0;
+    if (!running && run > 0 && t->run_depth > 0) {
+        count_part(w, t, t->run_pcs, t->run_depth, "running", run);
+        ns -= run;
+    } else if (running && run > 0 && ns - run > 0 && t->wait_depth > 0) {
+        count_part(w, t, t->wait_pcs, t->wait_depth, t->wait_state, ns - run);
+        ns = run;
     }
     for (int i = 0; i < SLOTS; i++)
         if (w->slot[i].active) {
@@ -348,6 +374,7 @@ static wthread *add_thread(prof_wall *w, pid_t tid, size_t at)
         return NULL;
     t->tid = tid;
     t->cpu_ns = -1;
+    t->run_delay = -1;
     t->nr = SITE_NONE;
     read_name(tid, t->name);
     snprintf(t->state, sizeof t->state, "unknown");
@@ -465,9 +492,10 @@ static bool ran(prof_wall *w, wthread *t, int64_t ns, int64_t now)
         return false;
     }
     if (cpu < t->cpu_ns) /* a new thread under a recycled TID */
-        t->known = false, t->depth = t->run_depth = t->wait_depth = 0, t->nr = SITE_NONE, t->cpu_ns = -1;
+        t->known = false, t->depth = t->run_depth = t->wait_depth = 0, t->nr = SITE_NONE,
+        t->cpu_ns = t->run_delay = -1;
     bool moved = cpu != t->cpu_ns;
-    t->dcpu = t->cpu_ns >= 0 ? cpu - t->cpu_ns : 0;
+    t->dcpu = t->cpu_ns >= 0 ? cpu - t->cpu_ns : -1;
     t->cpu_ns = cpu;
     t->idle_since = moved ? 0 : t->idle_since ? t->idle_since : now;
     if (!moved && t->known) {
@@ -483,6 +511,10 @@ static bool ran(prof_wall *w, wthread *t, int64_t ns, int64_t now)
  * where its stack was taken). */
 static bool place(prof_wall *w, wthread *t, int64_t ns, site *where)
 {
+    int64_t delay = read_run_delay(t->tid);
+    if (delay >= 0 && t->run_delay >= 0 && t->dcpu >= 0 && delay > t->run_delay)
+        t->dcpu += delay - t->run_delay;
+    t->run_delay = delay;
     *where = read_site(t->tid);
     char state[24];
     site_state(where, state, sizeof state);
@@ -535,6 +567,7 @@ static void remember(prof_wall *w, wthread *t, const site *s, const prof_thread 
     if (waits) {
         memcpy(t->wait_pcs, a->pcs, a->depth * sizeof *a->pcs);
         t->wait_depth = a->depth;
+        snprintf(t->wait_state, sizeof t->wait_state, "%s", state);
         t->nr = s->nr;
         t->sp = s->sp;
         t->pc = s->pc;

@@ -23,7 +23,9 @@
  *     block the signal (how a host marks a thread not to be interrupted:
  *     plugin.h) are never signalled: counted from their last known state
  *     (the state from /proc, without a stack unless one was taken before).
- * The ticker itself is not in the profile. The per-thread memory (CPU
+ * A thread that moved in an interval has it split by its own clocks (CPU
+ * time and schedstat's run_delay) between the stack it last ran in and
+ * the one it last waited in. The ticker itself is not in the profile. The per-thread memory (CPU
  * clock, call site, stack) outlives a profile, so a thread parked for
  * good is signalled once in the life of the plugin.
  *
