@@ -597,11 +597,16 @@ static void capture(prof_wall *w, size_t n, int64_t ns)
                 memcpy(t->name, a->name, sizeof t->name);
             remember(w, t, s, a, state);
         } else {
-            /* No stack this time: the time is the thread's, without one. */
+            /* No stack this time (on a busy machine a runnable thread may
+             * not run within ANSWER_MS): running, the stack it last ran
+             * in; else the time is the thread's, without a stack. */
             w->total.unanswered++;
             if (a != NULL && a->status == PROF_THREAD_BLOCKED)
                 t->blocks = true;
-            set_state(w, t, state, t->pcs, 0);
+            if (s->ok && s->running && t->run_depth > 0)
+                set_state(w, t, state, t->run_pcs, t->run_depth);
+            else
+                set_state(w, t, state, t->pcs, 0);
         }
         t->known = true;
         count(w, t, ns);
