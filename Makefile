@@ -67,10 +67,23 @@ TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
-all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
+all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler \
+     $(BUILD)/takhin-kload
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
-$(BUILD)/obj/%.o: %.c
+# Every object depends on the flags it is built with (as git's GIT-CFLAGS):
+# $(FLAGS) is rewritten only when CC, CPPFLAGS, CFLAGS or LDFLAGS change
+# (DEV, SANITIZE), so `make` then `make SANITIZE=...` over one
+# build/ rebuilds everything instead of linking stale objects.
+FLAGS := $(BUILD)/flags
+FLAGS_NOW = $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(FLAGS): FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -99,15 +112,23 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 $(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The Kafka load generator (tools/kload): librdkafka, Debian's librdkafka-dev.
+$(BUILD)/takhin-kload: $(call obj,tools/kload/kload.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs rdkafka) $(PTHREAD)
+
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(WATCH_LIBS)
+# watch's webhook port goes through the profiler port's front (issue 23):
+# these objects of the plugin's http/ and core/ layers, none of its top.
+CLI_FRONT_OBJ := $(call obj,plugin/http/front.c plugin/http/front_head.c plugin/http/request.c \
+                   plugin/http/metrics.c plugin/core/own_threads.c plugin/core/tls.c)
+$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB) $(LIBS) $(WATCH_LIBS) $(TLS_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
 
 # Unit tests that drive HTTP handlers on a fake civetweb connection
 # (tests/unit/fake_conn.h): its mg_* functions, linked into the test
@@ -115,14 +136,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(
 FAKE_CONN_TESTS := test_handlers
 $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_conn.o
 
+# takhind's Kafka requests, tested without sockets: the server's modules
+# that have no main.
+KAFKA_OBJ := $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c server/crc32c.c)
+$(BUILD)/tests/test_kafka_api: $(KAFKA_OBJ)
+
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
-$(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
+$(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Plugins the loader tests load: well-formed and broken ones.
 $(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h \
-                            host-api/include/takhin/plugin.h
+                            host-api/include/takhin/plugin.h $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) -Ihost-api/include $(CFLAGS) -shared -o $@ $<
 
@@ -161,7 +187,7 @@ bench-build: all $(BENCH_BIN)
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests unit integration test clean bench-build check-layers check-layers-selftest
+.PHONY: all tests unit integration test clean bench-build check-layers check-layers-selftest FORCE
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
 
@@ -181,12 +207,12 @@ endif
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
 FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/input/cli_prof.h),cli) \
-                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook)
+                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook) kafka
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(filter $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 
@@ -194,17 +220,18 @@ REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 # compiler; fuzz-regress), and with libFuzzer's main (clang, make fuzz).
 define fuzz_rules
 $$(BUILD)/fuzz-replay/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay.c tests/fuzz/fuzz.h \
-                                 $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+                                 $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB) $$(FLAGS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(FUZZ_CFLAGS) $$(LDFLAGS) -o $$@ $$< tests/fuzz/replay.c $$(FUZZ_LINK)
 $$(BUILD)/fuzzers/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/fuzz.h \
-                             $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+                             $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB) $$(FLAGS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer $$(LDFLAGS) -o $$@ $$< $$(FUZZ_LINK)
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 $(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
 $(BUILD)/fuzz-replay/fuzz_webhook $(BUILD)/fuzzers/fuzz_webhook: $(CLILIB)
+$(BUILD)/fuzz-replay/fuzz_kafka $(BUILD)/fuzzers/fuzz_kafka: $(KAFKA_OBJ)
 
 fuzz-replay: $(REPLAY_BIN)
 fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))
@@ -226,12 +253,16 @@ check-sanitize:
 
 # Soak: a host that unloads the plugin at run time (tests/soak/unload_host.c),
 # linked like takhind (tcmalloc unless sanitized).
-$(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB)
+$(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HOSTLIB) $(LIBS) $(TCMALLOC)
 
+# The long variants of default tests run here too: the scrape replay at
+# Alloy's and Parca's real intervals (15 s, 10 s) for 125 s.
 soak: all $(BUILD)/soak/unload_host
 	@BUILD=$(BUILD) tests/soak/soak.sh
+	@BUILD=$(BUILD) SCRAPE_SECONDS=125 SCRAPE_ALLOY_EVERY=15 SCRAPE_PARCA_EVERY=10 \
+	    bash tests/integration/test_scrape.sh
 
 valgrind: all $(BUILD)/soak/unload_host
 	scripts/deps.sh --extra valgrind

@@ -23,7 +23,7 @@
 #include "profiles/trace.h"
 #include "profiles/wall.h"
 
-#define PROFILER_ENDPOINTS 12
+#define PROFILER_ENDPOINTS 13
 
 /* The plugin's state. Ownership: all of it, from init to fini. */
 typedef struct profiler {

@@ -1,6 +1,9 @@
 /* The reference server's workload: see workload.h. */
 #include "workload.h"
 
+#include "crc32c.h"
+#include "klog.h"
+
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
 
@@ -39,20 +42,18 @@ const tk_config_key workload_config_keys[] = {
     {0},
 };
 
-/* One stored record: compressed payload plus the producer's hash. */
+/* One stored record: compressed payload plus the producer's hash. It
+ * lives in the log (klog.h, the Kafka listener's log, one record per
+ * entry here), which writes its offset into the first 8 bytes. */
 typedef struct log_entry {
+    uint64_t offset; /* big-endian */
     uint64_t hash;
     uint32_t crc;
     uint32_t raw_len;
-    uint32_t len;
+    uint32_t len;    /* compressed bytes in data */
+    uint32_t size;   /* the whole entry as stored, header included */
     unsigned char data[];
 } log_entry;
-
-typedef struct partition {
-    tkh_mutex lock;
-    log_entry **ring; /* the newest `retain` records; owned */
-    uint64_t next;    /* offset of the next record */
-} partition;
 
 typedef struct settings {
     bool enabled, calibration, wall_calibration;
@@ -86,7 +87,8 @@ struct workload {
     settings set;
     _Atomic long rate;
     _Atomic bool running;
-    partition *parts;
+    klog *log;                   /* topic "demo", demo.partitions partitions */
+    klog_topic *topic;
     tkh_mutex notify_lock;       /* consumers wait here for new records */
     tkh_cond notify;
     uint64_t appended;           /* under notify_lock */
@@ -159,11 +161,12 @@ static WORKLOAD_FRAME uint64_t record_hash(const unsigned char *p, int len)
 static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len, uint64_t hash)
 {
     uLongf bound = compressBound((uLong)len);
-    log_entry *e = malloc(sizeof *e + bound);
+    log_entry *e = (log_entry *)klog_buffer_new(sizeof *e + bound);
     if (e == NULL)
         return NULL;
+    e->size = (uint32_t)(sizeof *e + bound);
     if (compress2(e->data, &bound, p, (uLong)len, 1) != Z_OK) {
-        free(e);
+        klog_buffer_free((unsigned char *)e);
         return NULL;
     }
     e->hash = hash;
@@ -172,45 +175,17 @@ static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len
     return e;
 }
 
-/* CRC-32C (Castagnoli), as Kafka record batches carry it; bytewise. */
-static uint32_t crc32c_table[256];
-static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
-
-static void crc32c_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;
-        crc32c_table[i] = c;
-    }
-}
-
-static uint32_t crc32c(const unsigned char *p, size_t len)
-{
-    pthread_once(&crc32c_once, crc32c_init);
-    uint32_t crc = ~0u;
-    while (len--)
-        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
 /* Stores an entry at the head of a partition, checking its CRC-32C as a
- * broker validates a batch on append; frees what falls off. */
-static WORKLOAD_FRAME void log_write(workload *wl, partition *part, log_entry *e)
+ * broker validates a batch on append; the log frees what falls off. */
+static WORKLOAD_FRAME void log_write(workload *wl, int part, log_entry *e)
 {
     e->crc = crc32c(e->data, e->len);
-    size_t slot = part->next % (uint64_t)wl->set.retain;
-    free(part->ring[slot]);
-    part->ring[slot] = e;
-    part->next++;
+    klog_append_buffer(wl->log, wl->topic, part, (unsigned char *)e, 1, 0);
 }
 
-static WORKLOAD_FRAME void storage_append(workload *wl, partition *part, log_entry *e)
+static WORKLOAD_FRAME void storage_append(workload *wl, int part, log_entry *e)
 {
-    tkh_mutex_lock(&part->lock);
     log_write(wl, part, e);
-    tkh_mutex_unlock(&part->lock);
     tkh_mutex_lock(&wl->notify_lock);
     wl->appended++;
     tkh_cond_broadcast(&wl->notify);
@@ -225,7 +200,7 @@ static WORKLOAD_FRAME void produce_handle(workload *wl, unsigned char *payload, 
     log_entry *e = record_compress(payload, len, hash);
     free(payload);
     if (e != NULL) {
-        storage_append(wl, &wl->parts[hash % (uint64_t)wl->set.partitions], e);
+        storage_append(wl, (int)(hash % (uint64_t)wl->set.partitions), e);
         atomic_fetch_add(&wl->produced, 1);
         atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
     }
@@ -276,35 +251,43 @@ static void *producer_main(void *arg)
 /* ---- the consume path ---- */
 
 /* Verifies one record: decompress and re-hash. */
-static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scratch)
+static WORKLOAD_FRAME bool record_verify(const log_entry *e, const unsigned char *data,
+                                         unsigned char *scratch)
 {
     uLongf raw = e->raw_len;
-    if (uncompress(scratch, &raw, e->data, e->len) != Z_OK || raw != e->raw_len)
+    if (uncompress(scratch, &raw, data, e->len) != Z_OK || raw != e->raw_len)
         return false;
     return record_hash(scratch, (int)raw) == e->hash;
 }
 
 /* Reads what is new in one partition since *offset (records that were
- * evicted meanwhile are skipped). */
-static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_t *offset,
+ * evicted meanwhile are skipped), copied out of the log into buf. */
+static WORKLOAD_FRAME void partition_read(workload *wl, int part, uint64_t *offset, kw *buf,
                                           unsigned char *scratch)
 {
-    tkh_mutex_lock(&part->lock);
-    uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
-    if (*offset < oldest)
-        *offset = oldest;
-    for (; *offset < part->next; (*offset)++) {
-        const log_entry *e = part->ring[*offset % (uint64_t)wl->set.retain];
-        if (!record_verify(e, scratch))
+    klog_offsets o;
+    buf->len = 0;
+    long n = klog_read(wl->topic, part, (int64_t)*offset, SIZE_MAX, buf, &o);
+    if (n < 0 && (int64_t)*offset < o.start) { /* evicted meanwhile */
+        buf->len = 0;
+        n = klog_read(wl->topic, part, o.start, SIZE_MAX, buf, &o);
+    }
+    for (size_t at = 0; n > 0 && at + sizeof(log_entry) <= buf->len;) {
+        log_entry e;
+        memcpy(&e, buf->p + at, sizeof e); /* entries follow each other unaligned */
+        if (e.size < sizeof e || at + e.size > buf->len)
+            break;
+        if (!record_verify(&e, buf->p + at + sizeof e, scratch))
             atomic_fetch_add(&wl->corrupt, 1);
         atomic_fetch_add(&wl->consumed, 1);
+        *offset = kw_load_be64(buf->p + at) + 1; /* written big-endian, as Kafka's */
+        at += e.size;
     }
-    tkh_mutex_unlock(&part->lock);
 }
 
 /* Waits on the condition variable until records arrive, then reads them. */
 static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint64_t *seen,
-                                           unsigned char *scratch)
+                                           kw *buf, unsigned char *scratch)
 {
     tkh_mutex_lock(&wl->notify_lock);
     while (wl->appended == *seen && atomic_load(&wl->running))
@@ -313,7 +296,7 @@ static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint
     tkh_mutex_unlock(&wl->notify_lock);
     int64_t span = tkh_span_begin();
     for (int i = 0; i < wl->set.partitions; i++)
-        partition_read(wl, &wl->parts[i], &offsets[i], scratch);
+        partition_read(wl, i, &offsets[i], buf, scratch);
     tkh_span_end("consume", span);
 }
 
@@ -323,8 +306,10 @@ static void *consumer_main(void *arg)
     uint64_t *offsets = calloc((size_t)wl->set.partitions, sizeof *offsets);
     unsigned char *scratch = malloc((size_t)wl->set.record_bytes);
     uint64_t seen = 0;
+    kw buf = {0};
     while (offsets != NULL && scratch != NULL && atomic_load(&wl->running))
-        consume_records(wl, offsets, &seen, scratch);
+        consume_records(wl, offsets, &seen, &buf, scratch);
+    free(buf.p);
     free(offsets);
     free(scratch);
     return NULL;
@@ -597,16 +582,13 @@ int workload_hold_mutex(workload *wl, long ms, char *err, size_t errlen)
 
 static int alloc_partitions(workload *wl)
 {
-    wl->parts = calloc((size_t)wl->set.partitions, sizeof *wl->parts);
-    if (wl->parts == NULL)
+    bool full;
+    wl->log = klog_new(wl->set.partitions, 1, 0, NULL, NULL);
+    if (wl->log == NULL)
         return -1;
-    for (int i = 0; i < wl->set.partitions; i++) {
-        tkh_mutex_init(&wl->parts[i].lock);
-        wl->parts[i].ring = calloc((size_t)wl->set.retain, sizeof(log_entry *));
-        if (wl->parts[i].ring == NULL)
-            return -1;
-    }
-    return 0;
+    klog_retain_records(wl->log, (uint64_t)wl->set.retain);
+    wl->topic = klog_topic_get(wl->log, "demo", 4, true, &full);
+    return wl->topic != NULL ? 0 : -1;
 }
 
 typedef void *(*thread_fn)(void *);
@@ -766,13 +748,7 @@ void workload_status(const workload *wl, char *buf, size_t len)
 
 static void free_partitions(workload *wl)
 {
-    for (int i = 0; wl->parts != NULL && i < wl->set.partitions; i++) {
-        for (int j = 0; wl->parts[i].ring != NULL && j < wl->set.retain; j++)
-            free(wl->parts[i].ring[j]);
-        free(wl->parts[i].ring);
-        tkh_mutex_destroy(&wl->parts[i].lock);
-    }
-    free(wl->parts);
+    klog_free(wl->log);
 }
 
 void workload_stop(workload *wl)

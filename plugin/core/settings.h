@@ -62,6 +62,8 @@ typedef struct prof_settings {
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
     int max_requests, max_queued, max_header_bytes, request_timeout_ms;
     int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
+    char debug_dirs[4096]; /* extra debug roots for the symbolizer, "" none */
+    bool serve_binaries;   /* /debug/pprof/buildid/ (profiles/buildid.h) */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];
@@ -82,6 +84,7 @@ bool prof_settings_tls(const prof_settings *s);
  * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
  * listener;
  * live keys (auth.token, max_duration, cpu_hz, wall_hz, max_wall_readers,
+ * debug_dirs, serve_binaries,
  * allow_unauthenticated_remote) apply to the next request. `enabled`,
  * heap_sample_bytes and the contention rates (sampling that runs whether
  * or not the HTTP side serves) are neither. Returns the count. */

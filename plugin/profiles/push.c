@@ -2,6 +2,7 @@
 #include "profiles/push.h"
 
 #include "core/escape.h"
+#include "core/own_threads.h"
 #include "pf_gzip.h"
 #include "pf_util.h"
 #include "profiles/contention.h"
@@ -453,6 +454,14 @@ long prof_push_backoff_ms(int tries, double rnd)
     return (long)(ms * (0.5 + 0.5 * rnd)); /* jitter: half to all of it */
 }
 
+long prof_push_retry_wait_ms(long status, long long retry_after_s, long backoff_ms, long max_ms)
+{
+    if ((status != 429 && status != 503) || retry_after_s <= 0 || max_ms <= 0)
+        return backoff_ms;
+    long long want = retry_after_s > 400LL * 86400 ? (long long)max_ms : retry_after_s * 1000;
+    return want > max_ms ? max_ms : (long)want; /* the server's word, not the backoff */
+}
+
 typedef struct reply_buf {
     char text[PUSH_REPLY_MAX];
     size_t len, total;
@@ -473,9 +482,9 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 }
 
 /* Sends one profile. Returns the HTTP status (0: none), with what went
- * wrong in why. */
+ * wrong in why and the answer's Retry-After in *retry_after (s, 0: none). */
 static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t whylen,
-                 double *took)
+                 double *took, long long *retry_after)
 {
     const prof_push_settings *s = &r->s;
     char *name = curl_easy_escape(e, s->name, 0);
@@ -550,7 +559,11 @@ static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t wh
         if (m->msg == CURLMSG_DONE && m->easy_handle == e)
             cc = m->data.result;
     long status = 0;
+    curl_off_t ra = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+        ra = 0;
+    *retry_after = ra > 0 ? (long long)ra : 0;
     curl_multi_remove_handle(r->multi, e);
     *took = pf_mono_s() - t0;
     curl_slist_free_all(headers);
@@ -600,7 +613,8 @@ static void *sender_main(void *arg)
     while (e != NULL && (it = next_item(r)) != NULL) {
         char why[1200];
         double took;
-        long status = post(r, e, it, why, sizeof why, &took);
+        long long retry_after = 0;
+        long status = post(r, e, it, why, sizeof why, &took, &retry_after);
         if (status < 0) { /* stopped */
             pthread_mutex_lock(&pp->lock);
             pp->dropped[it->type]++;
@@ -637,9 +651,16 @@ static void *sender_main(void *arg)
             item_free(it);
             continue;
         }
-        long wait = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
-        push_error(pp, "%s profile not sent, retrying in %.1f s: %s", prof_push_type_name(it->type),
-                   (double)wait / 1000, why);
+        long backoff = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
+        long wait = prof_push_retry_wait_ms(status, retry_after, backoff,
+                                            r->s.max_retry_after_ms);
+        char asked[160] = "";
+        if ((status == 429 || status == 503) && retry_after > 0 && r->s.max_retry_after_ms > 0)
+            snprintf(asked, sizeof asked, " (Retry-After: %lld s%s)", retry_after,
+                     (long long)wait < retry_after * 1000 ? ", capped by push.max_retry_after"
+                                                          : "");
+        push_error(pp, "%s profile not sent, retrying in %.1f s%s: %s",
+                   prof_push_type_name(it->type), (double)wait / 1000, asked, why);
         pthread_mutex_lock(&pp->lock);
         pp->retries++;
         pthread_mutex_unlock(&pp->lock);
@@ -794,8 +815,9 @@ int prof_push_start(prof_push *pp, const prof_push_settings *s, char *err, size_
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cond, &ca);
     pthread_condattr_destroy(&ca);
-    int rc = pthread_create(&r->sender, NULL, sender_main, r);
-    if (rc == 0 && (rc = pthread_create(&r->collector, NULL, collector_main, r)) != 0) {
+    int rc = prof_thread_spawn(&r->sender, PROF_THREAD_PUSH_SEND, 0, sender_main, r);
+    if (rc == 0 && (rc = prof_thread_spawn(&r->collector, PROF_THREAD_PUSH_COLLECT, 0, collector_main,
+                                           r)) != 0) {
         atomic_store(&r->stop, true);
         pthread_mutex_lock(&r->lock);
         pthread_cond_broadcast(&r->cond);
@@ -807,8 +829,6 @@ int prof_push_start(prof_push *pp, const prof_push_settings *s, char *err, size_
         snprintf(err, errlen, "push: cannot start its threads: %s", strerror(rc));
         return -1;
     }
-    pthread_setname_np(r->sender, "tk-push-send");
-    pthread_setname_np(r->collector, "tk-push-collect");
     pthread_mutex_lock(&pp->lock);
     pp->run = r;
     pthread_mutex_unlock(&pp->lock);
