@@ -471,7 +471,7 @@ static void plugin_fini(void *state)
 
 static const tk_plugin_def definition = {
     .abi_major = TK_ABI_MAJOR,
-    .abi_minor = TK_ABI_MINOR,
+    .abi_minor = 1, /* runs in a 1.1 host; 1.2's context members when present */
     .name = "profiler",
     .version = PROF_VERSION,
     .description = "Go-style /debug/pprof/ profiling over HTTP",
