@@ -8,6 +8,7 @@
 #include "capture/sampler.h"
 #include "capture/threads.h"
 #include "capture/trace.h"
+#include "core/context.h"
 #include "core/procstat.h"
 #include "profiles/contention.h"
 #include "capture/heap.h"
@@ -19,6 +20,7 @@
 #include "pf_util.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,7 @@ static void *dl_lookup(const char *name)
 static void render_push_metrics(void *push, pf_strbuf *out)
 {
     prof_push_render_metrics(push, out);
+    prof_context_render_metrics(out);
 }
 
 static void sample_metrics(void *arg, prof_metrics_sampled *out)
@@ -262,6 +265,15 @@ static int pin_libraries(char *err, size_t errlen)
     return pin("libprofiler.so.0", err, errlen) == 0 ? pin(self.dli_fname, err, errlen) : -1;
 }
 
+/* profiler.labels.*: a hook the host cannot install is logged, not fatal. */
+static void apply_labels(profiler *p, const prof_settings *s)
+{
+    int rc = prof_context_configure(s->label_max_series, s->label_cpu_metrics);
+    if (rc != 0)
+        prof_log(&p->ph, TK_LOG_WARN, "labels.cpu_metrics: cannot install the context hook: %s",
+                 rc == ENOTSUP ? prof_context_why() : strerror(rc));
+}
+
 /* Makes the parts that live from init to fini. 0, or -1 with err. */
 static int create_parts(profiler *p, char *err, size_t errlen)
 {
@@ -320,6 +332,8 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
         return -1;
     }
     mg_init_library(0);
+    prof_context_init(api, host);
+    apply_labels(p, &p->settings);
     prof_heap_init(&p->ph, p->settings.heap_sample_bytes); /* never fails */
     char terr[256]; /* without it, goroutine/threads answer 501 with the reason */
     if (prof_threads_init(terr, sizeof terr) != 0)
@@ -407,6 +421,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);
     prof_push_set_cpu_hz(p->push, next.cpu_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
+    apply_labels(p, &next);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);
     if (started)
@@ -465,6 +480,7 @@ static void plugin_fini(void *state)
     prof_heap_fini(); /* malloc hooks out before dlclose */
     prof_threads_fini(); /* signal handlers out before dlclose */
     prof_sampler_fini();
+    prof_context_fini(); /* the context hook out before dlclose */
     mg_exit_library();
     free_parts(p);
 }
