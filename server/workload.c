@@ -1,6 +1,7 @@
 /* The reference server's workload: see workload.h. */
 #include "workload.h"
 
+#include "takhin/host/context.h"
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
 
@@ -27,6 +28,11 @@ const tk_config_key workload_config_keys[] = {
      "records per second per producer; 0 = as fast as possible"},
     {"calibration", TK_CONFIG_BOOL, "false", 0, 0,
      "one more thread that burns CPU 3:1 in calibrate_heavy and calibrate_light"},
+    {"topics", TK_CONFIG_STRING, "", 0, 0,
+     "topics with record weights, \"orders:3,audit:1\"; partitions go round-robin to them; "
+     "empty: topic demo-N of partition N"},
+    {"client_ids", TK_CONFIG_INT, "0", 0, 1000000,
+     "distinct client_id labels the producers cycle through; 0: producer-N"},
     {0},
 };
 
@@ -39,16 +45,35 @@ typedef struct log_entry {
     unsigned char data[];
 } log_entry;
 
+#define MAX_TOPICS 16
+
+typedef struct topic {
+    char name[64];
+    int weight;
+} topic;
+
 typedef struct partition {
     tkh_mutex lock;
+    const char *topic; /* its topic's name (the request context's topic) */
+    char own_topic[16]; /* "demo-N" without demo.topics */
     log_entry **ring; /* the newest `retain` records; owned */
     uint64_t next;    /* offset of the next record */
 } partition;
 
 typedef struct settings {
     bool enabled, calibration;
-    int producers, consumers, partitions, record_bytes, retain;
+    int producers, consumers, partitions, record_bytes, retain, client_ids;
+    topic topics[MAX_TOPICS];
+    int ntopics, weights; /* weights: their sum */
 } settings;
+
+/* One workload thread's own: its index among its kind, its client_id. */
+typedef struct worker {
+    struct workload *wl;
+    int index;
+    char client_id[32];
+    uint64_t seq; /* records produced (topic and client_id choice) */
+} worker;
 
 struct workload {
     settings set;
@@ -60,6 +85,7 @@ struct workload {
     uint64_t appended;           /* under notify_lock */
     _Atomic uint64_t produced, consumed, bytes_in, corrupt;
     pthread_t *threads;
+    worker *workers;
     int nthreads;
 };
 
@@ -78,7 +104,46 @@ static settings read_settings(const tkh_config *cfg)
         .partitions = (int)cfg_int(cfg, "demo.partitions"),
         .record_bytes = (int)cfg_int(cfg, "demo.record_bytes"),
         .retain = (int)cfg_int(cfg, "demo.retain_records"),
+        .client_ids = (int)cfg_int(cfg, "demo.client_ids"),
     };
+}
+
+/* demo.topics: "name[:weight],..." into set->topics. 0, or -1 with err. */
+static int parse_topics(const char *text, settings *set, char *err, size_t errlen)
+{
+    set->ntopics = set->weights = 0;
+    for (const char *p = text; *p != '\0';) {
+        size_t n = strcspn(p, ",:");
+        int weight = 1;
+        const char *next = p + n;
+        if (*next == ':') {
+            char *end;
+            long w = strtol(next + 1, &end, 10);
+            if (end == next + 1 || w < 1 || w > 1000 || (*end != ',' && *end != '\0')) {
+                snprintf(err, errlen, "demo.topics = \"%s\": expected name:weight with a "
+                         "weight from 1 to 1000, comma-separated", text);
+                return -1;
+            }
+            weight = (int)w;
+            next = end;
+        }
+        if (n == 0 || n >= sizeof set->topics[0].name || set->ntopics == MAX_TOPICS) {
+            snprintf(err, errlen, "demo.topics = \"%s\": expected 1 to %d names of 1 to 63 "
+                     "characters", text, MAX_TOPICS);
+            return -1;
+        }
+        topic *t = &set->topics[set->ntopics++];
+        snprintf(t->name, sizeof t->name, "%.*s", (int)n, p);
+        t->weight = weight;
+        set->weights += weight;
+        p = *next == ',' ? next + 1 : next;
+    }
+    if (set->ntopics > set->partitions) {
+        snprintf(err, errlen, "demo.topics names %d topics but demo.partitions is %d: each "
+                 "topic needs a partition", set->ntopics, set->partitions);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the produce path ---- */
@@ -180,19 +245,60 @@ static WORKLOAD_FRAME void storage_append(workload *wl, partition *part, log_ent
     tkh_mutex_unlock(&wl->notify_lock);
 }
 
-/* Handles one produce request: hash, compress, append. Takes `payload`. */
-static WORKLOAD_FRAME void produce_handle(workload *wl, unsigned char *payload, int len)
+/* The topic of a producer's next record by demo.topics' weights (-1:
+ * none configured), and the partition of its hash within that topic's
+ * (partitions go round-robin to the topics). */
+static int pick_topic(const settings *set, uint64_t seq)
+{
+    if (set->ntopics == 0)
+        return -1;
+    int at = (int)(seq % (uint64_t)set->weights), t = 0;
+    while (at >= set->topics[t].weight)
+        at -= set->topics[t++].weight;
+    return t;
+}
+
+static partition *pick_partition(workload *wl, int t, uint64_t hash)
+{
+    if (t < 0)
+        return &wl->parts[hash % (uint64_t)wl->set.partitions];
+    int n = wl->set.ntopics, of_topic = (wl->set.partitions - t + n - 1) / n;
+    return &wl->parts[t + (int)(hash % (uint64_t)of_topic) * n];
+}
+
+/* Handles one produce request: hash, compress, append. Takes `payload`.
+ * The thread's request context says what for, as a Kafka produce would:
+ * kafka_api, topic, client_id. */
+static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char *payload, int len)
 {
     int64_t span = tkh_span_begin();
+    char client[24];
+    const char *client_id = w->client_id;
+    if (wl->set.client_ids > 0) {
+        snprintf(client, sizeof client, "client-%llu", (unsigned long long)
+                 ((w->seq * (uint64_t)wl->set.producers + (uint64_t)w->index) %
+                  (uint64_t)wl->set.client_ids));
+        client_id = client;
+    }
+    int t = pick_topic(&wl->set, w->seq++);
+    tk_context_pair ctx[3] = {{"kafka_api", "Produce"}, {"client_id", client_id},
+                              {"topic", t >= 0 ? wl->set.topics[t].name : NULL}};
+    const tk_context *prev = tkh_context_set(ctx, t >= 0 ? 3 : 2);
     uint64_t hash = record_hash(payload, len);
+    partition *part = pick_partition(wl, t, hash);
+    if (t < 0) { /* the topic is the partition's: known now */
+        ctx[2].value = part->topic;
+        tkh_context_set(ctx, 3);
+    }
     log_entry *e = record_compress(payload, len, hash);
     free(payload);
     if (e != NULL) {
-        storage_append(wl, &wl->parts[hash % (uint64_t)wl->set.partitions], e);
+        storage_append(wl, part, e);
         atomic_fetch_add(&wl->produced, 1);
         atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
     }
     tkh_span_end("produce", span);
+    tkh_context_restore(prev);
 }
 
 static double now_seconds(void)
@@ -215,7 +321,8 @@ static void pace(double start, uint64_t done, long rate)
 
 static void *producer_main(void *arg)
 {
-    workload *wl = arg;
+    worker *w = arg;
+    workload *wl = w->wl;
     uint64_t rng = (uint64_t)(uintptr_t)&rng | 1;
     double start = now_seconds();
     uint64_t done = 0;
@@ -229,7 +336,7 @@ static void *producer_main(void *arg)
         }
         unsigned char *payload = record_generate(&rng, wl->set.record_bytes);
         if (payload != NULL)
-            produce_handle(wl, payload, wl->set.record_bytes);
+            produce_handle(wl, w, payload, wl->set.record_bytes);
         if (rate > 0)
             pace(start, ++done, rate);
     }
@@ -248,10 +355,13 @@ static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scra
 }
 
 /* Reads what is new in one partition since *offset (records that were
- * evicted meanwhile are skipped). */
-static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_t *offset,
-                                          unsigned char *scratch)
+ * evicted meanwhile are skipped), in the context of a fetch of its topic. */
+static WORKLOAD_FRAME void partition_read(workload *wl, worker *w, partition *part,
+                                          uint64_t *offset, unsigned char *scratch)
 {
+    tk_context_pair ctx[3] = {{"kafka_api", "Fetch"}, {"topic", part->topic},
+                              {"client_id", w->client_id}};
+    const tk_context *prev = tkh_context_set(ctx, 3);
     tkh_mutex_lock(&part->lock);
     uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
     if (*offset < oldest)
@@ -263,11 +373,12 @@ static WORKLOAD_FRAME void partition_read(workload *wl, partition *part, uint64_
         atomic_fetch_add(&wl->consumed, 1);
     }
     tkh_mutex_unlock(&part->lock);
+    tkh_context_restore(prev);
 }
 
 /* Waits on the condition variable until records arrive, then reads them. */
-static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint64_t *seen,
-                                           unsigned char *scratch)
+static WORKLOAD_FRAME void consume_records(workload *wl, worker *w, uint64_t *offsets,
+                                           uint64_t *seen, unsigned char *scratch)
 {
     tkh_mutex_lock(&wl->notify_lock);
     while (wl->appended == *seen && atomic_load(&wl->running))
@@ -276,18 +387,19 @@ static WORKLOAD_FRAME void consume_records(workload *wl, uint64_t *offsets, uint
     tkh_mutex_unlock(&wl->notify_lock);
     int64_t span = tkh_span_begin();
     for (int i = 0; i < wl->set.partitions; i++)
-        partition_read(wl, &wl->parts[i], &offsets[i], scratch);
+        partition_read(wl, w, &wl->parts[i], &offsets[i], scratch);
     tkh_span_end("consume", span);
 }
 
 static void *consumer_main(void *arg)
 {
-    workload *wl = arg;
+    worker *w = arg;
+    workload *wl = w->wl;
     uint64_t *offsets = calloc((size_t)wl->set.partitions, sizeof *offsets);
     unsigned char *scratch = malloc((size_t)wl->set.record_bytes);
     uint64_t seen = 0;
     while (offsets != NULL && scratch != NULL && atomic_load(&wl->running))
-        consume_records(wl, offsets, &seen, scratch);
+        consume_records(wl, w, offsets, &seen, scratch);
     free(offsets);
     free(scratch);
     return NULL;
@@ -324,7 +436,7 @@ static WORKLOAD_FRAME void calibrate_light(void)
 
 static void *calibration_main(void *arg)
 {
-    workload *wl = arg;
+    workload *wl = ((worker *)arg)->wl;
     while (atomic_load(&wl->running)) {
         calibrate_heavy();
         calibrate_light();
@@ -340,6 +452,10 @@ static int alloc_partitions(workload *wl)
     if (wl->parts == NULL)
         return -1;
     for (int i = 0; i < wl->set.partitions; i++) {
+        partition *part = &wl->parts[i];
+        snprintf(part->own_topic, sizeof part->own_topic, "demo-%d", i);
+        part->topic = wl->set.ntopics > 0 ? wl->set.topics[i % wl->set.ntopics].name
+                                          : part->own_topic;
         tkh_mutex_init(&wl->parts[i].lock);
         wl->parts[i].ring = calloc((size_t)wl->set.retain, sizeof(log_entry *));
         if (wl->parts[i].ring == NULL)
@@ -351,17 +467,21 @@ static int alloc_partitions(workload *wl)
 typedef void *(*thread_fn)(void *);
 
 /* Thread i: producers first, then consumers (when demo.enabled), then
- * the calibration thread. */
-static thread_fn thread_main(const settings *set, int i, char *name, size_t len)
+ * the calibration thread. Its name is also its client_id. */
+static thread_fn thread_main(const settings *set, int i, worker *w, char *name, size_t len)
 {
     int producers = set->enabled ? set->producers : 0;
     int consumers = set->enabled ? set->consumers : 0;
     if (i < producers) {
+        w->index = i;
         snprintf(name, len, "producer-%d", i);
+        snprintf(w->client_id, sizeof w->client_id, "%s", name);
         return producer_main;
     }
     if (i < producers + consumers) {
+        w->index = i - producers;
         snprintf(name, len, "consumer-%d", i - producers);
+        snprintf(w->client_id, sizeof w->client_id, "%s", name);
         return consumer_main;
     }
     snprintf(name, len, "calibration");
@@ -373,15 +493,18 @@ static int start_threads(workload *wl, char *err, size_t errlen)
     int want = wl->set.enabled ? wl->set.producers + wl->set.consumers : 0;
     want += wl->set.calibration ? 1 : 0;
     wl->threads = calloc((size_t)want, sizeof *wl->threads);
-    if (wl->threads == NULL) {
+    wl->workers = calloc((size_t)want, sizeof *wl->workers);
+    if (wl->threads == NULL || wl->workers == NULL) {
         snprintf(err, errlen, "workload: out of memory");
         return -1;
     }
     atomic_store(&wl->running, true);
     for (int i = 0; i < want; i++) {
         char name[32];
-        if (pthread_create(&wl->threads[i], NULL, thread_main(&wl->set, i, name, sizeof name),
-                           wl) != 0) {
+        worker *w = &wl->workers[i];
+        w->wl = wl;
+        if (pthread_create(&wl->threads[i], NULL, thread_main(&wl->set, i, w, name, sizeof name),
+                           w) != 0) {
             snprintf(err, errlen, "workload: cannot create thread %d of %d", i + 1, want);
             return -1;
         }
@@ -400,6 +523,10 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     wl->set = read_settings(cfg);
+    if (parse_topics(tkh_config_lookup(cfg, "demo.topics")->s, &wl->set, err, errlen) != 0) {
+        free(wl);
+        return NULL;
+    }
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
     tkh_mutex_init(&wl->notify_lock);
     tkh_cond_init(&wl->notify);
@@ -446,12 +573,22 @@ static void changed_keys(const settings *a, const settings *b, char *buf, size_t
         add_key(buf, len, "demo.record_bytes");
     if (a->retain != b->retain)
         add_key(buf, len, "demo.retain_records");
+    if (a->client_ids != b->client_ids)
+        add_key(buf, len, "demo.client_ids");
+    bool topics = a->ntopics != b->ntopics;
+    for (int i = 0; !topics && i < a->ntopics; i++)
+        topics = strcmp(a->topics[i].name, b->topics[i].name) != 0 ||
+                 a->topics[i].weight != b->topics[i].weight;
+    if (topics)
+        add_key(buf, len, "demo.topics");
 }
 
 void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, char *pending,
                           size_t len)
 {
     settings next = read_settings(cfg);
+    char ignored[256]; /* a bad value waits for the restart that applies it */
+    parse_topics(tkh_config_lookup(cfg, "demo.topics")->s, &next, ignored, sizeof ignored);
     long rate = (long)cfg_int(cfg, "demo.rate");
     applied[0] = '\0';
     if (rate != atomic_load(&wl->rate)) {
@@ -499,6 +636,7 @@ void workload_stop(workload *wl)
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
     free(wl->threads);
+    free(wl->workers);
     free_partitions(wl);
     tkh_cond_destroy(&wl->notify);
     tkh_mutex_destroy(&wl->notify_lock);

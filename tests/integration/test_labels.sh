@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Request context labels (issue 27) on a real takhind: its workload sets
+# kafka_api, topic and client_id per record (demo.topics orders:3,audit:1,
+# 3 partitions: orders holds two, audit one). go tool pprof reads them on
+# the CPU, heap and mutex profiles; /metrics has the exact CPU per label;
+# the trace carries them as args; 10,000 client ids stay within
+# profiler.labels.max_series; a host of API 1.1 loads the plugin without
+# labels. Bounds on shares are generous (the figures are printed): the
+# split is 75/25 by construction.
+source "$(dirname "$0")/lib.sh"
+export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof
+pprof() { go tool pprof "$@" 2>/dev/null; }
+
+config=$TK_TMP/labels.yaml
+TK_RATE=2000 write_config "$config" "  topics: \"orders:3,audit:1\"
+  partitions: 3
+  retain_records: 2048"
+sed -i 's/^  port: 0$/  port: 0\n  cpu_hz: 500\n  mutex_fraction: 1\n  heap_sample_bytes: 16384\n  labels:\n    cpu_metrics: true/' "$config"
+start_server labels "$config" || { not_ok "takhind starts with demo.topics"; finish; }
+ok "takhind starts with demo.topics orders:3,audit:1"
+check "status: labels available, cpu_metrics on" \
+    contains "$(admin profiler status)" '"labels":{"available":true,"max_series":100,"cpu_metrics":true}'
+
+# ---- CPU ----
+http "/debug/pprof/profile?seconds=3" -o "$TK_TMP/cpu.pb.gz"
+tags=$(pprof -tags "$TK_TMP/cpu.pb.gz")
+for k in kafka_api topic client_id thread thread_id; do
+    check "go tool pprof -tags lists $k on the CPU profile" grep -q "^ *$k: Total" <<<"$tags"
+done
+api=$(sed -n '/kafka_api:/,/^$/p' <<<"$tags")
+check "kafka_api has Produce and Fetch" test -n "$(grep Produce <<<"$api")" -a -n "$(grep Fetch <<<"$api")"
+# The share of a topic: "Showing nodes accounting for X, P% of T total".
+share() { pprof -top -tagfocus="topic=$1" "$TK_TMP/cpu.pb.gz" | sed -nE 's/.* ([0-9.]+)% of .*/\1/p' | head -1; }
+o=$(share orders) a=$(share audit)
+pct=$(awk -v o="${o:-0}" -v a="${a:-0}" 'BEGIN { if (o + a > 0) printf "%.1f", 100 * o / (o + a); else print 0 }')
+check "CPU samples under -tagfocus topic=orders vs audit: $pct% orders (3:1 records: 75)" \
+    awk -v p="$pct" 'BEGIN { exit !(p >= 60 && p <= 90) }'
+
+# ---- /metrics: exact CPU per label ----
+metric_share() {
+    http /metrics | awk '/^takhin_profiler_label_cpu_seconds_total\{/ {
+        v = $NF; if ($0 ~ /topic="orders"/) o += v; else if ($0 ~ /topic="audit"/) a += v }
+        END { if (o + a > 0) printf "%.1f", 100 * o / (o + a); else print 0 }'
+}
+mpct=$(metric_share)
+check "/metrics' exact CPU: $mpct% orders (75 by construction)" \
+    awk -v p="$mpct" 'BEGIN { exit !(p >= 65 && p <= 85) }'
+check "the profile and /metrics agree within 15 points ($pct vs $mpct)" \
+    awk -v a="$pct" -v b="$mpct" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 15) }'
+check "/metrics series carry kafka_api, topic and client_id" \
+    grep -q 'takhin_profiler_label_cpu_seconds_total{kafka_api="Produce",client_id="producer-0",topic="orders"}' <<<"$(http /metrics)"
+
+# ---- heap: orders retains twice what audit does (two partitions to one) ----
+heap_orders_more() {
+    http /debug/pprof/heap -o "$TK_TMP/heap.pb.gz"
+    local t o a
+    t=$(pprof -sample_index=inuse_space -tags "$TK_TMP/heap.pb.gz" | sed -n '/^ *topic:/,/^$/p')
+    o=$(sed -nE 's/.*\(([0-9.]+)%\): orders$/\1/p' <<<"$t")
+    a=$(sed -nE 's/.*\(([0-9.]+)%\): audit$/\1/p' <<<"$t")
+    echo "heap in use: orders ${o:-?}%, audit ${a:-?}%" >&2
+    awk -v o="${o:-0}" -v a="${a:-0}" 'BEGIN { exit !(o > a && a > 0) }'
+}
+check "heap in use is split by topic, orders (2 partitions) above audit (1)" eventually 20 heap_orders_more
+
+# ---- mutex: waits labelled with the waiting request's topic ----
+mutex_topics() {
+    http /debug/pprof/mutex -o "$TK_TMP/mutex.pb.gz"
+    pprof -tags "$TK_TMP/mutex.pb.gz" | sed -n '/^ *topic:/,/^$/p' | grep -q orders
+}
+check "mutex profile (mutex_fraction 1): waits labelled topic=orders" eventually 20 mutex_topics
+check "mutex profile: kafka_api and client_id labels too" \
+    grep -q "client_id: Total" <<<"$(pprof -tags "$TK_TMP/mutex.pb.gz")"
+
+# ---- trace: the context as event args ----
+check "trace events carry the context as args" \
+    contains "$(http "/debug/pprof/trace?seconds=0.3")" '"args":{"kafka_api":"Produce","client_id":"producer-'
+stop_server
+
+# ---- cardinality: 10,000 client ids, max_series 20 ----
+config2=$TK_TMP/many.yaml
+TK_RATE=5000 write_config "$config2" "  topics: \"orders\"
+  client_ids: 10000"
+sed -i 's/^  port: 0$/  port: 0\n  labels:\n    max_series: 20\n    cpu_metrics: true/' "$config2"
+start_server many "$config2" || { not_ok "takhind starts with demo.client_ids 10000"; finish; }
+folded() { http /metrics | awk '/^takhin_profiler_label_folded_total\{where="metrics"\}/ { exit !($2 > 0) }'; }
+check "contexts past max_series are folded (takhin_profiler_label_folded_total)" eventually 30 folded
+series=$(http /metrics | grep -c '^takhin_profiler_label_cpu_seconds_total{')
+check "10,000 client ids give $series series on /metrics: at most 20 and other" test "$series" -le 21
+check "the rest is under other=\"true\"" \
+    grep -q '^takhin_profiler_label_cpu_seconds_total{other="true"}' <<<"$(http /metrics)"
+stop_server
+
+# ---- a host of API 1.1 ----
+TK_BIN=$BUILD/tests/takhind_minor1 start_server minor1 "$config" ||
+    { not_ok "a host of API 1.1 loads the plugin"; finish; }
+ok "a host of API 1.1 loads the plugin (it declares abi_minor 1)"
+check "status says labels are unavailable and why" \
+    contains "$(admin profiler status)" '"labels":{"available":false,"why":"the host implements API 1.1; request context labels need 1.2"}'
+check "the log says so" grep -q "labels unavailable: the host implements API 1.1" "$SERVER_LOG"
+http "/debug/pprof/profile?seconds=1" -o "$TK_TMP/cpu1.pb.gz"
+tags=$(pprof -tags "$TK_TMP/cpu1.pb.gz")
+check "its CPU profile still has thread labels" grep -q "^ *thread: Total" <<<"$tags"
+check "and no context labels" test -z "$(grep -E '^ *(topic|kafka_api):' <<<"$tags")"
+stop_server
+finish
