@@ -85,6 +85,7 @@ struct prof_sampler_reader {
     uint64_t samples, signals, cpu_ns;
     uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
     bool failed;                           /* out of memory while collecting */
+    prof_context_fold *fold;               /* bounds its label sets, or NULL */
     prof_sampler_reader *next;
 };
 
@@ -496,7 +497,8 @@ static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *na
     int64_t values[2] = {count, cpu_ns};
     pf_label labels[2 + TK_CONTEXT_MAX_PAIRS] = {{.key = "thread", .str = name},
                                                  {.key = "thread_id", .num = slot->tid}};
-    size_t nlabels = 2 + prof_context_labels(slot->ctx, labels + 2, TK_CONTEXT_MAX_PAIRS);
+    const tk_context *ctx = r->fold ? prof_context_fold_one(r->fold, slot->ctx) : slot->ctx;
+    size_t nlabels = 2 + prof_context_labels(ctx, labels + 2, TK_CONTEXT_MAX_PAIRS);
     pf_err err = {0};
     r->samples += (uint64_t)count;
     r->cpu_ns += (uint64_t)cpu_ns;
@@ -683,7 +685,14 @@ void prof_sampler_totals_get(prof_sampler_totals *out)
 
 prof_sampler_reader *prof_sampler_join(prof_sampler *s)
 {
+    return prof_sampler_join_folded(s, NULL);
+}
+
+prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold *fold)
+{
     prof_sampler_reader *r = calloc(1, sizeof *r);
+    if (r != NULL)
+        r->fold = fold;
     pf_err err = {0};
     if (r == NULL || (r->profile = pf_profile_new(cpu_types, 2, &err)) == NULL) {
         free(r);

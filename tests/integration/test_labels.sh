@@ -76,11 +76,20 @@ check "trace events carry the context as args" \
     contains "$(http "/debug/pprof/trace?seconds=0.3")" '"args":{"kafka_api":"Produce","client_id":"producer-'
 stop_server
 
-# ---- cardinality: 10,000 client ids, max_series 20 ----
+# ---- cardinality: 10,000 client ids, max_series 20, on /metrics and pushed ----
+# The push goes to tests/integration/tools/pushrecv (Pyroscope's /ingest,
+# each profile parsed with google/pprof), as in test_push.sh.
+RECV=$TK_TMP/pushrecv
+(cd tests/integration/tools/pushrecv && GO111MODULE=off GOPATH=/usr/share/gocode \
+    GOCACHE=$TK_TMP/gocache go build -o "$RECV" main.go) 2>"$TK_TMP/recv-build.log" ||
+    not_ok "tests/integration/tools/pushrecv builds ($(head -c 300 "$TK_TMP/recv-build.log"))"
+"$RECV" -addr 127.0.0.1:0 -port-file "$TK_TMP/recv.port" -log "$TK_TMP/recv.log" 2>"$TK_TMP/recv.err" &
+TK_PIDS+=($!)
+eventually 10 test -s "$TK_TMP/recv.port"
 config2=$TK_TMP/many.yaml
 TK_RATE=5000 write_config "$config2" "  topics: \"orders\"
   client_ids: 10000"
-sed -i 's/^  port: 0$/  port: 0\n  labels:\n    max_series: 20\n    cpu_metrics: true/' "$config2"
+sed -i "s|^  port: 0\$|  port: 0\\n  labels:\\n    max_series: 20\\n    cpu_metrics: true\\n  push:\\n    url: http://127.0.0.1:$(cat "$TK_TMP/recv.port")\\n    interval: 1s\\n    types: cpu,allocs|" "$config2"
 start_server many "$config2" || { not_ok "takhind starts with demo.client_ids 10000"; finish; }
 folded() { http /metrics | awk '/^takhin_profiler_label_folded_total\{where="metrics"\}/ { exit !($2 > 0) }'; }
 check "contexts past max_series are folded (takhin_profiler_label_folded_total)" eventually 30 folded
@@ -88,6 +97,19 @@ series=$(http /metrics | grep -c '^takhin_profiler_label_cpu_seconds_total{')
 check "10,000 client ids give $series series on /metrics: at most 20 and other" test "$series" -le 21
 check "the rest is under other=\"true\"" \
     grep -q '^takhin_profiler_label_cpu_seconds_total{other="true"}' <<<"$(http /metrics)"
+pushed() { # METRIC: the label sets of the last such profile received with client_id labels
+    python3 -c "import json,sys
+rs=[json.loads(l) for l in open('$TK_TMP/recv.log')]
+rs=[r for r in rs if r.get('status')==200 and r.get('metric','').startswith('$1') and 'client_id' in (r.get('label_keys') or [])]
+print(rs[-1]['label_sets'] if rs else -1)" 2>/dev/null
+}
+pushed_folded() { test "$(pushed "$1")" -ge 20; }
+check "a pushed CPU profile carries the labels, folded: $(eventually 30 pushed_folded process_cpu; pushed process_cpu) label sets, at most 20 and other" \
+    test "$(pushed process_cpu)" -ge 1 -a "$(pushed process_cpu)" -le 21
+check "a pushed allocs profile too: $(eventually 30 pushed_folded memory; pushed memory) label sets" \
+    test "$(pushed memory)" -ge 1 -a "$(pushed memory)" -le 21
+push_folded() { http /metrics | awk '/^takhin_profiler_label_folded_total\{where="push"\}/ { exit !($2 > 0) }'; }
+check "what push folded is counted (takhin_profiler_label_folded_total{where=\"push\"})" push_folded
 stop_server
 
 # ---- a host of API 1.1 ----
