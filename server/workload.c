@@ -31,6 +31,8 @@ const tk_config_key workload_config_keys[] = {
     {"topics", TK_CONFIG_STRING, "", 0, 0,
      "topics with record weights, \"orders:3,audit:1\"; partitions go round-robin to them; "
      "empty: topic demo-N of partition N"},
+    {"labels", TK_CONFIG_BOOL, "true", 0, 0,
+     "set each request's context (kafka_api, topic, client_id), live; off: for benchmarks"},
     {"client_ids", TK_CONFIG_INT, "0", 0, 1000000,
      "distinct client_id labels the producers cycle through; 0: producer-N"},
     {0},
@@ -61,7 +63,7 @@ typedef struct partition {
 } partition;
 
 typedef struct settings {
-    bool enabled, calibration;
+    bool enabled, calibration, labels;
     int producers, consumers, partitions, record_bytes, retain, client_ids;
     topic topics[MAX_TOPICS];
     int ntopics, weights; /* weights: their sum */
@@ -73,11 +75,16 @@ typedef struct worker {
     int index;
     char client_id[32];
     uint64_t seq; /* records produced (topic and client_id choice) */
+    /* Its request contexts, interned at first use (takhin/host/context.h):
+     * by partition, for its topic; and a produce's before the topic is
+     * known. Switching to one then costs a pointer store. */
+    const tk_context **by_partition, *untopic;
 } worker;
 
 struct workload {
     settings set;
     _Atomic long rate;
+    _Atomic bool labels;         /* demo.labels: live */
     _Atomic bool running;
     partition *parts;
     tkh_mutex notify_lock;       /* consumers wait here for new records */
@@ -86,7 +93,7 @@ struct workload {
     _Atomic uint64_t produced, consumed, bytes_in, corrupt;
     pthread_t *threads;
     worker *workers;
-    int nthreads;
+    int nworkers, nthreads;
 };
 
 static int64_t cfg_int(const tkh_config *cfg, const char *key)
@@ -99,6 +106,7 @@ static settings read_settings(const tkh_config *cfg)
     return (settings){
         .enabled = tkh_config_lookup(cfg, "demo.enabled")->b,
         .calibration = tkh_config_lookup(cfg, "demo.calibration")->b,
+        .labels = tkh_config_lookup(cfg, "demo.labels")->b,
         .producers = (int)cfg_int(cfg, "demo.producers"),
         .consumers = (int)cfg_int(cfg, "demo.consumers"),
         .partitions = (int)cfg_int(cfg, "demo.partitions"),
@@ -266,6 +274,22 @@ static partition *pick_partition(workload *wl, int t, uint64_t hash)
     return &wl->parts[t + (int)(hash % (uint64_t)of_topic) * n];
 }
 
+/* Enters the context of a produce by `client_id` to partition p's topic
+ * (p < 0: no topic yet); returns the one it replaces. The worker's own
+ * client_id's are interned once; cycled ones (demo.client_ids) each time. */
+static const tk_context *produce_context(workload *wl, worker *w, const char *client_id, int p)
+{
+    tk_context_pair ctx[3] = {{"kafka_api", "Produce"}, {"client_id", client_id},
+                              {"topic", p >= 0 ? wl->parts[p].topic : NULL}};
+    size_t n = p >= 0 ? 3 : 2;
+    if (client_id != w->client_id || w->by_partition == NULL)
+        return tkh_context_set(ctx, n);
+    const tk_context **slot = p >= 0 ? &w->by_partition[p] : &w->untopic;
+    if (*slot == NULL)
+        *slot = tkh_context_intern(ctx, n);
+    return tkh_context_enter(*slot);
+}
+
 /* Handles one produce request: hash, compress, append. Takes `payload`.
  * The thread's request context says what for, as a Kafka produce would:
  * kafka_api, topic, client_id. */
@@ -281,15 +305,13 @@ static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char
         client_id = client;
     }
     int t = pick_topic(&wl->set, w->seq++);
-    tk_context_pair ctx[3] = {{"kafka_api", "Produce"}, {"client_id", client_id},
-                              {"topic", t >= 0 ? wl->set.topics[t].name : NULL}};
-    const tk_context *prev = tkh_context_set(ctx, t >= 0 ? 3 : 2);
+    bool labels = atomic_load_explicit(&wl->labels, memory_order_relaxed);
+    /* Partition t is topic t's first (round-robin): its context is the topic's. */
+    const tk_context *prev = labels ? produce_context(wl, w, client_id, t) : NULL;
     uint64_t hash = record_hash(payload, len);
     partition *part = pick_partition(wl, t, hash);
-    if (t < 0) { /* the topic is the partition's: known now */
-        ctx[2].value = part->topic;
-        tkh_context_set(ctx, 3);
-    }
+    if (labels && t < 0) /* the topic is the partition's: known now */
+        produce_context(wl, w, client_id, (int)(part - wl->parts));
     log_entry *e = record_compress(payload, len, hash);
     free(payload);
     if (e != NULL) {
@@ -298,7 +320,8 @@ static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char
         atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
     }
     tkh_span_end("produce", span);
-    tkh_context_restore(prev);
+    if (labels)
+        tkh_context_restore(prev);
 }
 
 static double now_seconds(void)
@@ -359,9 +382,16 @@ static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scra
 static WORKLOAD_FRAME void partition_read(workload *wl, worker *w, partition *part,
                                           uint64_t *offset, unsigned char *scratch)
 {
-    tk_context_pair ctx[3] = {{"kafka_api", "Fetch"}, {"topic", part->topic},
-                              {"client_id", w->client_id}};
-    const tk_context *prev = tkh_context_set(ctx, 3);
+    bool labels = atomic_load_explicit(&wl->labels, memory_order_relaxed);
+    const tk_context *prev = NULL;
+    if (labels) {
+        const tk_context **c = &w->by_partition[part - wl->parts];
+        tk_context_pair ctx[3] = {{"kafka_api", "Fetch"}, {"topic", part->topic},
+                                  {"client_id", w->client_id}};
+        if (*c == NULL)
+            *c = tkh_context_intern(ctx, 3);
+        prev = tkh_context_enter(*c);
+    }
     tkh_mutex_lock(&part->lock);
     uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
     if (*offset < oldest)
@@ -373,7 +403,8 @@ static WORKLOAD_FRAME void partition_read(workload *wl, worker *w, partition *pa
         atomic_fetch_add(&wl->consumed, 1);
     }
     tkh_mutex_unlock(&part->lock);
-    tkh_context_restore(prev);
+    if (labels)
+        tkh_context_restore(prev);
 }
 
 /* Waits on the condition variable until records arrive, then reads them. */
@@ -494,6 +525,7 @@ static int start_threads(workload *wl, char *err, size_t errlen)
     want += wl->set.calibration ? 1 : 0;
     wl->threads = calloc((size_t)want, sizeof *wl->threads);
     wl->workers = calloc((size_t)want, sizeof *wl->workers);
+    wl->nworkers = wl->workers != NULL ? want : 0;
     if (wl->threads == NULL || wl->workers == NULL) {
         snprintf(err, errlen, "workload: out of memory");
         return -1;
@@ -503,6 +535,10 @@ static int start_threads(workload *wl, char *err, size_t errlen)
         char name[32];
         worker *w = &wl->workers[i];
         w->wl = wl;
+        if ((w->by_partition = calloc((size_t)wl->set.partitions, sizeof *w->by_partition)) == NULL) {
+            snprintf(err, errlen, "workload: out of memory");
+            return -1;
+        }
         if (pthread_create(&wl->threads[i], NULL, thread_main(&wl->set, i, w, name, sizeof name),
                            w) != 0) {
             snprintf(err, errlen, "workload: cannot create thread %d of %d", i + 1, want);
@@ -528,6 +564,7 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
+    atomic_store(&wl->labels, wl->set.labels);
     tkh_mutex_init(&wl->notify_lock);
     tkh_cond_init(&wl->notify);
     if (!wl->set.enabled && !wl->set.calibration)
@@ -596,6 +633,11 @@ void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, ch
         add_key(applied, len, "demo.rate");
         tkh_log(TK_LOG_INFO, "workload", "rate is now %ld records/s per producer", rate);
     }
+    if (next.labels != atomic_load(&wl->labels)) {
+        atomic_store(&wl->labels, next.labels);
+        add_key(applied, len, "demo.labels");
+    }
+    next.labels = wl->set.labels; /* not a pending change */
     changed_keys(&wl->set, &next, pending, len);
     if (pending[0] != '\0')
         tkh_log(TK_LOG_WARN, "workload", "%s changed: they apply at the next start of "
@@ -636,6 +678,8 @@ void workload_stop(workload *wl)
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
     free(wl->threads);
+    for (int i = 0; i < wl->nworkers; i++)
+        free(wl->workers[i].by_partition);
     free(wl->workers);
     free_partitions(wl);
     tkh_cond_destroy(&wl->notify);
