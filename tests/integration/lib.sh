@@ -83,8 +83,11 @@ YAML
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
 # (under the command TK_WRAP, when set)
-# and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
-# SERVER_LOG. Returns non-zero when the server died or never answered.
+# and waits until it has started: its admin channel answers `workload
+# status`, which takhind registers once its plugins have started (`help`
+# answers before, while a plugin may still fail or log). Sets SERVER_PID,
+# SERVER_SOCK, SERVER_LOG. Returns non-zero when the server died or never
+# answered.
 start_server() {
     local name=$1 config=$2
     shift 2
@@ -96,8 +99,8 @@ start_server() {
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
     local i
-    for i in $(seq 100); do
-        "$BUILD/takhin-admin" -s "$SERVER_SOCK" help >/dev/null 2>&1 && return 0
+    for i in $(seq 300); do # 30 s: a loaded machine starts it slowly
+        "$BUILD/takhin-admin" -s "$SERVER_SOCK" workload status >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
         sleep 0.1
     done
@@ -121,7 +124,7 @@ start_hidden_server() {
 stop_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     local i
-    for i in $(seq 100); do
+    for i in $(seq 300); do # 30 s
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -183,7 +186,7 @@ time.sleep(600)' "$1" &
     HOLDER_PID=$!
     TK_PIDS+=("$HOLDER_PID")
     local i
-    for i in $(seq 50); do
+    for i in $(seq 300); do
         port_open "$1" && return 0
         kill -0 "$HOLDER_PID" 2>/dev/null || return 1
         sleep 0.1

@@ -72,7 +72,7 @@ after=$(slow_count peer_cap)
 check "the per-address cap cut them off ($before -> $after)" test "${after:-0}" -gt "${before:-0}"
 
 # Every connection is gone once the clients are: the front's and civetweb's.
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     [ "$(ls "/proc/$SERVER_PID/fd" | wc -l)" -le $((fds0 + 2)) ] && break
     sleep 0.1
 done

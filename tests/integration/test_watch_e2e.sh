@@ -19,7 +19,7 @@ EXTRA_PIDS=()
 stop_pid() {
     local pid=$1 i
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
 }
@@ -43,7 +43,7 @@ TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 
 WATCH_PID=$!
 EXTRA_PIDS+=("$WATCH_PID")
 wport=
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     wport=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$TK_TMP/watch.log")
     [ -n "$wport" ] && port_open "$wport" && break
     sleep 0.1

@@ -33,7 +33,7 @@ start_watch() {
         -webhook-token "$whtoken" "$@" 2>"$WLOG" &
     WPID=$!
     EXTRA_PIDS+=("$WPID")
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
         WPORT=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$WLOG")
         [ -n "$WPORT" ] && port_open "$WPORT" && return 0
         sleep 0.1
