@@ -79,10 +79,14 @@ stop_server
 # ---- cardinality: 10,000 client ids, max_series 20, on /metrics and pushed ----
 # The push goes to tests/integration/tools/pushrecv (Pyroscope's /ingest,
 # each profile parsed with google/pprof), as in test_push.sh.
-RECV=$TK_TMP/pushrecv
-(cd tests/integration/tools/pushrecv && GO111MODULE=off GOPATH=/usr/share/gocode \
-    GOCACHE=$TK_TMP/gocache go build -o "$RECV" main.go) 2>"$TK_TMP/recv-build.log" ||
-    not_ok "tests/integration/tools/pushrecv builds ($(head -c 300 "$TK_TMP/recv-build.log"))"
+# Built once into $BUILD/tests (its Go build cache there too): a fresh
+# build takes seconds.
+RECV=$BUILD/tests/pushrecv
+if [ ! -x "$RECV" ] || [ tests/integration/tools/pushrecv/main.go -nt "$RECV" ]; then
+    (cd tests/integration/tools/pushrecv && GO111MODULE=off GOPATH=/usr/share/gocode \
+        GOCACHE=$ROOT/$BUILD/gocache go build -o "$ROOT/$RECV" main.go) 2>"$TK_TMP/recv-build.log" ||
+        not_ok "tests/integration/tools/pushrecv builds ($(head -c 300 "$TK_TMP/recv-build.log"))"
+fi
 "$RECV" -addr 127.0.0.1:0 -port-file "$TK_TMP/recv.port" -log "$TK_TMP/recv.log" 2>"$TK_TMP/recv.err" &
 TK_PIDS+=($!)
 eventually 10 test -s "$TK_TMP/recv.port"
@@ -103,10 +107,10 @@ rs=[json.loads(l) for l in open('$TK_TMP/recv.log')]
 rs=[r for r in rs if r.get('status')==200 and r.get('metric','').startswith('$1') and 'client_id' in (r.get('label_keys') or [])]
 print(rs[-1]['label_sets'] if rs else -1)" 2>/dev/null
 }
-pushed_folded() { test "$(pushed "$1")" -ge 20; }
-check "a pushed CPU profile carries the labels, folded: $(eventually 30 pushed_folded process_cpu; pushed process_cpu) label sets, at most 20 and other" \
+pushed_some() { test "$(pushed "$1")" -ge 1; }
+check "a pushed CPU profile carries the labels: $(eventually 30 pushed_some process_cpu; pushed process_cpu) label sets, at most 20 and other" \
     test "$(pushed process_cpu)" -ge 1 -a "$(pushed process_cpu)" -le 21
-check "a pushed allocs profile too: $(eventually 30 pushed_folded memory; pushed memory) label sets" \
+check "a pushed allocs profile carries them: $(eventually 30 pushed_some memory; pushed memory) label sets, at most 20 and other" \
     test "$(pushed memory)" -ge 1 -a "$(pushed memory)" -le 21
 push_folded() { http /metrics | awk '/^takhin_profiler_label_folded_total\{where="push"\}/ { exit !($2 > 0) }'; }
 check "what push folded is counted (takhin_profiler_label_folded_total{where=\"push\"})" push_folded
