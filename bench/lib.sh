@@ -3,6 +3,9 @@ set -u
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 B_TMP=$(mktemp -d /tmp/tk-bench-XXXXXX)
 B_PID=""
 trap '[ -n "$B_PID" ] && kill -TERM $B_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$B_TMP"' EXIT

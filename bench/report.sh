@@ -83,6 +83,7 @@ run labels bash bench/labels_overhead.sh "$OVERHEAD_PAIRS" 8 5000
 run threads "$BUILD/bench/bench_threads" 11 10 100 1000
 run hot bench/hot_disable.sh 50
 run endpoints bench/endpoints.sh "$PAIRS" 5
+run kafka bench/kafka_load.sh "$OVERHEAD_PAIRS" 3 5000
 if [ -f bench/bench_analyze.sh ]; then
     RUNS=$PAIRS run analyze bash bench/bench_analyze.sh
 fi
@@ -410,5 +411,7 @@ section endpoints "Endpoint throughput and latency under load" \
     "wrk on loopback against takhind's profiler and Go's net/http/pprof (bench/gopprof), side by side in the same run, order alternating."
 section analyze "CLI analyze against go tool pprof -top" \
     "bench/bench_analyze.sh (written with the CLI)."
+section kafka "The Kafka listener under takhin-kload (kafka_load.sh)" \
+    "takhind's Kafka listener driven by librdkafka clients: 1, 2 and 4 producers at 5000 records/s each and a consumer, runs without and with a CPU profile in flight, alternating: records/s, produce p50/p99, CPU per record, context switches per second per thread."
 } >"$OUT"
 echo "bench: wrote $OUT" >&2

@@ -15,6 +15,7 @@ packages=(
     libcmocka-dev                             # unit tests
     libjansson-dev                            # takhin-profiler watch: the webhook's JSON, the index
     golang-go curl                            # real clients for the tests
+    kcat librdkafka-dev                       # Kafka clients: the tests' kcat, takhin-kload
     python3 iproute2                          # test helpers (slow clients, proxies, receivers); ss
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
     prometheus                                # promtool's lint, and a real server scraping /metrics

@@ -1,6 +1,9 @@
 /* The reference server's workload: see workload.h. */
 #include "workload.h"
 
+#include "crc32c.h"
+#include "klog.h"
+
 #include "takhin/host/context.h"
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
@@ -28,9 +31,8 @@ const tk_config_key workload_config_keys[] = {
      "records per second per producer; 0 = as fast as possible"},
     {"calibration", TK_CONFIG_BOOL, "false", 0, 0,
      "one more thread that burns CPU 3:1 in calibrate_heavy and calibrate_light"},
-    {"topics", TK_CONFIG_STRING, "", 0, 0,
-     "topics with record weights, \"orders:3,audit:1\"; partitions go round-robin to them; "
-     "empty: topic demo-N of partition N"},
+    {"topics", TK_CONFIG_STRING, "demo", 0, 0,
+     "topics with record weights, \"orders:3,audit:1\", each of demo.partitions partitions"},
     {"labels", TK_CONFIG_BOOL, "true", 0, 0,
      "set each request's context (kafka_api, topic, client_id), live; off: for benchmarks"},
     {"client_ids", TK_CONFIG_INT, "0", 0, 1000000,
@@ -38,12 +40,16 @@ const tk_config_key workload_config_keys[] = {
     {0},
 };
 
-/* One stored record: compressed payload plus the producer's hash. */
+/* One stored record: compressed payload plus the producer's hash. It
+ * lives in the log (klog.h, the Kafka listener's log, one record per
+ * entry here), which writes its offset into the first 8 bytes. */
 typedef struct log_entry {
+    uint64_t offset; /* big-endian */
     uint64_t hash;
     uint32_t crc;
     uint32_t raw_len;
-    uint32_t len;
+    uint32_t len;    /* compressed bytes in data */
+    uint32_t size;   /* the whole entry as stored, header included */
     unsigned char data[];
 } log_entry;
 
@@ -53,14 +59,6 @@ typedef struct topic {
     char name[64];
     int weight;
 } topic;
-
-typedef struct partition {
-    tkh_mutex lock;
-    const char *topic; /* its topic's name (the request context's topic) */
-    char own_topic[16]; /* "demo-N" without demo.topics */
-    log_entry **ring; /* the newest `retain` records; owned */
-    uint64_t next;    /* offset of the next record */
-} partition;
 
 typedef struct settings {
     bool enabled, calibration, labels;
@@ -75,25 +73,25 @@ typedef struct worker {
     int index;
     char client_id[32];
     uint64_t seq; /* records produced (topic and client_id choice) */
-    /* Its request contexts, interned at first use (takhin/host/context.h):
-     * by partition, for its topic; and a produce's before the topic is
-     * known. Switching to one then costs a pointer store. */
-    const tk_context **by_partition, *untopic;
+    /* Its request contexts by topic, interned at first use
+     * (takhin/host/context.h): switching to one costs a pointer store. */
+    const tk_context *by_topic[MAX_TOPICS];
 } worker;
 
 struct workload {
     settings set;
     _Atomic long rate;
-    _Atomic bool labels;         /* demo.labels: live */
     _Atomic bool running;
-    partition *parts;
+    klog *log;                   /* demo.topics, demo.partitions partitions each */
+    klog_topic *topic[MAX_TOPICS];
+    _Atomic bool labels;         /* demo.labels: live */
     tkh_mutex notify_lock;       /* consumers wait here for new records */
     tkh_cond notify;
     uint64_t appended;           /* under notify_lock */
     _Atomic uint64_t produced, consumed, bytes_in, corrupt;
     pthread_t *threads;
     worker *workers;
-    int nworkers, nthreads;
+    int nthreads;
 };
 
 static int64_t cfg_int(const tkh_config *cfg, const char *key)
@@ -106,21 +104,22 @@ static settings read_settings(const tkh_config *cfg)
     return (settings){
         .enabled = tkh_config_lookup(cfg, "demo.enabled")->b,
         .calibration = tkh_config_lookup(cfg, "demo.calibration")->b,
-        .labels = tkh_config_lookup(cfg, "demo.labels")->b,
         .producers = (int)cfg_int(cfg, "demo.producers"),
         .consumers = (int)cfg_int(cfg, "demo.consumers"),
         .partitions = (int)cfg_int(cfg, "demo.partitions"),
         .record_bytes = (int)cfg_int(cfg, "demo.record_bytes"),
         .retain = (int)cfg_int(cfg, "demo.retain_records"),
+        .labels = tkh_config_lookup(cfg, "demo.labels")->b,
         .client_ids = (int)cfg_int(cfg, "demo.client_ids"),
     };
 }
 
-/* demo.topics: "name[:weight],..." into set->topics. 0, or -1 with err. */
+/* demo.topics: "name[:weight],..." into set->topics ("" is "demo"). 0, or
+ * -1 with err. */
 static int parse_topics(const char *text, settings *set, char *err, size_t errlen)
 {
     set->ntopics = set->weights = 0;
-    for (const char *p = text; *p != '\0';) {
+    for (const char *p = text[0] ? text : "demo"; *p != '\0';) {
         size_t n = strcspn(p, ",:");
         int weight = 1;
         const char *next = p + n;
@@ -145,11 +144,6 @@ static int parse_topics(const char *text, settings *set, char *err, size_t errle
         t->weight = weight;
         set->weights += weight;
         p = *next == ',' ? next + 1 : next;
-    }
-    if (set->ntopics > set->partitions) {
-        snprintf(err, errlen, "demo.topics names %d topics but demo.partitions is %d: each "
-                 "topic needs a partition", set->ntopics, set->partitions);
-        return -1;
     }
     return 0;
 }
@@ -195,11 +189,12 @@ static WORKLOAD_FRAME uint64_t record_hash(const unsigned char *p, int len)
 static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len, uint64_t hash)
 {
     uLongf bound = compressBound((uLong)len);
-    log_entry *e = malloc(sizeof *e + bound);
+    log_entry *e = (log_entry *)klog_buffer_new(sizeof *e + bound);
     if (e == NULL)
         return NULL;
+    e->size = (uint32_t)(sizeof *e + bound);
     if (compress2(e->data, &bound, p, (uLong)len, 1) != Z_OK) {
-        free(e);
+        klog_buffer_free((unsigned char *)e);
         return NULL;
     }
     e->hash = hash;
@@ -208,95 +203,55 @@ static WORKLOAD_FRAME log_entry *record_compress(const unsigned char *p, int len
     return e;
 }
 
-/* CRC-32C (Castagnoli), as Kafka record batches carry it; bytewise. */
-static uint32_t crc32c_table[256];
-static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
-
-static void crc32c_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;
-        crc32c_table[i] = c;
-    }
-}
-
-static uint32_t crc32c(const unsigned char *p, size_t len)
-{
-    pthread_once(&crc32c_once, crc32c_init);
-    uint32_t crc = ~0u;
-    while (len--)
-        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
 /* Stores an entry at the head of a partition, checking its CRC-32C as a
- * broker validates a batch on append; frees what falls off. */
-static WORKLOAD_FRAME void log_write(workload *wl, partition *part, log_entry *e)
+ * broker validates a batch on append; the log frees what falls off. */
+static WORKLOAD_FRAME void log_write(workload *wl, int t, int part, log_entry *e)
 {
     e->crc = crc32c(e->data, e->len);
-    size_t slot = part->next % (uint64_t)wl->set.retain;
-    free(part->ring[slot]);
-    part->ring[slot] = e;
-    part->next++;
+    klog_append_buffer(wl->log, wl->topic[t], part, (unsigned char *)e, 1, 0);
 }
 
-static WORKLOAD_FRAME void storage_append(workload *wl, partition *part, log_entry *e)
+static WORKLOAD_FRAME void storage_append(workload *wl, int t, int part, log_entry *e)
 {
-    tkh_mutex_lock(&part->lock);
-    log_write(wl, part, e);
-    tkh_mutex_unlock(&part->lock);
+    log_write(wl, t, part, e);
     tkh_mutex_lock(&wl->notify_lock);
     wl->appended++;
     tkh_cond_broadcast(&wl->notify);
     tkh_mutex_unlock(&wl->notify_lock);
 }
 
-/* The topic of a producer's next record by demo.topics' weights (-1:
- * none configured), and the partition of its hash within that topic's
- * (partitions go round-robin to the topics). */
+/* The topic of a producer's next record, by demo.topics' weights. */
 static int pick_topic(const settings *set, uint64_t seq)
 {
-    if (set->ntopics == 0)
-        return -1;
     int at = (int)(seq % (uint64_t)set->weights), t = 0;
     while (at >= set->topics[t].weight)
         at -= set->topics[t++].weight;
     return t;
 }
 
-static partition *pick_partition(workload *wl, int t, uint64_t hash)
+/* Enters the context of `api` on topic t by `client_id`; returns the one
+ * it replaces. The worker's own client_id's are interned once, cycled
+ * ones (demo.client_ids) at each call. */
+static const tk_context *enter_context(workload *wl, worker *w, const char *api, int t,
+                                       const char *client_id)
 {
-    if (t < 0)
-        return &wl->parts[hash % (uint64_t)wl->set.partitions];
-    int n = wl->set.ntopics, of_topic = (wl->set.partitions - t + n - 1) / n;
-    return &wl->parts[t + (int)(hash % (uint64_t)of_topic) * n];
-}
-
-/* Enters the context of a produce by `client_id` to partition p's topic
- * (p < 0: no topic yet); returns the one it replaces. The worker's own
- * client_id's are interned once; cycled ones (demo.client_ids) each time. */
-static const tk_context *produce_context(workload *wl, worker *w, const char *client_id, int p)
-{
-    tk_context_pair ctx[3] = {{"kafka_api", "Produce"}, {"client_id", client_id},
-                              {"topic", p >= 0 ? wl->parts[p].topic : NULL}};
-    size_t n = p >= 0 ? 3 : 2;
-    if (client_id != w->client_id || w->by_partition == NULL)
-        return tkh_context_set(ctx, n);
-    const tk_context **slot = p >= 0 ? &w->by_partition[p] : &w->untopic;
-    if (*slot == NULL)
-        *slot = tkh_context_intern(ctx, n);
-    return tkh_context_enter(*slot);
+    tk_context_pair ctx[3] = {{"kafka_api", api}, {"topic", wl->set.topics[t].name},
+                              {"client_id", client_id}};
+    if (client_id != w->client_id)
+        return tkh_context_set(ctx, 3);
+    if (w->by_topic[t] == NULL)
+        w->by_topic[t] = tkh_context_intern(ctx, 3);
+    return tkh_context_enter(w->by_topic[t]);
 }
 
 /* Handles one produce request: hash, compress, append. Takes `payload`.
- * The thread's request context says what for, as a Kafka produce would:
- * kafka_api, topic, client_id. */
-static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char *payload, int len)
+ * The thread's request context says what for, as a Kafka produce's
+ * would: kafka_api, topic, client_id. */
+static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char *payload,
+                                          int len)
 {
     int64_t span = tkh_span_begin();
-    char client[24];
+    char client[32];
     const char *client_id = w->client_id;
     if (wl->set.client_ids > 0) {
         snprintf(client, sizeof client, "client-%llu", (unsigned long long)
@@ -306,16 +261,12 @@ static WORKLOAD_FRAME void produce_handle(workload *wl, worker *w, unsigned char
     }
     int t = pick_topic(&wl->set, w->seq++);
     bool labels = atomic_load_explicit(&wl->labels, memory_order_relaxed);
-    /* Partition t is topic t's first (round-robin): its context is the topic's. */
-    const tk_context *prev = labels ? produce_context(wl, w, client_id, t) : NULL;
+    const tk_context *prev = labels ? enter_context(wl, w, "Produce", t, client_id) : NULL;
     uint64_t hash = record_hash(payload, len);
-    partition *part = pick_partition(wl, t, hash);
-    if (labels && t < 0) /* the topic is the partition's: known now */
-        produce_context(wl, w, client_id, (int)(part - wl->parts));
     log_entry *e = record_compress(payload, len, hash);
     free(payload);
     if (e != NULL) {
-        storage_append(wl, part, e);
+        storage_append(wl, t, (int)(hash % (uint64_t)wl->set.partitions), e);
         atomic_fetch_add(&wl->produced, 1);
         atomic_fetch_add(&wl->bytes_in, (uint64_t)len);
     }
@@ -369,47 +320,48 @@ static void *producer_main(void *arg)
 /* ---- the consume path ---- */
 
 /* Verifies one record: decompress and re-hash. */
-static WORKLOAD_FRAME bool record_verify(const log_entry *e, unsigned char *scratch)
+static WORKLOAD_FRAME bool record_verify(const log_entry *e, const unsigned char *data,
+                                         unsigned char *scratch)
 {
     uLongf raw = e->raw_len;
-    if (uncompress(scratch, &raw, e->data, e->len) != Z_OK || raw != e->raw_len)
+    if (uncompress(scratch, &raw, data, e->len) != Z_OK || raw != e->raw_len)
         return false;
     return record_hash(scratch, (int)raw) == e->hash;
 }
 
-/* Reads what is new in one partition since *offset (records that were
- * evicted meanwhile are skipped), in the context of a fetch of its topic. */
-static WORKLOAD_FRAME void partition_read(workload *wl, worker *w, partition *part,
-                                          uint64_t *offset, unsigned char *scratch)
+/* Reads what is new in partition `part` of topic t since *offset
+ * (records that were evicted meanwhile are skipped), copied out of the
+ * log into buf, in the context of a fetch of that topic. */
+static WORKLOAD_FRAME void partition_read(workload *wl, worker *w, int t, int part,
+                                          uint64_t *offset, kw *buf, unsigned char *scratch)
 {
     bool labels = atomic_load_explicit(&wl->labels, memory_order_relaxed);
-    const tk_context *prev = NULL;
-    if (labels) {
-        const tk_context **c = &w->by_partition[part - wl->parts];
-        tk_context_pair ctx[3] = {{"kafka_api", "Fetch"}, {"topic", part->topic},
-                                  {"client_id", w->client_id}};
-        if (*c == NULL)
-            *c = tkh_context_intern(ctx, 3);
-        prev = tkh_context_enter(*c);
+    const tk_context *prev = labels ? enter_context(wl, w, "Fetch", t, w->client_id) : NULL;
+    klog_offsets o;
+    buf->len = 0;
+    long n = klog_read(wl->topic[t], part, (int64_t)*offset, SIZE_MAX, buf, &o);
+    if (n < 0 && (int64_t)*offset < o.start) { /* evicted meanwhile */
+        buf->len = 0;
+        n = klog_read(wl->topic[t], part, o.start, SIZE_MAX, buf, &o);
     }
-    tkh_mutex_lock(&part->lock);
-    uint64_t oldest = part->next > (uint64_t)wl->set.retain ? part->next - (uint64_t)wl->set.retain : 0;
-    if (*offset < oldest)
-        *offset = oldest;
-    for (; *offset < part->next; (*offset)++) {
-        const log_entry *e = part->ring[*offset % (uint64_t)wl->set.retain];
-        if (!record_verify(e, scratch))
+    for (size_t at = 0; n > 0 && at + sizeof(log_entry) <= buf->len;) {
+        log_entry e;
+        memcpy(&e, buf->p + at, sizeof e); /* entries follow each other unaligned */
+        if (e.size < sizeof e || at + e.size > buf->len)
+            break;
+        if (!record_verify(&e, buf->p + at + sizeof e, scratch))
             atomic_fetch_add(&wl->corrupt, 1);
         atomic_fetch_add(&wl->consumed, 1);
+        *offset = kw_load_be64(buf->p + at) + 1; /* written big-endian, as Kafka's */
+        at += e.size;
     }
-    tkh_mutex_unlock(&part->lock);
     if (labels)
         tkh_context_restore(prev);
 }
 
 /* Waits on the condition variable until records arrive, then reads them. */
 static WORKLOAD_FRAME void consume_records(workload *wl, worker *w, uint64_t *offsets,
-                                           uint64_t *seen, unsigned char *scratch)
+                                           uint64_t *seen, kw *buf, unsigned char *scratch)
 {
     tkh_mutex_lock(&wl->notify_lock);
     while (wl->appended == *seen && atomic_load(&wl->running))
@@ -417,8 +369,9 @@ static WORKLOAD_FRAME void consume_records(workload *wl, worker *w, uint64_t *of
     *seen = wl->appended;
     tkh_mutex_unlock(&wl->notify_lock);
     int64_t span = tkh_span_begin();
-    for (int i = 0; i < wl->set.partitions; i++)
-        partition_read(wl, w, &wl->parts[i], &offsets[i], scratch);
+    for (int i = 0; i < wl->set.ntopics * wl->set.partitions; i++)
+        partition_read(wl, w, i / wl->set.partitions, i % wl->set.partitions, &offsets[i], buf,
+                       scratch);
     tkh_span_end("consume", span);
 }
 
@@ -426,11 +379,13 @@ static void *consumer_main(void *arg)
 {
     worker *w = arg;
     workload *wl = w->wl;
-    uint64_t *offsets = calloc((size_t)wl->set.partitions, sizeof *offsets);
+    uint64_t *offsets = calloc((size_t)(wl->set.ntopics * wl->set.partitions), sizeof *offsets);
     unsigned char *scratch = malloc((size_t)wl->set.record_bytes);
     uint64_t seen = 0;
+    kw buf = {0};
     while (offsets != NULL && scratch != NULL && atomic_load(&wl->running))
-        consume_records(wl, w, offsets, &seen, scratch);
+        consume_records(wl, w, offsets, &seen, &buf, scratch);
+    free(buf.p);
     free(offsets);
     free(scratch);
     return NULL;
@@ -479,17 +434,14 @@ static void *calibration_main(void *arg)
 
 static int alloc_partitions(workload *wl)
 {
-    wl->parts = calloc((size_t)wl->set.partitions, sizeof *wl->parts);
-    if (wl->parts == NULL)
+    bool full;
+    wl->log = klog_new(wl->set.partitions, wl->set.ntopics, 0, NULL, NULL);
+    if (wl->log == NULL)
         return -1;
-    for (int i = 0; i < wl->set.partitions; i++) {
-        partition *part = &wl->parts[i];
-        snprintf(part->own_topic, sizeof part->own_topic, "demo-%d", i);
-        part->topic = wl->set.ntopics > 0 ? wl->set.topics[i % wl->set.ntopics].name
-                                          : part->own_topic;
-        tkh_mutex_init(&wl->parts[i].lock);
-        wl->parts[i].ring = calloc((size_t)wl->set.retain, sizeof(log_entry *));
-        if (wl->parts[i].ring == NULL)
+    klog_retain_records(wl->log, (uint64_t)wl->set.retain);
+    for (int t = 0; t < wl->set.ntopics; t++) {
+        const char *name = wl->set.topics[t].name;
+        if ((wl->topic[t] = klog_topic_get(wl->log, name, strlen(name), true, &full)) == NULL)
             return -1;
     }
     return 0;
@@ -525,7 +477,6 @@ static int start_threads(workload *wl, char *err, size_t errlen)
     want += wl->set.calibration ? 1 : 0;
     wl->threads = calloc((size_t)want, sizeof *wl->threads);
     wl->workers = calloc((size_t)want, sizeof *wl->workers);
-    wl->nworkers = wl->workers != NULL ? want : 0;
     if (wl->threads == NULL || wl->workers == NULL) {
         snprintf(err, errlen, "workload: out of memory");
         return -1;
@@ -535,10 +486,6 @@ static int start_threads(workload *wl, char *err, size_t errlen)
         char name[32];
         worker *w = &wl->workers[i];
         w->wl = wl;
-        if ((w->by_partition = calloc((size_t)wl->set.partitions, sizeof *w->by_partition)) == NULL) {
-            snprintf(err, errlen, "workload: out of memory");
-            return -1;
-        }
         if (pthread_create(&wl->threads[i], NULL, thread_main(&wl->set, i, w, name, sizeof name),
                            w) != 0) {
             snprintf(err, errlen, "workload: cannot create thread %d of %d", i + 1, want);
@@ -658,13 +605,7 @@ void workload_status(const workload *wl, char *buf, size_t len)
 
 static void free_partitions(workload *wl)
 {
-    for (int i = 0; wl->parts != NULL && i < wl->set.partitions; i++) {
-        for (int j = 0; wl->parts[i].ring != NULL && j < wl->set.retain; j++)
-            free(wl->parts[i].ring[j]);
-        free(wl->parts[i].ring);
-        tkh_mutex_destroy(&wl->parts[i].lock);
-    }
-    free(wl->parts);
+    klog_free(wl->log);
 }
 
 void workload_stop(workload *wl)
@@ -678,8 +619,6 @@ void workload_stop(workload *wl)
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
     free(wl->threads);
-    for (int i = 0; i < wl->nworkers; i++)
-        free(wl->workers[i].by_partition);
     free(wl->workers);
     free_partitions(wl);
     tkh_cond_destroy(&wl->notify);

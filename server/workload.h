@@ -3,8 +3,10 @@
  * producer threads hash and compress records and append them to a
  * partitioned in-memory log (produce_handle -> storage_append -> log_write);
  * consumer threads wait for new records (consume_records), read them back
- * and verify them. The log keeps the newest records of each partition and
- * frees older ones, so allocations and frees run steadily.
+ * and verify them. The log (klog.h, the implementation the Kafka listener
+ * stores its batches in, a log of its own here) keeps the newest
+ * demo.retain_records records of each partition and frees older ones, so
+ * allocations and frees run steadily.
  */
 #ifndef TAKHIN_SERVER_WORKLOAD_H
 #define TAKHIN_SERVER_WORKLOAD_H

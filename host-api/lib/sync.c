@@ -138,6 +138,11 @@ void tkh_cond_broadcast(tkh_cond *c)
     pthread_cond_broadcast(&c->c);
 }
 
+void tkh_cond_signal(tkh_cond *c)
+{
+    pthread_cond_signal(&c->c);
+}
+
 void tkh_cond_wait(tkh_cond *c, tkh_mutex *m)
 {
     if (!tkh_sync_watching(TKH_SYNC_WAITS)) {

@@ -441,6 +441,14 @@ long prof_push_backoff_ms(int tries, double rnd)
     return (long)(ms * (0.5 + 0.5 * rnd)); /* jitter: half to all of it */
 }
 
+long prof_push_retry_wait_ms(long status, long long retry_after_s, long backoff_ms, long max_ms)
+{
+    if ((status != 429 && status != 503) || retry_after_s <= 0 || max_ms <= 0)
+        return backoff_ms;
+    long long want = retry_after_s > 400LL * 86400 ? (long long)max_ms : retry_after_s * 1000;
+    return want > max_ms ? max_ms : (long)want; /* the server's word, not the backoff */
+}
+
 typedef struct reply_buf {
     char text[PUSH_REPLY_MAX];
     size_t len, total;
@@ -461,9 +469,9 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 }
 
 /* Sends one profile. Returns the HTTP status (0: none), with what went
- * wrong in why. */
+ * wrong in why and the answer's Retry-After in *retry_after (s, 0: none). */
 static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t whylen,
-                 double *took)
+                 double *took, long long *retry_after)
 {
     const prof_push_settings *s = &r->s;
     char *name = curl_easy_escape(e, s->name, 0);
@@ -538,7 +546,11 @@ static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t wh
         if (m->msg == CURLMSG_DONE && m->easy_handle == e)
             cc = m->data.result;
     long status = 0;
+    curl_off_t ra = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+        ra = 0;
+    *retry_after = ra > 0 ? (long long)ra : 0;
     curl_multi_remove_handle(r->multi, e);
     *took = pf_mono_s() - t0;
     curl_slist_free_all(headers);
@@ -588,7 +600,8 @@ static void *sender_main(void *arg)
     while (e != NULL && (it = next_item(r)) != NULL) {
         char why[1200];
         double took;
-        long status = post(r, e, it, why, sizeof why, &took);
+        long long retry_after = 0;
+        long status = post(r, e, it, why, sizeof why, &took, &retry_after);
         if (status < 0) { /* stopped */
             pthread_mutex_lock(&pp->lock);
             pp->dropped[it->type]++;
@@ -625,9 +638,16 @@ static void *sender_main(void *arg)
             item_free(it);
             continue;
         }
-        long wait = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
-        push_error(pp, "%s profile not sent, retrying in %.1f s: %s", prof_push_type_name(it->type),
-                   (double)wait / 1000, why);
+        long backoff = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
+        long wait = prof_push_retry_wait_ms(status, retry_after, backoff,
+                                            r->s.max_retry_after_ms);
+        char asked[160] = "";
+        if ((status == 429 || status == 503) && retry_after > 0 && r->s.max_retry_after_ms > 0)
+            snprintf(asked, sizeof asked, " (Retry-After: %lld s%s)", retry_after,
+                     (long long)wait < retry_after * 1000 ? ", capped by push.max_retry_after"
+                                                          : "");
+        push_error(pp, "%s profile not sent, retrying in %.1f s%s: %s",
+                   prof_push_type_name(it->type), (double)wait / 1000, asked, why);
         pthread_mutex_lock(&pp->lock);
         pp->retries++;
         pthread_mutex_unlock(&pp->lock);

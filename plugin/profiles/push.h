@@ -83,5 +83,9 @@ void prof_push_render_metrics(prof_push *pp, pf_strbuf *out);
 bool prof_push_retryable(long status);
 /* The delay before try n (1-based) in ms, with jitter from rnd in [0,1). */
 long prof_push_backoff_ms(int tries, double rnd);
+/* The delay before a retry in ms: backoff_ms, or, when a 429 or 503 said
+ * Retry-After (retry_after_s > 0, what libcurl made of seconds or an HTTP
+ * date), that, capped by max_ms (push.max_retry_after; 0: ignored). */
+long prof_push_retry_wait_ms(long status, long long retry_after_s, long backoff_ms, long max_ms);
 
 #endif

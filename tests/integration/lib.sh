@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 # Tests talk to loopback directly: no proxy from the caller's environment
 # (takhin-profiler and curl both honour these); a test sets its own.
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
@@ -150,6 +153,25 @@ free_port() {
         port_open "$p" || { echo "$p"; return 0; }
     done
     return 1
+}
+
+# watch_port LOG: the port that `takhin-profiler watch -listen 127.0.0.1:0`
+# wrote to LOG, once something listens there (30 s at most).
+watch_port() {
+    local p
+    for _ in $(seq 300); do
+        p=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$1" 2>/dev/null)
+        [ -n "$p" ] && port_open "$p" && { echo "$p"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# json_field JSON NAME: a number, or a list joined by spaces, of a JSON
+# object; nothing when it has none.
+json_field() {
+    python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(map(str, v)))' \
+        "$1" "$2" 2>/dev/null
 }
 
 # http PATH [curl args...]: GET from the running profiler; body on stdout.

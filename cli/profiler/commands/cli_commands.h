@@ -18,7 +18,9 @@
 int cli_collect(const cli_opts *o);
 
 /* Fetches one profile of kind k (seconds: cpu and trace) from r into f
- * (tmp: its path, for the check that it parses). *cancel set ends it.
+ * (tmp: its path, for the check that it parses). *cancel set ends it;
+ * so does the deadline: seconds (cpu and trace) + margin for the whole
+ * transfer, whatever the target trickles.
  * Exit code; err says what went wrong. (collect.c, for watch.c) */
 int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
                    double margin, FILE *f, const char *tmp, volatile int *cancel,

@@ -20,7 +20,9 @@
 #include "pf_decode.h"
 
 /* ---- reading ---- */
-#define CLI_MAX_INFLATE (1024u << 20) /* uncompressed bytes */
+/* Uncompressed bytes of a gzipped profile at most: the profile core's
+ * limit. A gzip bomb fails there before anything is allocated. */
+#define CLI_MAX_INFLATE PF_DECODE_DEFAULT_MAX
 
 /* Legacy heap text ("heap profile: ..."): pprof's semantics (sampled
  * heap_v2 values are unsampled, addresses are return addresses - 1). */

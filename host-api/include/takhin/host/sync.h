@@ -62,6 +62,7 @@ static inline void tkh_mutex_unlock(tkh_mutex *m)
 void tkh_cond_init(tkh_cond *c);
 void tkh_cond_destroy(tkh_cond *c);
 void tkh_cond_broadcast(tkh_cond *c);
+void tkh_cond_signal(tkh_cond *c); /* wakes one waiter */
 /* Waits as pthread_cond_wait does; the wait is reported as blocking. */
 void tkh_cond_wait(tkh_cond *c, tkh_mutex *m);
 
