@@ -4,6 +4,8 @@
  * (pairs dropped, strings cut on a UTF-8 boundary, both flagged); another
  * thread's context by TID; the context read from a signal handler that
  * interrupts a thread changing it; the CPU hook; the overflow context.
+ * And the plugin's side (plugin/core/context.c): labels of a context, the
+ * fold of label sets past max_series into other=true, /metrics' lines.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "takhin/host/context.h"
+#include "core/context.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -237,6 +240,46 @@ static void test_cpu_hook(void **state)
     assert_int_equal(hook_calls, calls);
 }
 
+/* ---- the plugin's side ---- */
+
+static void test_plugin_labels_and_fold(void **state)
+{
+    (void)state;
+    tk_context_pair p[] = {{"kafka_api", "Produce"}, {"topic", "orders"}};
+    const tk_context *c = tkh_context_intern(p, 2);
+    pf_label l[4];
+    assert_int_equal(prof_context_labels(c, l, 4), 2);
+    assert_string_equal(l[1].key, "topic");
+    assert_string_equal(l[1].str, "orders");
+    assert_int_equal(prof_context_labels(c, l, 1), 1); /* bounded by the room */
+    assert_int_equal(prof_context_labels(NULL, l, 4), 0);
+
+    prof_context_configure(2, false); /* no host API here: max_series only */
+    prof_context_fold f;
+    prof_context_fold_start(&f);
+    const tk_context *kept[3];
+    for (int i = 0; i < 3; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "c%d", i);
+        tk_context_pair q[] = {{"client_id", v}};
+        kept[i] = prof_context_fold_one(&f, tkh_context_intern(q, 1));
+    }
+    assert_string_equal(kept[0]->pairs[0].value, "c0");
+    assert_string_equal(kept[1]->pairs[0].value, "c1");
+    assert_string_equal(kept[2]->pairs[0].key, "other"); /* the third set is folded */
+    assert_ptr_equal(prof_context_fold_one(&f, kept[0]), kept[0]); /* kept ones stay */
+    assert_null(prof_context_fold_one(&f, NULL));
+    assert_int_equal(f.folded, 1);
+    prof_context_fold_end(&f);
+    pf_strbuf out = {0};
+    prof_context_render_metrics(&out);
+    assert_non_null(strstr(out.s, "takhin_profiler_label_folded_total{where=\"push\"} 1\n"));
+    pf_strbuf_free(&out);
+    char status[256];
+    prof_context_status_json(status, sizeof status);
+    assert_non_null(strstr(status, "\"available\":false"));
+}
+
 /* Last: fills the table. */
 static void test_overflow(void **state)
 {
@@ -263,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_of_thread),
         cmocka_unit_test(test_signal_handler),
         cmocka_unit_test(test_cpu_hook),
+        cmocka_unit_test(test_plugin_labels_and_fold),
         cmocka_unit_test(test_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
