@@ -72,6 +72,12 @@ check "mutex profile (mutex_fraction 1): waits labelled topic=orders" eventually
 check "mutex profile: kafka_api and client_id labels too" \
     grep -q "client_id: Total" <<<"$(pprof -tags "$TK_TMP/mutex.pb.gz")"
 
+# ---- thread dumps: each thread's context at the dump ----
+dump_labels() { http "/debug/pprof/goroutine?debug=1" | grep -q '^# labels: {"kafka_api":"'; }
+check "goroutine?debug=1 shows a working thread's context (# labels:)" eventually 20 dump_labels
+dump2_labels() { http "/debug/pprof/goroutine?debug=2" | grep -qE '^thread [0-9]+ \[.*, kafka_api=(Produce|Fetch), topic=(orders|audit), client_id='; }
+check "goroutine?debug=2 shows it on the thread's line" eventually 20 dump2_labels
+
 # ---- trace: the context as event args ----
 check "trace events carry the context as args" \
     contains "$(http "/debug/pprof/trace?seconds=0.3")" '"args":{"kafka_api":"Produce","topic":"'
