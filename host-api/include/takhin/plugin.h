@@ -135,6 +135,11 @@ typedef struct tk_event_hooks {
  * pointer or id. The host's buffers given to set may be freed after the
  * call.
  *
+ * Threads: a host thread sets only its own context, with
+ * takhin/host/context.h (set, enter, restore, clear: a pointer store into
+ * that thread's slot, after the pairs were interned); the readers below
+ * run on any thread and never wait for a writer.
+ *
  * Bounds: at most TK_CONTEXT_MAX_PAIRS pairs (further ones are dropped),
  * keys and values at most TK_CONTEXT_MAX_BYTES - 1 bytes (longer ones are
  * cut); either sets TK_CONTEXT_TRUNCATED. The host interns a bounded
@@ -226,7 +231,8 @@ typedef struct tk_host_api {
      * thread; the thread may change it right after. */
     const tk_context *(*context_of_thread)(int tid);
     /* During a `released` event hook only (elsewhere NULL): the context
-     * the oldest waiter of that mutex had when it began waiting. */
+     * the oldest waiter of that mutex had when it began waiting (with
+     * waiters left, the next one inherits it: the host records one). */
     const tk_context *(*context_of_waiter)(void);
     /* Installs the hook called at every context change (NULL removes it):
      * one per process, the last call wins. Returns once no thread is
