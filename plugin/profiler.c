@@ -10,6 +10,7 @@
 #include "capture/trace.h"
 #include "core/context.h"
 #include "core/procstat.h"
+#include "profiles/buildid.h"
 #include "profiles/contention.h"
 #include "capture/heap.h"
 #include "profiles/heap.h"
@@ -50,6 +51,10 @@ static void build_endpoints(profiler *p)
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "a sampling of all memory allocations since the profiler was loaded "
                         "(profiler.heap_sample_bytes); ?seconds=N for a delta"},
+        {.name = PROF_BUILDID_NAME, .prefix = true, .handler = prof_buildid_handle,
+         .deep = true,
+         .description = "<build ID>/executable and /debuginfo: the files mapped in this "
+                        "process, for debuginfod clients (profiler.serve_binaries)"},
         {.name = "block", .handler = prof_named_handle, .ctx = &p->block,
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "where threads waited on mutexes and conditions "
@@ -283,8 +288,10 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
         return -1;
     }
-    if ((p->sym = pf_symbolizer_new(&perr)) == NULL) {
-        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
+    if ((p->sym = pf_symbolizer_new(&perr)) == NULL ||
+        pf_symbolizer_set_debug_dirs(p->sym, p->settings.debug_dirs) != 0) {
+        snprintf(err, errlen, "cannot start the symbolizer: %s",
+                 p->sym == NULL ? perr.msg : "out of memory");
         return -1;
     }
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
@@ -416,6 +423,10 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     if (p->http != NULL) {
         prof_http_update(p->http, &next);
         snprintf(where, sizeof where, "%s:%d", next.host, prof_http_port(p->http));
+    }
+    if (pf_symbolizer_set_debug_dirs(p->sym, next.debug_dirs) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     p->settings = next;
     prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);

@@ -22,7 +22,7 @@
 #include "profiles/push.h"
 #include "profiles/trace.h"
 
-#define PROFILER_ENDPOINTS 11
+#define PROFILER_ENDPOINTS 12
 
 /* The plugin's state. Ownership: all of it, from init to fini. */
 typedef struct profiler {

@@ -10,6 +10,8 @@ packages=(
     libcivetweb-dev                           # HTTP server
     golang-github-google-pprof-dev            # google/pprof's Go sources: the tests' profile parsers, pprof with TLS
     zlib1g-dev libdw-dev                      # gzip, symbols
+    libdebuginfod-dev debuginfod xz-utils     # takhin-profiler -symbolize (libdebuginfod, dlopen'd);
+                                              # a local server and MiniDebugInfo for the tests
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libssl-dev openssl                        # TLS on the profiler port (plugin/core/tls.c); test certificates
     libcmocka-dev                             # unit tests

@@ -36,6 +36,12 @@ const tk_config_key prof_config_keys[] = {
     {"tls.key", TK_CONFIG_STRING, NULL, 0, 0, "PEM private key of tls.cert (mode 600)"},
     {"tls.client_ca", TK_CONFIG_STRING, NULL, 0, 0,
      "PEM CA: every client must present a certificate it signed (mTLS)"},
+    {"debug_dirs", TK_CONFIG_STRING, NULL, 0, 0,
+     "':'-separated directories searched for separate debug files (DIR/.build-id/xx/"
+     "rest.debug, .gnu_debuglink) before /usr/lib/debug; local files only"},
+    {"serve_binaries", TK_CONFIG_BOOL, "false", 0, 0,
+     "serve the mapped files and their debug files by build ID under "
+     "/debug/pprof/buildid/ (debuginfod's scheme)"},
     {"max_requests", TK_CONFIG_INT, "8", 1, 256, "requests served at once (worker threads)"},
     {"max_queued", TK_CONFIG_INT, "16", 1, 4096, "accepted connections waiting for a worker"},
     {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
@@ -85,6 +91,28 @@ static int read_token(const tk_host_api *api, const tk_config *cfg, prof_setting
     return 0;
 }
 
+/* profiler.debug_dirs: absolute directories, ':'-separated. */
+static int read_debug_dirs(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
+                           char *err, size_t errlen)
+{
+    const char *dirs = opt_string(api, cfg, "debug_dirs");
+    if (strlen(dirs) >= sizeof out->debug_dirs) {
+        snprintf(err, errlen, "profiler.debug_dirs: expected at most %zu bytes",
+                 sizeof out->debug_dirs - 1);
+        return -1;
+    }
+    for (const char *d = dirs; *d; d += strcspn(d, ":")) {
+        d += *d == ':';
+        if (*d != '/' && *d != ':' && *d != '\0') {
+            snprintf(err, errlen, "profiler.debug_dirs = \"%s\": expected absolute directories "
+                     "separated by ':' (e.g. /opt/debug:/srv/symbols)", dirs);
+            return -1;
+        }
+    }
+    snprintf(out->debug_dirs, sizeof out->debug_dirs, "%s", dirs);
+    return 0;
+}
+
 int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
                        char *err, size_t errlen)
 {
@@ -98,6 +126,7 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
         .allow_unauthenticated_remote = api->config_get(cfg, "allow_unauthenticated_remote")->b,
+        .serve_binaries = api->config_get(cfg, "serve_binaries")->b,
         .max_requests = (int)api->config_get(cfg, "max_requests")->i,
         .max_queued = (int)api->config_get(cfg, "max_queued")->i,
         .max_header_bytes = (int)api->config_get(cfg, "max_header_bytes")->i,
@@ -120,6 +149,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         }
         snprintf(tls_out[i], sizeof out->tls_cert, "%s", path);
     }
+    if (read_debug_dirs(api, cfg, out, err, errlen) != 0)
+        return -1;
     const tk_config_value *sampler = api->config_get(cfg, "cpu_sampler");
     if (prof_sampler_mode_parse(sampler->s, &out->cpu_sampler) != 0) {
         snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, perf, "
@@ -191,6 +222,8 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     prof_keys_note(&k, a->cpu_hz != b->cpu_hz, "cpu_hz");
     prof_keys_note(&k, a->cpu_sampler != b->cpu_sampler, "cpu_sampler");
     prof_keys_note(&k, a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers");
+    prof_keys_note(&k, strcmp(a->debug_dirs, b->debug_dirs) != 0, "debug_dirs");
+    prof_keys_note(&k, a->serve_binaries != b->serve_binaries, "serve_binaries");
     prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                    "allow_unauthenticated_remote");
     prof_keys_note(&k, a->label_max_series != b->label_max_series, "labels.max_series");

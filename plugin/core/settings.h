@@ -62,6 +62,8 @@ typedef struct prof_settings {
     int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
     long label_max_series;  /* profiler.labels.max_series (core/context.h) */
     bool label_cpu_metrics; /* profiler.labels.cpu_metrics */
+    char debug_dirs[4096]; /* extra debug roots for the symbolizer, "" none */
+    bool serve_binaries;   /* /debug/pprof/buildid/ (profiles/buildid.h) */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];
@@ -81,7 +83,7 @@ bool prof_settings_tls(const prof_settings *s);
  * none), in buf of len bytes. Listener keys (host, port, max_requests,
  * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
  * listener;
- * live keys (auth.token, max_duration, cpu_hz,
+ * live keys (auth.token, max_duration, cpu_hz, debug_dirs, serve_binaries,
  * allow_unauthenticated_remote) apply to the next request. `enabled`,
  * heap_sample_bytes and the contention rates (sampling that runs whether
  * or not the HTTP side serves) are neither. Returns the count. */

@@ -11,6 +11,7 @@ cd "$ROOT" || exit 1
 # over 9092 (a test that talks Kafka reads the port from `kafka status`).
 export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset DEBUGINFOD_URLS # takhin-profiler asks no debuginfod server unless a test starts one
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
 tk_n=0 tk_failed=0

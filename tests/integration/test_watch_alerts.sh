@@ -34,8 +34,8 @@ fake_target slow1 slow && slow1=$FPORT && fake_target slow2 slow && slow2=$FPORT
 
 WLOG=$TK_TMP/watch.log
 TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 \
-    -output-dir "$TK_TMP/store" -webhook-token "$whtoken" -type heap -timeout 3s \
-    -cooldown 2s -target "127.0.0.1:$port" -target "127.0.0.1:$slow1" \
+    -output-dir "$TK_TMP/store" -webhook-token "$whtoken" -type heap -timeout 10s \
+    -cooldown 8s -target "127.0.0.1:$port" -target "127.0.0.1:$slow1" \
     -target "127.0.0.1:$slow2" -target "127.0.0.1:$bomb" 2>"$WLOG" &
 EXTRA_PIDS+=("$!")
 WPID=$!
@@ -61,22 +61,22 @@ alert "127.0.0.1:$port" g1 >/dev/null
 alert "127.0.0.1:$port" g2 >/dev/null
 check "an alert during the cooldown is skipped" \
     grep -q "alert Tg2 (instance 127.0.0.1:$port): target in cooldown" "$WLOG"
-eventually 10 heaps_ge 1
+eventually 30 heaps_ge 1
 check "two trickling targets in flight: the good target is still captured" test "$(heaps)" -ge 1
-eventually 20 grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed" "$WLOG"
+eventually 60 grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed" "$WLOG"
 grep "failed" "$WLOG" | head -2 | sed 's/^/# /'
 check "a trickling target is cut off at the capture's deadline (profile seconds + -timeout)" \
-    grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed: 127.0.0.1:$slow1 did not send the whole answer within 3s" "$WLOG"
+    grep -q "capture heap of 127.0.0.1:$slow1 (Ts1) failed: 127.0.0.1:$slow1 did not send the whole answer within 10s" "$WLOG"
 
 # ---- row 6: g2 again, until the cooldown is over ----
-for _ in $(seq 80); do
+for _ in $(seq 240); do
     grep -q "alert Tg2 (instance 127.0.0.1:$port): \(capturing\|already seen\)" "$WLOG" && break
     alert "127.0.0.1:$port" g2 >/dev/null
     sleep 0.25
 done
 check "the same alert after the cooldown is captured" \
     grep -q "alert Tg2 (instance 127.0.0.1:$port): capturing" "$WLOG"
-eventually 10 heaps_ge 2
+eventually 30 heaps_ge 2
 check "and its heap profile is stored ($(heaps) files)" test "$(heaps)" -ge 2
 alert "127.0.0.1:$port" g2 >/dev/null
 check "once captured, it is a duplicate" \
@@ -84,7 +84,7 @@ check "once captured, it is a duplicate" \
 
 # ---- row 10: a gzip bomb ----
 alert "127.0.0.1:$bomb" b1 >/dev/null
-eventually 20 grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed" "$WLOG"
+eventually 60 grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed" "$WLOG"
 grep "127.0.0.1:$bomb (Tb1) failed" "$WLOG" | sed 's/^/# /'
 check "a gzip bomb fails the capture at the profile size limit" \
     grep -q "capture heap of 127.0.0.1:$bomb (Tb1) failed: .*gzip: more than [0-9]* bytes uncompressed (the size limit" "$WLOG"

@@ -92,6 +92,9 @@ static struct watch {
     long max_bytes;
     const char *types_flag;
     cli_kinds types;
+    const char *symbolize; /* -symbolize: on or local; NULL: captures stored as fetched */
+    const char *debug_dirs[CLI_MAX_DEBUG_DIRS];
+    size_t ndebug_dirs;
     /* state */
     pthread_mutex_t lock;
     pthread_cond_t idle;
@@ -357,6 +360,38 @@ typedef struct cjob {
     time_t when;
 } cjob;
 
+/* -symbolize: a capture with address-only frames, read back, symbolized
+ * and written over itself before it is committed. One that cannot be
+ * read back is stored as fetched; -1 with err when the rewrite failed
+ * (the capture is then marked failed). */
+static int symbolize_capture(cli_store_file *f, const char *hostport, cli_kind k, char *err,
+                             size_t errlen)
+{
+    char why[512];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    pf_decoded *p = NULL;
+    if (fflush(f->f) == 0 && cli_read_file(f->tmp, CLI_MAX_INFLATE, &data, &len, why,
+                                           sizeof why) == 0)
+        p = cli_prof_parse(data, len, why, sizeof why);
+    free(data);
+    if (p == NULL)
+        wlog("capture %s of %s: not symbolized, stored as fetched: %s", cli_kind_name(k),
+             hostport, why);
+    if (p == NULL || !pf_decoded_needs_symbols(p)) {
+        pf_decoded_free(p);
+        return 0;
+    }
+    cli_symbolize_offline(p, why, sizeof why);
+    int rc = fseeko(f->f, 0, SEEK_SET) != 0 || ftruncate(fileno(f->f), 0) != 0 ? -1 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot rewrite it symbolized: %s", strerror(errno));
+    else if ((rc = cli_write_profile_to(p, f->f, why, sizeof why)) != 0)
+        snprintf(err, errlen, "cannot rewrite it symbolized: %s", why);
+    pf_decoded_free(p);
+    return rc;
+}
+
 static void capture_one(cjob *j, cli_kind k)
 {
     cli_http_conf c = {W.token, W.token_from_env, W.ca, W.cert, W.key, W.insecure, false,
@@ -379,6 +414,9 @@ static void capture_one(cjob *j, cli_kind k)
     bool timed = k == CLI_CPU || k == CLI_TRACE;
     rc = cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, W.read_margin, f.f, f.tmp,
                         &W.cancel, &got, err, sizeof err);
+    if (rc == CLI_OK && W.symbolize != NULL && k != CLI_TRACE &&
+        symbolize_capture(&f, j->t.hostport, k, err, sizeof err) != 0)
+        rc = CLI_EXIT_FAIL;
     if (rc == CLI_OK && cli_store_commit(W.store, &f, &bytes, err, sizeof err) != 0)
         rc = CLI_EXIT_FAIL; /* the file is gone; say so in the index if it can be */
     if (rc != CLI_OK)
@@ -807,7 +845,9 @@ static void watch_usage(FILE *out)
 "  -s3-endpoint URL, -s3-region R   with -output s3://...; credentials from AWS_*\n"
 "  -shutdown-timeout D   on SIGTERM, time given to captures in flight (default 10s)\n"
 "  -connect-timeout D, -timeout D   as for -remote (5s, 30s); a capture also ends\n"
-"                        after its profile's seconds + -timeout in all\n",
+"                        after its profile's seconds + -timeout in all\n"
+"  -symbolize[=on|local] resolve what the server left as addresses before storing\n"
+"                        (see takhin-profiler -help); -debug-dir DIR as there\n",
         out);
 }
 
@@ -863,6 +903,12 @@ static int parse_args(int argc, char **argv)
             continue;
         }
         const char *v = a[len] == '=' ? a + len + 1 : NULL;
+        if (!strcmp(name, "symbolize")) {
+            W.symbolize = v == NULL || !strcmp(v, "true") ? "on" : v;
+            if (strcmp(W.symbolize, "on") != 0 && strcmp(W.symbolize, "local") != 0)
+                return cli_usage_error("watch", "-symbolize=%s: expected on or local", v);
+            continue;
+        }
         if (v == NULL) {
             if (i + 1 >= argc)
                 return cli_usage_error("watch", "flag -%s needs a value", name);
@@ -897,6 +943,12 @@ static int parse_args(int argc, char **argv)
             W.key = v;
         else if (!strcmp(name, "type"))
             W.types_flag = v;
+        else if (!strcmp(name, "debug-dir")) {
+            if (v[0] != '/' || strchr(v, ':') != NULL || W.ndebug_dirs == CLI_MAX_DEBUG_DIRS)
+                return cli_usage_error("watch", "-debug-dir %s: expected an absolute directory "
+                                       "without ':' (at most %d)", v, CLI_MAX_DEBUG_DIRS);
+            W.debug_dirs[W.ndebug_dirs++] = v;
+        }
         else if (!strcmp(name, "duration"))
             rc = parse_dur_flag(name, v, &W.duration);
         else if (!strcmp(name, "cooldown"))
@@ -1212,6 +1264,7 @@ int cli_watch_main(int argc, char **argv)
     int rc = parse_args(argc, argv);
     if (rc < 0)
         return CLI_OK;
+    cli_symbolize_setup(W.symbolize, W.debug_dirs, W.ndebug_dirs, true);
     if (rc == CLI_OK)
         rc = check_config(true);
     return rc == CLI_OK ? run(true) : rc;
@@ -1238,6 +1291,7 @@ int cli_periodic_main(const cli_opts *o)
     W.connect_timeout = o->connect_timeout;
     W.read_margin = o->read_margin;
     W.max_inflight = 1;
+    W.symbolize = o->symbolize != NULL && strcmp(o->symbolize, "none") != 0 ? o->symbolize : NULL;
     W.types = o->kind == CLI_ALL ? (CLI_KIND_BIT(CLI_NKINDS) - 1) & ~CLI_KIND_BIT(CLI_TRACE)
                                  : CLI_KIND_BIT(o->kind);
     int rc = check_config(false);

@@ -146,7 +146,7 @@ pf_decoded *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t er
     return p;
 }
 
-pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
+pf_decoded *cli_prof_read(const char *path, char *err, size_t errlen)
 {
     uint8_t *data;
     size_t len;
@@ -177,7 +177,19 @@ pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
         if (warn[0])
             cli_note("%s: %s", path, warn);
     }
+    return p;
+}
+
+void cli_prof_finish(pf_decoded *p)
+{
     cli_prof_demangle(p);
     cli_prof_prune(p);
+}
+
+pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
+{
+    pf_decoded *p = cli_prof_read(path, err, errlen);
+    if (p != NULL)
+        cli_prof_finish(p);
     return p;
 }

@@ -76,6 +76,13 @@ void cli_usage(FILE *out)
 "  -base FILE          report this profile minus FILE (growth since FILE: leak hunting)\n"
 "  -format folded      collapsed stacks \"root;...;leaf VALUE\" on stdout (flamegraph.pl, speedscope)\n"
 "  -flamegraph [F.svg] interactive SVG flame graph (click to zoom, Search, tooltips)\n"
+"  -symbolize[=on|local|none]  frames left as addresses (stripped code, another machine):\n"
+"                      looked up by build ID in -debug-dir, /usr/lib/debug, .gnu_debuglink,\n"
+"                      then debuginfod ($DEBUGINFOD_URLS, its cache); local: no debuginfod;\n"
+"                      none: as read (default on). Unresolved frames: [FILE] in the report,\n"
+"                      FILE+0xOFFSET in flame graphs and folded stacks\n"
+"  -debug-dir DIR      debug files as DIR/.build-id/xx/rest.debug (repeatable)\n"
+"  -output FILE        with -input: write the profile, symbolized, to FILE\n"
 "\n"
 "Profile a command (-- COMMAND): runs it under gperftools (LD_PRELOAD: libprofiler for\n"
 "cpu, libtcmalloc for heap) and writes a symbolized profile.proto when it exits.\n"
@@ -165,7 +172,7 @@ static int parse_kind(const char *v, cli_kind *k)
                        "or all", v);
 }
 
-typedef enum ftype { F_BOOL, F_STR, F_DUR, F_LONG, F_KIND, F_FLAME } ftype;
+typedef enum ftype { F_BOOL, F_STR, F_DUR, F_LONG, F_KIND, F_FLAME, F_SYM, F_DIR } ftype;
 
 typedef struct flag {
     const char *name;
@@ -191,6 +198,7 @@ static const flag flags[] = {
     {"every", F_DUR, OFF(every)},          {"retain", F_DUR, OFF(retain)},
     {"max-bytes", F_LONG, OFF(max_bytes)}, {"s3-endpoint", F_STR, OFF(s3_endpoint)},
     {"s3-region", F_STR, OFF(s3_region)},
+    {"symbolize", F_SYM, OFF(symbolize)}, {"debug-dir", F_DIR, OFF(debug_dirs)},
 };
 
 static const flag *find_flag(const char *name, size_t len)
@@ -229,6 +237,24 @@ static int set_flag(cli_opts *o, const flag *f, const char *v)
         return CLI_OK;
     case F_LONG:
         return parse_long(f->name, v, 0, (long *)dst);
+    case F_SYM:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            v = "on";
+        if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            v = "none";
+        if (strcmp(v, "on") != 0 && strcmp(v, "local") != 0 && strcmp(v, "none") != 0)
+            return cli_usage_error(NULL, "-symbolize=%s: expected on, local (no debuginfod) "
+                                   "or none", v);
+        *(const char **)dst = v;
+        return CLI_OK;
+    case F_DIR:
+        if (v[0] != '/' || strchr(v, ':') != NULL)
+            return cli_usage_error(NULL, "-debug-dir %s: expected an absolute directory "
+                                   "without ':'", v);
+        if (o->ndebug_dirs == CLI_MAX_DEBUG_DIRS)
+            return cli_usage_error(NULL, "-debug-dir: at most %d of them", CLI_MAX_DEBUG_DIRS);
+        o->debug_dirs[o->ndebug_dirs++] = v;
+        return CLI_OK;
     default:
         return parse_kind(v, (cli_kind *)dst);
     }
@@ -254,7 +280,7 @@ static int one_flag(cli_opts *o, int argc, char **argv, int *i)
         o->flame_file = eq;
         eq = "true";
     }
-    if (eq == NULL && (f->type == F_BOOL || f->type == F_FLAME))
+    if (eq == NULL && (f->type == F_BOOL || f->type == F_FLAME || f->type == F_SYM))
         eq = "true";
     if (eq == NULL) {
         if (*i + 1 >= argc)
