@@ -8,6 +8,7 @@
 #include "capture/sampler.h"
 #include "capture/threads.h"
 #include "capture/trace.h"
+#include "core/context.h"
 #include "core/procstat.h"
 #include "profiles/buildid.h"
 #include "profiles/contention.h"
@@ -20,6 +21,7 @@
 #include "pf_util.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,7 @@ static void render_more_metrics(void *arg, pf_strbuf *out)
 {
     profiler *p = arg;
     prof_push_render_metrics(p->push, out);
+    prof_context_render_metrics(out);
     prof_wall_render_metrics(p->wall, out);
 }
 
@@ -275,6 +278,15 @@ static int pin_libraries(char *err, size_t errlen)
     return pin("libprofiler.so.0", err, errlen) == 0 ? pin(self.dli_fname, err, errlen) : -1;
 }
 
+/* profiler.labels.*: a hook the host cannot install is logged, not fatal. */
+static void apply_labels(profiler *p, const prof_settings *s)
+{
+    int rc = prof_context_configure(s->label_max_series, s->label_cpu_metrics);
+    if (rc != 0)
+        prof_log(&p->ph, TK_LOG_WARN, "labels.cpu_metrics: cannot install the context hook: %s",
+                 rc == ENOTSUP ? prof_context_why() : strerror(rc));
+}
+
 /* Makes the parts that live from init to fini. 0, or -1 with err. */
 static int create_parts(profiler *p, char *err, size_t errlen)
 {
@@ -341,6 +353,8 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
         return -1;
     }
     mg_init_library(0);
+    prof_context_init(api, host);
+    apply_labels(p, &p->settings);
     prof_heap_init(&p->ph, p->settings.heap_sample_bytes); /* never fails */
     char terr[256]; /* without it, goroutine/threads answer 501 with the reason */
     if (prof_threads_init(terr, sizeof terr) != 0)
@@ -433,6 +447,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     prof_push_set_cpu_hz(p->push, next.cpu_hz);
     prof_push_set_wall_hz(p->push, next.wall_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
+    apply_labels(p, &next);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);
     if (started)
@@ -491,13 +506,14 @@ static void plugin_fini(void *state)
     prof_heap_fini(); /* malloc hooks out before dlclose */
     prof_threads_fini(); /* signal handlers out before dlclose */
     prof_sampler_fini();
+    prof_context_fini(); /* the context hook out before dlclose */
     mg_exit_library();
     free_parts(p);
 }
 
 static const tk_plugin_def definition = {
     .abi_major = TK_ABI_MAJOR,
-    .abi_minor = TK_ABI_MINOR,
+    .abi_minor = 1, /* runs in a 1.1 host; 1.2's context members when present */
     .name = "profiler",
     .version = PROF_VERSION,
     .description = "Go-style /debug/pprof/ profiling over HTTP",

@@ -21,7 +21,7 @@ extern const tk_config_key workload_config_keys[];
 /* Reads the `demo` section of cfg; starts the threads when demo.enabled.
  * NULL with err on failure. The caller owns the result. */
 workload *workload_start(const tkh_config *cfg, char *err, size_t errlen);
-/* Applies a reloaded config: demo.rate takes effect at once; a change of
+/* Applies a reloaded config: demo.rate and demo.labels take effect at once; a change of
  * any other demo key (threads, partitions, sizes) needs a restart of the
  * process and is logged as such. Writes the keys that changed, comma-
  * separated ("" for none), into `applied` (in effect now) and `pending`

@@ -63,6 +63,8 @@
  */
 #include "capture/threads.h"
 
+#include "core/context.h"
+
 #include "core/own_threads.h"
 
 #include "pf_symbolize.h"
@@ -100,6 +102,7 @@ typedef struct slot {
     prof_thread_status why; /* SLOT_SKIPPED: the reason */
     bool gone;              /* exited before it was signalled */
     bool truncated;
+    const tk_context *ctx;  /* the thread's request context */
     size_t depth;
     char name[16];
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
@@ -168,6 +171,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         s->depth = prof_stackmap_unwind(c->map, uc, s->pcs, PROF_THREADS_MAX_DEPTH,
                                         &s->truncated);
         prctl(PR_GET_NAME, s->name);
+        s->ctx = prof_context_current(); /* async-signal-safe */
         atomic_store(&s->state, SLOT_DONE);
         atomic_fetch_add(&T.answered, 1);
     }
@@ -354,7 +358,9 @@ static bool take_slot(const slot *s, prof_thread *t)
     t->tid = s->tid;
     t->depth = 0;
     t->truncated = false;
+    t->ctx = prof_context_of_thread(s->tid); /* without an answer: as it is now */
     if (atomic_load(&s->state) == SLOT_DONE) {
+        t->ctx = s->ctx;
         t->status = PROF_THREAD_OK;
         t->depth = s->depth;
         t->truncated = s->truncated;

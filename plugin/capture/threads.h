@@ -19,6 +19,8 @@
 #ifndef TAKHIN_PLUGIN_THREADS_H
 #define TAKHIN_PLUGIN_THREADS_H
 
+#include "takhin/plugin.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +48,7 @@ typedef struct prof_thread {
                        '?' unless asked for */
     char name[16];  /* the kernel's thread name (comm) */
     bool truncated; /* deeper than PROF_THREADS_MAX_DEPTH */
+    const tk_context *ctx; /* its request context at the capture (core/context.h) */
     size_t depth;
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH]; /* pcs[0] exact, then return
                                               addresses (PF_PCS_LEAF_EXACT) */

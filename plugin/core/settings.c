@@ -58,6 +58,10 @@ const tk_config_key prof_config_keys[] = {
      "connections from one client address still sending their request; the oldest makes room"},
     {"max_conns", TK_CONFIG_INT, "4096", 16, 1000000,
      "connections in all (at most half the fd limit); the oldest unfinished request makes room"},
+    {"labels.max_series", TK_CONFIG_INT, "100", 1, 10000,
+     "distinct request-context label sets per pushed profile and on /metrics; the rest: other"},
+    {"labels.cpu_metrics", TK_CONFIG_BOOL, "false", 0, 0,
+     "exact CPU per request context on /metrics (reads the thread CPU clock at each change)"},
     PROF_PUSH_CONFIG_KEYS,
     {0},
 };
@@ -136,6 +140,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .header_timeout_ms = (int)api->config_get(cfg, "header_timeout_ms")->i,
         .max_conns_per_peer = (int)api->config_get(cfg, "max_conns_per_peer")->i,
         .max_conns = (int)api->config_get(cfg, "max_conns")->i,
+        .label_max_series = (long)api->config_get(cfg, "labels.max_series")->i,
+        .label_cpu_metrics = api->config_get(cfg, "labels.cpu_metrics")->b,
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
     static const char *const tls_keys[] = {"tls.cert", "tls.key", "tls.client_ca"};
@@ -228,6 +234,8 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     prof_keys_note(&k, a->serve_binaries != b->serve_binaries, "serve_binaries");
     prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                    "allow_unauthenticated_remote");
+    prof_keys_note(&k, a->label_max_series != b->label_max_series, "labels.max_series");
+    prof_keys_note(&k, a->label_cpu_metrics != b->label_cpu_metrics, "labels.cpu_metrics");
     return k.count;
 }
 

@@ -62,6 +62,8 @@ typedef struct prof_settings {
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
     int max_requests, max_queued, max_header_bytes, request_timeout_ms;
     int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
+    long label_max_series;  /* profiler.labels.max_series (core/context.h) */
+    bool label_cpu_metrics; /* profiler.labels.cpu_metrics */
     char debug_dirs[4096]; /* extra debug roots for the symbolizer, "" none */
     bool serve_binaries;   /* /debug/pprof/buildid/ (profiles/buildid.h) */
 } prof_settings;

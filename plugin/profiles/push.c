@@ -1,6 +1,7 @@
 /* Pushing profiles to Pyroscope: see push.h. */
 #include "profiles/push.h"
 
+#include "core/context.h"
 #include "core/escape.h"
 #include "core/own_threads.h"
 #include "pf_gzip.h"
@@ -243,8 +244,8 @@ static int copy_records(const prof_records *from, prof_records *to)
 {
     prof_records_init(to, from->nvalues);
     for (size_t i = 0; i < from->len; i++)
-        if (prof_records_add(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
-                             from->rec[i].thread) != 0)
+        if (prof_records_add_ctx(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
+                                 from->rec[i].thread, from->rec[i].ctx) != 0)
             return -1;
     return 0;
 }
@@ -266,6 +267,8 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
                pf_profile_set_period(p, kind->period_type.type, kind->period_type.unit,
                                      kind->period ? kind->period(source) : 1) == PF_OK);
     pf_maps_free(maps);
+    prof_context_fold fold; /* profiler.labels.max_series label sets, the rest other */
+    prof_context_fold_start(&fold);
     for (size_t i = 0; ok && i < recs->len; i++) {
         const prof_record *rec = &recs->rec[i];
         int64_t v[PROF_RECORD_MAX_VALUES];
@@ -277,10 +280,11 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
         }
         if (zero || negative) /* negative: the counters were reset (sampling off, on) */
             continue;
-        pf_label label = {.key = "thread", .str = rec->thread};
-        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, rec->thread ? &label : NULL,
-                                   rec->thread ? 1 : 0, perr) == PF_OK;
+        pf_label labels[PROF_RECORD_MAX_LABELS];
+        size_t n = prof_record_labels(rec, prof_context_fold_one(&fold, rec->ctx), labels);
+        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, labels, n, perr) == PF_OK;
     }
+    prof_context_fold_end(&fold);
     if (!ok) {
         pf_profile_free(p);
         return NULL;
