@@ -3,6 +3,7 @@
 
 #include "capture/procself.h"
 #include "capture/threads.h"
+#include "core/context.h"
 #include "core/own_threads.h"
 #include "core/procstat.h"
 
@@ -43,6 +44,7 @@ typedef struct wthread {
     uintptr_t sp, pc; /* call, user SP and PC (SITE_NONE: none) */
     char name[16];
     char state[24];
+    const tk_context *ctx; /* its request context (core/context.h) at its last look */
     size_t depth;     /* the stack counted now */
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
     size_t wait_depth; /* the stack at that wait site, and its state */
@@ -67,6 +69,7 @@ struct prof_wall_reader {
 typedef struct rslot {
     bool active;
     pf_profile *profile;
+    prof_context_fold fold;   /* profiler.labels.max_series for this profile */
     prof_wall_counts at_join; /* totals when the window began */
     int64_t started_ns, started_mono;
     prof_wall_reader handle;
@@ -229,14 +232,12 @@ static void site_state(const site *s, char *buf, size_t len)
 
 /* ---- per-reader accounts (tick_lock held) ---- */
 
-/* The request context of a thread's sample: none yet. This is the seam for
- * the request-context labels (issue 27): they go after the thread's. */
-static size_t request_labels(const wthread *t, pf_label *out, size_t max)
+/* The request-context labels (issue 27) of t's samples in reader slot i:
+ * its context at its last look, folded past profiler.labels.max_series. */
+static size_t request_labels(prof_wall *w, const wthread *t, int i, pf_label *out, size_t max)
 {
-    (void)t;
-    (void)out;
-    (void)max;
-    return 0;
+    const tk_context *c = t->ctx ? prof_context_fold_one(&w->slot[i].fold, t->ctx) : NULL;
+    return prof_context_labels(c, out, max);
 }
 
 /* Moves what thread t accumulated for reader slot i into its profile. */
@@ -246,12 +247,12 @@ static void flush_one(prof_wall *w, wthread *t, int i)
         return;
     char tid[16];
     snprintf(tid, sizeof tid, "%d", (int)t->tid);
-    pf_label labels[8] = {
+    pf_label labels[3 + PF_MAX_LABELS / 2] = {
         {.key = "thread", .str = t->name[0] ? t->name : "?"},
         {.key = "thread_id", .str = tid},
         {.key = "state", .str = t->state},
     };
-    size_t n = 3 + request_labels(t, labels + 3, 5);
+    size_t n = 3 + request_labels(w, t, i, labels + 3, PF_MAX_LABELS / 2);
     int64_t values[2] = {t->acc_count[i], t->acc_ns[i]};
     pf_err err = {0};
     /* Out of memory drops the sample; the comment's counts stay right. */
@@ -275,17 +276,19 @@ static void count_part(prof_wall *w, wthread *t, const uintptr_t *pcs, size_t de
 {
     char tid[16];
     snprintf(tid, sizeof tid, "%d", (int)t->tid);
-    pf_label labels[8] = {
+    pf_label labels[3 + PF_MAX_LABELS / 2] = {
         {.key = "thread", .str = t->name[0] ? t->name : "?"},
         {.key = "thread_id", .str = tid},
         {.key = "state", .str = state},
     };
-    size_t n = 3 + request_labels(t, labels + 3, 5);
     int64_t values[2] = {0, ns};
     pf_err err = {0};
     for (int i = 0; i < SLOTS; i++)
-        if (w->slot[i].active)
-            (void)pf_profile_add_sample(w->slot[i].profile, pcs, depth, values, labels, n, &err);
+        if (w->slot[i].active) {
+            size_t n = 3 + request_labels(w, t, i, labels + 3, PF_MAX_LABELS / 2);
+            (void)pf_profile_add_sample(w->slot[i].profile, pcs, depth, values, labels, n,
+                                        &err);
+        }
 }
 
 /* One more interval of `ns` for t, for every reader: a sample of its
@@ -511,6 +514,11 @@ static bool ran(prof_wall *w, wthread *t, int64_t ns, int64_t now)
  * where its stack was taken). */
 static bool place(prof_wall *w, wthread *t, int64_t ns, site *where)
 {
+    const tk_context *ctx = prof_context_of_thread(t->tid);
+    if (ctx != t->ctx) { /* what it accumulated was under the old one */
+        flush_thread(w, t);
+        t->ctx = ctx;
+    }
     int64_t delay = read_run_delay(t->tid);
     if (delay >= 0 && t->run_delay >= 0 && t->dcpu >= 0 && delay > t->run_delay)
         t->dcpu += delay - t->run_delay;
@@ -745,6 +753,7 @@ static int open_window(prof_wall *w, int i)
     rslot *s = &w->slot[i];
     *s = (rslot){.active = true, .profile = p, .at_join = w->total, .started_ns = real_ns(),
                  .started_mono = mono_ns(), .handle = {i}};
+    prof_context_fold_start(&s->fold);
     return 0;
 }
 
@@ -768,6 +777,7 @@ static void close_window(prof_wall *w, int i, prof_wall_result *out)
     out->interval_ns = out->counts.ticks > 0 ? out->seconds * 1e9 / (double)out->counts.ticks
                                              : 1e9 / w->hz;
     pf_profile_set_period(s->profile, "wall", "nanoseconds", (int64_t)(out->interval_ns + 0.5));
+    prof_context_fold_end(&s->fold);
     s->active = false;
     s->profile = NULL;
 }
@@ -881,8 +891,9 @@ int prof_wall_next(prof_wall *w, prof_wall_reader *r, prof_wall_result *out)
     rslot kept = w->slot[r->slot];
     close_window(w, r->slot, out);
     int rc = open_window(w, r->slot);
-    if (rc != 0) { /* the window goes on with its old profile */
+    if (rc != 0) { /* the window goes on with its old profile (a fresh fold) */
         w->slot[r->slot] = kept;
+        prof_context_fold_start(&w->slot[r->slot].fold);
         out->profile = NULL;
     }
     pthread_mutex_unlock(&w->tick_lock);

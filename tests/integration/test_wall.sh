@@ -89,6 +89,8 @@ for t in "thread:" "thread_id:" "state:" ": running" ": epoll_wait" ": futex" \
          ": clock_nanosleep" ": wall-calib" ": idle-999" ": sleeper"; do
     check "labels include '$t'" contains "$tags" "$t"
 done
+check "samples carry the producers' request context (kafka_api: Produce)" \
+    bash -c 'grep -q "kafka_api:" <<<"$1" && grep -q ": Produce" <<<"$1"' _ "$tags"
 
 # ---- the calibration thread: half spinning, half asleep ----
 burn=$(ms "$TK_TMP/a.pb.gz" thread=wall-calib wall_burn)
