@@ -31,7 +31,8 @@
  *
  * Readers share one ticker, as CPU profiles share one sampler: each
  * reader's window has its own profile (samples/count, wall/nanoseconds;
- * labels thread, thread_id, state). Up to max_readers profiles at once
+ * labels thread, thread_id, state and the thread's request context,
+ * core/context.h). Up to max_readers profiles at once
  * (one more gets 409); push's windows come on top, as for CPU.
  *
  * Threads: claim, release and the window calls from any thread. The
