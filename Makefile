@@ -136,6 +136,18 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(
 FAKE_CONN_TESTS := test_handlers
 $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_conn.o
 
+# takhind as a host of API 1.1 (host.c and loader.c built with
+# -DTKH_API_MINOR=1): the profiler must load in it without labels
+# (tests/integration/test_labels.sh).
+MINOR1_OBJ := $(patsubst %,$(BUILD)/obj/minor1/%.o,host loader)
+$(BUILD)/obj/minor1/%.o: host-api/lib/%.c $(FLAGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTKH_API_MINOR=1 $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/takhind_minor1: $(SERVER_OBJ) $(MINOR1_OBJ) $(filter-out %/host.o %/loader.o,$(HOSTLIB_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TCMALLOC)
+tests: $(BUILD)/tests/takhind_minor1
+
 # takhind's Kafka requests, tested without sockets: the server's modules
 # that have no main.
 KAFKA_OBJ := $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c server/crc32c.c)

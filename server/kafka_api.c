@@ -4,6 +4,8 @@
 
 #include "crc32c.h"
 
+#include "takhin/host/context.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -41,6 +43,38 @@ typedef struct req_header {
     int32_t correlation;
     kr_span client_id;
 } req_header;
+
+/* Kafka's names of the APIs: the kafka_api label of the request context. */
+static const char *const kafka_api_labels[KAFKA_API_KEYS] = {
+    [API_PRODUCE] = "Produce", [API_FETCH] = "Fetch", [API_LIST_OFFSETS] = "ListOffsets",
+    [API_METADATA] = "Metadata", [API_VERSIONS] = "ApiVersions",
+};
+
+/* A wire string as C text, cut where it would not fit (the host cuts it
+ * again to its bound, on a UTF-8 boundary). */
+static void span_text(char *buf, size_t len, kr_span s)
+{
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, s.p, n);
+    buf[n] = '\0';
+}
+
+/* Sets the calling thread's request context (takhin/host/context.h) to
+ * the work of request h, on `topic` when it is not empty: kafka_api,
+ * topic, client_id. Returns the context it replaces. */
+static const tk_context *request_context(const req_header *h, kr_span topic)
+{
+    char client[2 * TK_CONTEXT_MAX_BYTES], name[2 * TK_CONTEXT_MAX_BYTES];
+    span_text(client, sizeof client, h->client_id);
+    span_text(name, sizeof name, topic);
+    tk_context_pair with_topic[3] = {{"kafka_api", kafka_api_labels[h->key]}, {"topic", name},
+                                     {"client_id", client}};
+    tk_context_pair without[2] = {{"kafka_api", kafka_api_labels[h->key]},
+                                  {"client_id", client}};
+    return topic.len > 0 ? tkh_context_set(with_topic, 3) : tkh_context_set(without, 2);
+}
 
 typedef kres (*handler_fn)(klog *log, kreq *q, const req_header *h, kr *r, kw *scratch);
 
@@ -391,8 +425,10 @@ static KAFKA_FRAME kres handle_produce(klog *log, kreq *q, const req_header *h, 
     begin_response(q, h);
     kw *w = &q->out;
     kw_i32(w, ntopics);
+    const tk_context *whole = tkh_context_current(); /* the request's, between topics */
     for (int32_t i = 0; i < ntopics && !r->bad; i++) {
         kr_span name = kr_str(r);
+        request_context(h, name); /* the work on one topic is labelled with it */
         int32_t nparts = kr_count(r, 8);
         kw_str(w, (const char *)name.p, name.len);
         kw_i32(w, nparts);
@@ -419,6 +455,7 @@ static KAFKA_FRAME kres handle_produce(klog *log, kreq *q, const req_header *h, 
                 kw_i64(w, t != NULL && err == ERR_NONE ? klog_offsets_of(t, part).start : -1);
         }
     }
+    tkh_context_enter(whole);
     if (r->bad)
         return truncated(q, h);
     kw_i32(w, 0); /* throttle_time_ms */
@@ -443,8 +480,10 @@ static KAFKA_FRAME kres handle_list_offsets(klog *log, kreq *q, const req_header
     if (v >= 2)
         kw_i32(w, 0);
     kw_i32(w, ntopics);
+    const tk_context *whole = tkh_context_current(); /* the request's, between topics */
     for (int32_t i = 0; i < ntopics && !r->bad; i++) {
         kr_span name = kr_str(r);
+        request_context(h, name); /* the work on one topic is labelled with it */
         int32_t nparts = kr_count(r, 12);
         kw_str(w, (const char *)name.p, name.len);
         kw_i32(w, nparts);
@@ -471,6 +510,7 @@ static KAFKA_FRAME kres handle_list_offsets(klog *log, kreq *q, const req_header
                 kw_i32(w, -1); /* leader_epoch */
         }
     }
+    tkh_context_enter(whole);
     return r->bad ? truncated(q, h) : finish(q);
 }
 
@@ -528,8 +568,10 @@ static KAFKA_FRAME kres handle_fetch(klog *log, kreq *q, const req_header *h, kr
     kw_i32(w, 0); /* throttle_time_ms */
     kw_i32(w, ntopics);
     size_t budget = max_bytes > 0 ? (size_t)max_bytes : 0, total = 0;
+    const tk_context *whole = tkh_context_current(); /* the request's, between topics */
     for (int32_t i = 0; i < ntopics && !r->bad; i++) {
         kr_span name = kr_str(r);
+        request_context(h, name); /* the work on one topic is labelled with it */
         int32_t nparts = kr_count(r, 16);
         kw_str(w, (const char *)name.p, name.len);
         kw_i32(w, nparts);
@@ -551,6 +593,7 @@ static KAFKA_FRAME kres handle_fetch(klog *log, kreq *q, const req_header *h, kr
                 total = budget; /* the first batch goes whole (KIP-74) */
         }
     }
+    tkh_context_enter(whole);
     if (r->bad)
         return truncated(q, h);
     if (!q->final && max_wait > 0 && (int64_t)total < (int64_t)min_bytes) {
@@ -599,5 +642,8 @@ KAFKA_FRAME kres kafka_handle(klog *log, kreq *q, kw *scratch)
         kr_skip_tags(&r); /* request header v2 */
     if (r.bad)
         return truncated(q, &h);
-    return a->fn(log, q, &h, &r, scratch);
+    const tk_context *prev = request_context(&h, (kr_span){0});
+    kres rc = a->fn(log, q, &h, &r, scratch);
+    tkh_context_restore(prev);
+    return rc;
 }

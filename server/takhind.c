@@ -79,6 +79,24 @@ static int cmd_workload_status(void *ctx, int argc, char **argv, tk_reply *reply
     return 0;
 }
 
+static int cmd_workload_hold_mutex(void *ctx, int argc, char **argv, tk_reply *reply)
+{
+    server *s = ctx;
+    char *end = NULL, err[256];
+    long ms = argc == 1 ? strtol(argv[0], &end, 10) : -1;
+    if (argc != 1 || *end != '\0' || ms < 1 || ms > 600000) {
+        tkh_reply_printf(reply, "usage: workload hold_mutex MS (1 to 600000): a thread holds "
+                         "a mutex MS ms while another waits for it");
+        return 1;
+    }
+    if (workload_hold_mutex(s->wl, ms, err, sizeof err) != 0) {
+        tkh_reply_printf(reply, "%s", err);
+        return 1;
+    }
+    tkh_reply_printf(reply, "holding a mutex for %ld ms", ms);
+    return 0;
+}
+
 static int cmd_kafka_status(void *ctx, int argc, char **argv, tk_reply *reply)
 {
     (void)argv;
@@ -138,6 +156,9 @@ static int run(server *s, const char *config_path, int argc, char **argv, const 
     tkh_admin_register(tkh_host_admin(s->host), "workload", "status",
                        "workload status  records produced and consumed (JSON)",
                        cmd_workload_status, s);
+    tkh_admin_register(tkh_host_admin(s->host), "workload", "hold_mutex",
+                       "workload hold_mutex MS  a thread holds a mutex MS ms, another waits",
+                       cmd_workload_hold_mutex, s);
     tkh_log(TK_LOG_INFO, "takhind", "takhind %s running, pid %d", TAKHIND_VERSION,
             (int)getpid());
     wait_for_stop(s, set);

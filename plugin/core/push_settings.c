@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char *const type_names[PROF_PUSH_NTYPES] = {
-    "cpu", "allocs", "heap", "mutex", "block", "goroutine",
+    "cpu", "allocs", "heap", "mutex", "block", "goroutine", "wall",
 };
 
 /* ================= settings ================= */
@@ -277,7 +277,7 @@ int prof_push_settings_read(const tk_host_api *api, const tk_config *cfg,
     char bad[64];
     if (prof_push_parse_types(types->s, &out->types, bad, sizeof bad) != 0) {
         snprintf(err, errlen, "profiler.push.types = \"%s\" (%s): unknown type \"%s\": "
-                 "expected any of cpu, allocs, heap, mutex, block, goroutine, comma-separated",
+                 "expected any of cpu, allocs, heap, mutex, block, goroutine, wall, comma-separated",
                  types->s, types->origin, bad);
         return -1;
     }

@@ -17,6 +17,7 @@ enum {
     PROF_PUSH_MUTEX,
     PROF_PUSH_BLOCK,
     PROF_PUSH_GOROUTINE,
+    PROF_PUSH_WALL,       /* off by default */
     PROF_PUSH_NTYPES,
 };
 
@@ -55,7 +56,7 @@ typedef struct prof_push_settings {
     {"push.service_name", TK_CONFIG_STRING, "takhin", 1, 0, "the service_name of pushes"},    \
     {"push.labels", TK_CONFIG_STRING, "", 0, 0, "extra labels, k=v,k=v"},                     \
     {"push.types", TK_CONFIG_STRING, "cpu,allocs,mutex,block,goroutine", 0, 0,                \
-     "profiles pushed: any of cpu, allocs, heap, mutex, block, goroutine"},                   \
+     "profiles pushed: any of cpu, allocs, heap, mutex, block, goroutine, wall"},                   \
     {"push.tenant", TK_CONFIG_STRING, NULL, 0, 0, "sent as X-Scope-OrgID"},                   \
     {"push.auth.username", TK_CONFIG_STRING, NULL, 0, 0, "HTTP Basic user"},                  \
     {"push.auth.password", TK_CONFIG_STRING, NULL, 0, 0, "HTTP Basic password"},              \

@@ -1,6 +1,7 @@
 /* Pushing profiles to Pyroscope: see push.h. */
 #include "profiles/push.h"
 
+#include "core/context.h"
 #include "core/escape.h"
 #include "core/own_threads.h"
 #include "pf_gzip.h"
@@ -8,6 +9,7 @@
 #include "profiles/contention.h"
 #include "profiles/heap.h"
 #include "profiles/goroutine.h"
+#include "profiles/wall.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -56,6 +58,7 @@ typedef struct push_run {
 struct prof_push {
     prof_push_sources src;
     _Atomic int cpu_hz;      /* the CPU windows' rate (profiler.cpu_hz) */
+    _Atomic int wall_hz;     /* the wall windows' rate (profiler.wall_hz) */
     pthread_mutex_t lock;    /* guards everything below */
     push_run *run;
     push_run *late[PUSH_MAX_LATE];
@@ -241,8 +244,8 @@ static int copy_records(const prof_records *from, prof_records *to)
 {
     prof_records_init(to, from->nvalues);
     for (size_t i = 0; i < from->len; i++)
-        if (prof_records_add(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
-                             from->rec[i].thread) != 0)
+        if (prof_records_add_ctx(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
+                                 from->rec[i].thread, from->rec[i].ctx) != 0)
             return -1;
     return 0;
 }
@@ -264,6 +267,8 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
                pf_profile_set_period(p, kind->period_type.type, kind->period_type.unit,
                                      kind->period ? kind->period(source) : 1) == PF_OK);
     pf_maps_free(maps);
+    prof_context_fold fold; /* profiler.labels.max_series label sets, the rest other */
+    prof_context_fold_start(&fold);
     for (size_t i = 0; ok && i < recs->len; i++) {
         const prof_record *rec = &recs->rec[i];
         int64_t v[PROF_RECORD_MAX_VALUES];
@@ -275,10 +280,11 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
         }
         if (zero || negative) /* negative: the counters were reset (sampling off, on) */
             continue;
-        pf_label label = {.key = "thread", .str = rec->thread};
-        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, rec->thread ? &label : NULL,
-                                   rec->thread ? 1 : 0, perr) == PF_OK;
+        pf_label labels[PROF_RECORD_MAX_LABELS];
+        size_t n = prof_record_labels(rec, prof_context_fold_one(&fold, rec->ctx), labels);
+        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, labels, n, perr) == PF_OK;
     }
+    prof_context_fold_end(&fold);
     if (!ok) {
         pf_profile_free(p);
         return NULL;
@@ -386,6 +392,11 @@ static void *collector_main(void *arg)
     if (want_cpu && (win = prof_cpu_window_open(pp->src.cpu, atomic_load(&pp->cpu_hz), err,
                                                 sizeof err)) == NULL)
         push_error(pp, "cpu: %s", err);
+    prof_wall_window *wall = NULL;
+    if ((r->s.types & (1u << PROF_PUSH_WALL)) &&
+        (wall = prof_wall_window_open(pp->src.wall, atomic_load(&pp->wall_hz), err,
+                                      sizeof err)) == NULL)
+        push_error(pp, "wall: %s", err);
     int64_t from_ns = real_ns();
     for (size_t i = 0; i < 5; i++) /* the deltas' baselines */
         if ((r->s.types & (1u << nps[i].type)) && nps[i].delta)
@@ -405,6 +416,15 @@ static void *collector_main(void *arg)
                                                            sizeof err)) == NULL) {
             push_error(pp, "cpu: %s", err);
         }
+        if (wall != NULL) {
+            int64_t f, u;
+            pf_profile *wp = prof_wall_window_next(wall, &f, &u, err, sizeof err);
+            push_item *it = wp ? finish(pp, PROF_PUSH_WALL, wp, 1, f, u) : NULL;
+            if (wp == NULL)
+                push_error(pp, "wall: %s", err);
+            if (it != NULL)
+                enqueue(r, it, false);
+        }
         for (size_t i = 0; i < 5 && !atomic_load(&r->stop); i++)
             if (r->s.types & (1u << nps[i].type))
                 push_named(r, &nps[i], nps[i].delta ? &bases[i] : NULL, from_ns, now_ns);
@@ -414,6 +434,7 @@ static void *collector_main(void *arg)
             next = pf_mono_s() + (double)r->s.interval_ms / 1000;
     }
     prof_cpu_window_close(pp->src.cpu, win);
+    prof_wall_window_close(wall);
     for (size_t i = 0; i < 5; i++)
         if (bases[i].valid)
             prof_records_free(&bases[i].recs);
@@ -706,6 +727,7 @@ prof_push *prof_push_new(const prof_push_sources *src)
         return NULL;
     pp->src = *src;
     atomic_store(&pp->cpu_hz, 100);
+    atomic_store(&pp->wall_hz, 20);
     pthread_mutex_init(&pp->lock, NULL);
     return pp;
 }
@@ -713,6 +735,11 @@ prof_push *prof_push_new(const prof_push_sources *src)
 void prof_push_set_cpu_hz(prof_push *pp, int hz)
 {
     atomic_store(&pp->cpu_hz, hz);
+}
+
+void prof_push_set_wall_hz(prof_push *pp, int hz)
+{
+    atomic_store(&pp->wall_hz, hz);
 }
 
 /* Drops what is queued (counted) and the run's profiles in the sender's

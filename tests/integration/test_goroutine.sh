@@ -93,12 +93,16 @@ check "/threads?debug=1 answers the same text" \
 # ---- debug=2: every thread with TID, name and state ----
 dump=$(http "/debug/pprof/goroutine?debug=2")
 echo "$dump" | head -16 | sed 's/^/# /'
+# A thread working on a request has its context after its name
+# (", kafka_api=Fetch, topic=demo, client_id=consumer-0": README, Request
+# context labels).
+ctx='(, [a-z_]+=[^],]*)*'
 for i in 0 1 2; do
     tid=$(tid_of "producer-$i")
     check "debug=2 lists producer-$i as thread $tid with its state" \
-        grep -qE "^thread $tid \[(sleeping|running), name=producer-$i\]:$" <<<"$dump"
+        grep -qE "^thread $tid \[(sleeping|running), name=producer-$i$ctx\]:$" <<<"$dump"
 done
-check "debug=2 lists consumer-0" grep -qE "^thread $(tid_of consumer-0) \[[a-z ]+, name=consumer-0\]:$" <<<"$dump"
+check "debug=2 lists consumer-0" grep -qE "^thread $(tid_of consumer-0) \[[a-z ]+, name=consumer-0$ctx\]:$" <<<"$dump"
 check "the main thread $SERVER_PID waits in sigwait" \
     grep -qE "^thread $SERVER_PID \[sleeping, name=takhind\]:$" <<<"$dump"
 check "frames as function, then <tab>file:line +0xOFF" \

@@ -39,7 +39,7 @@ static void test_types(void **state)
     (void)state;
     unsigned t;
     char bad[32];
-    assert_int_equal(prof_push_parse_types("cpu, allocs,heap,mutex,block,goroutine", &t, bad,
+    assert_int_equal(prof_push_parse_types("cpu, allocs,heap,mutex,block,goroutine,wall", &t, bad,
                                            sizeof bad), 0);
     assert_int_equal(t, (1u << PROF_PUSH_NTYPES) - 1);
     assert_int_equal(prof_push_parse_types("cpu,heapp", &t, bad, sizeof bad), -1);

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 static const char *endpoint[CLI_NKINDS] = {"profile", "heap", "allocs", "goroutine",
-                                           "block", "mutex", "trace"};
+                                           "block", "mutex", "trace", "wall"};
 
 typedef struct job {
     cli_kind kind;
@@ -48,7 +48,14 @@ typedef struct job {
 
 static bool timed(cli_kind k)
 {
-    return k == CLI_CPU || k == CLI_TRACE;
+    return k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
+}
+
+/* -type all: fetched alongside the CPU profile (the instant ones, and the
+ * wall profile, which has a sampler of its own). */
+static bool alongside(cli_kind k)
+{
+    return !timed(k) || k == CLI_WALL;
 }
 
 /* ---- progress bar ---- */
@@ -102,8 +109,9 @@ static int sink(void *ctx, const void *data, size_t len)
 static void request_path(const job *j, char *buf, size_t len)
 {
     double d = j->o->duration;
-    if (j->kind == CLI_CPU)
-        snprintf(buf, len, "/debug/pprof/profile?seconds=%ld", (long)ceil(d < 1 ? 1 : d));
+    if (j->kind == CLI_CPU || j->kind == CLI_WALL)
+        snprintf(buf, len, "/debug/pprof/%s?seconds=%ld", endpoint[j->kind],
+                 (long)ceil(d < 1 ? 1 : d));
     else if (j->kind == CLI_TRACE)
         snprintf(buf, len, "/debug/pprof/trace?seconds=%g", d);
     else
@@ -395,15 +403,15 @@ static int collect_all(const cli_opts *o, const cli_remote *r, const cli_http_co
     }
     for (int k = 0; k < CLI_NKINDS; k++)
         init_job(&jobs[k], (cli_kind)k, o, r, c, stamp, tty);
-    for (int k = 0; k < CLI_NKINDS; k++) { /* the instant ones, in parallel */
-        if (!timed((cli_kind)k))
+    for (int k = 0; k < CLI_NKINDS; k++) { /* in parallel with the CPU profile */
+        if (alongside((cli_kind)k))
             started[k] = pthread_create(&th[k], NULL, run_job, &jobs[k]) == 0;
     }
     run_job(&jobs[CLI_CPU]);
     for (int k = 0; k < CLI_NKINDS; k++) {
         if (started[k])
             pthread_join(th[k], NULL);
-        else if (!timed((cli_kind)k))
+        else if (alongside((cli_kind)k))
             run_job(&jobs[k]);
     }
     run_job(&jobs[CLI_TRACE]);

@@ -411,7 +411,7 @@ static void capture_one(cjob *j, cli_kind k)
         pthread_mutex_unlock(&W.lock);
         return;
     }
-    bool timed = k == CLI_CPU || k == CLI_TRACE;
+    bool timed = k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
     rc = cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, W.read_margin, f.f, f.tmp,
                         &W.cancel, &got, err, sizeof err);
     if (rc == CLI_OK && W.symbolize != NULL && k != CLI_TRACE &&
@@ -439,7 +439,7 @@ static void *capture_thread(void *arg)
     cjob *j = arg;
     /* the instant profiles first (the state at alert time), then the timed ones */
     static const cli_kind order[] = {CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX,
-                                     CLI_CPU, CLI_TRACE};
+                                     CLI_CPU, CLI_WALL, CLI_TRACE};
     for (size_t i = 0; i < sizeof order / sizeof *order && !W.cancel; i++)
         if (j->kinds & CLI_KIND_BIT(order[i]))
             capture_one(j, order[i]);
@@ -1292,7 +1292,8 @@ int cli_periodic_main(const cli_opts *o)
     W.read_margin = o->read_margin;
     W.max_inflight = 1;
     W.symbolize = o->symbolize != NULL && strcmp(o->symbolize, "none") != 0 ? o->symbolize : NULL;
-    W.types = o->kind == CLI_ALL ? (CLI_KIND_BIT(CLI_NKINDS) - 1) & ~CLI_KIND_BIT(CLI_TRACE)
+    W.types = o->kind == CLI_ALL ? (CLI_KIND_BIT(CLI_NKINDS) - 1) & ~CLI_KIND_BIT(CLI_TRACE) &
+                                       ~CLI_KIND_BIT(CLI_WALL)
                                  : CLI_KIND_BIT(o->kind);
     int rc = check_config(false);
     return rc == CLI_OK ? run(false) : rc;

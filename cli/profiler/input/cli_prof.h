@@ -74,6 +74,12 @@ size_t cli_symbolize_offline(pf_decoded *p, char *warn, size_t warnlen);
 /* pprof's RemoveUninteresting: drops frames matching drop_frames (and not
  * keep_frames) and everything on the leaf side of them. */
 void cli_prof_prune(pf_decoded *p);
+/* A wall profile (/debug/pprof/wall: period type wall). */
+bool cli_prof_is_wall(const pf_decoded *p);
+/* Puts each sample's `state` label on top of its stack as a frame,
+ * "(running)" or "(waiting: futex)" (wallstate.c); p was decoded with
+ * PF_DECODE_RECORDS, and its samples lose their labels. 0 or -1. */
+int cli_prof_wall_states(pf_decoded *p);
 /* Demangles C++ names as pprof does by default (see demangle.c). */
 void cli_prof_demangle(pf_decoded *p);
 

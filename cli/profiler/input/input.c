@@ -117,6 +117,15 @@ static pf_decoded *parse_plain(const uint8_t *data, size_t len, char *err, size_
         return NULL;
     pf_err perr = {0, ""};
     pf_decoded *p = pf_decode_plain(data, len, 0, &perr);
+    if (p != NULL && cli_prof_is_wall(p)) { /* again with its labels: the states */
+        pf_decoded_free(p);
+        p = pf_decode_plain(data, len, PF_DECODE_RECORDS, &perr);
+        if (p != NULL && cli_prof_wall_states(p) != 0) {
+            pf_decoded_free(p);
+            p = NULL;
+            snprintf(perr.msg, sizeof perr.msg, "out of memory for the states of a wall profile");
+        }
+    }
     if (p == NULL)
         snprintf(err, errlen, "%s", perr.msg);
     if (p == NULL && looks_text(data, len))

@@ -27,7 +27,7 @@ enum cli_exit {
 
 /* Profile kinds the server serves (-type). */
 typedef enum cli_kind {
-    CLI_CPU, CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX, CLI_TRACE,
+    CLI_CPU, CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX, CLI_TRACE, CLI_WALL,
     CLI_NKINDS,
     CLI_ALL = CLI_NKINDS,
 } cli_kind;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *kind_names[] = {"cpu", "heap", "allocs", "goroutine", "block", "mutex",
-                                   "trace", "all"};
+                                   "trace", "wall", "all"};
 
 const char *cli_kind_name(cli_kind k)
 {
@@ -42,9 +42,12 @@ void cli_usage(FILE *out)
 "  -remote HOST:PORT   the server's profiler (e.g. 127.0.0.1:6060, [::1]:6060), or a URL\n"
 "                      http[s]://[user:TOKEN@]HOST[:PORT][/PREFIX] (user:TOKEN@: HTTP Basic,\n"
 "                      the token as password; PREFIX: the path the profiler is under)\n"
-"  -type T             cpu (default), heap, allocs, goroutine, block, mutex, trace, or all:\n"
-"                      the instant profiles in parallel with the CPU profile, then the trace\n"
-"  -duration D         length of cpu and trace profiles (default 30s; 500ms, 2m, ...)\n"
+"  -type T             cpu (default), heap, allocs, goroutine, block, mutex, trace, wall, or\n"
+"                      all: the instant profiles and the wall profile in parallel with the\n"
+"                      CPU profile, then the trace. wall: every thread, running or waiting;\n"
+"                      reports and flame graphs put its state on top of each stack as a\n"
+"                      frame, (running) or (waiting: futex)\n"
+"  -duration D         length of cpu, wall and trace profiles (default 30s; 500ms, 2m, ...)\n"
 "  -output FILE        where to write (one type only)\n"
 "  -output-dir DIR     directory for default names takhin_<type>_<YYYYMMDD_HHMMSS>.pb.gz\n"
 "                      (.json for the trace); default /tmp\n"
@@ -168,8 +171,8 @@ static int parse_kind(const char *v, cli_kind *k)
         *k = v[0] == 't' ? CLI_GOROUTINE : CLI_CPU;
         return CLI_OK;
     }
-    return cli_usage_error(NULL, "-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace "
-                       "or all", v);
+    return cli_usage_error(NULL, "-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace, "
+                       "wall or all", v);
 }
 
 typedef enum ftype { F_BOOL, F_STR, F_DUR, F_LONG, F_KIND, F_FLAME, F_SYM, F_DIR } ftype;

@@ -20,6 +20,7 @@ typedef struct tkh_mutex {
     pthread_mutex_t m;
     _Atomic int waiters;         /* threads in the slow path */
     _Atomic int64_t wait_start;  /* when the oldest current waiter began, ns */
+    _Atomic(const tk_context *) wait_ctx; /* that waiter's context (context.h) */
 } tkh_mutex;
 
 typedef struct tkh_cond {
