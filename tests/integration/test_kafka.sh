@@ -55,13 +55,13 @@ seq 1 50 | sed 's/^/z/' | kc -P -t gz -p 1 -z gzip
 check "gzip batches are stored and read back" \
     test "$(kc -C -t gz -p 1 -o beginning -e 2>/dev/null | tr '\n' ' ')" = "$(seq 1 50 | sed 's/^/z/' | tr '\n' ' ')"
 
-# -- load: 2 producers x 5000 records/s, every record acknowledged and read back;
-# a CPU profile of 3 s taken meanwhile (checked below) --
+# -- load: 2 producers x 5000 records/s for 10 s, every record acknowledged
+# and read back; a CPU profile of 3 s taken meanwhile (checked below) --
 go tool pprof -top -cum "http://127.0.0.1:$(profiler_port)/debug/pprof/profile?seconds=3" \
     >"$TK_TMP/top" 2>&1 &
 pprof_pid=$!
 TK_PIDS+=("$pprof_pid")
-out=$("$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 1 -rate 5000 -duration 3 \
+out=$("$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 1 -rate 5000 -duration 10 \
     -topics load:3,audit:1 2>&1)
 check "takhin-kload: every record acknowledged and read back ($out)" test $? -eq 0
 acked=$(sed -nE 's/.*acked=([0-9]+).*/\1/p' <<<"$out")
