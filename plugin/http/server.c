@@ -323,8 +323,9 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
     char listen[] = "127.0.0.1:0", threads[16], queue[16], header[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", s->max_requests);
     snprintf(queue, sizeof queue, "%d", s->max_queued);
-    /* The front checked max_header_bytes; room for the header it adds. */
-    snprintf(header, sizeof header, "%d", s->max_header_bytes + 256);
+    /* The front checked max_header_bytes; room for what its rewriting adds
+     * (prof_head_canonical: CRs, blanks after colons, its own header). */
+    snprintf(header, sizeof header, "%d", s->max_header_bytes + 512);
     snprintf(timeout, sizeof timeout, "%d", s->request_timeout_ms);
     /* No document_root: civetweb serves no files and lists no directory. */
     const char *options[] = {
