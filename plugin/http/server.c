@@ -281,6 +281,26 @@ static int find_listener(const prof_http *h)
     return found;
 }
 
+/* civetweb's master may be in a poll (2 s at most) begun on the TCP
+ * listener, which sees the Unix socket only when it wakes: a connection
+ * on the TCP one wakes it, and one waiting on the Unix one makes it
+ * return. civetweb takes the latter and closes it. */
+static void knock_once(const prof_http *h)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", h->backend_path);
+    struct sockaddr_in tcp = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (u >= 0 && t >= 0 && connect(u, (struct sockaddr *)&un, sizeof un) == 0)
+        connect(t, (struct sockaddr *)&tcp, sizeof tcp);
+    if (t >= 0)
+        close(t);
+    if (u >= 0)
+        close(u);
+}
+
 /* civetweb 1.15 listens only on TCP, where any local user could connect
  * and hold its workers with slow heads: the front's deadlines and caps do
  * not apply there (issue 23 #2). So its listening socket is replaced,
@@ -314,6 +334,7 @@ static int listen_privately(prof_http *h, char *err, size_t errlen)
         return -1;
     }
     close(fd);
+    knock_once(h);
     return 0;
 }
 
