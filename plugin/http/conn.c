@@ -26,10 +26,8 @@ static bool is_connection(int fd, const char *link)
            memcmp(a.sun_path + 1, link, n) == 0;
 }
 
-int prof_conn_fd(const char *link)
+int prof_conn_find(bool (*match)(int fd, const void *ctx), const void *ctx)
 {
-    if (link == NULL || link[0] == '\0')
-        return -1;
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return -1;
@@ -38,11 +36,21 @@ int prof_conn_fd(const char *link)
     while (found < 0 && (e = readdir(d)) != NULL) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end == '\0' && end != e->d_name && fd != dirfd(d) && is_connection((int)fd, link))
+        if (*end == '\0' && end != e->d_name && fd != dirfd(d) && match((int)fd, ctx))
             found = (int)fd;
     }
     closedir(d);
     return found;
+}
+
+static bool link_matches(int fd, const void *link)
+{
+    return is_connection(fd, link);
+}
+
+int prof_conn_fd(const char *link)
+{
+    return link == NULL || link[0] == '\0' ? -1 : prof_conn_find(link_matches, link);
 }
 
 bool prof_conn_gone(int fd)

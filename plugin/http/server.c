@@ -3,6 +3,7 @@
 
 #include "core/auth.h"
 #include "core/escape.h"
+#include "http/conn.h"
 #include "http/front.h"
 #include "http/metrics.h"
 #include "http/http_check.h"
@@ -257,28 +258,15 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-/* civetweb's listening socket on 127.0.0.1:backend_port, or -1. */
-static int find_listener(const prof_http *h)
+/* True for civetweb's listening socket, on 127.0.0.1:*port. */
+static bool is_listener(int fd, const void *port)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        struct sockaddr_in a;
-        socklen_t len = sizeof a, alen = sizeof(int);
-        int listening = 0;
-        if (*end == '\0' && end != e->d_name && fd != dirfd(d) &&
-            getsockname((int)fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
-            ntohs(a.sin_port) == h->backend_port && a.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
-            getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && listening)
-            found = (int)fd;
-    }
-    closedir(d);
-    return found;
+    struct sockaddr_in a;
+    socklen_t len = sizeof a, alen = sizeof(int);
+    int listening = 0;
+    return getsockname(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
+           ntohs(a.sin_port) == *(const int *)port && a.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && listening;
 }
 
 /* civetweb's master may be in a poll (2 s at most) begun on the TCP
@@ -324,7 +312,7 @@ static int listen_privately(prof_http *h, char *err, size_t errlen)
     snprintf(h->backend_path, sizeof h->backend_path, "%s/civetweb.sock", h->backend_dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), listener = find_listener(h);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), listener = prof_conn_find(is_listener, &h->backend_port);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         listen(fd, SOMAXCONN) != 0 || listener < 0 || dup3(fd, listener, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "cannot set up the profiler's internal socket %s: %s",
