@@ -65,7 +65,7 @@ typedef struct side {
 
 struct fconn {
     phase ph;
-    side client, backend;       /* backend.fd -1 until the head is read */
+    side client, backend;       /* backend.fd -1 until RELAY */
     char link[PROF_FRONT_LINK_MAX]; /* backend's name (see front.h) */
     struct sockaddr_in peer;
     double since;               /* accepted */
@@ -387,9 +387,9 @@ static void request_line_of(const fconn *c, char *out, size_t len)
         prof_escape(out, len, c->in, n);
 }
 
-/* Refuses c's request with its answer: one access log line with the
- * reason, and the request in /metrics (endpoint "other"). */
-static void refuse_extra(prof_front *f, fconn *c, int status, const char *extra,
+/* Answers c's request from the front and closes: one access log line
+ * with the reason, and the request in /metrics (endpoint "other"). */
+static void answer_logged(prof_front *f, fconn *c, int status, const char *extra,
                          const char *why)
 {
     char ip[INET_ADDRSTRLEN], line[PROF_ESCAPED_MAX];
@@ -405,7 +405,7 @@ static void refuse_extra(prof_front *f, fconn *c, int status, const char *extra,
 
 static void refuse(prof_front *f, fconn *c, int status, const char *why)
 {
-    refuse_extra(f, c, status, "", why);
+    answer_logged(f, c, status, "", why);
 }
 
 /* Logs a slow client at most once per address per LOG_EVERY_S. */
@@ -556,7 +556,7 @@ static void check_body(prof_front *f, fconn *c, size_t fresh)
 /* OPTIONS *: what the server allows, answered by the front. */
 static void answer_options(prof_front *f, fconn *c)
 {
-    refuse_extra(f, c, 200, "Allow: GET, POST, OPTIONS\r\n",
+    answer_logged(f, c, 200, "Allow: GET, POST, OPTIONS\r\n",
                  "the profiler serves GET, and POST on /debug/pprof/symbol");
 }
 
@@ -612,7 +612,10 @@ static void refuse_unfinished(prof_front *f, fconn *c)
         snprintf(why, sizeof why, "the body ended after %llu of the %llu bytes of its "
                  "Content-Length", (unsigned long long)(c->in_len - c->body_start),
                  (unsigned long long)c->head.content_length);
-    refuse(f, c, 400, why);
+    if (c->in_len == 0) /* no request at all (a port probe): not logged */
+        answer_close(f, c, 400, "", why);
+    else
+        refuse(f, c, 400, why);
 }
 
 /* TLS: a handshake that failed. Plain HTTP gets a plain answer saying
