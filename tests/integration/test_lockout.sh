@@ -70,10 +70,14 @@ for s in $(ss -Hxlp 2>/dev/null | grep "pid=$SERVER_PID," | awk '{print $5}' | g
 done
 echo "# takhind's other listeners: ${targets[*]}"
 check "takhind has a listener besides the public port (civetweb's)" test "${#targets[@]}" -ge 1
-attack "uid 65534 at civetweb's listener" 12 200 'GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\n' \
-    setpriv --reuid=65534 --regid=65534 --clear-groups -- "${targets[@]}"
-check "uid 65534 reaches civetweb with no connection ($(stat made) made, $(stat denied) denied)" \
-    test "$(stat made)" = 0 -a "$(stat denied)" -ge 1
+if [ "$(id -u)" = 0 ]; then
+    attack "uid 65534 at civetweb's listener" 12 200 'GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\n' \
+        setpriv --reuid=65534 --regid=65534 --clear-groups -- "${targets[@]}"
+    check "uid 65534 reaches civetweb with no connection ($(stat made) made, $(stat denied) denied)" \
+        test "$(stat made)" = 0 -a "$(stat denied)" -ge 1
+else
+    skip "another user's attack: setpriv needs root"
+fi
 
 stop_server; check "takhind exits 0" test $? -eq 0
 finish
