@@ -10,16 +10,17 @@
  * with caps on head size, unfinished requests per address and connections in
  * all. Only a complete request reaches civetweb, which listens on a Unix
  * socket in a private directory (mode 0700, see server.c: no other local
- * user can reach civetweb and hold its workers, issue 23 #2): the front
- * connects there, writes the request with one header added
+ * user can reach civetweb and hold its workers, issue 23 #2). The front
+ * connects there and writes the request as civetweb is to read it, the
+ * way the front read it (prof_head_canonical), with one header added
  * (PROF_FRONT_PEER_HEADER: a per-start secret, the client's address and
  * the name of the front's socket), then relays the answer back.
  *
  * Ownership: prof_front_start creates the listening socket and the thread;
  * the thread owns every client and internal socket it accepts or opens
  * until prof_front_stop, which joins it and closes every fd left. The
- * config's pointers (secret, metrics, ph) must outlive the front; the TLS
- * files are read at start.
+ * config's pointers (backend_path, secret, metrics, ph) must outlive the
+ * front; the TLS files are read at start.
  *
  * TLS (tls_cert set) is terminated here, not in civetweb: the front needs
  * the plaintext for its deadlines and caps. The handshake counts as part
