@@ -70,7 +70,19 @@ WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
-$(BUILD)/obj/%.o: %.c
+# Every object depends on the flags it is built with (as git's GIT-CFLAGS):
+# $(FLAGS) is rewritten only when CC, CPPFLAGS, CFLAGS or LDFLAGS change
+# (DEV, SANITIZE), so `make` then `make SANITIZE=...` over one
+# build/ rebuilds everything instead of linking stale objects.
+FLAGS := $(BUILD)/flags
+FLAGS_NOW = $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(FLAGS): FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -116,13 +128,13 @@ FAKE_CONN_TESTS := test_handlers
 $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_conn.o
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
-$(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c
+$(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Plugins the loader tests load: well-formed and broken ones.
 $(BUILD)/tests/plugins/%.so: tests/unit/plugins/%.c tests/unit/plugins/fake_plugin.h \
-                            host-api/include/takhin/plugin.h
+                            host-api/include/takhin/plugin.h $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) -Ihost-api/include $(CFLAGS) -shared -o $@ $<
 
@@ -161,7 +173,7 @@ bench-build: all $(BENCH_BIN)
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests unit integration test clean bench-build check-layers check-layers-selftest
+.PHONY: all tests unit integration test clean bench-build check-layers check-layers-selftest FORCE
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
 
@@ -194,11 +206,11 @@ REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 # compiler; fuzz-regress), and with libFuzzer's main (clang, make fuzz).
 define fuzz_rules
 $$(BUILD)/fuzz-replay/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/replay.c tests/fuzz/fuzz.h \
-                                 $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+                                 $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB) $$(FLAGS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(FUZZ_CFLAGS) $$(LDFLAGS) -o $$@ $$< tests/fuzz/replay.c $$(FUZZ_LINK)
 $$(BUILD)/fuzzers/fuzz_$(1): tests/fuzz/$(1)/fuzz_$(1).c tests/fuzz/fuzz.h \
-                             $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB)
+                             $$(PLUGLIB) $$(HOSTLIB) $$(PROFLIB) $$(FLAGS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer $$(LDFLAGS) -o $$@ $$< $$(FUZZ_LINK)
 endef
@@ -226,12 +238,16 @@ check-sanitize:
 
 # Soak: a host that unloads the plugin at run time (tests/soak/unload_host.c),
 # linked like takhind (tcmalloc unless sanitized).
-$(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB)
+$(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HOSTLIB) $(LIBS) $(TCMALLOC)
 
+# The long variants of default tests run here too: the scrape replay at
+# Alloy's and Parca's real intervals (15 s, 10 s) for 125 s.
 soak: all $(BUILD)/soak/unload_host
 	@BUILD=$(BUILD) tests/soak/soak.sh
+	@BUILD=$(BUILD) SCRAPE_SECONDS=125 SCRAPE_ALLOY_EVERY=15 SCRAPE_PARCA_EVERY=10 \
+	    bash tests/integration/test_scrape.sh
 
 valgrind: all $(BUILD)/soak/unload_host
 	scripts/deps.sh --extra valgrind

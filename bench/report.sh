@@ -68,6 +68,7 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
 run cpumicro "$BUILD/bench/bench_cpu" $((PAIRS < 15 ? 15 : PAIRS)) 100 1000
 run sampler "$BUILD/bench/bench_sampler" 3 $((PAIRS < 15 ? 15 : PAIRS))
 run lightload bench/cpu_light_load.sh 3 5 300 1000 5000
+run accuracy bench/cpu_accuracy.sh 3
 run slowloris bench/slowloris.sh 3
 run tls bench/tls.sh 200
 run push bench/push_overhead.sh 4 30
@@ -373,6 +374,8 @@ section sampler "CPU samplers side by side (bench_sampler)" \
     "perf task-clock events, thread timers and gperftools' ITIMER_PROF in one process: samples per CPU-second on a bursty workload over burst phases; the cost of a sample and the on/off CPU time of a CPU-bound thread; and the CPU a short burst costs with each sampler on (a per-thread perf event is switched with its thread, which the event does not count)."
 section lightload "CPU samplers on a lightly loaded takhind (cpu_light_load.sh)" \
     "The demo at 300, 1000 and 5000 records/s per producer, 2 producers, each sampler in turn: the rate achieved (samples per second of the process's CPU time in the profile's window, from X-Takhin-Cpu-Hz) with 100 Hz asked."
+section accuracy "How true the CPU profile is (cpu_accuracy.sh)" \
+    "The figures the test suite no longer asserts (they move with the machine's load): the 3:1 calibration split at 1000 Hz with the demo running, the busy thread's samples per second of its CPU time, and samples against /proc's CPU time on a lightly loaded server at 100 Hz."
 section slowloris "The operator under slow clients (slowloris.sh)" \
     "100 clients dribbling headers, 100 trickling bodies and 1000 idle connections against the profiler port's front, from other addresses and from the operator's own; 20 operator requests with the token per round, each on a new connection: p50 and p99."
 section tls "TLS on the profiler port (tls.sh)" \

@@ -2,6 +2,7 @@
 #include "capture/sampler.h"
 
 #include "capture/procself.h"
+#include "core/own_threads.h"
 #include "core/rtsig.h"
 
 #include "pf_util.h"
@@ -642,7 +643,7 @@ prof_sampler *prof_sampler_start(const prof_sampler_choice *choice, int hz, char
         session_free(s);
         return NULL;
     }
-    if (pthread_create(&s->collector, NULL, collect_main, s) != 0) {
+    if (prof_thread_spawn(&s->collector, PROF_THREAD_COLLECT, 0, collect_main, s) != 0) {
         snprintf(err, errlen, "cannot start the CPU sampler's collector thread");
         atomic_store(&G.current, NULL);
         while (atomic_load(&G.inflight) > 0)

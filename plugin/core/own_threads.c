@@ -1,9 +1,46 @@
-/* The profiler's own HTTP threads: see own_threads.h. */
+/* The profiler's own threads: see own_threads.h. */
 #include "core/own_threads.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+typedef struct {
+    char name[16];
+    void *(*fn)(void *);
+    void *arg;
+} spawn_call;
+
+static void *spawn_main(void *arg)
+{
+    spawn_call call = *(spawn_call *)arg;
+    free(arg);
+    prctl(PR_SET_NAME, call.name);
+    return call.fn(call.arg);
+}
+
+int prof_thread_spawn(pthread_t *t, const char *name, size_t stack_bytes, void *(*fn)(void *),
+                      void *arg)
+{
+    spawn_call *call = malloc(sizeof *call);
+    if (call == NULL)
+        return ENOMEM;
+    *call = (spawn_call){.fn = fn, .arg = arg};
+    strncpy(call->name, name, sizeof call->name - 1);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (stack_bytes > 0)
+        pthread_attr_setstacksize(&attr, stack_bytes);
+    int rc = pthread_create(t, &attr, spawn_main, call);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        free(call);
+    return rc;
+}
 
 static struct {
     pthread_mutex_t lock;

@@ -1155,7 +1155,7 @@ prof_front *prof_front_start(const prof_front_config *cfg, char *err, size_t err
         snprintf(err, errlen, "cannot set up the profiler's front: %s", strerror(errno));
         goto fail;
     }
-    int rc = pthread_create(&f->thread, NULL, front_main, f);
+    int rc = prof_thread_spawn(&f->thread, PROF_THREAD_FRONT, 0, front_main, f);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the profiler's front thread: %s", strerror(rc));
         goto fail;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -78,12 +79,8 @@ static void *deep_main(void *arg)
 static void run_deep(prof_handler handler, prof_request *req)
 {
     deep_call call = {handler, req};
-    pthread_attr_t attr;
     pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, DEEP_STACK_BYTES);
-    int rc = pthread_create(&t, &attr, deep_main, &call);
-    pthread_attr_destroy(&attr);
+    int rc = prof_thread_spawn(&t, PROF_THREAD_REQUEST, DEEP_STACK_BYTES, deep_main, &call);
     if (rc != 0) {
         prof_http_error(req->conn, 503, "cannot start a thread for this request: %s; "
                         "retry later", strerror(rc));
@@ -235,7 +232,8 @@ static int begin_request(struct mg_connection *conn)
 static void *own_thread_start(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
-    (void)thread_type;
+    /* civetweb names its threads civetweb-*: ours say whose they are. */
+    prctl(PR_SET_NAME, thread_type == 0 ? PROF_THREAD_ACCEPT : PROF_THREAD_HTTP);
     prof_own_thread_mark(true);
     return NULL;
 }
@@ -568,7 +566,8 @@ void prof_http_stop(prof_http *h)
         drain(h);
         prof_front_stop(h->front); /* after drain: it carries the last answers */
         pthread_t knocker;
-        bool knocking = h->backend_path[0] && pthread_create(&knocker, NULL, knock, h) == 0;
+        bool knocking = h->backend_path[0] &&
+                        prof_thread_spawn(&knocker, PROF_THREAD_KNOCK, 0, knock, h) == 0;
         mg_stop(h->mg); /* waits for in-flight handlers, which see `stopping` */
         atomic_store(&h->stopped, true);
         if (knocking)

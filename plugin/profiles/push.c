@@ -2,6 +2,7 @@
 #include "profiles/push.h"
 
 #include "core/escape.h"
+#include "core/own_threads.h"
 #include "pf_gzip.h"
 #include "pf_util.h"
 #include "profiles/contention.h"
@@ -771,8 +772,9 @@ int prof_push_start(prof_push *pp, const prof_push_settings *s, char *err, size_
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cond, &ca);
     pthread_condattr_destroy(&ca);
-    int rc = pthread_create(&r->sender, NULL, sender_main, r);
-    if (rc == 0 && (rc = pthread_create(&r->collector, NULL, collector_main, r)) != 0) {
+    int rc = prof_thread_spawn(&r->sender, PROF_THREAD_PUSH_SEND, 0, sender_main, r);
+    if (rc == 0 && (rc = prof_thread_spawn(&r->collector, PROF_THREAD_PUSH_COLLECT, 0, collector_main,
+                                           r)) != 0) {
         atomic_store(&r->stop, true);
         pthread_mutex_lock(&r->lock);
         pthread_cond_broadcast(&r->cond);
@@ -784,8 +786,6 @@ int prof_push_start(prof_push *pp, const prof_push_settings *s, char *err, size_
         snprintf(err, errlen, "push: cannot start its threads: %s", strerror(rc));
         return -1;
     }
-    pthread_setname_np(r->sender, "tk-push-send");
-    pthread_setname_np(r->collector, "tk-push-collect");
     pthread_mutex_lock(&pp->lock);
     pp->run = r;
     pthread_mutex_unlock(&pp->lock);

@@ -32,7 +32,19 @@ contains() {
     printf '  expected to find: %s\n  in: %s\n' "$2" "$1" >&2
     return 1
 }
+not_contains() { ! contains "$1" "$2" 2>/dev/null; }
 finish() { [ "$tk_failed" -eq 0 ]; exit $?; }
+# eventually LIMIT COMMAND...: runs the command every 0.2 s until it succeeds
+# (status 0) or LIMIT seconds pass (status 1). Tests wait for an event this
+# way, with a generous limit, never with a fixed sleep.
+eventually() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" 2>/dev/null; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
 
 # profiler_yaml ENABLED PORT: the start of a config that loads the profiler
 # plugin; the caller goes on with more profiler keys, then other sections.

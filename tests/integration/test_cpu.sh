@@ -83,7 +83,8 @@ check "disable during a profile answers 503" grep -q "^HTTP/1.1 503" "$TK_TMP/h5
 check "with a message that says why" grep -q "the profiler was disabled" "$TK_TMP/body503"
 echo "# disable during a profile: $reply"
 ms=$(echo "$reply" | sed -nE 's/disabled in ([0-9]+)\..*/\1/p')
-check "disable with a profile in flight took under 1 s ($reply)" test "${ms:-9999}" -lt 1000
+check "disable with a 20 s profile in flight returns before the profile would end ($reply)" \
+    test "${ms:-99999}" -lt 10000
 check "no temp file is left behind" test -z "$(find "$TK_TMP/tmp" -type f)"
 check "the temp directory is private (0700)" \
     test "$(stat -c %a "$(find "$TK_TMP/tmp" -mindepth 1 -maxdepth 1 -type d | head -1)")" = 700

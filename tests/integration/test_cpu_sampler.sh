@@ -9,7 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof
 
-not_contains() { ! contains "$1" "$2" 2>/dev/null; }
 
 # profile NAME SECONDS: fetches a CPU profile into $TK_TMP/NAME.pb.gz, headers in NAME.h.
 profile() {

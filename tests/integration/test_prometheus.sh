@@ -62,7 +62,7 @@ for m in process_cpu_seconds_total:counter process_resident_memory_bytes:gauge \
 done
 start=$(value process_start_time_seconds "$TK_TMP/metrics")
 check "process_start_time_seconds ($start) is when takhind started ($started)" \
-    awk -v s="${start:-0}" -v t="$started" 'BEGIN { exit !(s >= t - 2 && s <= t + 5) }'
+    awk -v s="${start:-0}" -v t="$started" 'BEGIN { exit !(s >= t - 2 && s <= t + 30) }'
 limit=$(awk '/^Max open files/ { print $4 }' "/proc/$SERVER_PID/limits")
 check "process_max_fds is takhind's soft limit ($limit)" \
     test "$(value process_max_fds "$TK_TMP/metrics")" = "$limit"

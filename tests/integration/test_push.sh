@@ -57,7 +57,9 @@ config=$TK_TMP/push.yaml
 start_server push "$config" || { not_ok "takhind starts with push on"; finish; }
 
 # ---- what arrives ----
-sleep 7
+accepted() { test "$(recv_query "sum(r['status']==200 for r in rs)")" -ge "$1"; }
+# 12 profiles: two windows of the four windowed types, and the instants.
+eventually 60 accepted 12
 check "the log says where push goes, without the token" \
     grep -q "push: cpu,allocs,heap,mutex,block,goroutine every 2.0 s to http://127.0.0.1:$RECV_PORT/ingest as takhin{env=test,region=eu-1}, tenant team-1" "$SERVER_LOG"
 check "the token is never logged" sh -c "! grep -q sekret-token '$SERVER_LOG'"
@@ -73,8 +75,8 @@ check "every type arrives, under Pyroscope's metric names" test \
 check "sample types: cpu, alloc_*, inuse_*, mutex_*, block_*, goroutines" test \
     "$(recv_query "sorted(set(','.join(r['types']) for r in rs))")" = \
     "['alloc_objects/count,alloc_space/bytes', 'block_count/count,block_duration/nanoseconds', 'goroutines/count', 'inuse_objects/count,inuse_space/bytes', 'mutex_count/count,mutex_duration/nanoseconds', 'samples/count,cpu/nanoseconds']"
-check "cpu, allocs, mutex, block are windows (duration ~2 s); heap, goroutines instants" test \
-    "$(recv_query "all((1.8e9 < r['duration_nanos'] < 2.3e9) == (r['types'][0].split('/')[0] in ('samples','alloc_objects','mutex_count','block_count')) for r in rs)")" = True
+check "cpu, allocs, mutex, block are windows (duration about 2 s); heap, goroutines instants" test \
+    "$(recv_query "all((1e9 < r['duration_nanos'] < 1e10) == (r['types'][0].split('/')[0] in ('samples','alloc_objects','mutex_count','block_count')) for r in rs)")" = True
 check "the deltas say so in a comment" test \
     "$(recv_query "all(any('delta' in c for c in r['comments']) for r in rs if r['types'][0].startswith(('alloc_','mutex_','block_')))")" = True
 check "CPU windows are back to back (gaps < 50 ms)" test "$(recv_query "(lambda c: all(0 <= b['time_nanos'] - (a['time_nanos']+a['duration_nanos']) < 5e7 for a,b in zip(c,c[1:])))(sorted([r for r in rs if r['metric']=='process_cpu'], key=lambda r: r['time_nanos']))")" = True
@@ -106,17 +108,20 @@ status_shows() {
     contains "$(admin profiler status)" "$1"
 }
 rss0=$(proc_figures "$SERVER_PID" | cut -d' ' -f3)
-recv_mode 500; sleep 4
-check "500: retried (retries counted)" test "$(metric takhin_profiler_push_retries_total)" -gt 0
+recv_mode 500
+retried() { test "$(metric takhin_profiler_push_retries_total)" -gt 0; }
+check "500: retried (retries counted)" eventually 30 retried
 check "500: status shows the error with the server's message" status_shows "answered HTTP 500: internal error (test)"
 recv_mode 429
 check "429: retried too" status_shows "answered HTTP 429"
 recv_mode hang
 check "a hung server: timed out, retried" status_shows "Timeout was reached"
-kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null; sleep 6
+kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null
 check "down: connection refused, retried" status_shows "Couldn't connect"
-dropped=$(http /metrics | awk '/^takhin_profiler_push_profiles_dropped_total/ {s += $2} END {print s+0}')
-check "down: the queue (64 KiB) filled and the oldest were dropped, counted ($dropped)" test "$dropped" -gt 0
+dropped() { http /metrics | awk '/^takhin_profiler_push_profiles_dropped_total/ {s += $2} END {print s+0}'; }
+some_dropped() { test "$(dropped)" -gt 0; }
+eventually 60 some_dropped
+check "down: the queue (64 KiB) filled and the oldest were dropped, counted ($(dropped))" test "$(dropped)" -gt 0
 queue=$(metric takhin_profiler_push_queue_bytes)
 check "the queue stays within max_queue_bytes ($queue)" test "$queue" -le 65536
 check "the server still answers its profiles meanwhile" test "$(http_status /debug/pprof/heap)" = 200
@@ -124,27 +129,38 @@ rss1=$(proc_figures "$SERVER_PID" | cut -d' ' -f3)
 check "memory bounded through the failures (RSS $rss0 -> $rss1 KiB)" test "$rss1" -lt $((rss0 + 30000))
 before=$(recv_query "sum(r['status']==200 for r in rs)")
 start_recv -token sekret-token -tenant team-1
-sleep 20
+eventually 90 accepted $((before + 1))
 after=$(recv_query "sum(r['status']==200 for r in rs)")
 check "recovery when the server is back ($before -> $after accepted)" test "$after" -gt "$before"
-check "the log says push recovered" grep -q "push: http://127.0.0.1:$RECV_PORT/ingest accepts profiles again" "$SERVER_LOG"
+check "the log says push recovered" eventually 10 grep -q "push: http://127.0.0.1:$RECV_PORT/ingest accepts profiles again" "$SERVER_LOG"
 
 # ---- a 400 is not retried, its message logged escaped ----
 r0=$(metric takhin_profiler_push_retries_total)
-recv_mode 400; sleep 3
-check "400: refused profiles counted" test "$(metric takhin_profiler_push_refused_total)" -gt 0
+recv_mode 400
+refused() { test "$(metric takhin_profiler_push_refused_total)" -gt 0; }
+check "400: refused profiles counted" eventually 30 refused
 check "400: not retried" test "$(metric takhin_profiler_push_retries_total)" -eq "$r0"
 check "400: the server's message is logged, escaped" grep -q 'answered HTTP 400: invalid request (test): \\x1b\[31mred' "$SERVER_LOG"
 
 # ---- slow and huge reply bodies ----
-recv_mode slowbody; sleep 5
-n0=$(metric 'takhin_profiler_push_profiles_sent_total{type="goroutine"}')
-recv_mode hugebody; sleep 5
-n1=$(metric 'takhin_profiler_push_profiles_sent_total{type="goroutine"}')
+sent_goroutines() { metric 'takhin_profiler_push_profiles_sent_total{type="goroutine"}'; }
+more_sent() { test "$(sent_goroutines)" -gt "$1"; }
+recv_mode slowbody
+n=$(sent_goroutines); eventually 30 more_sent "$n"
+n0=$(sent_goroutines)
+recv_mode hugebody
+eventually 30 more_sent "$n0"
+n1=$(sent_goroutines)
 check "a huge reply body is cut off and the push counts as sent ($n0 -> $n1)" test "$n1" -gt "$n0"
 check "still serving after slow and huge replies" test "$(http_status /debug/pprof/)" = 200
 
-# ---- profiler disable with a hung receiver: < 100 ms ----
+# ---- profiler disable with a hung receiver does not wait for it ----
+# A push timeout of 60 s: a disable that waited for the hung send would
+# take that long; one that does not is done in milliseconds (its latency
+# is a benchmark figure: bench/push_overhead.sh), well under 10 s.
+{ profiler_yaml true 0; push_yaml "http://127.0.0.1:$RECV_PORT" | sed 's/    timeout: 1s/    timeout: 60s/'
+  printf 'demo:\n  rate: 1000\n'; } >"$config"
+admin config reload >/dev/null
 recv_mode hang
 for _ in $(seq 50); do
     curl -s "http://127.0.0.1:$RECV_PORT/stats" | grep -q "inflight=[1-9]" && break
@@ -152,14 +168,15 @@ for _ in $(seq 50); do
 done
 out=$(admin profiler disable)
 ms=$(echo "$out" | sed -nE 's/disabled in ([0-9.]+) ms/\1/p')
-check "profiler disable with a push hung on the server takes < 100 ms ($out)" \
-    awk -v m="${ms:-999}" 'BEGIN {exit !(m < 100)}'
+check "profiler disable with a push hung for 60 s returns at once, not after the timeout ($out)" \
+    awk -v m="${ms:-99999}" 'BEGIN {exit !(m < 10000)}'
 check "status: push stopped" contains "$(admin profiler status)" '"push":{"running":false'
 recv_mode ok
-n=$(wc -l <"$TK_TMP/recv.log"); sleep 3
+n=$(wc -l <"$TK_TMP/recv.log"); sleep 3 # a silence is checked over a span
 check "disabled: nothing is pushed" test "$(wc -l <"$TK_TMP/recv.log")" -eq "$n"
-admin profiler enable >/dev/null; sleep 5
-check "enable: push runs again" test "$(wc -l <"$TK_TMP/recv.log")" -gt "$n"
+admin profiler enable >/dev/null
+logged_more() { test "$(wc -l <"$TK_TMP/recv.log")" -gt "$1"; }
+check "enable: push runs again" eventually 30 logged_more "$n"
 
 # ---- config reload: followed; a bad value refused naming key and value ----
 reload_with() {
@@ -167,9 +184,11 @@ reload_with() {
     admin config reload 2>&1
 }
 out=$(reload_with "http://127.0.0.1:$RECV_PORT" "    service_name: takhin-eu")
-check "reload: push restarted with the changed keys named" contains "$out" "restarted push with push.service_name"
-sleep 5
-check "reload: the new service name arrives" test "$(recv_query "any(r['service']=='takhin-eu' for r in rs)")" = True
+# (the timeout goes back to 1 s too: the disable above ran with 60 s)
+check "reload: push restarted with the changed keys named" \
+    contains "$out" "restarted push with push.timeout, push.service_name"
+renamed() { test "$(recv_query "any(r['service']=='takhin-eu' for r in rs)")" = True; }
+check "reload: the new service name arrives" eventually 30 renamed
 bad_cases=(
     "url|ftp://x|    |profiler.push.url = \"ftp://x\""
     "interval|http://127.0.0.1:$RECV_PORT|    interval: 0.1s|profiler.push.interval = \"0.1s\""
@@ -192,9 +211,7 @@ for c in "${bad_cases[@]}"; do
     out=$(admin config reload 2>&1); rc=$?
     check "reload refuses a bad push.$what (exit $rc), naming key and value" \
         sh -c "[ $rc -ne 0 ] && case '$(printf %s "$out" | tr "'" _)' in *'$msg'*) exit 0;; esac; exit 1"
-    "$BUILD/takhind" -c "$TK_TMP/bad.yaml" >/dev/null 2>"$TK_TMP/bad.log" & bpid=$!
-    TK_PIDS+=("$bpid")
-    sleep 1.5; kill "$bpid" 2>/dev/null; wait "$bpid"; rc=$?
+    timeout 60 "$BUILD/takhind" -c "$TK_TMP/bad.yaml" >/dev/null 2>"$TK_TMP/bad.log"; rc=$?
     check "start refuses a bad push.$what (exit $rc), naming key and value" \
         sh -c "[ $rc -eq 1 ] && grep -qF '$msg' '$TK_TMP/bad.log'"
 done
@@ -211,7 +228,8 @@ printf 'pw 1\n' >"$TK_TMP/pw"
     | sed "s|      token_file: .*|      username: pyro\n      password_file: $TK_TMP/pw|"
   printf 'demo:\n  rate: 1000\n'; } >"$config"
 start_server env "$config" TAKHIN_PROFILER_PUSH_URL="http://127.0.0.1:$RECV_PORT/prefix/" || { not_ok "starts"; finish; }
-sleep 6
+six_logged() { test "$(wc -l <"$TK_TMP/recv.log")" -ge 6; }
+eventually 60 six_logged
 check "TAKHIN_PROFILER_PUSH_URL beats the YAML; a path prefix is kept; Basic auth; multipart" test \
     "$(recv_query "all(r['status']==200 and r['auth']=='Basic' and r['multipart'] and r['format']=='' for r in rs) and len(rs) >= 6")" = True
 stop_server

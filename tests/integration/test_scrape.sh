@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The scrape contract, tested the way Grafana Alloy (pyroscope.scrape) and
 # Parca scrape: both default jobs replayed together for SCRAPE_SECONDS
-# (default 125) against a takhind whose binary is deleted, so every name
-# comes from the server (tests/integration/tools/scrapecheck says what is
-# checked), then the last profiles read with go tool pprof.
+# against a takhind whose binary is deleted, so every name comes from the
+# server (tests/integration/tools/scrapecheck says what is checked), then
+# the last profiles read with go tool pprof. The default run replays the
+# jobs at 3 s (Alloy) and 2 s (Parca) for 20 s; `make soak` replays them at
+# their real intervals, 15 s and 10 s, for 125 s:
+#   SCRAPE_SECONDS=125 SCRAPE_ALLOY_EVERY=15 SCRAPE_PARCA_EVERY=10
 source "$(dirname "$0")/lib.sh"
 
 CHECK=$TK_TMP/scrapecheck
@@ -19,13 +22,15 @@ start_hidden_server scrape "$TK_TMP/scrape.yaml" || { not_ok "takhind starts (bi
 base=http://127.0.0.1:$(profiler_port)
 
 mkdir -p "$TK_TMP/saved"
-"$CHECK" -base "$base" -token "$TOKEN" -duration "${SCRAPE_SECONDS:-125}s" -save "$TK_TMP/saved" \
-    >"$TK_TMP/check.out" 2>&1
+seconds=${SCRAPE_SECONDS:-20} alloy=${SCRAPE_ALLOY_EVERY:-3} parca=${SCRAPE_PARCA_EVERY:-2}
+"$CHECK" -base "$base" -token "$TOKEN" -duration "${seconds}s" -save "$TK_TMP/saved" \
+    -alloy-every "${alloy}s" -parca-every "${parca}s" >"$TK_TMP/check.out" 2>&1
 rc=$?
 sed 's/^/  /' "$TK_TMP/check.out" | tail -25
-check "Alloy's and Parca's default jobs for ${SCRAPE_SECONDS:-125} s: every scrape passes (exit $rc)" test $rc -eq 0
+check "Alloy's and Parca's default jobs (every ${alloy} s, ${parca} s) for $seconds s: every scrape passes (exit $rc)" \
+    test $rc -eq 0
 n=$(sed -nE 's/^scrapes ok: ([0-9]+) .*/\1/p' "$TK_TMP/check.out")
-min=$(( ${SCRAPE_SECONDS:-125} / 15 * 5 + ${SCRAPE_SECONDS:-125} / 10 * 5 ))
+min=$(( seconds / alloy * 5 + seconds / parca * 5 ))
 check "every tick of both jobs was scraped ($n of at least $min)" test "${n:-0}" -ge "$min"
 
 # Names with the binary gone: pprof prints what the server resolved.

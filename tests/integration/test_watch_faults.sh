@@ -53,12 +53,7 @@ post() {
     curl -s -o "$TK_TMP/resp" -w '%{http_code}' --max-time 10 "$@" --data-binary "@$f" \
         -H 'Content-Type: application/json' "http://127.0.0.1:$WPORT/webhook"
 }
-wait_for() { # wait_for SECONDS COMMAND...
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
+found() { test -n "$(find "$1" -name "$2" 2>/dev/null)"; } # found DIR GLOB
 
 start_watch forged "$TK_TMP/s1" -target "127.0.0.1:$port" -target "127.0.0.1:$downport" \
     -target "127.0.0.1:$otherport" -duration 1s -cooldown 5m ||
@@ -115,7 +110,7 @@ alert_json "127.0.0.1:$port" f2 firing '{"takhin_profile_types":"cpu,bogus","tak
 check "bad annotations: 200" test "$(post "$TK_TMP/b-ann" -H "Authorization: Bearer $whtoken")" = 200
 check "bad takhin_profile_types is logged" grep -q 'takhin_profile_types="cpu,bogus": "bogus" is not a profile type' "$WLOG"
 check "bad takhin_profile_seconds is logged" grep -q 'takhin_profile_seconds="9999"' "$WLOG"
-wait_for 15 test -n "$(find "$TK_TMP/s1" -name '*_cpu.pb.gz')"
+eventually 30 found "$TK_TMP/s1" '*_cpu.pb.gz'
 check "and the defaults were captured (cpu, heap, goroutine)" \
     test "$(find "$TK_TMP/s1" -name '*.pb.gz' | wc -l)" -eq 3
 
@@ -125,8 +120,8 @@ alert_json "127.0.0.1:$downport" d2 >"$TK_TMP/b-down2"
 alert_json "127.0.0.1:$otherport" o1 >"$TK_TMP/b-401"
 post "$TK_TMP/b-down" -H "Authorization: Bearer $whtoken" >/dev/null
 post "$TK_TMP/b-401" -H "Authorization: Bearer $whtoken" >/dev/null
-wait_for 10 grep -q "capture cpu of 127.0.0.1:$otherport (Test) failed" "$WLOG"
-wait_for 10 grep -q "capture cpu of 127.0.0.1:$downport (Test) failed" "$WLOG"
+eventually 10 grep -q "capture cpu of 127.0.0.1:$otherport (Test) failed" "$WLOG"
+eventually 10 grep -q "capture cpu of 127.0.0.1:$downport (Test) failed" "$WLOG"
 grep "failed" "$WLOG" | head -2 | sed 's/^/# /'
 check "a target that is down: a clear log line" grep -q "127.0.0.1:$downport.*failed:.*refused" "$WLOG"
 check "a target that answers 401: a clear log line" grep -q "127.0.0.1:$otherport.*failed:.*401" "$WLOG"
@@ -146,7 +141,7 @@ check "SIGTERM: exit 0 ($rc)" test "$rc" -eq 0
 start_watch killed "$TK_TMP/s2" -target "127.0.0.1:$port" -type cpu -duration 5s ||
     { not_ok "watch starts"; finish; }
 post "$TK_TMP/b-good" -H "Authorization: Bearer $whtoken" >/dev/null
-wait_for 5 test -n "$(find "$TK_TMP/s2" -name '.*part*')"
+eventually 30 found "$TK_TMP/s2" '.*part*'
 sleep 1
 kill -KILL "$WPID"; wait "$WPID" 2>/dev/null
 find "$TK_TMP/s2" -type f | sed 's/^/# after kill -9: /'
@@ -164,8 +159,8 @@ sleep 1
 t0=$(date +%s.%N)
 kill -TERM "$WPID"; wait "$WPID"; rc=$?
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-check "SIGTERM during a 20 s capture: exit 0 ($rc) in ${took}s (timeout 1s)" \
-    awk -v r="$rc" -v t="$took" 'BEGIN { exit !(r == 0 && t < 6) }'
+check "SIGTERM during a 20 s capture: exit 0 ($rc), the capture cancelled, not waited for (${took} s)" \
+    awk -v r="$rc" -v t="$took" 'BEGIN { exit !(r == 0 && t < 15) }'
 check "the cancelled capture is failed in the index, no file" \
     bash -c "grep -q 'cancelled' '$TK_TMP'/s3/*/*/index.jsonl && test -z \"\$(find '$TK_TMP/s3' -name '*.pb.gz')\""
 
@@ -181,13 +176,13 @@ check "-targets: an instance not in the file is refused" \
     grep -q "instance 127.0.0.1:$port is not a configured target" "$WLOG"
 echo "127.0.0.1:$port  # added" >>"$TK_TMP/targets"
 kill -HUP "$WPID"
-wait_for 5 grep -q "SIGHUP: 2 targets" "$WLOG"
+eventually 5 grep -q "SIGHUP: 2 targets" "$WLOG"
 post "$TK_TMP/b-hup2" -H "Authorization: Bearer $whtoken" >/dev/null
-wait_for 10 test -n "$(find "$TK_TMP/s6" -name '*_heap.pb.gz')"
+eventually 30 found "$TK_TMP/s6" '*_heap.pb.gz'
 check "after SIGHUP the added target is captured" test -n "$(find "$TK_TMP/s6" -name '*_heap.pb.gz')"
 echo "http://[broken" >>"$TK_TMP/targets"
 kill -HUP "$WPID"
-wait_for 5 grep -q "SIGHUP: the targets stay as they were" "$WLOG"
+eventually 5 grep -q "SIGHUP: the targets stay as they were" "$WLOG"
 check "a broken -targets file on SIGHUP keeps the old list, naming the line" \
     grep -q "SIGHUP: the targets stay as they were: -targets $TK_TMP/targets, line 4" "$WLOG"
 kill -TERM "$WPID"; wait "$WPID"
@@ -213,7 +208,7 @@ if mount -t tmpfs -o size=64k tmpfs "$TK_TMP/full" 2>/dev/null; then
         { not_ok "watch starts on a tmpfs"; finish; }
     dd if=/dev/zero of="$TK_TMP/full/filler" bs=1k count=100 2>/dev/null; rm -f "$TK_TMP/full/filler2"
     post "$TK_TMP/b-good" -H "Authorization: Bearer $whtoken" >/dev/null
-    wait_for 10 grep -q "capture cpu of .* failed" "$WLOG"
+    eventually 10 grep -q "capture cpu of .* failed" "$WLOG"
     grep "failed" "$WLOG" | head -3 | sed 's/^/# /'
     check "storage full: a clear error" grep -q "No space left on device" "$WLOG"
     check "storage full: nothing half-written" \
@@ -231,8 +226,8 @@ fi
     -output-dir "$TK_TMP/s4" -max-bytes 1 2>"$TK_TMP/periodic.log" &
 PPID_=$!
 EXTRA_PIDS+=("$PPID_")
-wait_for 10 grep -q "captured heap" "$TK_TMP/periodic.log"
-sleep 2.5
+two_captured() { [ "$(grep -c captured "$TK_TMP/periodic.log")" -ge 2 ]; }
+eventually 30 two_captured
 kill -TERM "$PPID_"; wait "$PPID_"; rc=$?
 check "-every: periodic captures, reason periodic, exit 0 on SIGTERM ($rc)" \
     bash -c "[ $rc = 0 ] && grep -q '\"reason\":\"periodic\"' '$TK_TMP'/s4/*/*/index.jsonl && [ \$(grep -c captured '$TK_TMP/periodic.log') -ge 2 ]"

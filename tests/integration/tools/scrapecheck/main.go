@@ -17,6 +17,11 @@
 // decreases between two scrapes of a job and no stack disappears.
 //
 //	scrapecheck -base http://127.0.0.1:PORT -token T -duration 125s -save DIR
+//	            [-alloy-every 15s -parca-every 10s]
+//
+// Shorter intervals keep both contracts' shapes (Alloy asks for a CPU
+// profile 1 s shorter than its interval, Parca for one as long) in less
+// time: the default test run replays them at 3 s and 2 s.
 //
 // Prints one line per failure and a summary; exits 1 on any failure.
 package main
@@ -48,10 +53,12 @@ type job struct {
 }
 
 var (
-	base     = flag.String("base", "", "http://host:port")
-	token    = flag.String("token", "", "the profiler's token")
-	duration = flag.Duration("duration", 125*time.Second, "how long to replay")
-	saveDir  = flag.String("save", "", "keep the last profile of each job and type here")
+	base       = flag.String("base", "", "http://host:port")
+	token      = flag.String("token", "", "the profiler's token")
+	duration   = flag.Duration("duration", 125*time.Second, "how long to replay")
+	alloyEvery = flag.Duration("alloy-every", 15*time.Second, "Alloy's scrape_interval (its CPU profile lasts 1 s less)")
+	parcaEvery = flag.Duration("parca-every", 10*time.Second, "Parca's scrape interval (its CPU profile lasts as long)")
+	saveDir    = flag.String("save", "", "keep the last profile of each job and type here")
 
 	mu       sync.Mutex
 	failures []string
@@ -241,9 +248,9 @@ func main() {
 	flag.Parse()
 	until := time.Now().Add(*duration)
 	jobs := []*job{
-		{name: "alloy", every: 15 * time.Second, seconds: 14, agent: "Alloy/v1.10.0 (linux; binary)",
+		{name: "alloy", every: *alloyEvery, seconds: int(*alloyEvery/time.Second) - 1, agent: "Alloy/v1.10.0 (linux; binary)",
 			auth: "Bearer " + *token},
-		{name: "parca", every: 10 * time.Second, seconds: 10, agent: "conprof/v0.24.0",
+		{name: "parca", every: *parcaEvery, seconds: int(*parcaEvery / time.Second), agent: "conprof/v0.24.0",
 			auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("parca:"+*token))},
 	}
 	var wg sync.WaitGroup
