@@ -83,7 +83,7 @@ YAML
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
 # (under the command TK_WRAP, when set)
-# and waits until its admin channel answers. Sets SERVER_PID, SERVER_SOCK,
+# and waits until it has started its plugins. Sets SERVER_PID, SERVER_SOCK,
 # SERVER_LOG. Returns non-zero when the server died or never answered.
 start_server() {
     local name=$1 config=$2
@@ -97,7 +97,9 @@ start_server() {
     TK_PIDS+=("$SERVER_PID")
     local i
     for i in $(seq 100); do
-        "$BUILD/takhin-admin" -s "$SERVER_SOCK" help >/dev/null 2>&1 && return 0
+        # workload status: registered once every plugin has started (the
+        # admin channel answers earlier, while the profiler may still start)
+        "$BUILD/takhin-admin" -s "$SERVER_SOCK" workload status >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
         sleep 0.1
     done
