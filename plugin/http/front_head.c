@@ -206,8 +206,16 @@ int prof_head_parse(const char *buf, size_t n, size_t max_head, uint64_t max_bod
 {
     size_t end = head_end(buf, n);
     static const char too_large[] = "a request line and headers over max_header_bytes";
-    if (end == 0)
+    if (end == 0) {
+        /* A bad request line is refused at once (HTTP/0.9 has no more). */
+        const char *nl = memchr(buf, '\n', n);
+        size_t step;
+        *out = (prof_head){0};
+        int status = nl ? parse_request_line(buf, line_len(buf, buf + n, &step), out) : 200;
+        if (status != 200)
+            return status;
         return n >= max_head ? bad(out, 431, too_large) : PROF_HEAD_MORE;
+    }
     if (end > max_head)
         return bad(out, 431, too_large);
     *out = (prof_head){.len = end};

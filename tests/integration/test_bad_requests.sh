@@ -117,6 +117,8 @@ row 400 "an authority-form target" "$(raw "GET x:6060 $H\r\n")"
 row 501 "CONNECT" "$(raw "CONNECT x:6060 $H\r\n")"
 row 200 "OPTIONS * is answered" "$(raw "OPTIONS * $H\r\n")"
 row 400 "GET * is refused" "$(raw "GET * $H\r\n")"
+row 400 "an HTTP/0.9 request line is refused at once (not left to header_timeout_ms)" \
+    "$(raw 'GET /debug/pprof/cmdline\r\n')"
 many=$(for i in $(seq 70); do printf 'X-H%d: v\\r\\n' "$i"; done)
 row 431 "70 header lines (civetweb keeps 64 and drops the rest)" "$(raw "GET /debug/pprof/cmdline $H$many\r\n")"
 row 200 "symbol: a chunk extension (3;a=b) is decoded" \

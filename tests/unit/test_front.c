@@ -51,6 +51,9 @@ static void test_head_incomplete(void **state)
     assert_int_equal(parse("GET /debug/pprof/ HT", &h), PROF_HEAD_MORE);
     assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n", &h), PROF_HEAD_MORE);
     assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n\r", &h), PROF_HEAD_MORE);
+    /* a bad request line is refused before the rest comes (HTTP/0.9) */
+    assert_int_equal(parse("GET /debug/pprof/\r\n", &h), 400);
+    assert_int_equal(parse("TRACE / HTTP/1.1\r\n", &h), 501);
 }
 
 static void test_head_refused(void **state)
