@@ -38,7 +38,7 @@ struct prof_http {
     prof_http_config cfg;
     int port;                  /* the public port, the front's */
     int backend_port;          /* civetweb's TCP port, closed once swapped */
-    char backend_dir[108], backend_path[108];
+    char backend_dir[108], backend_path[108]; /* 108: sun_path's size */
     char secret[PROF_FRONT_SECRET_LEN + 1]; /* the front's, in its peer header */
     _Atomic bool stopping;
     _Atomic bool stopped; /* mg_stop returned: the waker may quit */
@@ -292,7 +292,9 @@ static void knock_once(const prof_http *h)
  * not apply there (issue 23 #2). So its listening socket is replaced,
  * under the same fd, by a Unix socket in a directory of our own (mode
  * 0700): civetweb's master thread polls and accepts on that fd as
- * before, and only this user can connect. */
+ * before (it knows its listener by fd only), and only this user can
+ * connect. A civetweb with Unix sockets of its own would make this a
+ * listening_ports option. */
 static int listen_privately(prof_http *h, char *err, size_t errlen)
 {
     const char *tmp = getenv("TMPDIR");
@@ -310,7 +312,8 @@ static int listen_privately(prof_http *h, char *err, size_t errlen)
     snprintf(h->backend_path, sizeof h->backend_path, "%s/civetweb.sock", h->backend_dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), listener = prof_conn_find(is_listener, &h->backend_port);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int listener = prof_conn_find(is_listener, &h->backend_port);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         listen(fd, SOMAXCONN) != 0 || listener < 0 || dup3(fd, listener, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "cannot set up the profiler's internal socket %s: %s",

@@ -129,7 +129,8 @@ static void test_head_canonical(void **state)
     assert_string_equal(canonical("GET /a?b HTTP/1.0\nHost:x\t\nX:  y z \n\n", 0),
                         "GET /a?b HTTP/1.0\r\nP: 1\r\nHost: x\r\nX: y z\r\n\r\n");
     /* absolute form: served as its path */
-    assert_string_equal(canonical("GET http://x:1/debug/pprof/cmdline?q HTTP/1.1\r\nHost: x\r\n\r\n", 0),
+    assert_string_equal(canonical("GET http://x:1/debug/pprof/cmdline?q HTTP/1.1\r\n"
+                                  "Host: x\r\n\r\n", 0),
                         "GET /debug/pprof/cmdline?q HTTP/1.1\r\nP: 1\r\nHost: x\r\n\r\n");
     assert_string_equal(canonical("GET HTTPS://x HTTP/1.1\r\n\r\n", 0),
                         "GET / HTTP/1.1\r\nP: 1\r\n\r\n");
@@ -139,7 +140,8 @@ static void test_head_canonical(void **state)
     assert_string_equal(canonical("POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
                                   "Expect: 100-continue\r\nHost: x\r\n\r\n", 11),
                         "POST /s HTTP/1.1\r\nP: 1\r\nHost: x\r\nContent-Length: 11\r\n\r\n");
-    assert_string_equal(canonical("POST /s HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", 3),
+    assert_string_equal(canonical("POST /s HTTP/1.1\r\nContent-Length: 3\r\n"
+                                  "content-length: 3\r\n\r\n", 3),
                         "POST /s HTTP/1.1\r\nP: 1\r\nContent-Length: 3\r\n\r\n");
     /* OPTIONS * is the front's own to answer */
     assert_int_equal(parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", &h), 200);
