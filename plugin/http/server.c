@@ -270,14 +270,15 @@ static bool is_listener(int fd, const void *port)
 /* civetweb's master may be in a poll (2 s at most) begun on the TCP
  * listener, which sees the Unix socket only when it wakes: a connection
  * on the TCP one wakes it, and one waiting on the Unix one makes it
- * return. civetweb takes the latter and closes it. */
+ * return. civetweb takes the latter and closes it. Non-blocking: a Unix
+ * connect would otherwise wait while the backlog is full. */
 static void knock_once(const prof_http *h)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     snprintf(un.sun_path, sizeof un.sun_path, "%s", h->backend_path);
     struct sockaddr_in tcp = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int u = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (u >= 0 && t >= 0 && connect(u, (struct sockaddr *)&un, sizeof un) == 0)
         connect(t, (struct sockaddr *)&tcp, sizeof tcp);
@@ -550,7 +551,7 @@ static void *knock(void *arg)
     for (int i = 0; i < 600 && !atomic_load(&h->stopped); i++) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
             connect(fd, (struct sockaddr *)&sa, sizeof sa);
             close(fd);
