@@ -67,7 +67,8 @@ TLS_LIBS    := $(shell pkg-config --libs libssl libcrypto)
 # receiver, jansson reads the webhook and writes the index, libcrypto hashes.
 WATCH_LIBS  := $(shell pkg-config --libs jansson libcrypto) -lcivetweb
 
-all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler
+all: $(BUILD)/takhind $(BUILD)/profiler.so $(BUILD)/takhin-admin $(BUILD)/takhin-profiler \
+     $(BUILD)/takhin-kload
 tests: $(UNIT_BIN) $(FAKE_SO) $(BUILD)/tests/noperf
 
 # Every object depends on the flags it is built with (as git's GIT-CFLAGS):
@@ -111,21 +112,47 @@ $(BUILD)/profiler.so: $(PLUGIN_OBJ) $(PROFLIB) plugin/exports.map
 $(BUILD)/takhin-admin: $(call obj,cli/admin/takhin-admin.c) $(HOSTLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The Kafka load generator (tools/kload): librdkafka, Debian's librdkafka-dev.
+$(BUILD)/takhin-kload: $(call obj,tools/kload/kload.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs rdkafka) $(PTHREAD)
+
 # takhin-profiler: its modules as an archive, so unit tests can link them.
 $(CLILIB): $(CLI_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(PROFLIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(PROFLIB) $(LIBS) $(WATCH_LIBS)
+# watch's webhook port goes through the profiler port's front (issue 23):
+# these objects of the plugin's http/ and core/ layers, none of its top.
+CLI_FRONT_OBJ := $(call obj,plugin/http/front.c plugin/http/front_head.c plugin/http/request.c \
+                   plugin/http/metrics.c plugin/core/escape.c plugin/core/own_threads.c \
+                   plugin/core/tls.c)
+$(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB) $(LIBS) $(WATCH_LIBS) $(TLS_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HOSTLIB) $(PLUGLIB) $(CLILIB) $(PROFLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(filter %/fake_conn.o $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(CLILIB) $(PROFLIB) $(LIBS) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) -lprofiler -lcmocka
 
 # Unit tests that drive HTTP handlers on a fake civetweb connection
 # (tests/unit/fake_conn.h): its mg_* functions, linked into the test
 # executable, take precedence over libcivetweb's.
 FAKE_CONN_TESTS := test_handlers
 $(patsubst %,$(BUILD)/tests/%,$(FAKE_CONN_TESTS)): $(BUILD)/obj/tests/unit/fake_conn.o
+
+# takhind as a host of API 1.1 (host.c and loader.c built with
+# -DTKH_API_MINOR=1): the profiler must load in it without labels
+# (tests/integration/test_labels.sh).
+MINOR1_OBJ := $(patsubst %,$(BUILD)/obj/minor1/%.o,host loader)
+$(BUILD)/obj/minor1/%.o: host-api/lib/%.c $(FLAGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTKH_API_MINOR=1 $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/takhind_minor1: $(SERVER_OBJ) $(MINOR1_OBJ) $(filter-out %/host.o %/loader.o,$(HOSTLIB_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TCMALLOC)
+tests: $(BUILD)/tests/takhind_minor1
+
+# takhind's Kafka requests, tested without sockets: the server's modules
+# that have no main.
+KAFKA_OBJ := $(call obj,server/kafka_api.c server/kafka_wire.c server/klog.c server/crc32c.c)
+$(BUILD)/tests/test_kafka_api: $(KAFKA_OBJ)
 
 # Runs a program with perf_event_open refused (the CPU sampler's tests).
 $(BUILD)/tests/noperf: tests/integration/tools/noperf/noperf.c $(FLAGS)
@@ -193,12 +220,12 @@ endif
 # Fuzz targets: tests/fuzz/<name>/fuzz_<name>.c. The cli one reads with
 # takhin-profiler's modules ($(CLILIB)).
 FUZZ_NAMES   := config query symbol legacy decode admin request $(if $(wildcard cli/profiler/input/cli_prof.h),cli) \
-                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook)
+                $(if $(wildcard cli/profiler/commands/cli_watch.h),webhook) kafka
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS   = $(filter-out -MMD -MP,$(CPPFLAGS)) -Itests/fuzz $(CFLAGS)
-FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
+FUZZ_LINK     = $(if $(filter $(CLILIB),$^),$(CLILIB)) $(filter $(BUILD)/obj/server/%.o,$^) $(PLUGLIB) $(HOSTLIB) $(PROFLIB) $(CURL_LIBS) $(WATCH_LIBS) $(TLS_LIBS) \
                 $(LIBS) -lcivetweb -lprofiler -lm
 REPLAY_BIN   := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 
@@ -217,6 +244,7 @@ endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 $(BUILD)/fuzz-replay/fuzz_cli $(BUILD)/fuzzers/fuzz_cli: $(CLILIB)
 $(BUILD)/fuzz-replay/fuzz_webhook $(BUILD)/fuzzers/fuzz_webhook: $(CLILIB)
+$(BUILD)/fuzz-replay/fuzz_kafka $(BUILD)/fuzzers/fuzz_kafka: $(KAFKA_OBJ)
 
 fuzz-replay: $(REPLAY_BIN)
 fuzzers: $(patsubst %,$(BUILD)/fuzzers/fuzz_%,$(FUZZ_TARGETS))

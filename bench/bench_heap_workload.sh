@@ -34,7 +34,7 @@ produced() { admin workload status | sed -nE 's/.*"produced":([0-9]+).*/\1/p'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
 config 0
-"$BUILD/takhind" -c "$tmp/t.yaml" 2>"$tmp/log" &
+TAKHIN_KAFKA_LISTEN=127.0.0.1:0 "$BUILD/takhind" -c "$tmp/t.yaml" 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 50); do admin help >/dev/null 2>&1 && break; sleep 0.1; done
 hz=$(getconf CLK_TCK)

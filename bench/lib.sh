@@ -3,12 +3,16 @@ set -u
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 B_TMP=$(mktemp -d /tmp/tk-bench-XXXXXX)
 B_PID=""
 trap '[ -n "$B_PID" ] && kill -TERM $B_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$B_TMP"' EXIT
 
-# bench_server EXTRA_YAML: takhind with the profiler on a free port.
-bench_server() {
+# bench_config EXTRA_YAML: the config of bench_server (rewritten before a
+# `config reload`).
+bench_config() {
     cat >"$B_TMP/takhin.yaml" <<YAML
 plugins:
   - name: profiler
@@ -18,6 +22,11 @@ profiler:
   port: 0
 $1
 YAML
+}
+
+# bench_server EXTRA_YAML: takhind with the profiler on a free port.
+bench_server() {
+    bench_config "$1"
     B_SOCK=$B_TMP/admin.sock
     TMPDIR=$B_TMP TAKHIN_ADMIN_SOCKET=$B_SOCK "$BUILD/takhind" -c "$B_TMP/takhin.yaml" 2>"$B_TMP/log" &
     B_PID=$!

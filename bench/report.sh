@@ -78,9 +78,12 @@ run heapwl bench/bench_heap_workload.sh "$OVERHEAD_PAIRS" 5
 [ -x "$BUILD/bench/bench_heap" ] && run heapmicro "$BUILD/bench/bench_heap" -r "$PAIRS" -p "$BUILD/profiler.so"
 run disabled bench/disabled_cost.sh "$OVERHEAD_PAIRS" 5
 run mutex "$BUILD/bench/bench_mutex" $((PAIRS < 15 ? 15 : PAIRS))
+run context "$BUILD/bench/bench_context" 11
+run labels bash bench/labels_overhead.sh "$OVERHEAD_PAIRS" 8 5000
 run threads "$BUILD/bench/bench_threads" 11 10 100 1000
 run hot bench/hot_disable.sh 50
 run endpoints bench/endpoints.sh "$PAIRS" 5
+run kafka bench/kafka_load.sh "$OVERHEAD_PAIRS" 3 5000
 if [ -f bench/bench_analyze.sh ]; then
     RUNS=$PAIRS run analyze bash bench/bench_analyze.sh
 fi
@@ -396,6 +399,10 @@ section disabled "Plugin loaded but disabled" \
     "Three takhind processes side by side: no plugins, the profiler loaded and disabled, and the same with heap_sample_bytes 0; one works at a time (demo.rate 0), the others are throttled to 1 record/s; the order rotates."
 section mutex "Instrumented mutex against plain pthread" \
     "bench_mutex: uncontended lock+unlock and spans, every variant once per run (plain and instrumented mutex in alternating slices); ratios and differences per run."
+section context "Request context: set and clear (bench_context)" \
+    "Per set+clear pair, the thread's CPU time: 3 known pairs interned (set3), an interned context entered (enter), set3 under a 100 Hz CPU timer whose handler reads the context (a profile running), set3 with the exact-CPU hook (profiler.labels.cpu_metrics)."
+section labels "Request context on the workload (labels_overhead.sh)" \
+    "One takhind at 2 x 5000 records/s, demo.labels switched by config reload in alternating windows: CPU per record on/off."
 section threads "Thread-dump latency" \
     "bench_threads: the whole capture (list /proc/self/task, signal each thread, wait, copy), 11 captures per size after 2 warm-ups."
 section hot "Hot-disable latency" \
@@ -404,5 +411,7 @@ section endpoints "Endpoint throughput and latency under load" \
     "wrk on loopback against takhind's profiler and Go's net/http/pprof (bench/gopprof), side by side in the same run, order alternating."
 section analyze "CLI analyze against go tool pprof -top" \
     "bench/bench_analyze.sh (written with the CLI)."
+section kafka "The Kafka listener under takhin-kload (kafka_load.sh)" \
+    "takhind's Kafka listener driven by librdkafka clients: 1, 2 and 4 producers at 5000 records/s each and a consumer, runs without and with a CPU profile in flight, alternating: records/s, produce p50/p99, CPU per record, context switches per second per thread."
 } >"$OUT"
 echo "bench: wrote $OUT" >&2

@@ -3,6 +3,7 @@
 #include "profiler.h"
 
 #include "capture/contention.h"
+#include "core/context.h"
 
 #include "pf_util.h"
 
@@ -38,6 +39,9 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     pf_strbuf push = {0};
     prof_push_status_json(p->push, &push);
     api->reply_printf(reply, ",\"push\":%s", push.failed || !push.s ? "null" : push.s);
+    char labels[256];
+    prof_context_status_json(labels, sizeof labels);
+    api->reply_printf(reply, "%s", labels);
     free(push.s);
     api->reply_printf(reply, ",\"tls\":{\"enabled\":%s,\"client_ca\":%s}",
                       prof_settings_tls(&p->settings) ? "true" : "false",

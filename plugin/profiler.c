@@ -8,7 +8,9 @@
 #include "capture/sampler.h"
 #include "capture/threads.h"
 #include "capture/trace.h"
+#include "core/context.h"
 #include "core/procstat.h"
+#include "profiles/buildid.h"
 #include "profiles/contention.h"
 #include "capture/heap.h"
 #include "profiles/heap.h"
@@ -19,6 +21,7 @@
 #include "pf_util.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@ static void build_endpoints(profiler *p)
         .process_name = p->info && p->info->host_name ? p->info->host_name : "takhin",
         .ph = &p->ph,
     };
+    p->wall_endpoint = (prof_wall_endpoint){.wall = p->wall, .sym = p->sym};
     p->heap = (prof_named){.kind = &prof_heap_kind, .sym = p->sym};
     p->allocs = (prof_named){.kind = &prof_heap_allocs_kind, .sym = p->sym};
     p->mutex = (prof_named){.kind = &prof_mutex_kind, .source = p->events->contention,
@@ -48,6 +52,10 @@ static void build_endpoints(profiler *p)
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "a sampling of all memory allocations since the profiler was loaded "
                         "(profiler.heap_sample_bytes); ?seconds=N for a delta"},
+        {.name = PROF_BUILDID_NAME, .prefix = true, .handler = prof_buildid_handle,
+         .deep = true,
+         .description = "<build ID>/executable and /debuginfo: the files mapped in this "
+                        "process, for debuginfod clients (profiler.serve_binaries)"},
         {.name = "block", .handler = prof_named_handle, .ctx = &p->block,
          .count = prof_named_count, .deep = true, .profile = true,
          .description = "where threads waited on mutexes and conditions "
@@ -80,6 +88,11 @@ static void build_endpoints(profiler *p)
          .deep = true, .profile = true,
          .description = "what each thread did, Chrome trace JSON for ui.perfetto.dev; "
                         "?seconds=F (default 1)"},
+        {.name = "wall", .handler = prof_wall_handle, .ctx = &p->wall_endpoint,
+         .deep = true, .profile = true,
+         .description = "wall-clock profile of every thread, running or waiting, with the "
+                        "state (running or the system call); ?seconds=N (default 30, "
+                        "profiler.wall_hz)"},
     };
     for (size_t i = 0; i < PROFILER_ENDPOINTS; i++) {
         p->endpoints[i] = table[i];
@@ -95,9 +108,12 @@ static void *dl_lookup(const char *name)
     return dlsym(RTLD_DEFAULT, name);
 }
 
-static void render_push_metrics(void *push, pf_strbuf *out)
+static void render_more_metrics(void *arg, pf_strbuf *out)
 {
-    prof_push_render_metrics(push, out);
+    profiler *p = arg;
+    prof_push_render_metrics(p->push, out);
+    prof_context_render_metrics(out);
+    prof_wall_render_metrics(p->wall, out);
 }
 
 static void sample_metrics(void *arg, prof_metrics_sampled *out)
@@ -122,8 +138,8 @@ static void sample_metrics(void *arg, prof_metrics_sampled *out)
         .handler_ns = t.handler_ns,
         .last_achieved_hz = prof_cpu_last_achieved_hz(p->cpu),
     };
-    out->render_more = render_push_metrics;
-    out->render_more_arg = p->push;
+    out->render_more = render_more_metrics;
+    out->render_more_arg = p;
 }
 
 /* Push runs while the profiler serves and profiler.push.url is set. A
@@ -262,6 +278,15 @@ static int pin_libraries(char *err, size_t errlen)
     return pin("libprofiler.so.0", err, errlen) == 0 ? pin(self.dli_fname, err, errlen) : -1;
 }
 
+/* profiler.labels.*: a hook the host cannot install is logged, not fatal. */
+static void apply_labels(profiler *p, const prof_settings *s)
+{
+    int rc = prof_context_configure(s->label_max_series, s->label_cpu_metrics);
+    if (rc != 0)
+        prof_log(&p->ph, TK_LOG_WARN, "labels.cpu_metrics: cannot install the context hook: %s",
+                 rc == ENOTSUP ? prof_context_why() : strerror(rc));
+}
+
 /* Makes the parts that live from init to fini. 0, or -1 with err. */
 static int create_parts(profiler *p, char *err, size_t errlen)
 {
@@ -271,8 +296,14 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         snprintf(err, errlen, "cannot register admin commands: %s", strerror(rc));
         return -1;
     }
-    if ((p->sym = pf_symbolizer_new(&perr)) == NULL) {
-        snprintf(err, errlen, "cannot start the symbolizer: %s", perr.msg);
+    if ((p->sym = pf_symbolizer_new(&perr)) == NULL ||
+        pf_symbolizer_set_debug_dirs(p->sym, p->settings.debug_dirs) != 0) {
+        snprintf(err, errlen, "cannot start the symbolizer: %s",
+                 p->sym == NULL ? perr.msg : "out of memory");
+        return -1;
+    }
+    if ((p->wall = prof_wall_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     if ((p->cpu = prof_cpu_new(err, errlen)) == NULL ||
@@ -281,12 +312,13 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         return -1;
     build_endpoints(p);
     p->metrics = prof_metrics_new(p->endpoint_names, PROFILER_ENDPOINTS);
-    prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention};
+    prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention, p->wall};
     if (p->metrics == NULL || (p->push = prof_push_new(&sources)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     prof_push_set_cpu_hz(p->push, p->settings.cpu_hz);
+    prof_push_set_wall_hz(p->push, p->settings.wall_hz);
     return 0;
 }
 
@@ -295,6 +327,7 @@ static void free_parts(profiler *p)
     prof_push_free(p->push); /* its threads use every part below */
     prof_events_free(p->events); /* hooks out before what they use is freed */
     prof_cpu_free(p->cpu);
+    prof_wall_free(p->wall); /* no profile runs: serving and push stopped */
     prof_metrics_free(p->metrics);
     pf_symbolizer_free(p->sym);
     free(p);
@@ -320,6 +353,8 @@ static int plugin_init(const tk_host_api *api, tk_host *host, const tk_config *c
         return -1;
     }
     mg_init_library(0);
+    prof_context_init(api, host);
+    apply_labels(p, &p->settings);
     prof_heap_init(&p->ph, p->settings.heap_sample_bytes); /* never fails */
     char terr[256]; /* without it, goroutine/threads answer 501 with the reason */
     if (prof_threads_init(terr, sizeof terr) != 0)
@@ -403,10 +438,16 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
         prof_http_update(p->http, &next);
         snprintf(where, sizeof where, "%s:%d", next.host, prof_http_port(p->http));
     }
+    if (pf_symbolizer_set_debug_dirs(p->sym, next.debug_dirs) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     p->settings = next;
     prof_events_set_contention(p->events, next.mutex_fraction, next.block_rate);
     prof_push_set_cpu_hz(p->push, next.cpu_hz);
+    prof_push_set_wall_hz(p->push, next.wall_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
+    apply_labels(p, &next);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);
     if (started)
@@ -465,13 +506,14 @@ static void plugin_fini(void *state)
     prof_heap_fini(); /* malloc hooks out before dlclose */
     prof_threads_fini(); /* signal handlers out before dlclose */
     prof_sampler_fini();
+    prof_context_fini(); /* the context hook out before dlclose */
     mg_exit_library();
     free_parts(p);
 }
 
 static const tk_plugin_def definition = {
     .abi_major = TK_ABI_MAJOR,
-    .abi_minor = TK_ABI_MINOR,
+    .abi_minor = 1, /* runs in a 1.1 host; 1.2's context members when present */
     .name = "profiler",
     .version = PROF_VERSION,
     .description = "Go-style /debug/pprof/ profiling over HTTP",

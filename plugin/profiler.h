@@ -21,8 +21,9 @@
 #include "profiles/named.h"
 #include "profiles/push.h"
 #include "profiles/trace.h"
+#include "profiles/wall.h"
 
-#define PROFILER_ENDPOINTS 11
+#define PROFILER_ENDPOINTS 13
 
 /* The plugin's state. Ownership: all of it, from init to fini. */
 typedef struct profiler {
@@ -31,6 +32,7 @@ typedef struct profiler {
     prof_settings settings;  /* the config in force */
     prof_http *http;         /* NULL while disabled */
     prof_cpu *cpu;           /* the CPU profiles' slot */
+    prof_wall *wall;         /* the wall profiles' sampler */
     pf_symbolizer *sym;      /* shared by every profile; thread-safe */
     prof_metrics *metrics;   /* from init to fini, across restarts */
     prof_events *events;     /* event hooks, contention tables, trace */
@@ -40,6 +42,7 @@ typedef struct profiler {
     /* The endpoints, each with its own context. */
     prof_cpu_endpoint cpu_endpoint;
     prof_trace_endpoint trace_endpoint;
+    prof_wall_endpoint wall_endpoint;
     prof_named heap, allocs, mutex, block, goroutine, threads;
     prof_endpoint endpoints[PROFILER_ENDPOINTS];
     const char *endpoint_names[PROFILER_ENDPOINTS]; /* as the metrics label them */

@@ -168,6 +168,7 @@ static int tables(conv *c)
         if (pf_decoded_add_location(d, &dl) < 0)
             return -1;
     }
+    pf_decoded_mark_unresolved(d); /* the placeholder mapping has lines */
     /* After the locations: symbolizing them may have added functions. */
     for (size_t i = 0; i < p->nfuncs; i++) {
         const char *name = cstr(c, p->funcs[i].name);

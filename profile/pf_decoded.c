@@ -259,6 +259,17 @@ bool pf_decoded_needs_symbols(const pf_decoded *p)
     return false;
 }
 
+void pf_decoded_mark_unresolved(pf_decoded *d)
+{
+    for (size_t i = 0; i < d->nlocs; i++) {
+        const pf_dlocation *l = &d->locs[i];
+        if (l->nlines == 0 && l->mapping != 0 && l->mapping <= d->nmaps) {
+            pf_dmapping *m = &d->maps[l->mapping - 1];
+            m->has_functions = m->has_filenames = m->has_lines = m->has_inline = false;
+        }
+    }
+}
+
 uint64_t pf_decoded_samples(const pf_decoded *p)
 {
     int i = -1;

@@ -122,6 +122,11 @@ uint64_t pf_decoded_samples(const pf_decoded *d);
 /* True if some location has an address but no function, in a mapping
  * that does not say it is symbolized. */
 bool pf_decoded_needs_symbols(const pf_decoded *d);
+/* Clears has_functions (and the other has_ flags) of every mapping that
+ * has a location without lines: pprof's rule is that the flags speak for
+ * every location, and symbolizers (pprof's, Parca's, takhin-profiler's)
+ * skip a mapping that claims them. */
+void pf_decoded_mark_unresolved(pf_decoded *d);
 
 void pf_decoded_free(pf_decoded *d); /* NULL is fine */
 

@@ -4,11 +4,16 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #define MAX_INLINE_DEPTH 32
 #define MAX_SCOPE_NESTING 64
@@ -43,11 +48,44 @@ struct pf_dw {
     cu_idx *cus;
     size_t ncus, cap_cus;
     pf_idxmap cu_map;
+    char *dirs_buf;   /* debug roots, NUL-separated inside */
+    const char **dir; /* absolute roots, /usr/lib/debug last */
+    size_t ndirs;
+    pf_dw_fetch_fn fetch;
+    void *fetch_ctx;
 };
 
-pf_dw *pf_dw_new(void)
+#define SYSTEM_DEBUG_ROOT "/usr/lib/debug"
+
+/* The pf_dw whose pf_dw_resolve runs on this thread: libdwfl's callbacks
+ * have no context of their own. */
+static __thread const pf_dw *resolving;
+
+pf_dw *pf_dw_new(const char *debug_dirs)
 {
-    return calloc(1, sizeof(pf_dw));
+    elf_version(EV_CURRENT); /* before any elf_begin; idempotent */
+    pf_dw *d = calloc(1, sizeof(pf_dw));
+    size_t n = 2;
+    for (const char *c = debug_dirs; c != NULL && *c; c++)
+        n += *c == ':';
+    if (d == NULL || (d->dir = calloc(n, sizeof *d->dir)) == NULL ||
+        (d->dirs_buf = strdup(debug_dirs != NULL ? debug_dirs : "")) == NULL) {
+        pf_dw_free(d);
+        return NULL;
+    }
+    for (char *save = NULL, *t = strtok_r(d->dirs_buf, ":", &save); t != NULL;
+         t = strtok_r(NULL, ":", &save)) {
+        if (t[0] == '/')
+            d->dir[d->ndirs++] = t;
+    }
+    d->dir[d->ndirs++] = SYSTEM_DEBUG_ROOT;
+    return d;
+}
+
+void pf_dw_set_fetch(pf_dw *d, pf_dw_fetch_fn fn, void *ctx)
+{
+    d->fetch = fn;
+    d->fetch_ctx = ctx;
 }
 
 void pf_dw_free(pf_dw *d)
@@ -63,7 +101,147 @@ void pf_dw_free(pf_dw *d)
     free(d->mods);
     free(d->cus);
     pf_idxmap_free(&d->cu_map);
+    free(d->dir);
+    free(d->dirs_buf);
     free(d);
+}
+
+/* ---- separate debug files ---- */
+
+int pf_dw_elf_build_id(int fd, char *out, size_t outlen)
+{
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *bits = NULL;
+    ssize_t n = elf != NULL ? dwelf_elf_gnu_build_id(elf, &bits) : -1;
+    if (n > 0)
+        pf_hex(bits, (size_t)n, out, outlen);
+    if (elf != NULL)
+        elf_end(elf);
+    return n > 0 ? 0 : -1;
+}
+
+static uint32_t file_crc(int fd)
+{
+    unsigned char buf[65536];
+    uLong crc = crc32(0, NULL, 0);
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        off += n;
+    }
+    return (uint32_t)crc;
+}
+
+/* Opens path if it is the debug file wanted: same build ID when id is
+ * not "", else the debuglink's CRC. fd or -1. */
+static int open_checked(const char *path, const char *id, uint32_t crc, char **found)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char have[81] = "";
+    bool ok = id[0] != '\0' ? pf_dw_elf_build_id(fd, have, sizeof have) == 0 &&
+                                  strcmp(have, id) == 0
+                            : file_crc(fd) == crc;
+    if (ok && (*found = strdup(path)) != NULL)
+        return fd;
+    close(fd);
+    return -1;
+}
+
+int pf_dw_open_build_id(const pf_dw *d, const char *id, char **path)
+{
+    static const char *const system_root[] = {SYSTEM_DEBUG_ROOT};
+    const char *const *dir = d != NULL ? d->dir : system_root;
+    size_t ndirs = d != NULL ? d->ndirs : 1;
+    char buf[PATH_MAX];
+    for (size_t i = 0; strlen(id) > 2 && i < ndirs; i++) {
+        snprintf(buf, sizeof buf, "%s/.build-id/%.2s/%s.debug", dir[i], id, id + 2);
+        int fd = open_checked(buf, id, 0, path);
+        if (fd >= 0)
+            return fd;
+    }
+    return -1;
+}
+
+/* The .gnu_debuglink search: beside file, in .debug/ beside it, under
+ * each root + file's directory. */
+static int open_debuglink(const pf_dw *d, const char *file, const char *link, const char *id,
+                          uint32_t crc, char **path)
+{
+    const char *slash = strrchr(file, '/');
+    if (file[0] != '/' || slash == NULL || strchr(link, '/') != NULL)
+        return -1;
+    int dirlen = (int)(slash - file);
+    char buf[PATH_MAX];
+    int fd = -1;
+    snprintf(buf, sizeof buf, "%.*s/%s", dirlen, file, link);
+    if (strcmp(buf, file) != 0)
+        fd = open_checked(buf, id, crc, path);
+    snprintf(buf, sizeof buf, "%.*s/.debug/%s", dirlen, file, link);
+    if (fd < 0)
+        fd = open_checked(buf, id, crc, path);
+    for (size_t i = 0; fd < 0 && d != NULL && i < d->ndirs; i++) {
+        snprintf(buf, sizeof buf, "%s%.*s/%s", d->dir[i], dirlen, file, link);
+        fd = open_checked(buf, id, crc, path);
+    }
+    if (fd < 0 && d == NULL) {
+        snprintf(buf, sizeof buf, SYSTEM_DEBUG_ROOT "%.*s/%s", dirlen, file, link);
+        fd = open_checked(buf, id, crc, path);
+    }
+    return fd;
+}
+
+int pf_dw_open_debug_of(const pf_dw *d, int fd, const char *path, const char *id,
+                        char **found, bool *self)
+{
+    *self = false;
+    *found = NULL;
+    int out = pf_dw_open_build_id(d, id, found);
+    Elf *elf = out < 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+    GElf_Word crc = 0;
+    const char *link = elf != NULL ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+    if (link != NULL)
+        out = open_debuglink(d, path, link, id, crc, found);
+    if (out < 0 && elf != NULL) {
+        Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+        *self = dw != NULL;
+        if (dw != NULL)
+            dwarf_end(dw);
+    }
+    if (elf != NULL)
+        elf_end(elf);
+    return out;
+}
+
+int pf_dw_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                         Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                         GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+    /* libdwfl calls again for a dwz alternate file (.gnu_debugaltlink: a
+     * path, no CRC) once it has the DWARF: its own build-ID lookup knows
+     * that case (the alternate file's build ID, under /usr/lib/debug). */
+    if (debuglink_file != NULL && strchr(debuglink_file, '/') != NULL && debuglink_crc == 0)
+        return dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                            debuglink_file, debuglink_crc,
+                                            debuginfo_file_name);
+    const pf_dw *d = resolving;
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    char id[81] = "";
+    int n = dwfl_module_build_id(mod, &bits, &vaddr);
+    if (n > 0)
+        pf_hex(bits, (size_t)n, id, sizeof id);
+    int fd = id[0] != '\0' ? pf_dw_open_build_id(d, id, debuginfo_file_name) : -1;
+    if (fd < 0 && debuglink_file != NULL && file_name != NULL)
+        fd = open_debuglink(d, file_name, debuglink_file, id, debuglink_crc,
+                            debuginfo_file_name);
+    if (fd < 0 && d != NULL && d->fetch != NULL && id[0] != '\0')
+        fd = d->fetch(d->fetch_ctx, id, file_name, debuginfo_file_name);
+    if (fd < 0)
+        errno = ENOENT;
+    return fd;
 }
 
 /* ---- symbol tables ---- */
@@ -124,7 +302,8 @@ static void build_syms(mod_idx *m, Dwfl_Module *mod)
             break; /* out of memory: a partial table still helps */
         m->sym[m->nsym++] = (fsym){addr, addr + s.st_size, name, sym_rank(&s, name)};
     }
-    qsort(m->sym, m->nsym, sizeof(fsym), cmp_fsym);
+    if (m->nsym > 1) /* none at all: a stripped object without exports (NULL table) */
+        qsort(m->sym, m->nsym, sizeof(fsym), cmp_fsym);
     dedupe_syms(m);
 }
 
@@ -384,6 +563,7 @@ static void absolute_files(pf_dw *d, pf_symbol *out, const char *comp_dir)
 void pf_dw_resolve(pf_dw *d, Dwfl_Module *mod, uint64_t addr, pf_symbol *out)
 {
     memset(out, 0, sizeof *out);
+    resolving = d;
     mod_idx *m = mod_index(d, mod);
     const char *symname = m != NULL ? sym_lookup(m, addr) : NULL;
     pf_sym_frame pos = {symname, NULL, 0, 0};
@@ -405,4 +585,5 @@ void pf_dw_resolve(pf_dw *d, Dwfl_Module *mod, uint64_t addr, pf_symbol *out)
     const char *comp_dir = cu != NULL ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a))
                                       : line != NULL ? dwfl_line_comp_dir(line) : NULL;
     absolute_files(d, out, comp_dir);
+    resolving = NULL;
 }

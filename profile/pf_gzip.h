@@ -20,8 +20,10 @@ extern "C" {
 bool pf_is_gzip(const void *data, size_t len);
 
 /* Inflates gzip data, every member (as `cat a.gz b.gz` makes), into a
- * malloc'd buffer (*out, *out_len; the caller frees). Fails with
- * PF_ERR_LIMIT beyond max bytes uncompressed (a gzip bomb),
+ * malloc'd buffer (*out, *out_len; the caller frees). Memory follows the
+ * compressed size (16 times it and 1 MiB at most, until the real size is
+ * known): PF_ERR_LIMIT beyond max bytes uncompressed (a gzip bomb) comes
+ * before more is allocated,
  * PF_ERR_FORMAT on corrupt or truncated data or garbage after the last
  * member ("gzip: truncated data"), PF_ERR_NOMEM. */
 pf_code pf_gunzip(const void *data, size_t len, size_t max, uint8_t **out, size_t *out_len,

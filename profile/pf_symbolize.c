@@ -39,19 +39,21 @@ struct pf_symbolizer {
     size_t nentry, cap_entry;
     pf_idxmap map;       /* addr -> entry index */
     uint64_t lookups, hits, misses, reloads;
+    char *debug_dirs;    /* extra debug roots (pf_dw_new), NULL: none */
 };
 
 /* ---- debug info: local files only ----
  * dwfl_standard_find_debuginfo would, failing a local file, dlopen the
  * debuginfod client (and with it libcurl, gnutls, ... into the server) and
- * may go to the network. Debian's -dbg/-dbgsym packages install by build
- * ID, so the build-ID lookup under /usr/lib/debug is enough. */
+ * may go to the network. pf_dw_find_debuginfo looks at local files only:
+ * by build ID under the debug roots and /usr/lib/debug (Debian's -dbg and
+ * -dbgsym packages), then .gnu_debuglink (pf_dwarf.h). */
 
 static char *debuginfo_path; /* NULL: libdwfl's default search path */
 
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf, /* unused: every module comes with an fd */
-    .find_debuginfo = dwfl_build_id_find_debuginfo,
+    .find_debuginfo = pf_dw_find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
@@ -143,9 +145,9 @@ static void reload(pf_symbolizer *s)
 {
     drop_dwfl(s);
     s->dwfl = dwfl_begin(&callbacks);
-    s->dw = pf_dw_new();
+    s->dw = pf_dw_new(s->debug_dirs);
     pf_objects objs;
-    if (s->dwfl == NULL || pf_objects_collect(&objs) != 0)
+    if (s->dwfl == NULL || s->dw == NULL || pf_objects_collect(&objs) != 0)
         return;
     char *text;
     size_t len;
@@ -343,6 +345,26 @@ bool pf_symbolize_name(pf_symbolizer *s, uint64_t addr, char *buf, size_t len)
     return found;
 }
 
+int pf_symbolizer_set_debug_dirs(pf_symbolizer *s, const char *dirs)
+{
+    char *copy = dirs != NULL && dirs[0] != '\0' ? strdup(dirs) : NULL;
+    if (copy == NULL && dirs != NULL && dirs[0] != '\0')
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    bool same = (copy == NULL && s->debug_dirs == NULL) ||
+                (copy != NULL && s->debug_dirs != NULL && strcmp(copy, s->debug_dirs) == 0);
+    if (!same) {
+        free(s->debug_dirs);
+        s->debug_dirs = copy;
+        copy = NULL;
+        cache_clear(s);
+        drop_dwfl(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(copy);
+    return 0;
+}
+
 void pf_symbolizer_release(pf_symbolizer *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -371,6 +393,7 @@ void pf_symbolizer_free(pf_symbolizer *s)
     drop_dwfl(s);
     cache_clear(s);
     pf_strtab_free(&s->strings);
+    free(s->debug_dirs);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -15,10 +15,12 @@
  * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE; without it the library's
  * addresses stay unresolved).
  *
- * Debug info: DWARF in the binary itself, or a separate file found by
- * build ID under /usr/lib/debug/.build-id (Debian's -dbg and -dbgsym
- * packages). Never the debuginfod client (no network, no libcurl loaded
- * into the server), no .gnu_debuglink search.
+ * Debug info: DWARF and symbols in the binary itself, or a separate file
+ * found by build ID under the debug roots and /usr/lib/debug/.build-id
+ * (Debian's -dbg and -dbgsym packages), or through .gnu_debuglink, checked
+ * against the build ID (pf_dwarf.h); failing those, the MiniDebugInfo
+ * symbol table (.gnu_debugdata, read by libdwfl). Never the debuginfod
+ * client (no network, no libcurl loaded into the server).
  *
  * Thread-safety: every function may be called from any thread; a mutex
  * serializes lookups (libdw is not thread-safe).
@@ -63,6 +65,11 @@ bool pf_symbolize(pf_symbolizer *s, uint64_t addr, pf_symbol *out);
 /* For /debug/pprof/symbol: copies the innermost function name of addr into
  * buf (truncated to len - 1). Returns true if a name was found. */
 bool pf_symbolize_name(pf_symbolizer *s, uint64_t addr, char *buf, size_t len);
+
+/* Extra debug roots (':'-separated absolute directories; NULL or "":
+ * none) searched before /usr/lib/debug. A change drops the cache. 0, or
+ * -1 when out of memory (nothing changed). */
+int pf_symbolizer_set_debug_dirs(pf_symbolizer *s, const char *dirs);
 
 /* Rereads the list of loaded objects if dlopen/dlclose happened since the
  * last look; the cache is dropped then. The encoder calls it once per

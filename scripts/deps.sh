@@ -10,11 +10,14 @@ packages=(
     libcivetweb-dev                           # HTTP server
     golang-github-google-pprof-dev            # google/pprof's Go sources: the tests' profile parsers, pprof with TLS
     zlib1g-dev libdw-dev                      # gzip, symbols
+    libdebuginfod-dev debuginfod xz-utils     # takhin-profiler -symbolize (libdebuginfod, dlopen'd);
+                                              # a local server and MiniDebugInfo for the tests
     libcurl4-openssl-dev                      # takhin-profiler's HTTP(S) client
     libssl-dev openssl                        # TLS on the profiler port (plugin/core/tls.c); test certificates
     libcmocka-dev                             # unit tests
     libjansson-dev                            # takhin-profiler watch: the webhook's JSON, the index
     golang-go curl                            # real clients for the tests
+    kcat librdkafka-dev                       # Kafka clients: the tests' kcat, takhin-kload
     python3 iproute2                          # test helpers (slow clients, proxies, receivers); ss
     golang-github-prometheus-common-dev       # checks /metrics with the Prometheus parser
     prometheus                                # promtool's lint, and a real server scraping /metrics

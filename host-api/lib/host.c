@@ -1,5 +1,6 @@
 /* The host runtime: config, plugins, admin channel. See takhin/host/host.h. */
 #include "takhin/host/host.h"
+#include "takhin/host/context.h"
 #include "takhin/host/log.h"
 #include "takhin/host/sync.h"
 
@@ -622,10 +623,26 @@ static int api_set_event_hooks(tk_host *p, const tk_event_hooks *hooks, void *ct
     return tkh_set_event_hooks(hooks, ctx) == 0 ? 0 : ENOMEM;
 }
 
+#if TKH_API_MINOR >= 2
+static int api_set_context_hook(tk_host *p, tk_context_hook hook, void *ctx)
+{
+    (void)p;
+    return tkh_set_context_hook(hook, ctx) == 0 ? 0 : ENOMEM;
+}
+#endif
+
 static const tk_host_api host_api = {
     .abi_major = TK_ABI_MAJOR,
-    .abi_minor = TK_ABI_MINOR,
+    .abi_minor = TKH_API_MINOR,
+#if TKH_API_MINOR >= 2
     .size = sizeof(tk_host_api),
+    .context_current = tkh_context_current,
+    .context_of_thread = tkh_context_of_thread,
+    .context_of_waiter = tkh_context_of_waiter,
+    .set_context_hook = api_set_context_hook,
+#else
+    .size = offsetof(tk_host_api, context_current),
+#endif
     .log = api_log,
     .config_get = tkh_config_get,
     .register_command = api_register_command,

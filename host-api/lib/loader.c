@@ -15,14 +15,14 @@ static int check_abi(const char *path, const tk_plugin_def *def, char *err, size
         snprintf(err, errlen,
                  "plugin %s is not binary compatible: it was built for host API %u.%u, "
                  "this host implements %u.%u (the major versions must match: rebuild the plugin)",
-                 path, def->abi_major, def->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
+                 path, def->abi_major, def->abi_minor, TK_ABI_MAJOR, TKH_API_MINOR);
         return -1;
     }
-    if (def->abi_minor > TK_ABI_MINOR) {
+    if (def->abi_minor > TKH_API_MINOR) {
         snprintf(err, errlen,
                  "plugin %s needs host API %u.%u, this host implements only %u.%u "
                  "(upgrade the host or use an older plugin)",
-                 path, def->abi_major, def->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
+                 path, def->abi_major, def->abi_minor, TK_ABI_MAJOR, TKH_API_MINOR);
         return -1;
     }
     if (def->name == NULL || def->name[0] == '\0' || def->init == NULL || def->fini == NULL) {

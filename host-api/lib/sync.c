@@ -1,6 +1,8 @@
 /* Instrumented primitives and spans: see takhin/host/sync.h. */
 #include "takhin/host/sync.h"
 
+#include "takhin/host/context.h"
+
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
@@ -73,6 +75,7 @@ void tkh_mutex_init(tkh_mutex *m)
     pthread_mutex_init(&m->m, NULL);
     atomic_init(&m->waiters, 0);
     atomic_init(&m->wait_start, 0);
+    atomic_init(&m->wait_ctx, NULL);
 }
 
 void tkh_mutex_destroy(tkh_mutex *m)
@@ -88,7 +91,8 @@ void tkh_mutex_lock_slow(tkh_mutex *m)
     }
     int64_t start = now_ns(), expected = 0;
     atomic_fetch_add(&m->waiters, 1);
-    atomic_compare_exchange_strong(&m->wait_start, &expected, start);
+    if (atomic_compare_exchange_strong(&m->wait_start, &expected, start))
+        atomic_store(&m->wait_ctx, tkh_context_current());
     pthread_mutex_lock(&m->m);
     atomic_fetch_sub(&m->waiters, 1);
     report_wait(TK_WAIT_MUTEX, start, now_ns());
@@ -99,17 +103,21 @@ void tkh_mutex_lock_slow(tkh_mutex *m)
 void tkh_mutex_unlock_contended(tkh_mutex *m)
 {
     int64_t start = atomic_exchange(&m->wait_start, 0);
+    const tk_context *waiter = atomic_exchange(&m->wait_ctx, NULL);
     int64_t now = start ? now_ns() : 0;
     pthread_mutex_unlock(&m->m);
     if (start == 0)
         return;
-    if (atomic_load(&m->waiters) > 1) {
+    if (atomic_load(&m->waiters) > 1) { /* the next waiter's context is not known: keep this one's */
         int64_t expected = 0;
-        atomic_compare_exchange_strong(&m->wait_start, &expected, now);
+        if (atomic_compare_exchange_strong(&m->wait_start, &expected, now))
+            atomic_store(&m->wait_ctx, waiter);
     }
     const hook_set *h = enter();
+    tkh_context_set_waiter(waiter);
     if (h != NULL && h->hooks.released != NULL)
         h->hooks.released(h->ctx, now - start);
+    tkh_context_set_waiter(NULL);
     leave();
 }
 
@@ -128,6 +136,11 @@ void tkh_cond_destroy(tkh_cond *c)
 void tkh_cond_broadcast(tkh_cond *c)
 {
     pthread_cond_broadcast(&c->c);
+}
+
+void tkh_cond_signal(tkh_cond *c)
+{
+    pthread_cond_signal(&c->c);
 }
 
 void tkh_cond_wait(tkh_cond *c, tkh_mutex *m)

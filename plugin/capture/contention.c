@@ -1,6 +1,8 @@
 /* The contention tables of the mutex and block profiles: see contention.h. */
 #include "capture/contention.h"
 
+#include "core/context.h"
+
 #include "capture/records.h"
 
 #include <dlfcn.h>
@@ -17,6 +19,7 @@
 
 typedef struct cont_entry {
     uint64_t hash;
+    const tk_context *ctx; /* the waiting thread's request context */
     uint32_t depth;
     double count;   /* a float, as Go's: block samples add rate/d */
     int64_t delay;  /* ns */
@@ -128,14 +131,14 @@ static uint64_t stack_hash(const uintptr_t *pcs, size_t depth)
 
 /* Adds to the stack's sums, making its entry if new. The caller holds
  * the lock or owns the table. */
-static void table_add(cont_table *t, const uintptr_t *pcs, size_t depth, double count,
-                      int64_t delay)
+static void table_add(cont_table *t, const uintptr_t *pcs, size_t depth, const tk_context *ctx,
+                      double count, int64_t delay)
 {
-    uint64_t h = stack_hash(pcs, depth);
+    uint64_t h = stack_hash(pcs, depth) ^ (uintptr_t)ctx;
     size_t s = h & (CONT_SLOTS - 1);
     for (; t->index[s] != 0; s = (s + 1) & (CONT_SLOTS - 1)) {
         cont_entry *e = &t->entries[t->index[s] - 1];
-        if (e->hash == h && e->depth == depth && memcmp(e->pcs, pcs, depth * sizeof *pcs) == 0) {
+        if (e->hash == h && e->depth == depth && e->ctx == ctx && memcmp(e->pcs, pcs, depth * sizeof *pcs) == 0) {
             e->count += count;
             e->delay = sat_add(e->delay, delay);
             return;
@@ -147,6 +150,7 @@ static void table_add(cont_table *t, const uintptr_t *pcs, size_t depth, double 
     }
     cont_entry *e = &t->entries[t->len];
     e->hash = h;
+    e->ctx = ctx;
     e->depth = (uint32_t)depth;
     e->count = count;
     e->delay = delay;
@@ -156,7 +160,8 @@ static void table_add(cont_table *t, const uintptr_t *pcs, size_t depth, double 
 
 /* In a hook: the stack of this thread into t. Out of line, so that the
  * frames to cut off are always the same. */
-static __attribute__((noinline)) void record(cont_table *t, double count, int64_t delay)
+static __attribute__((noinline)) void record(cont_table *t, const tk_context *ctx, double count,
+                                             int64_t delay)
 {
     void *frames[CONT_MAX_DEPTH];
     uintptr_t pcs[CONT_MAX_DEPTH];
@@ -164,7 +169,7 @@ static __attribute__((noinline)) void record(cont_table *t, double count, int64_
     for (int i = 0; i < n; i++)
         pcs[i] = (uintptr_t)frames[i];
     pthread_mutex_lock(&t->lock);
-    table_add(t, pcs, n > 0 ? (size_t)n : 0, count, delay);
+    table_add(t, pcs, n > 0 ? (size_t)n : 0, ctx, count, delay);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -227,7 +232,7 @@ void prof_contention_released(prof_contention *c, int64_t delay_ns)
     if (fraction > 0 &&
         prof_contention_mutex_sample(fraction, delay_ns, fraction > 1 ? thread_random() : 0,
                                      &count, &delay))
-        record(&c->mutex, count, delay);
+        record(&c->mutex, prof_context_of_waiter(), count, delay);
 }
 
 void prof_contention_waited(prof_contention *c, int64_t delay_ns)
@@ -238,7 +243,7 @@ void prof_contention_waited(prof_contention *c, int64_t delay_ns)
     if (rate > 0 &&
         prof_contention_block_sample(rate, delay_ns, delay_ns < rate ? thread_random() : 0,
                                      &count, &delay))
-        record(&c->block, count, delay);
+        record(&c->block, prof_context_current(), count, delay);
 }
 
 /* ---- reading a profile: cut the hooks' frames, merge, hand over ---- */
@@ -305,7 +310,7 @@ static int to_records(const cont_table *merged, prof_records *out)
     for (size_t i = 0; i < merged->len; i++) {
         const cont_entry *e = &merged->entries[i];
         int64_t values[2] = {(int64_t)(e->count + 0.5), e->delay};
-        if (prof_records_add(out, e->pcs, e->depth, values, NULL) != 0)
+        if (prof_records_add_ctx(out, e->pcs, e->depth, values, NULL, e->ctx) != 0)
             return -1;
     }
     return 0;
@@ -323,7 +328,7 @@ static int collect_table(cont_table *t, prof_records *out, char *err, size_t err
     fc.self = dladdr((void *)collect_table, &self) ? self.dli_fbase : NULL;
     for (size_t i = 0; ready && i < n; i++) {
         size_t k = first_kept(&fc, snap[i].pcs, snap[i].depth);
-        table_add(&merged, snap[i].pcs + k, snap[i].depth - k, snap[i].count, snap[i].delay);
+        table_add(&merged, snap[i].pcs + k, snap[i].depth - k, snap[i].ctx, snap[i].count, snap[i].delay);
     }
     if (ready)
         rc = to_records(&merged, out);

@@ -241,6 +241,7 @@ struct prof_cpu_window {
     int hz;
     prof_sampler *session;
     prof_sampler_reader *reader;
+    prof_context_fold fold; /* the reader's: label sets per pushed profile */
     prof_cpu_run run;
 };
 
@@ -260,7 +261,8 @@ prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t e
         rc = -1;
     } else if (cpu->session == NULL && open_session(cpu, hz, err, errlen) != 0) {
         rc = -1;
-    } else if ((w->reader = prof_sampler_join(cpu->session)) == NULL) {
+    } else if (prof_context_fold_start(&w->fold),
+               (w->reader = prof_sampler_join_folded(cpu->session, &w->fold)) == NULL) {
         snprintf(err, errlen, "out of memory for a CPU reader");
         if (cpu->readers == 0 && cpu->windows == 0) {
             prof_sampler_stop(cpu->session);
@@ -290,8 +292,10 @@ pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *
     prof_cpu_run_end(&run);
     prof_sampler_result r;
     int left = prof_sampler_leave(w->session, w->reader, &r);
+    prof_context_fold_end(&w->fold);
+    prof_context_fold_start(&w->fold);
     /* The next window starts at once: back to back, microseconds apart. */
-    w->reader = prof_sampler_join(w->session);
+    w->reader = prof_sampler_join_folded(w->session, &w->fold);
     prof_cpu_run_begin(&w->run, w->hz);
     if (left != 0 || w->reader == NULL) {
         snprintf(err, errlen, "out of memory while collecting CPU samples");
@@ -317,6 +321,7 @@ void prof_cpu_window_close(prof_cpu *cpu, prof_cpu_window *w)
     prof_sampler_result r;
     if (w->reader != NULL && prof_sampler_leave(w->session, w->reader, &r) == 0)
         pf_profile_free(r.profile);
+    prof_context_fold_end(&w->fold);
     pthread_mutex_lock(&cpu->lock);
     if (--cpu->windows == 0 && cpu->readers == 0 && cpu->session != NULL) {
         prof_sampler_stop(cpu->session);

@@ -2,6 +2,7 @@
 #include "capture/heap.h"
 
 #include "capture/unwinder.h"
+#include "core/context.h"
 
 #include <dlfcn.h>
 #include <gperftools/malloc_hook_c.h>
@@ -38,6 +39,7 @@ typedef struct bucket {
     _Atomic uint64_t allocs, alloc_bytes, frees, free_bytes;
     _Atomic uint64_t est_allocs, est_alloc_bytes, est_frees, est_free_bytes;
     uint64_t hash;
+    const tk_context *ctx; /* the allocating thread's request context */
     uint32_t depth, pad;
     uintptr_t pcs[];
 } bucket;
@@ -160,9 +162,9 @@ static bucket *bucket_at(uint32_t off)
     return (bucket *)(S.arena + off);
 }
 
-static uint64_t stack_hash(const uintptr_t *pcs, size_t depth)
+static uint64_t stack_hash(const uintptr_t *pcs, size_t depth, const tk_context *ctx)
 {
-    uint64_t h = depth;
+    uint64_t h = depth ^ (uintptr_t)ctx;
     for (size_t i = 0; i < depth; i++) {
         h = (h ^ pcs[i]) * 0x9E3779B97F4A7C15ULL;
         h ^= h >> 29;
@@ -170,8 +172,10 @@ static uint64_t stack_hash(const uintptr_t *pcs, size_t depth)
     return h;
 }
 
-/* The bucket of the stack, or HEAP_NO_BUCKET; *slot: where it would go. */
-static uint32_t stack_find(const uintptr_t *pcs, uint32_t depth, uint64_t hash, uint32_t *slot)
+/* The bucket of the stack and context, or HEAP_NO_BUCKET; *slot: where
+ * it would go. */
+static uint32_t stack_find(const uintptr_t *pcs, uint32_t depth, const tk_context *ctx,
+                           uint64_t hash, uint32_t *slot)
 {
     for (uint32_t s = (uint32_t)hash % HEAP_SLOTS, n = 0; n < HEAP_SLOTS;
          s = (s + 1) % HEAP_SLOTS, n++) {
@@ -180,27 +184,29 @@ static uint32_t stack_find(const uintptr_t *pcs, uint32_t depth, uint64_t hash, 
         if (v == 0)
             return HEAP_NO_BUCKET;
         const bucket *b = bucket_at(v - 1);
-        if (b->hash == hash && b->depth == depth &&
+        if (b->hash == hash && b->depth == depth && b->ctx == ctx &&
             memcmp(b->pcs, pcs, depth * sizeof *pcs) == 0)
             return v - 1;
     }
     return HEAP_NO_BUCKET;
 }
 
-/* Finds or adds the stack's bucket; HEAP_NO_BUCKET when the table is full. */
-static uint32_t stack_bucket(const uintptr_t *pcs, uint32_t depth)
+/* Finds or adds the bucket of the stack and context; HEAP_NO_BUCKET when
+ * the table is full. */
+static uint32_t stack_bucket(const uintptr_t *pcs, uint32_t depth, const tk_context *ctx)
 {
-    uint64_t hash = stack_hash(pcs, depth);
-    uint32_t slot, off = stack_find(pcs, depth, hash, &slot);
+    uint64_t hash = stack_hash(pcs, depth, ctx);
+    uint32_t slot, off = stack_find(pcs, depth, ctx, hash, &slot);
     if (off != HEAP_NO_BUCKET)
         return off;
     spin_lock(&S.stack_lock);
-    off = stack_find(pcs, depth, hash, &slot); /* another thread's insert? */
+    off = stack_find(pcs, depth, ctx, hash, &slot); /* another thread's insert? */
     uint32_t used = atomic_load_explicit(&S.arena_used, memory_order_relaxed);
     if (off == HEAP_NO_BUCKET && atomic_load(&S.nstacks) < PROF_HEAP_MAX_STACKS &&
         used + bucket_size(depth) <= HEAP_ARENA_BYTES) {
         bucket *b = bucket_at(used);
         b->hash = hash;
+        b->ctx = ctx;
         b->depth = depth;
         memcpy(b->pcs, pcs, depth * sizeof *pcs);
         off = used;
@@ -308,7 +314,7 @@ static void take_sample(const void *ptr, size_t size, long rate)
 {
     uintptr_t pcs[PROF_HEAP_MAX_DEPTH];
     uint32_t depth = (uint32_t)prof_unwind_alloc_stack(pcs, PROF_HEAP_MAX_DEPTH);
-    uint32_t off = depth > 0 ? stack_bucket(pcs, depth) : HEAP_NO_BUCKET;
+    uint32_t off = depth > 0 ? stack_bucket(pcs, depth, prof_context_current()) : HEAP_NO_BUCKET;
     count(&S.samples, 1);
     if (off == HEAP_NO_BUCKET) {
         count(&S.dropped, 1);
@@ -654,7 +660,7 @@ int prof_heap_snapshot(prof_records *out, bool estimates, char *err, size_t errl
         const bucket *b = bucket_at(off);
         int64_t v[4];
         bucket_values(b, estimates, v);
-        if (prof_records_add(out, b->pcs, b->depth, v, NULL) != 0) {
+        if (prof_records_add_ctx(out, b->pcs, b->depth, v, NULL, b->ctx) != 0) {
             snprintf(err, errlen, "out of memory copying the heap samples");
             status = 500;
         }

@@ -7,6 +7,9 @@
 #ifndef TAKHIN_PLUGIN_RECORDS_H
 #define TAKHIN_PLUGIN_RECORDS_H
 
+#include "takhin/plugin.h"
+
+#include "pf_profile.h"
 #include "pf_util.h"
 
 #include <stdbool.h>
@@ -21,6 +24,7 @@ typedef struct prof_record {
     size_t depth;
     int64_t values[PROF_RECORD_MAX_VALUES];
     const char *thread;   /* a "thread" label, or NULL */
+    const tk_context *ctx; /* the request context (the host's, immutable), or NULL */
 } prof_record;
 
 typedef struct prof_records {
@@ -39,6 +43,16 @@ int prof_records_add(prof_records *r, const uintptr_t *pcs, size_t depth,
  * `before` missing from `after` are added negated. 0 or -1 (memory). */
 int prof_records_subtract(prof_records *after, const prof_records *before);
 void prof_records_free(prof_records *r);
+/* The same with a request context (core/context.h): records of other
+ * contexts are distinct (subtract keys on it too). */
+int prof_records_add_ctx(prof_records *r, const uintptr_t *pcs, size_t depth,
+                         const int64_t *values, const char *thread, const tk_context *ctx);
+
+/* A record's sample labels: "thread" if any, then the pairs of `ctx` (the
+ * record's own, or what a fold made of it). Returns how many. */
+#define PROF_RECORD_MAX_LABELS (1 + TK_CONTEXT_MAX_PAIRS)
+size_t prof_record_labels(const prof_record *r, const tk_context *ctx,
+                          pf_label labels[PROF_RECORD_MAX_LABELS]);
 
 /* A profile kind. Static, owned by its module. */
 

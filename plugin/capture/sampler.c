@@ -2,6 +2,7 @@
 #include "capture/sampler.h"
 
 #include "capture/procself.h"
+#include "core/context.h"
 #include "core/own_threads.h"
 #include "core/rtsig.h"
 
@@ -36,6 +37,7 @@ typedef struct ring_slot {
     _Atomic uint64_t seq; /* Vyukov's bounded queue: pos = free, pos+1 = full */
     pid_t tid;
     uint32_t depth;
+    const tk_context *ctx; /* the thread's request context (core/context.h) */
     uintptr_t pcs[PROF_SAMPLER_MAX_DEPTH];
 } ring_slot;
 
@@ -83,6 +85,7 @@ struct prof_sampler_reader {
     uint64_t samples, signals, cpu_ns;
     uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
     bool failed;                           /* out of memory while collecting */
+    prof_context_fold *fold;               /* bounds its label sets, or NULL */
     prof_sampler_reader *next;
 };
 
@@ -157,6 +160,7 @@ static void record(prof_sampler *s, pid_t tid, void *uc)
     }
     bool truncated;
     slot->tid = tid;
+    slot->ctx = prof_context_current(); /* async-signal-safe */
     slot->depth = (uint32_t)prof_stackmap_unwind(atomic_load(&s->map), uc, slot->pcs,
                                                  PROF_SAMPLER_MAX_DEPTH, &truncated);
     atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
@@ -491,12 +495,15 @@ static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *na
                    int64_t count, int64_t cpu_ns)
 {
     int64_t values[2] = {count, cpu_ns};
-    pf_label labels[2] = {{.key = "thread", .str = name}, {.key = "thread_id", .num = slot->tid}};
+    pf_label labels[2 + TK_CONTEXT_MAX_PAIRS] = {{.key = "thread", .str = name},
+                                                 {.key = "thread_id", .num = slot->tid}};
+    const tk_context *ctx = r->fold ? prof_context_fold_one(r->fold, slot->ctx) : slot->ctx;
+    size_t nlabels = 2 + prof_context_labels(ctx, labels + 2, TK_CONTEXT_MAX_PAIRS);
     pf_err err = {0};
     r->samples += (uint64_t)count;
     r->cpu_ns += (uint64_t)cpu_ns;
     if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
-                                                 labels, 2, &err) != PF_OK)
+                                                 labels, nlabels, &err) != PF_OK)
         r->failed = true;
 }
 
@@ -678,7 +685,14 @@ void prof_sampler_totals_get(prof_sampler_totals *out)
 
 prof_sampler_reader *prof_sampler_join(prof_sampler *s)
 {
+    return prof_sampler_join_folded(s, NULL);
+}
+
+prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold *fold)
+{
     prof_sampler_reader *r = calloc(1, sizeof *r);
+    if (r != NULL)
+        r->fold = fold;
     pf_err err = {0};
     if (r == NULL || (r->profile = pf_profile_new(cpu_types, 2, &err)) == NULL) {
         free(r);

@@ -57,6 +57,7 @@
 #ifndef TAKHIN_PLUGIN_SAMPLER_H
 #define TAKHIN_PLUGIN_SAMPLER_H
 
+#include "core/context.h"
 #include "core/settings.h"
 #include "pf_profile.h"
 
@@ -111,6 +112,11 @@ void prof_sampler_stop(prof_sampler *s);
 
 /* A new reader, whose window starts now. NULL when out of memory. */
 prof_sampler_reader *prof_sampler_join(prof_sampler *s);
+/* The same, its samples' request contexts bounded by `fold` (push: at
+ * most profiler.labels.max_series label sets, core/context.h), which
+ * must live until the reader leaves; only the collector touches it
+ * meanwhile. */
+prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold *fold);
 
 /* What a reader's window gathered. */
 typedef struct prof_sampler_result {

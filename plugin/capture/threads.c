@@ -63,6 +63,8 @@
  */
 #include "capture/threads.h"
 
+#include "core/context.h"
+
 #include "core/own_threads.h"
 
 #include "pf_symbolize.h"
@@ -100,6 +102,7 @@ typedef struct slot {
     prof_thread_status why; /* SLOT_SKIPPED: the reason */
     bool gone;              /* exited before it was signalled */
     bool truncated;
+    const tk_context *ctx;  /* the thread's request context */
     size_t depth;
     char name[16];
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH];
@@ -168,6 +171,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         s->depth = prof_stackmap_unwind(c->map, uc, s->pcs, PROF_THREADS_MAX_DEPTH,
                                         &s->truncated);
         prctl(PR_GET_NAME, s->name);
+        s->ctx = prof_context_current(); /* async-signal-safe */
         atomic_store(&s->state, SLOT_DONE);
         atomic_fetch_add(&T.answered, 1);
     }
@@ -318,9 +322,9 @@ static size_t send_all(const capture *c)
 }
 
 /* Polls the answer count (no futex in the handler, as Kudu does). */
-static void wait_answers(size_t expected)
+static void wait_answers(size_t expected, int timeout_ms)
 {
-    double deadline = pf_mono_ms() + PROF_THREADS_TIMEOUT_MS;
+    double deadline = pf_mono_ms() + timeout_ms;
     for (unsigned spins = 0; atomic_load(&T.answered) < expected; spins++) {
         if (pf_mono_ms() >= deadline)
             return;
@@ -354,7 +358,9 @@ static bool take_slot(const slot *s, prof_thread *t)
     t->tid = s->tid;
     t->depth = 0;
     t->truncated = false;
+    t->ctx = prof_context_of_thread(s->tid); /* without an answer: as it is now */
     if (atomic_load(&s->state) == SLOT_DONE) {
+        t->ctx = s->ctx;
         t->status = PROF_THREAD_OK;
         t->depth = s->depth;
         t->truncated = s->truncated;
@@ -377,20 +383,23 @@ static bool take_slot(const slot *s, prof_thread *t)
     return true;
 }
 
-/* The readable mappings of the process, published in T.cap. -1 when out
- * of memory. */
-static int read_maps(void)
+/* The readable mappings of the process, published in T.cap; those of the
+ * last capture when `reuse` and it read them. -1 when out of memory. */
+static int read_maps(bool reuse)
 {
+    if (reuse && T.cap.map == &T.map)
+        return 0;
     T.cap.map = &T.map;
     return prof_stackmap_read(&T.map);
 }
 
 /* Captures the threads `tids` into out[] (prefilled with names and states
- * or zeroes); *kept: how many are still alive, packed at the front. */
+ * or zeroes), waiting up to timeout_ms for answers; *kept: how many are
+ * still alive, packed at the front. */
 static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
-                        double *ms)
+                        double *ms, int timeout_ms, bool reuse_maps)
 {
-    if (n > 0xffffffffu || reserve_slots(n) != 0 || read_maps() != 0)
+    if (n > 0xffffffffu || reserve_slots(n) != 0 || read_maps(reuse_maps) != 0)
         return -1;
     capture *c = &T.cap;
     c->n = n;
@@ -401,7 +410,7 @@ static int capture_tids(const pid_t *tids, size_t n, prof_thread *out, size_t *k
     atomic_store(&T.answered, 0);
     double t0 = pf_mono_ms();
     atomic_store(&T.current, c);
-    wait_answers(send_all(c));
+    wait_answers(send_all(c), timeout_ms);
     retract(c);
     *ms = pf_mono_ms() - t0;
     T.nstuck = 0;
@@ -447,7 +456,8 @@ int prof_threads_capture(prof_threads_dump *out, bool with_state, char *err, siz
         rc = 503;
     } else {
         prefill(tids, n, out->thread, with_state);
-        if (capture_tids(tids, n, out->thread, &out->len, &out->capture_ms) != 0) {
+        if (capture_tids(tids, n, out->thread, &out->len, &out->capture_ms,
+                         PROF_THREADS_TIMEOUT_MS, false) != 0) {
             snprintf(err, errlen, "out of memory for %zu threads", n);
             rc = 503;
         }
@@ -457,6 +467,27 @@ int prof_threads_capture(prof_threads_dump *out, bool with_state, char *err, siz
     if (rc != 0)
         prof_threads_dump_free(out);
     return rc;
+}
+
+int prof_threads_capture_list(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
+                              int timeout_ms, bool reuse_maps)
+{
+    double ms;
+    pthread_mutex_lock(&T.lock);
+    int rc = T.sig == 0 ? -1 : 0;
+    if (rc == 0) {
+        memset(out, 0, n * sizeof *out);
+        prefill(tids, n, out, false);
+        rc = capture_tids(tids, n, out, kept, &ms, timeout_ms, reuse_maps);
+    }
+    pthread_mutex_unlock(&T.lock);
+    return rc;
+}
+
+bool prof_threads_blocks_signal(pid_t tid)
+{
+    bool blocked = false, pending = false;
+    return T.sig != 0 && read_sig_bits(tid, &blocked, &pending) == 0 && blocked;
 }
 
 void prof_threads_dump_free(prof_threads_dump *d)
@@ -489,7 +520,8 @@ static int warm_up(char *err, size_t errlen)
     prof_thread t = {0};
     size_t kept = 0;
     double ms;
-    if (capture_tids(&self, 1, &t, &kept, &ms) == 0 && kept == 1 &&
+    if (capture_tids(&self, 1, &t, &kept, &ms, PROF_THREADS_TIMEOUT_MS, false) == 0 &&
+        kept == 1 &&
         t.status == PROF_THREAD_OK && t.depth > 0)
         return 0;
     snprintf(err, errlen, "the warm-up capture of the initializing thread failed "

@@ -19,6 +19,8 @@
 #ifndef TAKHIN_PLUGIN_THREADS_H
 #define TAKHIN_PLUGIN_THREADS_H
 
+#include "takhin/plugin.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +48,7 @@ typedef struct prof_thread {
                        '?' unless asked for */
     char name[16];  /* the kernel's thread name (comm) */
     bool truncated; /* deeper than PROF_THREADS_MAX_DEPTH */
+    const tk_context *ctx; /* its request context at the capture (core/context.h) */
     size_t depth;
     uintptr_t pcs[PROF_THREADS_MAX_DEPTH]; /* pcs[0] exact, then return
                                               addresses (PF_PCS_LEAF_EXACT) */
@@ -74,5 +77,19 @@ int prof_threads_signal(void);
  * prof_threads_dump_free. */
 int prof_threads_capture(prof_threads_dump *out, bool with_state, char *err, size_t errlen);
 void prof_threads_dump_free(prof_threads_dump *d);
+
+/* Captures only the threads tids[0..n) (the wall sampler's: those that ran
+ * since its last tick), waiting up to timeout_ms for their answers; with
+ * reuse_maps, the mappings read by the previous capture bound the walks
+ * (a thread whose stack was mapped since then gets its PC only). out[] has
+ * n entries; *kept of them, packed at the front, are threads still alive.
+ * Same exclusions as prof_threads_capture (the profiler's HTTP threads are
+ * not signalled). 0, or -1 (not initialized, out of memory). */
+int prof_threads_capture_list(const pid_t *tids, size_t n, prof_thread *out, size_t *kept,
+                              int timeout_ms, bool reuse_maps);
+/* The thread blocks the signal (SigBlk in /proc/self/task/TID/status): a
+ * signal would never be answered. How a host keeps a thread from being
+ * interrupted (plugin.h). */
+bool prof_threads_blocks_signal(pid_t tid);
 
 #endif

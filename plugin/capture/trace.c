@@ -1,6 +1,8 @@
 /* /debug/pprof/trace: see trace.h. */
 #include "capture/trace.h"
 
+#include "core/context.h"
+
 #include "pf_util.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@ typedef struct trace_event {
     const char *name; /* a span's name: a literal of the host */
     int64_t start, dur; /* CLOCK_MONOTONIC ns */
     trace_kind kind;
+    const tk_context *ctx; /* the thread's request context at the event */
 } trace_event;
 
 /* One thread's events; written only by that thread during the trace. */
@@ -117,7 +120,7 @@ static void add(prof_trace *t, trace_kind kind, const char *name, int64_t start,
     else if (b->len == TRACE_EVENTS_PER_THREAD)
         b->dropped++;
     else
-        b->ev[b->len++] = (trace_event){name, start, dur, kind};
+        b->ev[b->len++] = (trace_event){name, start, dur, kind, prof_context_current()};
 }
 
 void prof_trace_span(prof_trace *t, const char *name, int64_t start_ns, int64_t end_ns)
@@ -312,6 +315,24 @@ static const char *event_name(const trace_event *e)
     }
 }
 
+/* ",\"args\":{...}}": `first` (or nothing), then the context's pairs. */
+static void write_args(json_out *o, const trace_event *e, const char *first)
+{
+    const tk_context *c = e->ctx;
+    if (first[0] == '\0' && (c == NULL || c->npairs == 0)) {
+        out_bytes(o, "}", 1);
+        return;
+    }
+    out_printf(o, ",\"args\":{%s", first);
+    for (uint32_t i = 0; c != NULL && i < c->npairs; i++) {
+        out_bytes(o, i || first[0] ? "," : "", i || first[0] ? 1 : 0);
+        out_string(o, c->pairs[i].key);
+        out_bytes(o, ":", 1);
+        out_string(o, c->pairs[i].value);
+    }
+    out_bytes(o, "}}", 2);
+}
+
 static void write_event(json_out *o, const prof_trace *t, int pid, int tid,
                         const trace_event *e)
 {
@@ -320,17 +341,19 @@ static void write_event(json_out *o, const prof_trace *t, int pid, int tid,
     out_bytes(o, ",\n{\"name\":", 10);
     out_string(o, event_name(e));
     if (e->kind == EV_UNLOCK) {
+        char first[64];
+        snprintf(first, sizeof first, "\"waiters_delay_ns\":%lld", (long long)e->dur);
         out_printf(o, ",\"cat\":\"contention\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":%d,"
-                   "\"tid\":%d,\"args\":{\"waiters_delay_ns\":%lld}}",
-                   micros(start > 0 ? start : 0, ts), pid, tid, (long long)e->dur);
+                   "\"tid\":%d", micros(start > 0 ? start : 0, ts), pid, tid);
+        write_args(o, e, first);
         return;
     }
     /* Clipped to the trace: a wait may have begun long before. */
     int64_t dur = start < 0 ? e->dur + start : e->dur;
-    out_printf(o, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%s,\"dur\":%s,\"pid\":%d,\"tid\":%d%s}",
+    out_printf(o, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%s,\"dur\":%s,\"pid\":%d,\"tid\":%d",
                e->kind == EV_SPAN ? "span" : "wait", micros(start > 0 ? start : 0, ts),
-               micros(dur > 0 ? dur : 0, dur_text), pid, tid,
-               start < 0 ? ",\"args\":{\"began_before_trace\":true}" : "");
+               micros(dur > 0 ? dur : 0, dur_text), pid, tid);
+    write_args(o, e, start < 0 ? "\"began_before_trace\":true" : "");
 }
 
 static void write_thread(json_out *o, const prof_trace *t, int pid, const trace_buf *b)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *const type_names[PROF_PUSH_NTYPES] = {
-    "cpu", "allocs", "heap", "mutex", "block", "goroutine",
+    "cpu", "allocs", "heap", "mutex", "block", "goroutine", "wall",
 };
 
 /* ================= settings ================= */
@@ -223,13 +223,15 @@ int prof_push_settings_read(const tk_host_api *api, const tk_config *cfg,
     if (read_duration(api, cfg, "push.interval", 1000, 3600000, "1s to 1h", &out->interval_ms,
                       err, errlen) != 0 ||
         read_duration(api, cfg, "push.timeout", 100, 300000, "100ms to 5m", &out->timeout_ms,
-                      err, errlen) != 0)
+                      err, errlen) != 0 ||
+        read_duration(api, cfg, "push.max_retry_after", 0, 3600000, "0s to 1h",
+                      &out->max_retry_after_ms, err, errlen) != 0)
         return -1;
     const tk_config_value *types = api->config_get(cfg, "push.types");
     char bad[64];
     if (prof_push_parse_types(types->s, &out->types, bad, sizeof bad) != 0) {
         snprintf(err, errlen, "profiler.push.types = \"%s\" (%s): unknown type \"%s\": "
-                 "expected any of cpu, allocs, heap, mutex, block, goroutine, comma-separated",
+                 "expected any of cpu, allocs, heap, mutex, block, goroutine, wall, comma-separated",
                  types->s, types->origin, bad);
         return -1;
     }
@@ -297,6 +299,7 @@ int prof_push_settings_changes(const prof_push_settings *a, const prof_push_sett
     prof_keys_note(&k, strcmp(a->url, b->url) != 0, "push.url");
     prof_keys_note(&k, a->interval_ms != b->interval_ms, "push.interval");
     prof_keys_note(&k, a->timeout_ms != b->timeout_ms, "push.timeout");
+    prof_keys_note(&k, a->max_retry_after_ms != b->max_retry_after_ms, "push.max_retry_after");
     prof_keys_note(&k, strcmp(a->service_name, b->service_name) != 0, "push.service_name");
     prof_keys_note(&k, strcmp(a->labels, b->labels) != 0, "push.labels");
     prof_keys_note(&k, a->types != b->types, "push.types");

@@ -17,6 +17,7 @@ enum {
     PROF_PUSH_MUTEX,
     PROF_PUSH_BLOCK,
     PROF_PUSH_GOROUTINE,
+    PROF_PUSH_WALL,       /* off by default */
     PROF_PUSH_NTYPES,
 };
 
@@ -41,6 +42,7 @@ typedef struct prof_push_settings {
     char token[PROF_PUSH_SECRET_MAX]; /* Bearer */
     bool multipart;
     long max_queue_bytes;
+    long max_retry_after_ms;     /* the longest Retry-After honoured (0: ignored) */
 } prof_push_settings;
 
 /* The keys, for the plugin's schema (settings.c). */
@@ -54,7 +56,7 @@ typedef struct prof_push_settings {
     {"push.service_name", TK_CONFIG_STRING, "takhin", 1, 0, "the service_name of pushes"},    \
     {"push.labels", TK_CONFIG_STRING, "", 0, 0, "extra labels, k=v,k=v"},                     \
     {"push.types", TK_CONFIG_STRING, "cpu,allocs,mutex,block,goroutine", 0, 0,                \
-     "profiles pushed: any of cpu, allocs, heap, mutex, block, goroutine"},                   \
+     "profiles pushed: any of cpu, allocs, heap, mutex, block, goroutine, wall"},                   \
     {"push.tenant", TK_CONFIG_STRING, NULL, 0, 0, "sent as X-Scope-OrgID"},                   \
     {"push.auth.username", TK_CONFIG_STRING, NULL, 0, 0, "HTTP Basic user"},                  \
     {"push.auth.password", TK_CONFIG_STRING, NULL, 0, 0, "HTTP Basic password"},              \
@@ -66,7 +68,9 @@ typedef struct prof_push_settings {
     {"push.multipart", TK_CONFIG_BOOL, "false", 0, 0,                                         \
      "send a multipart `profile` field instead of a raw body with format=pprof"},             \
     {"push.max_queue_bytes", TK_CONFIG_INT, "4194304", 65536, 1LL << 30,                      \
-     "profiles waiting to be sent, in bytes; full: the oldest are dropped"}
+     "profiles waiting to be sent, in bytes; full: the oldest are dropped"},                  \
+    {"push.max_retry_after", TK_CONFIG_STRING, "5m", 0, 0,                                    \
+     "the longest wait a 429 or 503 answer's Retry-After may ask (0s to 1h; 0s: ignore it)"}
 
 /* Copies and checks profiler.push.* (reading the auth files). 0, or -1
  * with err naming the key, its value (never a secret) and its origin. */

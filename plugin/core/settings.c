@@ -18,6 +18,10 @@ const tk_config_key prof_config_keys[] = {
      "CPU sampler: auto, perf, thread_timer or gperftools (README: CPU sampling)"},
     {"max_cpu_readers", TK_CONFIG_INT, "4", 1, 64,
      "CPU profiles served at once from one sample stream (perf, thread_timer)"},
+    {"wall_hz", TK_CONFIG_INT, "20", 1, 200,
+     "wall-clock sampling rate of /debug/pprof/wall: every thread, running or not"},
+    {"max_wall_readers", TK_CONFIG_INT, "4", 1, 16,
+     "wall profiles served at once from one wall sampler"},
     {"max_duration", TK_CONFIG_INT, "120", 1, 3600,
      "longest CPU profile or trace, in seconds"},
     {"mutex_fraction", TK_CONFIG_INT, "0", 0, 1000000000,
@@ -36,6 +40,12 @@ const tk_config_key prof_config_keys[] = {
     {"tls.key", TK_CONFIG_STRING, NULL, 0, 0, "PEM private key of tls.cert (mode 600)"},
     {"tls.client_ca", TK_CONFIG_STRING, NULL, 0, 0,
      "PEM CA: every client must present a certificate it signed (mTLS)"},
+    {"debug_dirs", TK_CONFIG_STRING, NULL, 0, 0,
+     "':'-separated directories searched for separate debug files (DIR/.build-id/xx/"
+     "rest.debug, .gnu_debuglink) before /usr/lib/debug; local files only"},
+    {"serve_binaries", TK_CONFIG_BOOL, "false", 0, 0,
+     "serve the mapped files and their debug files by build ID under "
+     "/debug/pprof/buildid/ (debuginfod's scheme)"},
     {"max_requests", TK_CONFIG_INT, "8", 1, 256, "requests served at once (worker threads)"},
     {"max_queued", TK_CONFIG_INT, "16", 1, 4096, "accepted connections waiting for a worker"},
     {"max_header_bytes", TK_CONFIG_INT, "8192", 1024, 1 << 20,
@@ -48,6 +58,10 @@ const tk_config_key prof_config_keys[] = {
      "connections from one client address still sending their request; the oldest makes room"},
     {"max_conns", TK_CONFIG_INT, "4096", 16, 1000000,
      "connections in all (at most half the fd limit); the oldest unfinished request makes room"},
+    {"labels.max_series", TK_CONFIG_INT, "100", 1, 10000,
+     "distinct request-context label sets per pushed profile and on /metrics; the rest: other"},
+    {"labels.cpu_metrics", TK_CONFIG_BOOL, "false", 0, 0,
+     "exact CPU per request context on /metrics (reads the thread CPU clock at each change)"},
     PROF_PUSH_CONFIG_KEYS,
     {0},
 };
@@ -56,6 +70,28 @@ static const char *opt_string(const tk_host_api *api, const tk_config *cfg, cons
 {
     const tk_config_value *v = api->config_get(cfg, key);
     return v->set && v->s != NULL ? v->s : "";
+}
+
+/* profiler.debug_dirs: absolute directories, ':'-separated. */
+static int read_debug_dirs(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
+                           char *err, size_t errlen)
+{
+    const char *dirs = opt_string(api, cfg, "debug_dirs");
+    if (strlen(dirs) >= sizeof out->debug_dirs) {
+        snprintf(err, errlen, "profiler.debug_dirs: expected at most %zu bytes",
+                 sizeof out->debug_dirs - 1);
+        return -1;
+    }
+    for (const char *d = dirs; *d; d += strcspn(d, ":")) {
+        d += *d == ':';
+        if (*d != '/' && *d != ':' && *d != '\0') {
+            snprintf(err, errlen, "profiler.debug_dirs = \"%s\": expected absolute directories "
+                     "separated by ':' (e.g. /opt/debug:/srv/symbols)", dirs);
+            return -1;
+        }
+    }
+    snprintf(out->debug_dirs, sizeof out->debug_dirs, "%s", dirs);
+    return 0;
 }
 
 int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
@@ -67,10 +103,13 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .cpu_hz = (int)api->config_get(cfg, "cpu_hz")->i,
         .max_duration = (long)api->config_get(cfg, "max_duration")->i,
         .max_cpu_readers = (int)api->config_get(cfg, "max_cpu_readers")->i,
+        .wall_hz = (int)api->config_get(cfg, "wall_hz")->i,
+        .max_wall_readers = (int)api->config_get(cfg, "max_wall_readers")->i,
         .heap_sample_bytes = (long)api->config_get(cfg, "heap_sample_bytes")->i,
         .mutex_fraction = (long)api->config_get(cfg, "mutex_fraction")->i,
         .block_rate = (int64_t)api->config_get(cfg, "block_rate")->i,
         .allow_unauthenticated_remote = api->config_get(cfg, "allow_unauthenticated_remote")->b,
+        .serve_binaries = api->config_get(cfg, "serve_binaries")->b,
         .max_requests = (int)api->config_get(cfg, "max_requests")->i,
         .max_queued = (int)api->config_get(cfg, "max_queued")->i,
         .max_header_bytes = (int)api->config_get(cfg, "max_header_bytes")->i,
@@ -78,6 +117,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .header_timeout_ms = (int)api->config_get(cfg, "header_timeout_ms")->i,
         .max_conns_per_peer = (int)api->config_get(cfg, "max_conns_per_peer")->i,
         .max_conns = (int)api->config_get(cfg, "max_conns")->i,
+        .label_max_series = (long)api->config_get(cfg, "labels.max_series")->i,
+        .label_cpu_metrics = api->config_get(cfg, "labels.cpu_metrics")->b,
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
     static const char *const tls_keys[] = {"tls.cert", "tls.key", "tls.client_ca"};
@@ -91,6 +132,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         }
         snprintf(tls_out[i], sizeof out->tls_cert, "%s", path);
     }
+    if (read_debug_dirs(api, cfg, out, err, errlen) != 0)
+        return -1;
     const tk_config_value *sampler = api->config_get(cfg, "cpu_sampler");
     if (prof_sampler_mode_parse(sampler->s, &out->cpu_sampler) != 0) {
         snprintf(err, errlen, "profiler.cpu_sampler = \"%s\" (%s): expected auto, perf, "
@@ -163,8 +206,14 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
     prof_keys_note(&k, a->cpu_hz != b->cpu_hz, "cpu_hz");
     prof_keys_note(&k, a->cpu_sampler != b->cpu_sampler, "cpu_sampler");
     prof_keys_note(&k, a->max_cpu_readers != b->max_cpu_readers, "max_cpu_readers");
+    prof_keys_note(&k, a->wall_hz != b->wall_hz, "wall_hz");
+    prof_keys_note(&k, a->max_wall_readers != b->max_wall_readers, "max_wall_readers");
+    prof_keys_note(&k, strcmp(a->debug_dirs, b->debug_dirs) != 0, "debug_dirs");
+    prof_keys_note(&k, a->serve_binaries != b->serve_binaries, "serve_binaries");
     prof_keys_note(&k, a->allow_unauthenticated_remote != b->allow_unauthenticated_remote,
                    "allow_unauthenticated_remote");
+    prof_keys_note(&k, a->label_max_series != b->label_max_series, "labels.max_series");
+    prof_keys_note(&k, a->label_cpu_metrics != b->label_cpu_metrics, "labels.cpu_metrics");
     return k.count;
 }
 

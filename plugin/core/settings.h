@@ -48,6 +48,8 @@ typedef struct prof_settings {
     int cpu_hz;
     prof_sampler_mode cpu_sampler; /* as configured; AUTO resolved at enable */
     int max_cpu_readers;
+    int wall_hz;          /* /debug/pprof/wall (capture/wall.h) */
+    int max_wall_readers;
     long max_duration; /* seconds */
     long heap_sample_bytes;
     long mutex_fraction;
@@ -60,6 +62,10 @@ typedef struct prof_settings {
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
     int max_requests, max_queued, max_header_bytes, request_timeout_ms;
     int header_timeout_ms, max_conns_per_peer, max_conns; /* the front's (front.h) */
+    long label_max_series;  /* profiler.labels.max_series (core/context.h) */
+    bool label_cpu_metrics; /* profiler.labels.cpu_metrics */
+    char debug_dirs[4096]; /* extra debug roots for the symbolizer, "" none */
+    bool serve_binaries;   /* /debug/pprof/buildid/ (profiles/buildid.h) */
 } prof_settings;
 
 extern const tk_config_key prof_config_keys[];
@@ -79,7 +85,8 @@ bool prof_settings_tls(const prof_settings *s);
  * none), in buf of len bytes. Listener keys (host, port, max_requests,
  * max_queued, max_header_bytes, the timeouts and caps, tls.*) take a new
  * listener;
- * live keys (auth.token, max_duration, cpu_hz,
+ * live keys (auth.token, max_duration, cpu_hz, wall_hz, max_wall_readers,
+ * debug_dirs, serve_binaries,
  * allow_unauthenticated_remote) apply to the next request. `enabled`,
  * heap_sample_bytes and the contention rates (sampling that runs whether
  * or not the HTTP side serves) are neither. Returns the count. */

@@ -384,8 +384,7 @@ int prof_front_new_secret(char out[PROF_FRONT_SECRET_LEN + 1])
     return 0;
 }
 
-bool prof_front_peer_check(const char *secret, const char *value, char *peer, size_t len,
-                           char link[PROF_FRONT_LINK_MAX])
+bool prof_front_peer_check(const char *secret, const char *value, char *peer, size_t len)
 {
     if (value == NULL || strlen(value) < PROF_FRONT_SECRET_LEN + 2)
         return false;
@@ -394,12 +393,25 @@ bool prof_front_peer_check(const char *secret, const char *value, char *peer, si
         diff |= (unsigned char)(secret[i] ^ value[i]);
     const char *addr = value + PROF_FRONT_SECRET_LEN + 1;
     size_t alen = strspn(addr, "0123456789.:");
-    const char *name = addr + alen + (addr[alen] == ' ');
-    size_t nlen = strspn(name, "0123456789abcdef");
+    char link[PROF_FRONT_LINK_MAX];
     if (diff != 0 || value[PROF_FRONT_SECRET_LEN] != ' ' || alen == 0 || alen >= len ||
-        addr[alen] != ' ' || nlen == 0 || nlen >= PROF_FRONT_LINK_MAX || name[nlen] != '\0')
+        (addr[alen] != '\0' && !prof_front_peer_link(value, link)))
         return false;
     snprintf(peer, len, "%.*s", (int)alen, addr);
-    snprintf(link, PROF_FRONT_LINK_MAX, "%s", name);
+    return true;
+}
+
+bool prof_front_peer_link(const char *value, char link[PROF_FRONT_LINK_MAX])
+{
+    if (value == NULL || strlen(value) < PROF_FRONT_SECRET_LEN + 2)
+        return false;
+    const char *addr = value + PROF_FRONT_SECRET_LEN + 1;
+    size_t alen = strspn(addr, "0123456789.:");
+    const char *name = addr + alen + 1;
+    size_t nlen = addr[alen] == ' ' ? strspn(name, "0123456789abcdef") : 0;
+    if (nlen == 0 || nlen >= PROF_FRONT_LINK_MAX || name[nlen] != '\0')
+        return false;
+    memcpy(link, name, nlen);
+    link[nlen] = '\0';
     return true;
 }

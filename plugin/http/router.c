@@ -12,9 +12,12 @@ const prof_endpoint *prof_route(const prof_endpoint *table, size_t n, const char
         name = path + prefix;
     else if (strcmp(path, "/debug/pprof") == 0)
         name = "";
-    for (size_t i = 0; name != NULL && i < n; i++)
-        if (strcmp(table[i].name, name) == 0)
+    for (size_t i = 0; name != NULL && i < n; i++) {
+        size_t len = strlen(table[i].name);
+        if (table[i].prefix ? strncmp(table[i].name, name, len) == 0 && name[len] != '\0'
+                            : strcmp(table[i].name, name) == 0)
             return &table[i];
+    }
     return NULL;
 }
 

@@ -24,6 +24,8 @@ typedef void (*prof_handler)(struct prof_request *req);
 /* One path under /debug/pprof/. The table is owned by its caller. */
 typedef struct prof_endpoint {
     const char *name;        /* "profile"; "" is the index */
+    bool prefix;             /* name is a prefix ("buildid/"): the handler
+                                reads the rest of the path */
     const char *description; /* one line, for the index */
     prof_handler handler;
     void *ctx;               /* the handler's context (prof_request.ctx) */
@@ -37,8 +39,8 @@ typedef struct prof_endpoint {
 } prof_endpoint;
 
 /* The entry of a request path (as sent, checked by http_check.h):
- * PROF_HTTP_PREFIX + name, or "/debug/pprof" for the index. NULL when
- * the path is none of them. */
+ * PROF_HTTP_PREFIX + name (+ more after a prefix entry's name), or
+ * "/debug/pprof" for the index. NULL when the path is none of them. */
 const prof_endpoint *prof_route(const prof_endpoint *table, size_t n, const char *path);
 /* The entry takes this method: GET, or POST where it says so. */
 bool prof_route_allows(const prof_endpoint *ep, const char *method);

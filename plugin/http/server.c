@@ -176,8 +176,8 @@ static void account(prof_http *h, const struct mg_request_info *info, const char
 static bool front_peer(prof_http *h, struct mg_connection *conn, char *peer, size_t len,
                        char link[PROF_FRONT_LINK_MAX])
 {
-    if (prof_front_peer_check(h->secret, mg_get_header(conn, PROF_FRONT_PEER_HEADER), peer, len,
-                              link))
+    const char *value = mg_get_header(conn, PROF_FRONT_PEER_HEADER);
+    if (prof_front_peer_check(h->secret, value, peer, len) && prof_front_peer_link(value, link))
         return true;
     snprintf(peer, len, "(internal socket)");
     prof_http_error(conn, 403, "Forbidden: requests come through the profiler's port");

@@ -51,7 +51,7 @@ static int collect(void *source, prof_records *out, char *err, size_t errlen)
             snprintf(label, sizeof label, "%s (tid %d): no stack, %s", thread, (int)t->tid, why);
             thread = label;
         }
-        if (prof_records_add(out, t->pcs, t->depth, &one, thread) != 0) {
+        if (prof_records_add_ctx(out, t->pcs, t->depth, &one, thread, t->ctx) != 0) {
             snprintf(err, errlen, "out of memory for the stacks of %zu threads", d.len);
             rc = 503;
         }
@@ -67,6 +67,8 @@ typedef struct group {
 
 static int cmp_stack(const prof_record *a, const prof_record *b)
 {
+    if (a->ctx != b->ctx) /* Go groups by labels too */
+        return (uintptr_t)a->ctx < (uintptr_t)b->ctx ? -1 : 1;
     if (a->depth != b->depth)
         return a->depth < b->depth ? -1 : 1;
     for (size_t i = 0; i < a->depth; i++)
@@ -127,10 +129,14 @@ static int text_counts(pf_symbolizer *sym, const prof_records *recs, pf_strbuf *
             pf_strbuf_printf(sb, "# thread %s\n", recs->rec[i].thread ? recs->rec[i].thread : "?");
     size_t n = group_stacks(recs, g);
     for (size_t i = 0; i < n; i++) {
+        const tk_context *c = g[i].rec->ctx;
         pf_strbuf_printf(sb, "%lld @", (long long)g[i].count);
         for (size_t k = 0; k < g[i].rec->depth; k++)
             pf_strbuf_printf(sb, " %#llx", (unsigned long long)g[i].rec->pcs[k]);
         pf_strbuf_printf(sb, "\n");
+        for (uint32_t k = 0; c != NULL && k < c->npairs; k++) /* as Go writes labels */
+            pf_strbuf_printf(sb, "%s\"%s\":\"%s\"%s", k ? ", " : "# labels: {", c->pairs[k].key,
+                             c->pairs[k].value, k + 1 == c->npairs ? "}\n" : "");
         prof_named_text_frames(sb, sym, g[i].rec->pcs, g[i].rec->depth, PF_PCS_LEAF_EXACT,
                                PROF_TEXT_DEBUG1);
         pf_strbuf_printf(sb, "\n");
@@ -163,8 +169,11 @@ static int text_dump(pf_symbolizer *sym, pf_strbuf *sb, char *err, size_t errlen
         return rc;
     for (size_t i = 0; i < d.len; i++) {
         const prof_thread *t = &d.thread[i];
-        pf_strbuf_printf(sb, "thread %d [%s, name=%s]:\n", (int)t->tid, state_word(t->state),
+        pf_strbuf_printf(sb, "thread %d [%s, name=%s", (int)t->tid, state_word(t->state),
                   t->name[0] ? t->name : "?");
+        for (uint32_t k = 0; t->ctx != NULL && k < t->ctx->npairs; k++)
+            pf_strbuf_printf(sb, ", %s=%s", t->ctx->pairs[k].key, t->ctx->pairs[k].value);
+        pf_strbuf_printf(sb, "]:\n");
         if (t->status == PROF_THREAD_OK) {
             prof_named_text_frames(sb, sym, t->pcs, t->depth, PF_PCS_LEAF_EXACT,
                                    PROF_TEXT_DEBUG2);

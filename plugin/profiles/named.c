@@ -176,9 +176,9 @@ static int add_records(pf_profile *p, const prof_records *recs, pf_err *perr)
 {
     for (size_t i = 0; i < recs->len; i++) {
         const prof_record *r = &recs->rec[i];
-        pf_label label = {.key = "thread", .str = r->thread};
-        if (pf_profile_add_sample(p, r->pcs, r->depth, r->values, r->thread ? &label : NULL,
-                                  r->thread ? 1 : 0, perr) != PF_OK)
+        pf_label labels[PROF_RECORD_MAX_LABELS];
+        size_t n = prof_record_labels(r, r->ctx, labels);
+        if (pf_profile_add_sample(p, r->pcs, r->depth, r->values, labels, n, perr) != PF_OK)
             return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* Pushing profiles to Pyroscope: see push.h. */
 #include "profiles/push.h"
 
+#include "core/context.h"
 #include "core/escape.h"
 #include "core/own_threads.h"
 #include "pf_gzip.h"
@@ -8,6 +9,7 @@
 #include "profiles/contention.h"
 #include "profiles/heap.h"
 #include "profiles/goroutine.h"
+#include "profiles/wall.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -56,6 +58,7 @@ typedef struct push_run {
 struct prof_push {
     prof_push_sources src;
     _Atomic int cpu_hz;      /* the CPU windows' rate (profiler.cpu_hz) */
+    _Atomic int wall_hz;     /* the wall windows' rate (profiler.wall_hz) */
     pthread_mutex_t lock;    /* guards everything below */
     push_run *run;
     push_run *late[PUSH_MAX_LATE];
@@ -241,8 +244,8 @@ static int copy_records(const prof_records *from, prof_records *to)
 {
     prof_records_init(to, from->nvalues);
     for (size_t i = 0; i < from->len; i++)
-        if (prof_records_add(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
-                             from->rec[i].thread) != 0)
+        if (prof_records_add_ctx(to, from->rec[i].pcs, from->rec[i].depth, from->rec[i].values,
+                                 from->rec[i].thread, from->rec[i].ctx) != 0)
             return -1;
     return 0;
 }
@@ -264,6 +267,8 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
                pf_profile_set_period(p, kind->period_type.type, kind->period_type.unit,
                                      kind->period ? kind->period(source) : 1) == PF_OK);
     pf_maps_free(maps);
+    prof_context_fold fold; /* profiler.labels.max_series label sets, the rest other */
+    prof_context_fold_start(&fold);
     for (size_t i = 0; ok && i < recs->len; i++) {
         const prof_record *rec = &recs->rec[i];
         int64_t v[PROF_RECORD_MAX_VALUES];
@@ -275,10 +280,11 @@ static pf_profile *records_profile(const prof_kind *kind, void *source, const pr
         }
         if (zero || negative) /* negative: the counters were reset (sampling off, on) */
             continue;
-        pf_label label = {.key = "thread", .str = rec->thread};
-        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, rec->thread ? &label : NULL,
-                                   rec->thread ? 1 : 0, perr) == PF_OK;
+        pf_label labels[PROF_RECORD_MAX_LABELS];
+        size_t n = prof_record_labels(rec, prof_context_fold_one(&fold, rec->ctx), labels);
+        ok = pf_profile_add_sample(p, rec->pcs, rec->depth, v, labels, n, perr) == PF_OK;
     }
+    prof_context_fold_end(&fold);
     if (!ok) {
         pf_profile_free(p);
         return NULL;
@@ -386,6 +392,11 @@ static void *collector_main(void *arg)
     if (want_cpu && (win = prof_cpu_window_open(pp->src.cpu, atomic_load(&pp->cpu_hz), err,
                                                 sizeof err)) == NULL)
         push_error(pp, "cpu: %s", err);
+    prof_wall_window *wall = NULL;
+    if ((r->s.types & (1u << PROF_PUSH_WALL)) &&
+        (wall = prof_wall_window_open(pp->src.wall, atomic_load(&pp->wall_hz), err,
+                                      sizeof err)) == NULL)
+        push_error(pp, "wall: %s", err);
     int64_t from_ns = real_ns();
     for (size_t i = 0; i < 5; i++) /* the deltas' baselines */
         if ((r->s.types & (1u << nps[i].type)) && nps[i].delta)
@@ -405,6 +416,15 @@ static void *collector_main(void *arg)
                                                            sizeof err)) == NULL) {
             push_error(pp, "cpu: %s", err);
         }
+        if (wall != NULL) {
+            int64_t f, u;
+            pf_profile *wp = prof_wall_window_next(wall, &f, &u, err, sizeof err);
+            push_item *it = wp ? finish(pp, PROF_PUSH_WALL, wp, 1, f, u) : NULL;
+            if (wp == NULL)
+                push_error(pp, "wall: %s", err);
+            if (it != NULL)
+                enqueue(r, it, false);
+        }
         for (size_t i = 0; i < 5 && !atomic_load(&r->stop); i++)
             if (r->s.types & (1u << nps[i].type))
                 push_named(r, &nps[i], nps[i].delta ? &bases[i] : NULL, from_ns, now_ns);
@@ -414,6 +434,7 @@ static void *collector_main(void *arg)
             next = pf_mono_s() + (double)r->s.interval_ms / 1000;
     }
     prof_cpu_window_close(pp->src.cpu, win);
+    prof_wall_window_close(wall);
     for (size_t i = 0; i < 5; i++)
         if (bases[i].valid)
             prof_records_free(&bases[i].recs);
@@ -437,6 +458,14 @@ long prof_push_backoff_ms(int tries, double rnd)
     return (long)(ms * (0.5 + 0.5 * rnd)); /* jitter: half to all of it */
 }
 
+long prof_push_retry_wait_ms(long status, long long retry_after_s, long backoff_ms, long max_ms)
+{
+    if ((status != 429 && status != 503) || retry_after_s <= 0 || max_ms <= 0)
+        return backoff_ms;
+    long long want = retry_after_s > 400LL * 86400 ? (long long)max_ms : retry_after_s * 1000;
+    return want > max_ms ? max_ms : (long)want; /* the server's word, not the backoff */
+}
+
 typedef struct reply_buf {
     char text[PUSH_REPLY_MAX];
     size_t len, total;
@@ -457,9 +486,9 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 }
 
 /* Sends one profile. Returns the HTTP status (0: none), with what went
- * wrong in why. */
+ * wrong in why and the answer's Retry-After in *retry_after (s, 0: none). */
 static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t whylen,
-                 double *took)
+                 double *took, long long *retry_after)
 {
     const prof_push_settings *s = &r->s;
     char *name = curl_easy_escape(e, s->name, 0);
@@ -534,7 +563,11 @@ static long post(push_run *r, CURL *e, const push_item *it, char *why, size_t wh
         if (m->msg == CURLMSG_DONE && m->easy_handle == e)
             cc = m->data.result;
     long status = 0;
+    curl_off_t ra = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+        ra = 0;
+    *retry_after = ra > 0 ? (long long)ra : 0;
     curl_multi_remove_handle(r->multi, e);
     *took = pf_mono_s() - t0;
     curl_slist_free_all(headers);
@@ -584,7 +617,8 @@ static void *sender_main(void *arg)
     while (e != NULL && (it = next_item(r)) != NULL) {
         char why[1200];
         double took;
-        long status = post(r, e, it, why, sizeof why, &took);
+        long long retry_after = 0;
+        long status = post(r, e, it, why, sizeof why, &took, &retry_after);
         if (status < 0) { /* stopped */
             pthread_mutex_lock(&pp->lock);
             pp->dropped[it->type]++;
@@ -621,9 +655,16 @@ static void *sender_main(void *arg)
             item_free(it);
             continue;
         }
-        long wait = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
-        push_error(pp, "%s profile not sent, retrying in %.1f s: %s", prof_push_type_name(it->type),
-                   (double)wait / 1000, why);
+        long backoff = prof_push_backoff_ms(it->tries, (double)rand_r(&seed) / RAND_MAX);
+        long wait = prof_push_retry_wait_ms(status, retry_after, backoff,
+                                            r->s.max_retry_after_ms);
+        char asked[160] = "";
+        if ((status == 429 || status == 503) && retry_after > 0 && r->s.max_retry_after_ms > 0)
+            snprintf(asked, sizeof asked, " (Retry-After: %lld s%s)", retry_after,
+                     (long long)wait < retry_after * 1000 ? ", capped by push.max_retry_after"
+                                                          : "");
+        push_error(pp, "%s profile not sent, retrying in %.1f s%s: %s",
+                   prof_push_type_name(it->type), (double)wait / 1000, asked, why);
         pthread_mutex_lock(&pp->lock);
         pp->retries++;
         pthread_mutex_unlock(&pp->lock);
@@ -686,6 +727,7 @@ prof_push *prof_push_new(const prof_push_sources *src)
         return NULL;
     pp->src = *src;
     atomic_store(&pp->cpu_hz, 100);
+    atomic_store(&pp->wall_hz, 20);
     pthread_mutex_init(&pp->lock, NULL);
     return pp;
 }
@@ -693,6 +735,11 @@ prof_push *prof_push_new(const prof_push_sources *src)
 void prof_push_set_cpu_hz(prof_push *pp, int hz)
 {
     atomic_store(&pp->cpu_hz, hz);
+}
+
+void prof_push_set_wall_hz(prof_push *pp, int hz)
+{
+    atomic_store(&pp->wall_hz, hz);
 }
 
 /* Drops what is queued (counted) and the run's profiles in the sender's

@@ -38,6 +38,7 @@
 
 #include "capture/contention.h"
 #include "capture/cpu.h"
+#include "capture/wall.h"
 #include "core/push_settings.h"
 #include "core/settings.h"
 #include "pf_symbolize.h"
@@ -55,6 +56,7 @@ typedef struct prof_push_sources {
     pf_symbolizer *sym;
     prof_cpu *cpu;                /* CPU windows */
     prof_contention *contention;  /* mutex and block */
+    prof_wall *wall;              /* wall windows */
 } prof_push_sources;
 
 /* The push state of the plugin's life (figures, status); NULL when out
@@ -62,6 +64,8 @@ typedef struct prof_push_sources {
 prof_push *prof_push_new(const prof_push_sources *src);
 /* The CPU windows' rate from the next window on (profiler.cpu_hz). */
 void prof_push_set_cpu_hz(prof_push *pp, int hz);
+/* The wall windows' rate (profiler.wall_hz), from the next push start. */
+void prof_push_set_wall_hz(prof_push *pp, int hz);
 /* Stops (waiting for every thread) and frees. NULL is fine. */
 void prof_push_free(prof_push *pp);
 
@@ -83,5 +87,9 @@ void prof_push_render_metrics(prof_push *pp, pf_strbuf *out);
 bool prof_push_retryable(long status);
 /* The delay before try n (1-based) in ms, with jitter from rnd in [0,1). */
 long prof_push_backoff_ms(int tries, double rnd);
+/* The delay before a retry in ms: backoff_ms, or, when a 429 or 503 said
+ * Retry-After (retry_after_s > 0, what libcurl made of seconds or an HTTP
+ * date), that, capped by max_ms (push.max_retry_after; 0: ignored). */
+long prof_push_retry_wait_ms(long status, long long retry_after_s, long backoff_ms, long max_ms);
 
 #endif

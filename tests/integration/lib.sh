@@ -7,7 +7,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 # Tests talk to loopback directly: no proxy from the caller's environment
 # (takhin-profiler and curl both honour these); a test sets its own.
+# takhind's Kafka listener on any free port: runs in parallel never fight
+# over 9092 (a test that talks Kafka reads the port from `kafka status`).
+export TAKHIN_KAFKA_LISTEN=${TAKHIN_KAFKA_LISTEN:-127.0.0.1:0}
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset DEBUGINFOD_URLS # takhin-profiler asks no debuginfod server unless a test starts one
 TK_TMP=$(mktemp -d /tmp/tk-it-XXXXXX)
 TK_PIDS=()
 tk_n=0 tk_failed=0
@@ -83,8 +87,11 @@ YAML
 
 # start_server NAME CONFIG [VAR=VALUE...]: starts takhind in the background
 # (under the command TK_WRAP, when set)
-# and waits until it has started its plugins. Sets SERVER_PID, SERVER_SOCK,
-# SERVER_LOG. Returns non-zero when the server died or never answered.
+# and waits until it has started: its admin channel answers `workload
+# status`, which takhind registers once its plugins have started (`help`
+# answers before, while a plugin may still fail or log). Sets SERVER_PID,
+# SERVER_SOCK, SERVER_LOG. Returns non-zero when the server died or never
+# answered.
 start_server() {
     local name=$1 config=$2
     shift 2
@@ -96,9 +103,7 @@ start_server() {
     SERVER_PID=$!
     TK_PIDS+=("$SERVER_PID")
     local i
-    for i in $(seq 100); do
-        # workload status: registered once every plugin has started (the
-        # admin channel answers earlier, while the profiler may still start)
+    for i in $(seq 300); do # 30 s: a loaded machine starts it slowly
         "$BUILD/takhin-admin" -s "$SERVER_SOCK" workload status >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; return 1; }
         sleep 0.1
@@ -123,7 +128,7 @@ start_hidden_server() {
 stop_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     local i
-    for i in $(seq 100); do
+    for i in $(seq 300); do # 30 s
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -149,6 +154,25 @@ free_port() {
         port_open "$p" || { echo "$p"; return 0; }
     done
     return 1
+}
+
+# watch_port LOG: the port that `takhin-profiler watch -listen 127.0.0.1:0`
+# wrote to LOG, once something listens there (30 s at most).
+watch_port() {
+    local p
+    for _ in $(seq 300); do
+        p=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$1" 2>/dev/null)
+        [ -n "$p" ] && port_open "$p" && { echo "$p"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# json_field JSON NAME: a number, or a list joined by spaces, of a JSON
+# object; nothing when it has none.
+json_field() {
+    python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(map(str, v)))' \
+        "$1" "$2" 2>/dev/null
 }
 
 # http PATH [curl args...]: GET from the running profiler; body on stdout.
@@ -185,7 +209,7 @@ time.sleep(600)' "$1" &
     HOLDER_PID=$!
     TK_PIDS+=("$HOLDER_PID")
     local i
-    for i in $(seq 50); do
+    for i in $(seq 300); do
         port_open "$1" && return 0
         kill -0 "$HOLDER_PID" 2>/dev/null || return 1
         sleep 0.1

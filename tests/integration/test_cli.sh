@@ -21,9 +21,9 @@ admin profiler set block_rate 1 >/dev/null 2>&1
 remote=127.0.0.1:$(profiler_port)
 # A sanitized build (make check-sanitize) has no tcmalloc: heap and allocs
 # answer 501, which the CLI must report (exit 4 with the server's reason).
-types="cpu heap allocs goroutine block mutex trace"
+types="cpu heap allocs goroutine block mutex trace wall"
 if sanitized; then
-    types="cpu goroutine block mutex trace"
+    types="cpu goroutine block mutex trace wall"
     for t in heap allocs; do
         msg=$("$TP" -remote "$remote" -type $t -output "$out/san.$t" 2>&1)
         check "sanitized build: -type $t exits 4 with the server's 501 ($msg)"             bash -c '[ "$1" -eq 4 ] && grep -q "501 Not Implemented: heap profiling needs tcmalloc" <<<"$2"' \
@@ -33,7 +33,7 @@ fi
 
 # ---- one type at a time ----
 declare -A ext=([cpu]=pb.gz [heap]=pb.gz [allocs]=pb.gz [goroutine]=pb.gz [block]=pb.gz
-                [mutex]=pb.gz [trace]=json)
+                [mutex]=pb.gz [trace]=json [wall]=pb.gz)
 for t in $types; do
     line=$("$TP" -remote "$remote" -type $t -duration 1s -output-dir "$out" 2>"$TK_TMP/err.$t")
     rc=$?

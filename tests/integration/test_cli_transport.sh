@@ -36,7 +36,7 @@ stop_py() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 # wait_port: the profiler's port, once it listens.
 wait_port() {
     local p i
-    for i in $(seq 50); do
+    for i in $(seq 300); do
         p=$(profiler_port)
         [ -n "$p" ] && port_open "$p" && { echo "$p"; return 0; }
         sleep 0.1

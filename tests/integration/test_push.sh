@@ -19,7 +19,7 @@ start_recv() {
         -log "$TK_TMP/recv.log" "$@" 2>>"$TK_TMP/recv.err" &
     RECV_PID=$!
     TK_PIDS+=("$RECV_PID")
-    for _ in $(seq 50); do [ -s "$TK_TMP/recv.port" ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ -s "$TK_TMP/recv.port" ] && break; sleep 0.1; done
     RECV_PORT=$(cat "$TK_TMP/recv.port")
 }
 recv_mode() { curl -sS "http://127.0.0.1:$RECV_PORT/mode?m=$1" >/dev/null; }
@@ -162,7 +162,7 @@ check "still serving after slow and huge replies" test "$(http_status /debug/ppr
   printf 'demo:\n  rate: 1000\n'; } >"$config"
 admin config reload >/dev/null
 recv_mode hang
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     curl -s "http://127.0.0.1:$RECV_PORT/stats" | grep -q "inflight=[1-9]" && break
     sleep 0.1
 done

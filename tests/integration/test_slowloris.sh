@@ -22,12 +22,9 @@ slow_count() {
     curl -s --max-time 10 -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
         sed -nE "s/^takhin_profiler_slow_clients_total\{reason=\"$1\"\} ([0-9]+)$/\1/p"
 }
-# field JSON NAME: a number or list from the generator's report (nothing
-# when it gave none: it timed out).
-field() {
-    python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(map(str, v)))' \
-        "$1" "$2" 2>/dev/null
-}
+# The generator's report is read with json_field (lib.sh): nothing when it
+# gave none (it timed out).
+field() { json_field "$@"; }
 # operator_ok NAME JSON: all 20 tries answered 200 (p99 printed, not asserted).
 operator_ok() {
     echo "# $1: ${2:-no report: the generator timed out}"
@@ -72,7 +69,7 @@ after=$(slow_count peer_cap)
 check "the per-address cap cut them off ($before -> $after)" test "${after:-0}" -gt "${before:-0}"
 
 # Every connection is gone once the clients are: the front's and civetweb's.
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     [ "$(ls "/proc/$SERVER_PID/fd" | wc -l)" -le $((fds0 + 2)) ] && break
     sleep 0.1
 done

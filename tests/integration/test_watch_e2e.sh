@@ -19,7 +19,7 @@ EXTRA_PIDS=()
 stop_pid() {
     local pid=$1 i
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
 }
@@ -42,13 +42,8 @@ TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 
     -cooldown 5m 2>"$TK_TMP/watch.log" &
 WATCH_PID=$!
 EXTRA_PIDS+=("$WATCH_PID")
-wport=
-for _ in $(seq 50); do
-    wport=$(sed -nE 's|.*listening on http://127.0.0.1:([0-9]+)/.*|\1|p' "$TK_TMP/watch.log")
-    [ -n "$wport" ] && port_open "$wport" && break
-    sleep 0.1
-done
-check "watch listens on 127.0.0.1:$wport" port_open "$wport"
+wport=$(watch_port "$TK_TMP/watch.log")
+check "watch listens on 127.0.0.1:$wport" port_open "${wport:-1}"
 
 cat >"$TK_TMP/alertmanager.yml" <<YAML
 route:

@@ -90,6 +90,29 @@ static void test_command(void **state)
     assert_null(o.command[2]);
 }
 
+/* -symbolize alone is on, =local and =none as given (false is none);
+ * -debug-dir repeats. */
+static void test_symbolize_flags(void **state)
+{
+    (void)state;
+    cli_opts o;
+    assert_int_equal(parse(&o, (const char *[]){"-input", "x", NULL}), CLI_OK);
+    assert_null(o.symbolize);
+    assert_int_equal(o.ndebug_dirs, 0);
+    assert_int_equal(parse(&o, (const char *[]){"-symbolize", "-input", "x", NULL}), CLI_OK);
+    assert_string_equal(o.symbolize, "on");
+    assert_string_equal(o.input, "x");
+    assert_int_equal(parse(&o, (const char *[]){"-input", "x", "-symbolize=local", NULL}), CLI_OK);
+    assert_string_equal(o.symbolize, "local");
+    assert_int_equal(parse(&o, (const char *[]){"-input", "x", "-symbolize=false", NULL}), CLI_OK);
+    assert_string_equal(o.symbolize, "none");
+    assert_int_equal(parse(&o, (const char *[]){"-input", "x", "-debug-dir", "/a", "-debug-dir=/b",
+                                                NULL}), CLI_OK);
+    assert_int_equal(o.ndebug_dirs, 2);
+    assert_string_equal(o.debug_dirs[0], "/a");
+    assert_string_equal(o.debug_dirs[1], "/b");
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -112,6 +135,9 @@ static void test_usage_errors(void **state)
         (const char *[]){"-input", "x", "-ca", "ca.pem", NULL},
         (const char *[]){"-input", "x", "-follow", NULL},
         (const char *[]){"-remote", "h:1", "-ca", NULL},
+        (const char *[]){"-input", "x", "-symbolize=maybe", NULL},
+        (const char *[]){"-input", "x", "-debug-dir", "relative/dir", NULL},
+        (const char *[]){"-input", "x", "-debug-dir", "/a:/b", NULL},
     };
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
@@ -185,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_go_syntax),
         cmocka_unit_test(test_token_from_env),
         cmocka_unit_test(test_command),
+        cmocka_unit_test(test_symbolize_flags),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_transport_flags),

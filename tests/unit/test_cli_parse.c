@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "util/cli.h"
 #include "input/cli_prof.h"
@@ -442,6 +443,40 @@ static void test_demangle(void **state)
     pf_decoded_free(p);
 }
 
+/* ---- a gzip bomb (issue 23, row 10) ---- */
+
+/* A fetched answer of 500 gzip members of 1 MiB of zeros each: about 500
+ * KiB that expand to 500 MiB, past the profile size limit. It must fail
+ * there with the limit named, before the memory is taken: the process's
+ * peak RSS grows by far less than the profile would need. */
+static void test_gzip_bomb(void **state)
+{
+    (void)state;
+    uint8_t *zeros = calloc(1, 1u << 20), *member, *bomb;
+    size_t mlen;
+    assert_non_null(zeros);
+    assert_int_equal(pf_gzip(zeros, 1u << 20, &member, &mlen, NULL), PF_OK);
+    free(zeros);
+    assert_non_null(bomb = malloc(500 * mlen));
+    for (size_t i = 0; i < 500; i++)
+        memcpy(bomb + i * mlen, member, mlen);
+    free(member);
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    char err[512] = "";
+    pf_decoded *p = cli_prof_parse(bomb, 500 * mlen, err, sizeof err);
+    getrusage(RUSAGE_SELF, &after);
+    free(bomb);
+    assert_null(p);
+    char want[128];
+    snprintf(want, sizeof want, "gzip: more than %u bytes uncompressed", CLI_MAX_INFLATE);
+    if (strstr(err, want) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", err, want);
+    long grew_kib = after.ru_maxrss - before.ru_maxrss;
+    if (grew_kib > 32 * 1024)
+        fail_msg("peak RSS grew by %ld KiB inflating a bomb", grew_kib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_no_samples),
         cmocka_unit_test(test_prune_allocator_frames),
         cmocka_unit_test(test_demangle),
+        cmocka_unit_test(test_gzip_bomb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,6 +383,43 @@ static void test_folded(void **state)
     pf_decoded_free(p);
 }
 
+/* Frames nothing names show as their file and file offset (or the bare
+ * address without a mapping), one node per address; a mapping with such
+ * a location stops claiming functions. */
+static void test_unresolved_frames(void **state)
+{
+    (void)state;
+    pf_decoded *p = pf_decoded_new(false);
+    static const pf_dvaluetype t[] = {{"samples", "count"}};
+    assert_int_equal(pf_decoded_set_types(p, t, 1), 0);
+    pf_dmapping app = {1, 0x1000, 0x2000, 0, "/usr/bin/app", "", true, true, true, true};
+    pf_dmapping lib = {2, 0x7000, 0x9000, 0x2000, "/usr/lib/libz.so.1", "ab12", true, true,
+                       true, true};
+    assert_true(pf_decoded_add_mapping(p, &app) == 0 && pf_decoded_add_mapping(p, &lib) == 1);
+    pf_dlocation main_loc = {1, 0x1010, 1, 1, p->nlines};
+    assert_true(pf_decoded_add_line(p, func_of(p, "main"), 3) >= 0);
+    pf_dlocation in_lib = {2, 0x7123, 2, 0, 0}, nowhere = {3, 0x42, 0, 0, 0};
+    assert_true(pf_decoded_add_location(p, &main_loc) == 0);
+    assert_true(pf_decoded_add_location(p, &in_lib) == 1);
+    assert_true(pf_decoded_add_location(p, &nowhere) == 2);
+    int64_t five = 5, one = 1;
+    assert_int_equal(pf_decoded_add_sample(p, (uint32_t[]){1, 0}, 2, &five, NULL, 0), 0);
+    assert_int_equal(pf_decoded_add_sample(p, (uint32_t[]){2, 0}, 2, &one, NULL, 0), 0);
+    pf_decoded_done(p);
+    pf_decoded_mark_unresolved(p);
+    assert_true(p->maps[0].has_functions);
+    assert_false(p->maps[1].has_functions || p->maps[1].has_filenames || p->maps[1].has_lines);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(cli_folded(f, p, 0), 0);
+    fclose(f);
+    assert_non_null(strstr(text, "main;libz.so.1+0x2123 5\n"));
+    assert_non_null(strstr(text, "main;0x42 1\n"));
+    free(text);
+    pf_decoded_free(p);
+}
+
 /* ---- flame graph ---- */
 
 static void check_children(const cli_flame *f, uint32_t i)
@@ -489,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_diff_header),
         cmocka_unit_test(test_diff_cancelled_inline_edge),
         cmocka_unit_test(test_folded),
+        cmocka_unit_test(test_unresolved_frames),
         cmocka_unit_test(test_flame_layout),
         cmocka_unit_test(test_flame_label),
         cmocka_unit_test(test_flame_svg),

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pf_common.h"
+#include "pf_gzip.h"
 
 /* A temporary file of n bytes of 'x'; its path in path (>= 64 bytes). */
 static void make_file(char *path, size_t n)
@@ -126,6 +127,37 @@ static void test_seterr(void **state)
     assert_string_equal(pf_code_name(PF_ERR_NOMEM), "out of memory");
 }
 
+/* pf_gunzip keeps memory to 16 times the compressed size until it knows
+ * the real one (issue 23, row 10): data that compresses better is
+ * counted, then inflated again at its exact size when under the limit,
+ * and refused at the limit otherwise. */
+static void test_gunzip_high_ratio(void **state)
+{
+    (void)state;
+    size_t plain_len = 4u << 20, glen, n;
+    uint8_t *plain = malloc(plain_len), *gz, *out;
+    assert_non_null(plain);
+    for (size_t i = 0; i < plain_len; i++)
+        plain[i] = (uint8_t)(i % 7 == 0 ? i / 4096 : 0); /* compresses far past 16x */
+    assert_int_equal(pf_gzip(plain, plain_len, &gz, &glen, NULL), PF_OK);
+    assert_true(glen * 16 + (1u << 20) < plain_len); /* so the first pass spills */
+    pf_err err = {0};
+    assert_int_equal(pf_gunzip(gz, glen, plain_len, &out, &n, &err), PF_OK);
+    assert_int_equal(n, plain_len);
+    assert_memory_equal(out, plain, plain_len);
+    free(out);
+    assert_int_equal(pf_gunzip(gz, glen, plain_len - 1, &out, &n, &err), PF_ERR_LIMIT);
+    assert_non_null(strstr(err.msg, "gzip: more than 4194303 bytes uncompressed"));
+    uint8_t *empty;
+    assert_int_equal(pf_gzip("", 0, &empty, &glen, NULL), PF_OK);
+    assert_int_equal(pf_gunzip(empty, glen, 100, &out, &n, &err), PF_OK);
+    assert_int_equal(n, 0);
+    free(out);
+    free(empty);
+    free(gz);
+    free(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_procfs),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_seterr),
+        cmocka_unit_test(test_gunzip_high_ratio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,7 @@ static void test_types(void **state)
     (void)state;
     unsigned t;
     char bad[32];
-    assert_int_equal(prof_push_parse_types("cpu, allocs,heap,mutex,block,goroutine", &t, bad,
+    assert_int_equal(prof_push_parse_types("cpu, allocs,heap,mutex,block,goroutine,wall", &t, bad,
                                            sizeof bad), 0);
     assert_int_equal(t, (1u << PROF_PUSH_NTYPES) - 1);
     assert_int_equal(prof_push_parse_types("cpu,heapp", &t, bad, sizeof bad), -1);
@@ -83,6 +83,23 @@ static void test_retry_policy(void **state)
     assert_true(prof_push_backoff_ms(20, 0.0) >= 15000);
 }
 
+/* Issue 23, row 9: a 429 or 503's Retry-After (s, as libcurl reads
+ * seconds or an HTTP date) is honoured up to push.max_retry_after. */
+static void test_retry_after(void **state)
+{
+    (void)state;
+    long max = 300000; /* the default, 5m */
+    assert_int_equal(prof_push_retry_wait_ms(429, 3600, 500, max), 300000); /* capped */
+    assert_int_equal(prof_push_retry_wait_ms(503, 7, 500, max), 7000);
+    assert_int_equal(prof_push_retry_wait_ms(429, 1, 8000, 1500), 1000); /* the server's word */
+    assert_int_equal(prof_push_retry_wait_ms(429, 1, 500, 1500), 1000);
+    assert_int_equal(prof_push_retry_wait_ms(429, 2, 500, 1500), 1500);
+    assert_int_equal(prof_push_retry_wait_ms(429, 0, 500, max), 500);  /* none, or a past date */
+    assert_int_equal(prof_push_retry_wait_ms(500, 60, 500, max), 500); /* only 429 and 503 */
+    assert_int_equal(prof_push_retry_wait_ms(429, 60, 500, 0), 500);   /* 0s: ignored */
+    assert_int_equal(prof_push_retry_wait_ms(429, 1LL << 50, 500, max), 300000);
+}
+
 static void test_keep_largest(void **state)
 {
     (void)state;
@@ -116,6 +133,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),   cmocka_unit_test(test_types),
         cmocka_unit_test(test_names),       cmocka_unit_test(test_retry_policy),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_keep_largest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,23 @@ static void test_other_paths_reach_nothing(void **state)
     assert_null(prof_route(table, 0, "/debug/pprof/")); /* an empty table */
 }
 
+/* A prefix entry ("buildid/") takes every longer path under it, and only
+ * those: its handler reads the rest. */
+static void test_prefix_entry(void **state)
+{
+    (void)state;
+    static const prof_endpoint t[] = {
+        {.name = "buildid/", .prefix = true},
+        {.name = "profile"},
+    };
+    assert_ptr_equal(prof_route(t, 2, "/debug/pprof/buildid/ab12/executable"), &t[0]);
+    assert_ptr_equal(prof_route(t, 2, "/debug/pprof/profile"), &t[1]);
+    assert_null(prof_route(t, 2, "/debug/pprof/buildid/"));
+    assert_null(prof_route(t, 2, "/debug/pprof/buildid"));
+    assert_null(prof_route(t, 2, "/debug/pprof/buildidx/ab"));
+    assert_null(prof_route(t, 2, "/debug/pprof/profile/x")); /* not a prefix entry */
+}
+
 static void test_methods(void **state)
 {
     (void)state;
@@ -77,6 +94,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_reach_their_entry),
         cmocka_unit_test(test_other_paths_reach_nothing),
+        cmocka_unit_test(test_prefix_entry),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_list_of_paths),
     };

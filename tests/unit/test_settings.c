@@ -219,6 +219,8 @@ static void test_bad_values_name_their_key(void **state)
     assert_refused("profiler:\n  no_such_key: 1\n", "profiler.no_such_key");
     /* refused by prof_settings_read */
     assert_refused("profiler:\n  cpu_sampler: fastest\n", "profiler.cpu_sampler");
+    assert_refused("profiler:\n  debug_dirs: /opt/debug:relative\n", "profiler.debug_dirs");
+    assert_refused("profiler:\n  serve_binaries: perhaps\n", "profiler.serve_binaries");
     assert_refused("profiler:\n  auth:\n    token: a\n    token_file: /etc/t\n",
                    "profiler.auth.token_file");
     char yaml[2048];

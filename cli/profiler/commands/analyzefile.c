@@ -74,11 +74,20 @@ int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint)
 {
     char err[512];
     const char *hint = kind_hint ? kind_hint : kind_from_name(path);
-    pf_decoded *p = cli_prof_load(path, err, sizeof err), *base = NULL;
+    pf_decoded *p = cli_prof_read(path, err, sizeof err), *base = NULL;
     if (p == NULL) {
         cli_error("%s: %s", path, err);
         return CLI_EXIT_INPUT;
     }
+    if (o->input != NULL && path == o->input && o->output != NULL) { /* -input F -output G */
+        if (cli_write_profile(p, o->output, err, sizeof err) != 0) {
+            cli_error("%s", err);
+            pf_decoded_free(p);
+            return CLI_EXIT_FAIL;
+        }
+        cli_note("wrote %s", o->output);
+    }
+    cli_prof_finish(p);
     if (o->base && (base = cli_prof_load(o->base, err, sizeof err)) == NULL) {
         cli_error("%s: %s", o->base, err);
         pf_decoded_free(p);

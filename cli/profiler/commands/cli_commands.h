@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "input/cli_prof.h"
 #include "transport/cli_http.h"
 #include "util/cli.h"
 
@@ -18,7 +19,9 @@
 int cli_collect(const cli_opts *o);
 
 /* Fetches one profile of kind k (seconds: cpu and trace) from r into f
- * (tmp: its path, for the check that it parses). *cancel set ends it.
+ * (tmp: its path, for the check that it parses). *cancel set ends it;
+ * so does the deadline: seconds (cpu and trace) + margin for the whole
+ * transfer, whatever the target trickles.
  * Exit code; err says what went wrong. (collect.c, for watch.c) */
 int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
                    double margin, FILE *f, const char *tmp, volatile int *cancel,
@@ -29,6 +32,14 @@ int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, doub
  * the kind when the file's sample types leave it open (mutex or block).
  * (analyzefile.c) */
 int cli_analyze_file(const cli_opts *o, const char *path, const char *kind_hint);
+/* p as gzipped profile.proto at path: a temp file beside it, fsync,
+ * rename. 0, or -1 with err. */
+int cli_write_profile(const pf_decoded *p, const char *path, char *err, size_t errlen);
+/* p as gzipped profile.proto into f (flushed, not synced). 0, or -1 with err. */
+int cli_write_profile_to(const pf_decoded *p, FILE *f, char *err, size_t errlen);
+/* Process-wide symbolization settings from -symbolize (NULL: on) and
+ * -debug-dir (see cli_symbolize_config). */
+void cli_symbolize_setup(const char *mode, const char *const *dirs, size_t ndirs, bool quiet);
 
 /* takhin-profiler [flags] -- COMMAND...: profiles a command on this machine
  * (localrun.c). */

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 static const char *endpoint[CLI_NKINDS] = {"profile", "heap", "allocs", "goroutine",
-                                           "block", "mutex", "trace"};
+                                           "block", "mutex", "trace", "wall"};
 
 typedef struct job {
     cli_kind kind;
@@ -42,11 +42,20 @@ typedef struct job {
     char err[1536], note[512], cpu_hz[128];
     size_t bytes, samples;
     volatile int *cancel;
+    double total_timeout;   /* watch: the whole transfer's limit (0: none) */
+    bool too_big;           /* the answer passed answer_limit: cut off */
 } job;
 
 static bool timed(cli_kind k)
 {
-    return k == CLI_CPU || k == CLI_TRACE;
+    return k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
+}
+
+/* -type all: fetched alongside the CPU profile (the instant ones, and the
+ * wall profile, which has a sampler of its own). */
+static bool alongside(cli_kind k)
+{
+    return !timed(k) || k == CLI_WALL;
 }
 
 /* ---- progress bar ---- */
@@ -76,9 +85,23 @@ static void clear_progress(const job *j)
 
 /* ---- one fetch ---- */
 
+/* An answer is at most what the reader takes: the profile size limit
+ * (CLI_MAX_INFLATE), or MAX_ANSWER for a trace's JSON. */
+#define MAX_ANSWER (1u << 30)
+
+static size_t answer_limit(const job *j)
+{
+    return j->kind == CLI_TRACE ? MAX_ANSWER : CLI_MAX_INFLATE;
+}
+
 static int sink(void *ctx, const void *data, size_t len)
 {
     job *j = ctx;
+    if (j->bytes + len > answer_limit(j)) {
+        j->too_big = true;
+        errno = EFBIG;
+        return -1;
+    }
     j->bytes += len;
     return fwrite(data, 1, len, j->f) == len ? 0 : -1;
 }
@@ -86,8 +109,9 @@ static int sink(void *ctx, const void *data, size_t len)
 static void request_path(const job *j, char *buf, size_t len)
 {
     double d = j->o->duration;
-    if (j->kind == CLI_CPU)
-        snprintf(buf, len, "/debug/pprof/profile?seconds=%ld", (long)ceil(d < 1 ? 1 : d));
+    if (j->kind == CLI_CPU || j->kind == CLI_WALL)
+        snprintf(buf, len, "/debug/pprof/%s?seconds=%ld", endpoint[j->kind],
+                 (long)ceil(d < 1 ? 1 : d));
     else if (j->kind == CLI_TRACE)
         snprintf(buf, len, "/debug/pprof/trace?seconds=%g", d);
     else
@@ -146,7 +170,7 @@ static int check_file(job *j)
     char err[512];
     uint8_t *data;
     size_t len;
-    if (cli_read_file(j->tmp, 1u << 30, &data, &len, err, sizeof err) != 0) {
+    if (cli_read_file(j->tmp, answer_limit(j), &data, &len, err, sizeof err) != 0) {
         snprintf(j->err, sizeof j->err, "%.900s: %s", j->tmp, err);
         return CLI_EXIT_FAIL;
     }
@@ -209,9 +233,15 @@ static int fetch(job *j)
     rq.tick = j->progress ? tick : NULL;
     rq.tick_ctx = j;
     rq.cancel = j->cancel;
+    rq.total_timeout = j->total_timeout;
     j->start = pf_mono_s();
     rc = cli_http_get(&rq, &rs, j->err, sizeof j->err);
     clear_progress(j);
+    if (j->too_big) {
+        snprintf(j->err, sizeof j->err, "%s sent more than %zu bytes, the size limit of a "
+                 "profile: cut off, nothing stored", rq.hostport, answer_limit(j));
+        rc = CLI_EXIT_SERVER;
+    }
     if (rc == CLI_OK && (rs.status < 200 || rs.status > 299)) {
         http_error(j, &rs);
         rc = CLI_EXIT_SERVER;
@@ -373,15 +403,15 @@ static int collect_all(const cli_opts *o, const cli_remote *r, const cli_http_co
     }
     for (int k = 0; k < CLI_NKINDS; k++)
         init_job(&jobs[k], (cli_kind)k, o, r, c, stamp, tty);
-    for (int k = 0; k < CLI_NKINDS; k++) { /* the instant ones, in parallel */
-        if (!timed((cli_kind)k))
+    for (int k = 0; k < CLI_NKINDS; k++) { /* in parallel with the CPU profile */
+        if (alongside((cli_kind)k))
             started[k] = pthread_create(&th[k], NULL, run_job, &jobs[k]) == 0;
     }
     run_job(&jobs[CLI_CPU]);
     for (int k = 0; k < CLI_NKINDS; k++) {
         if (started[k])
             pthread_join(th[k], NULL);
-        else if (!timed((cli_kind)k))
+        else if (alongside((cli_kind)k))
             run_job(&jobs[k]);
     }
     run_job(&jobs[CLI_TRACE]);
@@ -453,6 +483,7 @@ int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, doub
     init_job(j, k, &o, r, c, time(NULL), false);
     j->f = f;
     j->cancel = cancel;
+    j->total_timeout = (timed(k) ? seconds : 0) + margin; /* a slow target never holds on */
     snprintf(j->tmp, sizeof j->tmp, "%s", tmp);
     int rc = fetch(j);
     if (fflush(f) != 0 && rc == CLI_OK) {

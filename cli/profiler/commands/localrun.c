@@ -179,28 +179,35 @@ static int file_write(void *ctx, const void *data, size_t len)
     return fwrite(data, 1, len, ctx) == len ? 0 : -1;
 }
 
-/* p as gzipped profile.proto at path, through a temp file and rename. 0,
- * or -1 with err. */
-static int write_profile(const pf_decoded *p, const char *path, char *err, size_t errlen)
+int cli_write_profile_to(const pf_decoded *p, FILE *f, char *err, size_t errlen)
 {
-    char tmp[4200];
+    pf_err perr = {0};
+    pf_code rc = pf_decoded_write(p, PF_WRITE_GZIP, file_write, f, &perr);
+    if (rc == PF_OK && fflush(f) == 0)
+        return 0;
+    if (rc == PF_ERR_NOMEM)
+        snprintf(err, errlen, "out of memory encoding the profile");
+    else
+        snprintf(err, errlen, "%s", strerror(errno));
+    return -1;
+}
+
+int cli_write_profile(const pf_decoded *p, const char *path, char *err, size_t errlen)
+{
+    char tmp[4200], why[256] = "";
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.part%ld", path, (long)getpid()) >= sizeof tmp) {
         snprintf(err, errlen, "the path is too long: %.400s", path);
         return -1;
     }
     FILE *f = fopen(tmp, "wb");
-    pf_err perr = {0};
-    pf_code rc = f != NULL ? pf_decoded_write(p, PF_WRITE_GZIP, file_write, f, &perr) : PF_ERR_IO;
-    bool ok = rc == PF_OK;
+    bool ok = f != NULL && cli_write_profile_to(p, f, why, sizeof why) == 0 &&
+              fsync(fileno(f)) == 0;
     if (f != NULL && fclose(f) != 0)
         ok = false;
     if (ok && rename(tmp, path) != 0)
         ok = false;
     if (!ok) {
-        if (rc == PF_ERR_NOMEM)
-            snprintf(err, errlen, "out of memory encoding the profile");
-        else
-            snprintf(err, errlen, "cannot write %.400s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %.400s: %s", path, why[0] ? why : strerror(errno));
         unlink(tmp);
     }
     return ok ? 0 : -1;
@@ -233,7 +240,7 @@ static int convert(run *r, const char *out, size_t *samples)
     p->duration_nanos = nanos(&r->end) - nanos(&r->start);
     add_command(p, r->o->command);
     *samples = (size_t)pf_decoded_samples(p);
-    int rc = write_profile(p, out, err, sizeof err) == 0 ? CLI_OK : CLI_EXIT_FAIL;
+    int rc = cli_write_profile(p, out, err, sizeof err) == 0 ? CLI_OK : CLI_EXIT_FAIL;
     if (rc != CLI_OK)
         cli_error("%s", err);
     pf_decoded_free(p);

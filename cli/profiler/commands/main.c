@@ -5,10 +5,24 @@
  */
 #include "commands/cli_commands.h"
 #include "commands/cli_watch.h"
+#include "input/cli_prof.h"
 #include "util/cli.h"
 
 #include <string.h>
 
+void cli_symbolize_setup(const char *mode, const char *const *dirs, size_t ndirs, bool quiet)
+{
+    static char joined[CLI_MAX_DEBUG_DIRS * 4097];
+    size_t n = 0;
+    for (size_t i = 0; i < ndirs && n < sizeof joined; i++)
+        n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%s", i ? ":" : "", dirs[i]);
+    mode = mode != NULL ? mode : "on";
+    cli_sym_config c = {strcmp(mode, "none") == 0    ? CLI_SYM_NONE
+                        : strcmp(mode, "local") == 0 ? CLI_SYM_LOCAL
+                                                     : CLI_SYM_ON,
+                        joined, quiet};
+    cli_symbolize_config(&c);
+}
 
 int main(int argc, char **argv)
 {
@@ -27,6 +41,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     if (rc != CLI_OK)
         return rc;
+    cli_symbolize_setup(o.symbolize, o.debug_dirs, o.ndebug_dirs, o.quiet);
     if (o.command)
         return cli_local_run(&o);
     if (o.remote && o.every > 0)

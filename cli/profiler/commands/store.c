@@ -509,7 +509,8 @@ int cli_store_retain(cli_store *s, double max_age, uint64_t max_bytes, uint64_t 
     pthread_mutex_lock(&walk_lock);
     walk_acc.n = 0;
     nftw(s->root, walk_one, 16, FTW_PHYS);
-    qsort(walk_acc.v, walk_acc.n, sizeof *walk_acc.v, by_age);
+    if (walk_acc.n > 1) /* qsort wants a non-NULL array even for none */
+        qsort(walk_acc.v, walk_acc.n, sizeof *walk_acc.v, by_age);
     uint64_t sum = 0;
     for (size_t i = 0; i < walk_acc.n; i++)
         sum += walk_acc.v[i].size;

@@ -4,8 +4,11 @@
  * also `takhin-profiler -remote T -every D`).
  *
  * Threads: the main thread waits for signals (TERM/INT end, HUP re-reads
- * -targets FILE) and runs the schedule (-every, retention); civetweb's
- * threads answer requests (a webhook is answered at once, never after a
+ * -targets FILE) and runs the schedule (-every, retention); the profiler
+ * port's front (plugin/http/front.h: header and body deadlines, per-address
+ * and total caps, the oldest unfinished request cut to make room) owns the
+ * -listen port and hands complete requests to civetweb on 127.0.0.1:0,
+ * whose threads answer them (a webhook is answered at once, never after a
  * capture); each accepted capture runs on a thread of its own, at most
  * -max-inflight at a time, through collect.c's fetch into store.c.
  *
@@ -15,9 +18,12 @@
  */
 #include "commands/cli_commands.h"
 #include "commands/cli_watch.h"
+#include "http/front.h"
+#include "http/metrics.h"
 #include "pf_util.h"
 #include "transport/cli_http.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <errno.h>
 #include <math.h>
@@ -34,6 +40,13 @@
 #define MAX_TARGETS 256
 #define DEDUPE_SLOTS 4096
 #define RETAIN_EVERY 60.0
+/* The front's limits on the webhook port: the profiler port's defaults
+ * (plugin/core/settings.c). */
+#define FRONT_HEADER_TIMEOUT_MS 2000
+#define FRONT_BODY_TIMEOUT_MS 10000
+#define FRONT_MAX_HEADER_BYTES 8192
+#define FRONT_MAX_CONNS_PER_PEER 16
+#define FRONT_MAX_CONNS 4096
 
 typedef struct target {
     char spec[512];     /* as configured */
@@ -56,9 +69,13 @@ typedef struct ccount {
     uint64_t n;
 } ccount;
 
+/* Per target: its last alert capture (the cooldown) and its captures in
+ * flight (-max-inflight is per target: a slow target never holds up the
+ * others). */
 typedef struct last_capture {
     char hostport[300];
     double at;
+    int inflight;
 } last_capture;
 
 static struct watch {
@@ -75,6 +92,9 @@ static struct watch {
     long max_bytes;
     const char *types_flag;
     cli_kinds types;
+    const char *symbolize; /* -symbolize: on or local; NULL: captures stored as fetched */
+    const char *debug_dirs[CLI_MAX_DEBUG_DIRS];
+    size_t ndebug_dirs;
     /* state */
     pthread_mutex_t lock;
     pthread_cond_t idle;
@@ -91,29 +111,107 @@ static struct watch {
     uint64_t webhooks[WH_N], alerts[AL_N];
     ccount *counts;
     size_t ncounts, cap_counts;
+    /* the receiver: the front on -listen, civetweb behind it */
+    prof_front *front;
+    struct mg_context *mg;
+    prof_metrics *front_metrics;
+    char secret[PROF_FRONT_SECRET_LEN + 1];
 } W;
 
 /* ---- log ---- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Lines are rate-limited per kind (the format string of the call):
+ * LOG_BURST a window of LOG_WINDOW_S each, the rest counted and reported
+ * as "(N similar lines suppressed)" when the window ends. A flood of
+ * alerts or clients cannot fill the disk. */
+#define LOG_KINDS 64
+#define LOG_BURST 20
+#define LOG_WINDOW_S 1.0
 
-static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void wlog(const char *fmt, ...)
+typedef struct log_kind {
+    const char *fmt;
+    double window;     /* start of the current window */
+    unsigned lines;    /* written in it */
+    uint64_t dropped;  /* suppressed in it */
+} log_kind;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_kind log_kinds[LOG_KINDS];
+
+static void log_line(const char *msg)
 {
-    char msg[4096], when[32];
+    char when[32];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&log_lock);
     fprintf(stderr, "%s.%03ldZ takhin-profiler watch: %s\n", when, ts.tv_nsec / 1000000, msg);
     fflush(stderr);
+}
+
+/* Ends k's window if it is over, reporting what it suppressed (log_lock
+ * held). */
+static void log_roll(log_kind *k, double now)
+{
+    if (now - k->window < LOG_WINDOW_S)
+        return;
+    if (k->dropped > 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%.120s... (%llu similar lines suppressed)", k->fmt,
+                 (unsigned long long)k->dropped);
+        log_line(msg);
+    }
+    k->window = now;
+    k->lines = 0;
+    k->dropped = 0;
+}
+
+/* Reports the suppressed lines of windows that ended (the main loop
+ * calls it), or of every window (all: at the end). */
+static void log_flush(bool all)
+{
+    double now = pf_mono_s() + (all ? LOG_WINDOW_S : 0);
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < LOG_KINDS && log_kinds[i].fmt; i++)
+        log_roll(&log_kinds[i], now);
     pthread_mutex_unlock(&log_lock);
+}
+
+/* One line of kind `kind` (a format string: the call site). */
+static void vwlog(const char *kind, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    double now = pf_mono_s();
+    pthread_mutex_lock(&log_lock);
+    log_kind *k = NULL;
+    for (size_t i = 0; i < LOG_KINDS && !k; i++)
+        if (log_kinds[i].fmt == kind || log_kinds[i].fmt == NULL)
+            k = &log_kinds[i];
+    if (k == NULL)
+        k = &log_kinds[LOG_KINDS - 1]; /* more kinds than slots: the last ones share */
+    if (k->fmt != kind && k->fmt != NULL)
+        log_roll(k, now + LOG_WINDOW_S);
+    if (k->fmt != kind)
+        *k = (log_kind){kind, now, 0, 0};
+    log_roll(k, now);
+    if (k->lines < LOG_BURST) {
+        k->lines++;
+        log_line(msg);
+    } else {
+        k->dropped++;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void wlog(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vwlog(fmt, fmt, ap);
+    va_end(ap);
 }
 
 /* What a request sent, safe to log: control characters, non-ASCII bytes
@@ -247,6 +345,7 @@ static last_capture *last_for(const char *hostport)
     last_capture *l = &W.last[W.nlast++];
     snprintf(l->hostport, sizeof l->hostport, "%s", hostport);
     l->at = -1e18;
+    l->inflight = 0;
     return l;
 }
 
@@ -260,6 +359,38 @@ typedef struct cjob {
     char *labels;
     time_t when;
 } cjob;
+
+/* -symbolize: a capture with address-only frames, read back, symbolized
+ * and written over itself before it is committed. One that cannot be
+ * read back is stored as fetched; -1 with err when the rewrite failed
+ * (the capture is then marked failed). */
+static int symbolize_capture(cli_store_file *f, const char *hostport, cli_kind k, char *err,
+                             size_t errlen)
+{
+    char why[512];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    pf_decoded *p = NULL;
+    if (fflush(f->f) == 0 && cli_read_file(f->tmp, CLI_MAX_INFLATE, &data, &len, why,
+                                           sizeof why) == 0)
+        p = cli_prof_parse(data, len, why, sizeof why);
+    free(data);
+    if (p == NULL)
+        wlog("capture %s of %s: not symbolized, stored as fetched: %s", cli_kind_name(k),
+             hostport, why);
+    if (p == NULL || !pf_decoded_needs_symbols(p)) {
+        pf_decoded_free(p);
+        return 0;
+    }
+    cli_symbolize_offline(p, why, sizeof why);
+    int rc = fseeko(f->f, 0, SEEK_SET) != 0 || ftruncate(fileno(f->f), 0) != 0 ? -1 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot rewrite it symbolized: %s", strerror(errno));
+    else if ((rc = cli_write_profile_to(p, f->f, why, sizeof why)) != 0)
+        snprintf(err, errlen, "cannot rewrite it symbolized: %s", why);
+    pf_decoded_free(p);
+    return rc;
+}
 
 static void capture_one(cjob *j, cli_kind k)
 {
@@ -280,9 +411,12 @@ static void capture_one(cjob *j, cli_kind k)
         pthread_mutex_unlock(&W.lock);
         return;
     }
-    bool timed = k == CLI_CPU || k == CLI_TRACE;
+    bool timed = k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
     rc = cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, W.read_margin, f.f, f.tmp,
                         &W.cancel, &got, err, sizeof err);
+    if (rc == CLI_OK && W.symbolize != NULL && k != CLI_TRACE &&
+        symbolize_capture(&f, j->t.hostport, k, err, sizeof err) != 0)
+        rc = CLI_EXIT_FAIL;
     if (rc == CLI_OK && cli_store_commit(W.store, &f, &bytes, err, sizeof err) != 0)
         rc = CLI_EXIT_FAIL; /* the file is gone; say so in the index if it can be */
     if (rc != CLI_OK)
@@ -305,26 +439,30 @@ static void *capture_thread(void *arg)
     cjob *j = arg;
     /* the instant profiles first (the state at alert time), then the timed ones */
     static const cli_kind order[] = {CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX,
-                                     CLI_CPU, CLI_TRACE};
+                                     CLI_CPU, CLI_WALL, CLI_TRACE};
     for (size_t i = 0; i < sizeof order / sizeof *order && !W.cancel; i++)
         if (j->kinds & CLI_KIND_BIT(order[i]))
             capture_one(j, order[i]);
+    pthread_mutex_lock(&W.lock);
+    last_capture *l = last_for(j->t.hostport);
+    if (l)
+        l->inflight--;
+    W.inflight--;
     free(j->labels);
     free(j);
-    pthread_mutex_lock(&W.lock);
-    W.inflight--;
     pthread_cond_broadcast(&W.idle);
     pthread_mutex_unlock(&W.lock);
     return NULL;
 }
 
-/* Starts a capture thread unless -max-inflight are running (W.lock held).
- * Takes labels (malloc'd). 0, or -1 (busy). */
+/* Starts a capture thread unless -max-inflight of t are running (W.lock
+ * held). Takes labels (malloc'd). 0, or -1 (busy). */
 static int launch(const target *t, cli_kinds kinds, double seconds, const char *reason,
                   char *labels)
 {
+    last_capture *l = last_for(t->hostport);
     cjob *j = calloc(1, sizeof *j);
-    if (W.inflight >= W.max_inflight || j == NULL) {
+    if (l == NULL || l->inflight >= W.max_inflight || j == NULL) {
         free(j);
         free(labels);
         return -1;
@@ -346,6 +484,7 @@ static int launch(const target *t, cli_kinds kinds, double seconds, const char *
         free(j);
         return -1;
     }
+    l->inflight++;
     W.inflight++;
     return 0;
 }
@@ -419,7 +558,9 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
         if (last)
             last->at = now;
     }
-    if (t && result != AL_BUSY && !seen) {
+    /* Only a capture marks the alert seen: one skipped for the cooldown
+     * or -max-inflight is captured when it comes again after them. */
+    if (result == AL_CAPTURE) {
         W.dedupe[W.dedupe_next] = key;
         W.dedupe_next = (W.dedupe_next + 1) % DEDUPE_SLOTS;
     }
@@ -443,8 +584,8 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
              "captured", name, inst, left);
         break;
     case AL_BUSY:
-        wlog("alert %s (instance %s): %ld captures already in flight (-max-inflight), "
-             "nothing captured", name, inst, W.max_inflight);
+        wlog("alert %s (instance %s): %ld captures of this target already in flight "
+             "(-max-inflight), nothing captured", name, inst, W.max_inflight);
         break;
     default:
         wlog("alert %s (instance %s): capturing for %.0fs", name, inst, seconds);
@@ -635,7 +776,11 @@ static int handler(struct mg_connection *c, void *cb)
     (void)cb;
     const struct mg_request_info *ri = mg_get_request_info(c);
     char peer[64], path[300], meth[40];
-    snprintf(peer, sizeof peer, "%s:%d", ri->remote_addr, ri->remote_port);
+    if (!prof_front_peer_check(W.secret, mg_get_header(c, PROF_FRONT_PEER_HEADER), peer,
+                               sizeof peer)) {
+        text(c, 403, "Forbidden", NULL, "requests come through the -listen port");
+        return 403;
+    }
     const char *uri = ri->local_uri ? ri->local_uri : "";
     bool is_hook = strcmp(uri, "/webhook") == 0, is_metrics = strcmp(uri, "/metrics") == 0;
     if (!is_hook && !is_metrics) {
@@ -692,13 +837,17 @@ static void watch_usage(FILE *out)
 "  -duration D           CPU profile and trace length (default 30s); annotation\n"
 "                        takhin_profile_seconds overrides it, up to -max-seconds (120)\n"
 "  -cooldown D           per target, no new alert capture for D after one (default 5m)\n"
-"  -max-inflight N       captures at once (default 2); more alerts are skipped, logged\n"
+"  -max-inflight N       captures at once per target (default 2); more alerts for it\n"
+"                        are skipped, logged\n"
 "  -every D              also capture every target every D (reason \"periodic\")\n"
 "  -retain AGE           delete captures older than AGE (e.g. 7d is 168h)\n"
 "  -max-bytes N          delete the oldest captures while storage is over N bytes\n"
 "  -s3-endpoint URL, -s3-region R   with -output s3://...; credentials from AWS_*\n"
 "  -shutdown-timeout D   on SIGTERM, time given to captures in flight (default 10s)\n"
-"  -connect-timeout D, -timeout D   as for -remote (5s, 30s)\n",
+"  -connect-timeout D, -timeout D   as for -remote (5s, 30s); a capture also ends\n"
+"                        after its profile's seconds + -timeout in all\n"
+"  -symbolize[=on|local] resolve what the server left as addresses before storing\n"
+"                        (see takhin-profiler -help); -debug-dir DIR as there\n",
         out);
 }
 
@@ -754,6 +903,12 @@ static int parse_args(int argc, char **argv)
             continue;
         }
         const char *v = a[len] == '=' ? a + len + 1 : NULL;
+        if (!strcmp(name, "symbolize")) {
+            W.symbolize = v == NULL || !strcmp(v, "true") ? "on" : v;
+            if (strcmp(W.symbolize, "on") != 0 && strcmp(W.symbolize, "local") != 0)
+                return cli_usage_error("watch", "-symbolize=%s: expected on or local", v);
+            continue;
+        }
         if (v == NULL) {
             if (i + 1 >= argc)
                 return cli_usage_error("watch", "flag -%s needs a value", name);
@@ -788,6 +943,12 @@ static int parse_args(int argc, char **argv)
             W.key = v;
         else if (!strcmp(name, "type"))
             W.types_flag = v;
+        else if (!strcmp(name, "debug-dir")) {
+            if (v[0] != '/' || strchr(v, ':') != NULL || W.ndebug_dirs == CLI_MAX_DEBUG_DIRS)
+                return cli_usage_error("watch", "-debug-dir %s: expected an absolute directory "
+                                       "without ':' (at most %d)", v, CLI_MAX_DEBUG_DIRS);
+            W.debug_dirs[W.ndebug_dirs++] = v;
+        }
         else if (!strcmp(name, "duration"))
             rc = parse_dur_flag(name, v, &W.duration);
         else if (!strcmp(name, "cooldown"))
@@ -899,52 +1060,119 @@ static void periodic_round(void)
     pthread_mutex_lock(&W.lock);
     for (size_t i = 0; i < W.ntargets; i++)
         if (launch(&W.targets[i], W.types, W.duration, "periodic", NULL) != 0)
-            wlog("periodic capture of %s skipped: %ld captures in flight (-max-inflight)",
+            wlog("periodic capture of %s skipped: %ld captures of it in flight (-max-inflight)",
                  W.targets[i].hostport, W.max_inflight);
     pthread_mutex_unlock(&W.lock);
 }
 
-static struct mg_context *start_listener(void)
+/* The front's log lines (slow clients cut off), into watch's log. */
+static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
 {
-    char host[256], port[16];
+    (void)host;
+    va_list ap;
+    va_start(ap, fmt);
+    if (level >= TK_LOG_INFO)
+        vwlog(fmt, fmt, ap);
+    va_end(ap);
+}
+static const tk_host_api front_api = {.log = front_log};
+static const prof_host front_host = {&front_api, NULL};
+
+/* civetweb on 127.0.0.1:0, reached only through the front: it sees only
+ * complete requests. Its port, or 0. */
+static int start_backend(void)
+{
+    char header[16];
+    snprintf(header, sizeof header, "%d", FRONT_MAX_HEADER_BYTES + 256); /* + the peer header */
+    const char *opts[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
+                          "max_request_size", header, "request_timeout_ms", "10000",
+                          "enable_keep_alive", "no", NULL};
+    mg_init_library(0);
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    struct mg_server_port sp[4];
+    if ((W.mg = mg_start(&cb, NULL, opts)) == NULL)
+        mg_exit_library(); /* else stop_listener pairs it */
+    if (W.mg == NULL || mg_get_server_ports(W.mg, 4, sp) < 1) {
+        cli_error("watch: cannot start the internal HTTP server on 127.0.0.1");
+        return 0;
+    }
+    mg_set_request_handler(W.mg, "/", handler, NULL);
+    return sp[0].port;
+}
+
+static void stop_listener(void)
+{
+    prof_front_stop(W.front);
+    W.front = NULL;
+    if (W.mg) {
+        mg_stop(W.mg);
+        mg_exit_library(); /* pairs with start_backend's mg_init_library */
+    }
+    W.mg = NULL;
+    prof_metrics_free(W.front_metrics);
+    W.front_metrics = NULL;
+}
+
+static bool start_listener(void)
+{
+    char host[256];
     const char *l = W.listen ? W.listen : "127.0.0.1:9095";
     const char *colon = strrchr(l, ':');
-    if (colon == NULL || colon == l || colon[1] == '\0' || (size_t)(colon - l) >= sizeof host) {
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || colon == l || colon[1] == '\0' || *end != '\0' || port < 0 ||
+        port > 65535 || (size_t)(colon - l) >= sizeof host) {
         cli_usage_error("watch", "-listen %s: expected HOST:PORT, e.g. 127.0.0.1:9095", l);
-        return NULL;
+        return false;
     }
     snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
-    snprintf(port, sizeof port, "%s", colon + 1);
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof host, "127.0.0.1");
+    struct in_addr ia;
+    if (inet_pton(AF_INET, host, &ia) != 1) {
+        cli_usage_error("watch", "-listen %s: %s is not an IPv4 address (give one of this "
+                        "machine's, or 127.0.0.1)", l, host);
+        return false;
+    }
     if (!loopback(host) && W.webhook_token[0] == '\0') {
         cli_usage_error("watch", "-listen %s is off loopback and no -webhook-token is set: anyone could "
                     "trigger captures; give -webhook-token (or -webhook-token-file) and put it "
                     "in Alertmanager's http_config.authorization", l);
-        return NULL;
+        return false;
     }
-    char ports[300];
-    snprintf(ports, sizeof ports, "%s:%s", host, port);
-    const char *opts[] = {"listening_ports", ports, "num_threads", "4", "request_timeout_ms",
-                          "10000", "enable_keep_alive", "no", NULL};
-    mg_init_library(0);
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof cb);
-    struct mg_context *ctx = mg_start(&cb, NULL, opts);
-    if (ctx == NULL) {
-        mg_exit_library();
-        cli_error("watch: cannot listen on %s (in use? a host that is not an IPv4 address of "
-                  "this machine?); pick another -listen", ports);
-        return NULL;
+    char err[512];
+    int backend = 0;
+    if (prof_front_new_secret(W.secret) != 0 ||
+        (W.front_metrics = prof_metrics_new(NULL, 0)) == NULL) {
+        cli_error("watch: cannot set up the receiver (no randomness or memory)");
+        return false;
     }
-    mg_set_request_handler(ctx, "/", handler, NULL);
-    struct mg_server_port sp[4];
-    int n = mg_get_server_ports(ctx, 4, sp);
+    if ((backend = start_backend()) == 0) {
+        stop_listener();
+        return false;
+    }
+    prof_front_config fc = {
+        .host = host, .port = (int)port, .backend_port = backend, .secret = W.secret,
+        .header_timeout_ms = FRONT_HEADER_TIMEOUT_MS, .body_timeout_ms = FRONT_BODY_TIMEOUT_MS,
+        .max_header_bytes = FRONT_MAX_HEADER_BYTES, .max_conns_per_peer = FRONT_MAX_CONNS_PER_PEER,
+        .max_conns = FRONT_MAX_CONNS, .metrics = W.front_metrics, .ph = &front_host};
+    if ((W.front = prof_front_start(&fc, err, sizeof err)) == NULL) {
+        char *hint = strstr(err, " (is the port in use?"); /* names the plugin's keys */
+        if (hint)
+            *hint = '\0';
+        cli_error("watch: -listen %s: %s; pick another -listen (port 0 picks a free one)", l,
+                  err);
+        stop_listener();
+        return false;
+    }
     wlog("listening on http://%s:%d/webhook (metrics: /metrics), %s, %zu target%s", host,
-         n > 0 ? sp[0].port : atoi(port),
+         prof_front_port(W.front),
          W.webhook_token[0] ? "webhook token required" : "no webhook token (loopback only)",
          W.ntargets, W.ntargets == 1 ? "" : "s");
-    return ctx;
+    return true;
 }
 
 static int run(bool receiver)
@@ -964,8 +1192,7 @@ static int run(bool receiver)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread from here on inherits it */
     signal(SIGPIPE, SIG_IGN);
     retain_now();
-    struct mg_context *ctx = NULL;
-    if (receiver && (ctx = start_listener()) == NULL) {
+    if (receiver && !start_listener()) {
         cli_store_close(W.store);
         return CLI_EXIT_USAGE;
     }
@@ -983,6 +1210,7 @@ static int run(bool receiver)
         }
         if (sig == SIGHUP)
             reload_targets();
+        log_flush(false);
         double now = pf_mono_s();
         if (now >= next_periodic) {
             periodic_round();
@@ -994,10 +1222,7 @@ static int run(bool receiver)
             next_retain = now + RETAIN_EVERY;
         }
     }
-    if (ctx) {
-        mg_stop(ctx);
-        mg_exit_library(); /* pairs with start_listener's mg_init_library */
-    }
+    stop_listener();
     /* captures in flight get -shutdown-timeout, then are cancelled */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -1022,6 +1247,7 @@ static int run(bool receiver)
     }
     int left = W.inflight;
     pthread_mutex_unlock(&W.lock);
+    log_flush(true);
     wlog("stopped%s", left ? " (a capture did not end in time; its temp file is left and "
                              "removed at the next start)" : "");
     if (left == 0) {
@@ -1038,6 +1264,7 @@ int cli_watch_main(int argc, char **argv)
     int rc = parse_args(argc, argv);
     if (rc < 0)
         return CLI_OK;
+    cli_symbolize_setup(W.symbolize, W.debug_dirs, W.ndebug_dirs, true);
     if (rc == CLI_OK)
         rc = check_config(true);
     return rc == CLI_OK ? run(true) : rc;
@@ -1064,7 +1291,9 @@ int cli_periodic_main(const cli_opts *o)
     W.connect_timeout = o->connect_timeout;
     W.read_margin = o->read_margin;
     W.max_inflight = 1;
-    W.types = o->kind == CLI_ALL ? (CLI_KIND_BIT(CLI_NKINDS) - 1) & ~CLI_KIND_BIT(CLI_TRACE)
+    W.symbolize = o->symbolize != NULL && strcmp(o->symbolize, "none") != 0 ? o->symbolize : NULL;
+    W.types = o->kind == CLI_ALL ? (CLI_KIND_BIT(CLI_NKINDS) - 1) & ~CLI_KIND_BIT(CLI_TRACE) &
+                                       ~CLI_KIND_BIT(CLI_WALL)
                                  : CLI_KIND_BIT(o->kind);
     int rc = check_config(false);
     return rc == CLI_OK ? run(false) : rc;

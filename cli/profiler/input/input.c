@@ -117,6 +117,15 @@ static pf_decoded *parse_plain(const uint8_t *data, size_t len, char *err, size_
         return NULL;
     pf_err perr = {0, ""};
     pf_decoded *p = pf_decode_plain(data, len, 0, &perr);
+    if (p != NULL && cli_prof_is_wall(p)) { /* again with its labels: the states */
+        pf_decoded_free(p);
+        p = pf_decode_plain(data, len, PF_DECODE_RECORDS, &perr);
+        if (p != NULL && cli_prof_wall_states(p) != 0) {
+            pf_decoded_free(p);
+            p = NULL;
+            snprintf(perr.msg, sizeof perr.msg, "out of memory for the states of a wall profile");
+        }
+    }
     if (p == NULL)
         snprintf(err, errlen, "%s", perr.msg);
     if (p == NULL && looks_text(data, len))
@@ -146,7 +155,7 @@ pf_decoded *cli_prof_parse(const uint8_t *data, size_t len, char *err, size_t er
     return p;
 }
 
-pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
+pf_decoded *cli_prof_read(const char *path, char *err, size_t errlen)
 {
     uint8_t *data;
     size_t len;
@@ -177,7 +186,19 @@ pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
         if (warn[0])
             cli_note("%s: %s", path, warn);
     }
+    return p;
+}
+
+void cli_prof_finish(pf_decoded *p)
+{
     cli_prof_demangle(p);
     cli_prof_prune(p);
+}
+
+pf_decoded *cli_prof_load(const char *path, char *err, size_t errlen)
+{
+    pf_decoded *p = cli_prof_read(path, err, errlen);
+    if (p != NULL)
+        cli_prof_finish(p);
     return p;
 }

@@ -7,9 +7,17 @@
  * per-module lookup (pf_dwarf.h): function, file, line, inlined frames.
  * A file whose build ID differs from the mapping's is left alone (it was
  * rebuilt since: its names would be wrong).
+ *
+ * What the files here do not name is looked up by build ID (the profile
+ * comes from another machine, or its libraries are stripped): in the
+ * -debug-dir directories and /usr/lib/debug, through .gnu_debuglink, then
+ * from debuginfod (cli_debuginfod_fetch) unless -symbolize=local. A debug
+ * file found for a mapping whose binary is missing here stands in for it
+ * (it has the symbol table and the program headers).
  */
 #include "input/cli_prof.h"
 #include "pf_dwarf.h"
+#include "util/cli.h"
 #include "profile.h"
 
 #include <elfutils/libdwfl.h>
@@ -24,17 +32,37 @@ static char *debuginfo_path; /* NULL: libdwfl's default (/usr/lib/debug) */
 
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_build_id_find_debuginfo,
+    .find_debuginfo = pf_dw_find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
+
+static cli_sym_config config = {CLI_SYM_ON, NULL, false};
+
+void cli_symbolize_config(const cli_sym_config *c)
+{
+    config = *c;
+}
 
 typedef struct symctx {
     pf_decoded *p;
     char *warn;
     size_t warnlen;
     pf_idxmap fn_of; /* (name, file) -> function index */
+    pf_dw *dw;
+    pf_strtab asked; /* build IDs asked of debuginfod: each once */
 } symctx;
+
+/* pf_dw's last resort: debuginfod, once per build ID. */
+static int fetch(void *ctx, const char *build_id, const char *file, char **path)
+{
+    symctx *c = ctx;
+    size_t before = c->asked.len;
+    if (config.mode != CLI_SYM_ON || pf_strtab_intern(&c->asked, build_id) < 0 ||
+        c->asked.len == before)
+        return -1;
+    return cli_debuginfod_fetch(build_id, file, path, config.quiet);
+}
 
 static void warn(symctx *c, const char *fmt, const char *path)
 {
@@ -45,18 +73,24 @@ static void warn(symctx *c, const char *fmt, const char *path)
 
 /* ---- reporting the mapped files ---- */
 
-/* Load bias of mapping m in the ELF file elf. */
-static bool load_bias(Elf *elf, const pf_dmapping *m, uint64_t *bias)
+/* Load bias of mapping m in the ELF file elf. A debug file (stand_in)
+ * keeps the program headers but not the file offsets: there the mapping,
+ * executable, starts at the page of the executable segment. */
+static bool load_bias(Elf *elf, const pf_dmapping *m, bool stand_in, uint64_t *bias)
 {
     size_t n;
     if (elf_getphdrnum(elf, &n) != 0)
         return false;
-    uint64_t span = m->limit - m->start;
+    uint64_t span = m->limit - m->start, page = (uint64_t)sysconf(_SC_PAGESIZE);
     for (size_t i = 0; i < n; i++) {
         GElf_Phdr ph;
         if (gelf_getphdr(elf, (int)i, &ph) == NULL || ph.p_type != PT_LOAD)
             continue;
-        if (ph.p_offset >= m->offset && ph.p_offset - m->offset < span) {
+        if (stand_in && (ph.p_flags & PF_X)) {
+            *bias = m->start - (ph.p_vaddr & ~(page - 1));
+            return true;
+        }
+        if (!stand_in && ph.p_offset >= m->offset && ph.p_offset - m->offset < span) {
             *bias = m->start - m->offset - (ph.p_vaddr - ph.p_offset);
             return true;
         }
@@ -64,31 +98,47 @@ static bool load_bias(Elf *elf, const pf_dmapping *m, uint64_t *bias)
     return false;
 }
 
+/* A debug file for m's build ID stands in for its missing binary. */
+static int stand_in(symctx *c, const pf_dmapping *m, char **path)
+{
+    if (m->build_id[0] == '\0')
+        return -1;
+    int fd = pf_dw_open_build_id(c->dw, m->build_id, path);
+    return fd >= 0 ? fd : fetch(c, m->build_id, m->file, path);
+}
+
 static bool report_mapping(symctx *c, Dwfl *dwfl, const pf_dmapping *m)
 {
-    char id[81] = "";
+    char id[81] = "", *path = NULL;
     if (m->file[0] != '/')
         return false;
     int fd = open(m->file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        warn(c, "%s%s: not found, its frames stay unnamed", m->file);
-        return false;
+    bool same = fd >= 0 && (m->build_id[0] == '\0' ||
+                            pf_build_id_of_file(m->file, id, sizeof id) != 0 ||
+                            strcmp(id, m->build_id) == 0);
+    if (!same) {
+        if (fd >= 0)
+            close(fd);
+        fd = stand_in(c, m, &path);
     }
-    if (m->build_id[0] && pf_build_id_of_file(m->file, id, sizeof id) == 0 &&
-        strcmp(id, m->build_id) != 0) {
-        warn(c, "%s%s: build ID differs from the profiled one (rebuilt?), not used", m->file);
-        close(fd);
+    if (fd < 0) {
+        warn(c, id[0] ? "%s%s: build ID differs from the profiled one (rebuilt?), not used"
+                      : "%s%s: not found, its frames stay unnamed", m->file);
         return false;
     }
     Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     uint64_t bias = 0;
-    bool ok = elf != NULL && load_bias(elf, m, &bias);
+    bool ok = elf != NULL && load_bias(elf, m, path != NULL, &bias);
     if (elf != NULL)
         elf_end(elf);
-    if (ok && dwfl_report_elf(dwfl, m->file, m->file, fd, bias, false) != NULL)
-        return true;
-    close(fd);
-    return false;
+    if (ok && dwfl_report_elf(dwfl, m->file, path != NULL ? path : m->file, fd, bias, false))
+        ok = true;
+    else {
+        close(fd);
+        ok = false;
+    }
+    free(path);
+    return ok;
 }
 
 /* Reports each file of a mapping that needs symbols once (pprof's rule:
@@ -219,23 +269,29 @@ static size_t resolve_all(symctx *c, Dwfl *dwfl, pf_dw *dw, const bool *want)
 
 size_t cli_symbolize_offline(pf_decoded *p, char *warnbuf, size_t warnlen)
 {
-    symctx c = {p, warnbuf, warnlen, {0}};
+    symctx c = {p, warnbuf, warnlen, {0}, NULL, {0}};
     if (warnlen > 0)
         warnbuf[0] = '\0';
+    if (config.mode == CLI_SYM_NONE)
+        return 0;
     elf_version(EV_CURRENT);
     Dwfl *dwfl = dwfl_begin(&callbacks);
-    pf_dw *dw = pf_dw_new();
+    pf_dw *dw = c.dw = pf_dw_new(config.debug_dirs);
     bool *want = calloc(p->nmaps + 1, sizeof *want);
     size_t named = 0;
-    if (dwfl != NULL && dw != NULL && want != NULL) {
+    if (dw != NULL)
+        pf_dw_set_fetch(dw, fetch, &c);
+    if (dwfl != NULL && dw != NULL && want != NULL && pf_strtab_init(&c.asked) == 0) {
         report_all(&c, dwfl, want);
         index_existing(&c);
         named = resolve_all(&c, dwfl, dw, want);
+        pf_decoded_mark_unresolved(p);
     }
     free(want);
     pf_dw_free(dw);
     if (dwfl != NULL)
         dwfl_end(dwfl);
     pf_idxmap_free(&c.fn_of);
+    pf_strtab_free(&c.asked);
     return named;
 }

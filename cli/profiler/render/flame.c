@@ -132,9 +132,12 @@ cli_flame *cli_flame_build(const pf_decoded *p, int vi)
     cli_flame *f = calloc(1, sizeof *f);
     cli_locnodes ln = {0};
     int ci = companion(p, vi);
-    int rc = f == NULL || (f->g = cli_graph_new()) == NULL ||
-             (f->node = malloc(1024 * sizeof *f->node)) == NULL ||
-             cli_graph_locnodes(f->g, p, &ln) != 0 ? -1 : 0;
+    int rc = f == NULL || (f->g = cli_graph_new()) == NULL ? -1 : 0;
+    if (rc == 0)
+        f->g->addresses = true; /* unnamed frames as FILE+0xOFFSET */
+    if (rc == 0 && ((f->node = malloc(1024 * sizeof *f->node)) == NULL ||
+                    cli_graph_locnodes(f->g, p, &ln) != 0))
+        rc = -1;
     if (rc == 0) {
         f->count_type = ci;
         f->cap = 1024;

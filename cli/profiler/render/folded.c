@@ -81,6 +81,8 @@ int cli_folded(FILE *out, const pf_decoded *p, int vi)
     pf_strbuf b = {0};
     fline *l = malloc((p->nsamples + 1) * sizeof *l);
     size_t n = 0;
+    if (g != NULL)
+        g->addresses = true; /* unnamed frames as FILE+0xOFFSET */
     int rc = g == NULL || l == NULL || cli_graph_locnodes(g, p, &ln) != 0 ? -1 : 0;
     for (size_t s = 0; rc == 0 && s < p->nsamples; s++) {
         int64_t v = p->values[s * p->ntypes + (size_t)vi];

@@ -32,6 +32,10 @@ typedef struct cli_graph {
     pf_idxmap by_key;    /* key -> node index */
     uint32_t *stamp;     /* per node: last sample seen (cum once per sample) */
     pf_arena arena;
+    /* Frames nothing names: one node per address, "libz.so.1+0x4a10" (the
+     * file offset), for the pictures; false (the report): pprof's one node
+     * per object, "[libz.so.1]". Set before cli_graph_locnodes. */
+    bool addresses;
 } cli_graph;
 
 /* Per location of one profile: its nodes, outermost line first. */

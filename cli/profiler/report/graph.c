@@ -79,6 +79,22 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* An address nothing names: "libz.so.1.2.13+0x4a10" (the file offset,
+ * what addr2line and debuginfod-find's users want), or the address alone. */
+static int64_t address_node(cli_graph *g, const pf_dmapping *m, uint64_t addr)
+{
+    char key[4200], name[4200];
+    if (m != NULL && m->file[0] != '\0' && addr >= m->start && addr < m->limit) {
+        uint64_t off = addr - m->start + m->offset;
+        snprintf(name, sizeof name, "%s+0x%llx", base_name(m->file), (unsigned long long)off);
+        snprintf(key, sizeof key, "A%s+%llx", m->file, (unsigned long long)off);
+    } else {
+        snprintf(name, sizeof name, "0x%llx", (unsigned long long)addr);
+        snprintf(key, sizeof key, "A%llx", (unsigned long long)addr);
+    }
+    return node_of(g, key, name);
+}
+
 /* pprof's NodeInfo at function granularity, as (key, printable name). */
 static int64_t line_node(cli_graph *g, const pf_decoded *p, const pf_dlocation *l,
                          const pf_dline *ln)
@@ -88,6 +104,8 @@ static int64_t line_node(cli_graph *g, const pf_decoded *p, const pf_dlocation *
     const pf_dfunction *f = ln ? &p->funcs[ln->func] : NULL;
     char *key = NULL, *name = NULL;
     int64_t n = -1;
+    if (f == NULL && g->addresses)
+        return address_node(g, m, l->address);
     if (f != NULL && f->name[0] != '\0') {
         if (asprintf(&key, "F%s", f->name) >= 0)
             n = node_of(g, key, f->name);

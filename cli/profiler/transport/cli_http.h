@@ -62,6 +62,7 @@ typedef struct cli_http_req {
     long max_redirs;
     long connect_timeout_ms;
     double idle_timeout;        /* seconds without a byte from the server */
+    double total_timeout;       /* seconds for the whole transfer (0: no limit) */
     cli_sink_fn sink;           /* receives the body of a 2xx answer */
     void *sink_ctx;
     cli_tick_fn tick;           /* called about 5 times a second */
@@ -94,8 +95,8 @@ typedef struct cli_http_resp {
 /* GET. Returns 0 (any status: see rs->status), CLI_EXIT_CONNECT when the
  * server was not reached (unknown host, refused, unreachable, connect
  * timeout, proxy failure, TLS handshake or certificate refused),
- * CLI_EXIT_SERVER when the answer broke off, is not HTTP or stalled past
- * the idle timeout, CLI_EXIT_USAGE when a -ca, -cert or -key file is
+ * CLI_EXIT_SERVER when the answer broke off, is not HTTP, stalled past
+ * the idle timeout or took longer than the total timeout, CLI_EXIT_USAGE when a -ca, -cert or -key file is
  * unusable, or CLI_EXIT_FAIL when the sink failed; err says what happened
  * and what to do. */
 int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t errlen);

@@ -566,12 +566,12 @@ static CURLcode setup(const cli_curl_api *curl, CURL *h, const cli_http_req *rq,
 }
 
 /* Runs the transfer, ticking and watching the idle time. Returns the
- * CURLcode, -1 when the server stayed silent past the idle timeout, or -2
- * when rq->cancel asked to stop. */
+ * CURLcode, -1 when the server stayed silent past the idle timeout, -2
+ * when rq->cancel asked to stop, or -3 past the total timeout. */
 static int run(const cli_curl_api *curl, CURLM *m, CURL *h, const cli_http_req *rq, xfer *x)
 {
     int running = 1;
-    double last_tick = pf_mono_s();
+    double last_tick = pf_mono_s(), start = last_tick;
     x->last = last_tick;
     while (running) {
         if (curl->multi_perform(m, &running) != CURLM_OK)
@@ -587,6 +587,8 @@ static int run(const cli_curl_api *curl, CURLM *m, CURL *h, const cli_http_req *
         }
         if (rq->idle_timeout > 0 && t - x->last > rq->idle_timeout)
             return -1;
+        if (rq->total_timeout > 0 && t - start > rq->total_timeout)
+            return -3;
         if (rq->cancel && *rq->cancel)
             return -2;
     }
@@ -623,6 +625,10 @@ int cli_http_get(const cli_http_req *rq, cli_http_resp *rs, char *err, size_t er
         if (code == -2) {
             snprintf(err, errlen, "cancelled (shutting down)");
             rc = CLI_EXIT_FAIL;
+        } else if (code == -3) {
+            snprintf(err, errlen, "%s did not send the whole answer within %gs (the profile's "
+                     "seconds + -timeout): cut off", rq->hostport, rq->total_timeout);
+            rc = CLI_EXIT_SERVER;
         } else if (code == -1) {
             snprintf(err, errlen, "no data from %s for %gs (read timeout; -timeout)",
                      rq->hostport, rq->idle_timeout);

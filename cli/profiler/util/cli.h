@@ -27,10 +27,12 @@ enum cli_exit {
 
 /* Profile kinds the server serves (-type). */
 typedef enum cli_kind {
-    CLI_CPU, CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX, CLI_TRACE,
+    CLI_CPU, CLI_HEAP, CLI_ALLOCS, CLI_GOROUTINE, CLI_BLOCK, CLI_MUTEX, CLI_TRACE, CLI_WALL,
     CLI_NKINDS,
     CLI_ALL = CLI_NKINDS,
 } cli_kind;
+
+#define CLI_MAX_DEBUG_DIRS 16
 
 typedef struct cli_opts {
     cli_kind kind;
@@ -58,6 +60,9 @@ typedef struct cli_opts {
     double retain;           /* -retain AGE (seconds, 0: keep) */
     long max_bytes;          /* -max-bytes N (0: no limit) */
     const char *s3_endpoint, *s3_region; /* -output s3://... */
+    const char *symbolize;   /* -symbolize on|local|none (NULL: on) */
+    const char *debug_dirs[CLI_MAX_DEBUG_DIRS]; /* -debug-dir DIR, repeatable */
+    size_t ndebug_dirs;
 } cli_opts;
 
 /* Parses argv into *o. Returns CLI_OK, CLI_EXIT_USAGE (message printed),

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *kind_names[] = {"cpu", "heap", "allocs", "goroutine", "block", "mutex",
-                                   "trace", "all"};
+                                   "trace", "wall", "all"};
 
 const char *cli_kind_name(cli_kind k)
 {
@@ -42,9 +42,12 @@ void cli_usage(FILE *out)
 "  -remote HOST:PORT   the server's profiler (e.g. 127.0.0.1:6060, [::1]:6060), or a URL\n"
 "                      http[s]://[user:TOKEN@]HOST[:PORT][/PREFIX] (user:TOKEN@: HTTP Basic,\n"
 "                      the token as password; PREFIX: the path the profiler is under)\n"
-"  -type T             cpu (default), heap, allocs, goroutine, block, mutex, trace, or all:\n"
-"                      the instant profiles in parallel with the CPU profile, then the trace\n"
-"  -duration D         length of cpu and trace profiles (default 30s; 500ms, 2m, ...)\n"
+"  -type T             cpu (default), heap, allocs, goroutine, block, mutex, trace, wall, or\n"
+"                      all: the instant profiles and the wall profile in parallel with the\n"
+"                      CPU profile, then the trace. wall: every thread, running or waiting;\n"
+"                      reports and flame graphs put its state on top of each stack as a\n"
+"                      frame, (running) or (waiting: futex)\n"
+"  -duration D         length of cpu, wall and trace profiles (default 30s; 500ms, 2m, ...)\n"
 "  -output FILE        where to write (one type only)\n"
 "  -output-dir DIR     directory for default names takhin_<type>_<YYYYMMDD_HHMMSS>.pb.gz\n"
 "                      (.json for the trace); default /tmp\n"
@@ -76,6 +79,13 @@ void cli_usage(FILE *out)
 "  -base FILE          report this profile minus FILE (growth since FILE: leak hunting)\n"
 "  -format folded      collapsed stacks \"root;...;leaf VALUE\" on stdout (flamegraph.pl, speedscope)\n"
 "  -flamegraph [F.svg] interactive SVG flame graph (click to zoom, Search, tooltips)\n"
+"  -symbolize[=on|local|none]  frames left as addresses (stripped code, another machine):\n"
+"                      looked up by build ID in -debug-dir, /usr/lib/debug, .gnu_debuglink,\n"
+"                      then debuginfod ($DEBUGINFOD_URLS, its cache); local: no debuginfod;\n"
+"                      none: as read (default on). Unresolved frames: [FILE] in the report,\n"
+"                      FILE+0xOFFSET in flame graphs and folded stacks\n"
+"  -debug-dir DIR      debug files as DIR/.build-id/xx/rest.debug (repeatable)\n"
+"  -output FILE        with -input: write the profile, symbolized, to FILE\n"
 "\n"
 "Profile a command (-- COMMAND): runs it under gperftools (LD_PRELOAD: libprofiler for\n"
 "cpu, libtcmalloc for heap) and writes a symbolized profile.proto when it exits.\n"
@@ -161,11 +171,11 @@ static int parse_kind(const char *v, cli_kind *k)
         *k = v[0] == 't' ? CLI_GOROUTINE : CLI_CPU;
         return CLI_OK;
     }
-    return cli_usage_error(NULL, "-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace "
-                       "or all", v);
+    return cli_usage_error(NULL, "-type %s: expected cpu, heap, allocs, goroutine, block, mutex, trace, "
+                       "wall or all", v);
 }
 
-typedef enum ftype { F_BOOL, F_STR, F_DUR, F_LONG, F_KIND, F_FLAME } ftype;
+typedef enum ftype { F_BOOL, F_STR, F_DUR, F_LONG, F_KIND, F_FLAME, F_SYM, F_DIR } ftype;
 
 typedef struct flag {
     const char *name;
@@ -191,6 +201,7 @@ static const flag flags[] = {
     {"every", F_DUR, OFF(every)},          {"retain", F_DUR, OFF(retain)},
     {"max-bytes", F_LONG, OFF(max_bytes)}, {"s3-endpoint", F_STR, OFF(s3_endpoint)},
     {"s3-region", F_STR, OFF(s3_region)},
+    {"symbolize", F_SYM, OFF(symbolize)}, {"debug-dir", F_DIR, OFF(debug_dirs)},
 };
 
 static const flag *find_flag(const char *name, size_t len)
@@ -229,6 +240,24 @@ static int set_flag(cli_opts *o, const flag *f, const char *v)
         return CLI_OK;
     case F_LONG:
         return parse_long(f->name, v, 0, (long *)dst);
+    case F_SYM:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            v = "on";
+        if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            v = "none";
+        if (strcmp(v, "on") != 0 && strcmp(v, "local") != 0 && strcmp(v, "none") != 0)
+            return cli_usage_error(NULL, "-symbolize=%s: expected on, local (no debuginfod) "
+                                   "or none", v);
+        *(const char **)dst = v;
+        return CLI_OK;
+    case F_DIR:
+        if (v[0] != '/' || strchr(v, ':') != NULL)
+            return cli_usage_error(NULL, "-debug-dir %s: expected an absolute directory "
+                                   "without ':'", v);
+        if (o->ndebug_dirs == CLI_MAX_DEBUG_DIRS)
+            return cli_usage_error(NULL, "-debug-dir: at most %d of them", CLI_MAX_DEBUG_DIRS);
+        o->debug_dirs[o->ndebug_dirs++] = v;
+        return CLI_OK;
     default:
         return parse_kind(v, (cli_kind *)dst);
     }
@@ -254,7 +283,7 @@ static int one_flag(cli_opts *o, int argc, char **argv, int *i)
         o->flame_file = eq;
         eq = "true";
     }
-    if (eq == NULL && (f->type == F_BOOL || f->type == F_FLAME))
+    if (eq == NULL && (f->type == F_BOOL || f->type == F_FLAME || f->type == F_SYM))
         eq = "true";
     if (eq == NULL) {
         if (*i + 1 >= argc)

@@ -9,7 +9,9 @@
  * exactly; TK_ABI_MINOR changes only append members at the end of
  * `tk_host_api` and `tk_plugin_def`. A plugin checks
  * `api->abi_minor` (or TK_API_HAS) before using a member newer than 1.0.
- * History: 1.1 added tk_host_api.reload_note (what a reload did).
+ * History: 1.1 added tk_host_api.reload_note (what a reload did); 1.2
+ * the request context (context_current, context_of_thread,
+ * context_of_waiter, set_context_hook; see "Request context" below).
  *
  * Threads: the host calls a plugin's lifecycle callbacks and its admin
  * command handlers one at a time, never concurrently. The host API
@@ -26,6 +28,24 @@
  *  - The plugin's `state` pointer: created by init, owned by the plugin,
  *    freed by fini. The host only passes it back.
  *  - `tk_reply`: owned by the host, valid during one command handler call.
+ *
+ * Signals a host must tolerate: a plugin may interrupt host threads with a
+ * realtime signal (the profiler's thread dumps and wall profiles do, with
+ * SIGRTMIN+11 or the next free one, installed with SA_RESTART). System
+ * calls that SA_RESTART restarts resume transparently (read, write,
+ * accept, connect, recv, send, wait4, futex waits: pthread_mutex_lock,
+ * pthread_cond_wait). Per signal(7) these never restart and fail with
+ * EINTR (sleep returns the time left): nanosleep, clock_nanosleep, poll,
+ * ppoll, select, pselect, epoll_wait, epoll_pwait, sigtimedwait,
+ * sigwaitinfo, io_getevents, semop, semtimedop, msgrcv, msgsnd, and socket
+ * calls with SO_RCVTIMEO/SO_SNDTIMEO. Retry them on EINTR against an
+ * absolute deadline. The wall profile signals a thread parked in one of
+ * them only when it first sees it there (its CPU clock then stops moving,
+ * or it comes back to the same call site): a thread looping on the same
+ * nanosleep gets no EINTR while a profile runs after that. A thread that
+ * must never be interrupted blocks the signal (pthread_sigmask): it is
+ * then never signalled, and profiles show it without a stack or from its
+ * state in /proc.
  */
 #ifndef TAKHIN_PLUGIN_H
 #define TAKHIN_PLUGIN_H
@@ -40,7 +60,7 @@ extern "C" {
 #endif
 
 #define TK_ABI_MAJOR 1
-#define TK_ABI_MINOR 1
+#define TK_ABI_MINOR 2
 
 /* The one symbol a plugin exports: `const tk_plugin_def *takhin_plugin_entry(void)`. */
 #define TK_PLUGIN_ENTRY_SYMBOL "takhin_plugin_entry"
@@ -117,6 +137,57 @@ typedef struct tk_event_hooks {
     void (*span)(void *ctx, const char *name, int64_t start_ns, int64_t end_ns);
 } tk_event_hooks;
 
+/* ---- Request context (1.2) ----
+ *
+ * What a host thread is working for ("kafka_api=Produce topic=orders
+ * client_id=producer-0"): the host sets it when a thread starts work on a
+ * request and clears it when the work is done; the plugin reads it,
+ * including from a signal handler that interrupted that thread, and puts
+ * it on what it records (pprof sample labels).
+ *
+ * Contexts are interned: the host copies the pairs into an immutable
+ * tk_context and hands out that pointer, the same pointer for the same
+ * pairs. Ownership: a tk_context belongs to the host and is never changed
+ * nor freed while the process lives, so a plugin may keep the pointer (in
+ * a heap sample, a trace event) past its unload and compare contexts by
+ * pointer or id. The host's buffers given to set may be freed after the
+ * call.
+ *
+ * Threads: a host thread sets only its own context, with
+ * takhin/host/context.h (set, enter, restore, clear: a pointer store into
+ * that thread's slot, after the pairs were interned); the readers below
+ * run on any thread and never wait for a writer.
+ *
+ * Bounds: at most TK_CONTEXT_MAX_PAIRS pairs (further ones are dropped),
+ * keys and values at most TK_CONTEXT_MAX_BYTES - 1 bytes (longer ones are
+ * cut); either sets TK_CONTEXT_TRUNCATED. The host interns a bounded
+ * number of distinct contexts (takhin/host/context.h says how many); past
+ * that, set gives the one context {context=overflow} with
+ * TK_CONTEXT_OVERFLOW. */
+#define TK_CONTEXT_MAX_PAIRS 8
+#define TK_CONTEXT_MAX_BYTES 64 /* a key or a value, with its NUL */
+#define TK_CONTEXT_TRUNCATED 1u
+#define TK_CONTEXT_OVERFLOW 2u
+
+typedef struct tk_context_pair {
+    const char *key, *value;
+} tk_context_pair;
+
+typedef struct tk_context {
+    uint64_t id;     /* 1, 2, ... in order of interning, never reused;
+                        UINT64_MAX for the overflow context */
+    uint32_t npairs; /* <= TK_CONTEXT_MAX_PAIRS */
+    uint32_t flags;  /* TK_CONTEXT_TRUNCATED, TK_CONTEXT_OVERFLOW */
+    tk_context_pair pairs[TK_CONTEXT_MAX_PAIRS]; /* in the order set; NUL-terminated */
+} tk_context;
+
+/* Called by the host in a thread whose context changes (set or clear)
+ * while installed: `outgoing` (NULL: none) was the thread's context for
+ * the `cpu_ns` of the thread's CPU clock since its previous change (or
+ * since the hook was installed). Must be thread-safe and must not block,
+ * set a context, or use the host's instrumented primitives. */
+typedef void (*tk_context_hook)(void *ctx, const tk_context *outgoing, int64_t cpu_ns);
+
 /* An admin command handler. argv[0] is the first word after the
  * registered prefix. Write the answer with api->reply_printf and return 0,
  * or write the error and return non-zero. */
@@ -165,6 +236,28 @@ typedef struct tk_host_api {
      * auth.token, max_duration". Name keys, never secret values. */
     void (*reload_note)(tk_host *host, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+
+    /* ---- 1.2: the request context (see "Request context" above) ---- */
+
+    /* The calling thread's context, NULL when none. Async-signal-safe: a
+     * single atomic load of a thread-local pointer (no lock, no
+     * allocation, no system call), so a signal handler reads the context
+     * of the thread it interrupted, never a torn one. */
+    const tk_context *(*context_current)(void);
+    /* The current context of thread `tid` (a Linux TID of this process),
+     * NULL when none or unknown. Lock-free, async-signal-safe, from any
+     * thread; the thread may change it right after. */
+    const tk_context *(*context_of_thread)(int tid);
+    /* During a `released` event hook only (elsewhere NULL): the context
+     * the oldest waiter of that mutex had when it began waiting (with
+     * waiters left, the next one inherits it: the host records one). */
+    const tk_context *(*context_of_waiter)(void);
+    /* Installs the hook called at every context change (NULL removes it):
+     * one per process, the last call wins. Returns once no thread is
+     * inside the hook replaced. While one is installed, each change reads
+     * the thread's CPU clock (a system call: see the README for the
+     * cost). 0, or ENOTSUP. */
+    int (*set_context_hook)(tk_host *host, tk_context_hook hook, void *ctx);
 } tk_host_api;
 
 /* True when the host's table has member `m` (for members newer than 1.0). */
@@ -174,7 +267,10 @@ typedef struct tk_host_api {
 /* ---- What a plugin gives the host ---- */
 
 typedef struct tk_plugin_def {
-    uint32_t abi_major, abi_minor; /* TK_ABI_MAJOR, TK_ABI_MINOR as built */
+    /* TK_ABI_MAJOR, and the oldest minor of a host it runs in (TK_ABI_MINOR
+     * unless it checks newer members with TK_API_HAS): a host refuses a
+     * plugin that names a newer minor than its own. */
+    uint32_t abi_major, abi_minor;
     const char *name;              /* also its config section and log prefix */
     const char *version;
     const char *description;

@@ -12,8 +12,8 @@ round robin), so per-address caps do not hide the problem; --addrs 127.0.0.1
 puts them on the operator's address.
 
 Once every attacker is connected (or --settle s passed), the operator sends
---tries requests for --path with the token, one every --gap s, each on a
-new connection, and times each from connect to the end of the answer. The
+--tries requests for --path with the token (GETs, or POSTs of the file
+--body), one every --gap s, each on a new connection, and times each from connect to the end of the answer. The
 attackers run in a process of their own: the operator's times are not
 spent waiting for the attackers' interpreter.
 
@@ -167,11 +167,16 @@ def swarm_process(port, args, pipe):
                "connect_errors": swarm.connect_errors})
 
 
-def operator_request(port, path, token, timeout):
-    """(seconds, status) of one request on a fresh connection."""
+def operator_request(port, path, token, timeout, body=None):
+    """(seconds, status) of one request on a fresh connection: a GET, or
+    a POST of body (JSON)."""
     t0 = time.monotonic()
-    req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-           "Connection: close\r\n\r\n").encode()
+    method, extra = "GET", ""
+    if body is not None:
+        method = "POST"
+        extra = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    req = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+           f"{extra}Connection: close\r\n\r\n").encode() + (body or b"")
     status = 0
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -203,6 +208,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--token", default="")
     ap.add_argument("--path", default="/debug/pprof/cmdline")
+    ap.add_argument("--body", help="a file: the operator POSTs it (JSON) instead of a GET")
     ap.add_argument("--dribble", type=int, default=100)
     ap.add_argument("--trickle", type=int, default=100)
     ap.add_argument("--idle", type=int, default=1000)
@@ -214,6 +220,10 @@ def main():
     ap.add_argument("--settle", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args()
+    body = None
+    if args.body:
+        with open(args.body, "rb") as f:
+            body = f.read()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = args.dribble + args.trickle + args.idle + 64
     if soft < need:
@@ -225,7 +235,7 @@ def main():
     report = ours.recv()
     times, statuses = [], []
     for _ in range(args.tries):
-        t, status = operator_request(args.port, args.path, args.token, args.timeout)
+        t, status = operator_request(args.port, args.path, args.token, args.timeout, body)
         times.append(t)
         statuses.append(status)
         time.sleep(args.gap)

@@ -20,6 +20,13 @@
 
 typedef struct tkh_host tkh_host;
 
+/* The host API minor this library presents to plugins: TK_ABI_MINOR,
+ * unless built with -DTKH_API_MINOR=N to act as a host of an older minor
+ * (the test host of tests/integration/test_labels.sh). */
+#ifndef TKH_API_MINOR
+#define TKH_API_MINOR TK_ABI_MINOR
+#endif
+
 /* Called with the new config after a successful reload (the server's own
  * sections); the config lives until the next reload completes. */
 typedef void (*tkh_reload_fn)(void *ctx, const tkh_config *cfg);

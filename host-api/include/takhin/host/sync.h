@@ -20,6 +20,7 @@ typedef struct tkh_mutex {
     pthread_mutex_t m;
     _Atomic int waiters;         /* threads in the slow path */
     _Atomic int64_t wait_start;  /* when the oldest current waiter began, ns */
+    _Atomic(const tk_context *) wait_ctx; /* that waiter's context (context.h) */
 } tkh_mutex;
 
 typedef struct tkh_cond {
@@ -61,6 +62,7 @@ static inline void tkh_mutex_unlock(tkh_mutex *m)
 void tkh_cond_init(tkh_cond *c);
 void tkh_cond_destroy(tkh_cond *c);
 void tkh_cond_broadcast(tkh_cond *c);
+void tkh_cond_signal(tkh_cond *c); /* wakes one waiter */
 /* Waits as pthread_cond_wait does; the wait is reported as blocking. */
 void tkh_cond_wait(tkh_cond *c, tkh_mutex *m);
 

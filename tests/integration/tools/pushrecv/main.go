@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,35 @@ type record struct {
 	Comments    []string          `json:"comments"`
 	Functions   int               `json:"functions"`
 	TopFunction string            `json:"top_function"`
+	// Distinct sets of sample labels other than thread and thread_id (the
+	// request context's series), and the keys seen among them.
+	LabelSets int      `json:"label_sets"`
+	LabelKeys []string `json:"label_keys"`
+}
+
+// labelSets counts the distinct context label sets of p's samples.
+func labelSets(p *profile.Profile) (int, []string) {
+	sets, keys := map[string]bool{}, map[string]bool{}
+	for _, s := range p.Sample {
+		var parts []string
+		for k, vs := range s.Label {
+			if k == "thread" || k == "thread_id" {
+				continue
+			}
+			keys[k] = true
+			parts = append(parts, k+"="+strings.Join(vs, "|"))
+		}
+		if len(parts) > 0 {
+			sort.Strings(parts)
+			sets[strings.Join(parts, ",")] = true
+		}
+	}
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return len(sets), ks
 }
 
 var (
@@ -275,6 +305,7 @@ func ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Samples, rec.TimeNanos, rec.DurNanos, rec.Comments = len(p.Sample), p.TimeNanos, p.DurationNanos, p.Comments
+	rec.LabelSets, rec.LabelKeys = labelSets(p)
 	rec.Functions = len(p.Function)
 	for _, st := range p.SampleType {
 		rec.Types = append(rec.Types, st.Type+"/"+st.Unit)
