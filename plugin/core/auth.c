@@ -2,8 +2,10 @@
 #include "core/auth.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -79,23 +81,66 @@ bool prof_auth_is_loopback(const char *host)
     return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-int prof_auth_read_token_file(const char *path, char *token, size_t len,
-                              char *err, size_t errlen)
+static bool blank(const char *s)
+{
+    return s[strspn(s, " \t\r\n\v\f")] == '\0';
+}
+
+/* The first line of a secret file, never its content in a message. */
+static int read_secret_file(const char *fkey, const char *origin, const char *path, char *out,
+                            size_t len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        snprintf(err, errlen, "cannot read profiler.auth.token_file %s: %m", path);
+        snprintf(err, errlen, "profiler.%s = \"%s\" (%s): cannot read it: %s", fkey, path,
+                 origin, strerror(errno));
         return -1;
     }
-    char line[PROF_TOKEN_MAX + 2] = "";
-    bool got = fgets(line, sizeof line, f) != NULL;
+    char *line = calloc(1, len + 2); /* room to see a line too long */
+    bool got = line != NULL && fgets(line, (int)len + 2, f) != NULL;
     fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!got || line[0] == '\0' || strlen(line) >= len) {
-        snprintf(err, errlen, "profiler.auth.token_file %s: expected the token on its first "
-                 "line, 1 to %zu characters", path, len - 1);
+    if (got)
+        line[strcspn(line, "\r\n")] = '\0';
+    if (!got || blank(line) || strlen(line) >= len) {
+        free(line);
+        snprintf(err, errlen, "profiler.%s = \"%s\" (%s): expected the secret on its first "
+                 "line, 1 to %zu characters, not only blanks", fkey, path, origin, len - 1);
         return -1;
     }
-    snprintf(token, len, "%s", line);
+    snprintf(out, len, "%s", line);
+    free(line);
+    return 0;
+}
+
+int prof_auth_read_secret(const tk_host_api *api, const tk_config *cfg, const char *key,
+                          char *out, size_t len, char *err, size_t errlen)
+{
+    char fkey[64];
+    snprintf(fkey, sizeof fkey, "%s_file", key);
+    const tk_config_value *val = api->config_get(cfg, key), *file = api->config_get(cfg, fkey);
+    const tk_config_value *both[] = {val, file};
+    const char *names[] = {key, fkey};
+    out[0] = '\0';
+    for (int i = 0; i < 2; i++)
+        if (both[i]->set && (both[i]->s == NULL || blank(both[i]->s))) {
+            snprintf(err, errlen, "profiler.%s is set but empty (%s): a blank secret would "
+                     "quietly turn its authentication off. Give it a value, or unset it "
+                     "(an empty variable still overrides the config file)", names[i],
+                     both[i]->origin);
+            return -1;
+        }
+    if (val->set && file->set) {
+        snprintf(err, errlen, "profiler.%s (%s) and profiler.%s (%s) are both set: expected "
+                 "one of them", key, val->origin, fkey, file->origin);
+        return -1;
+    }
+    if (file->set)
+        return read_secret_file(fkey, file->origin, file->s, out, len, err, errlen);
+    if (val->set && strlen(val->s) >= len) {
+        snprintf(err, errlen, "profiler.%s (%s): expected at most %zu characters", key,
+                 val->origin, len - 1);
+        return -1;
+    }
+    snprintf(out, len, "%s", val->set ? val->s : "");
     return 0;
 }

@@ -7,6 +7,8 @@
 #ifndef TAKHIN_PLUGIN_AUTH_H
 #define TAKHIN_PLUGIN_AUTH_H
 
+#include "takhin/plugin.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -19,9 +21,15 @@ bool prof_auth_check(const char *token, const char *authorization);
 /* True for 127.0.0.0/8 and "localhost". */
 bool prof_auth_is_loopback(const char *host);
 
-/* Reads a token file: the first line, without its newline. 0, or -1 with
- * err (unreadable, empty, too long). */
-int prof_auth_read_token_file(const char *path, char *token, size_t len,
-                              char *err, size_t errlen);
+/* One secret of the config section: KEY (e.g. "auth.token") or the first
+ * line of the file KEY_file, at most one of them, into out ("" when
+ * neither is set). A value or a file's line that is set but blank (empty,
+ * or only blanks, which no Bearer client can send since header values are
+ * trimmed) is an error naming the key and where it was set: an empty
+ * TAKHIN_* variable overrides the YAML's secret, and must never turn
+ * authentication off unnoticed. Errors never show a secret. 0, or -1 with
+ * err. */
+int prof_auth_read_secret(const tk_host_api *api, const tk_config *cfg, const char *key,
+                          char *out, size_t len, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /* profiler.push.*: see push_settings.h. */
 #include "core/push_settings.h"
 
+#include "core/auth.h"
 #include "core/keys.h"
 
 #include <ctype.h>
@@ -143,53 +144,6 @@ static const char *opt(const tk_host_api *api, const tk_config *cfg, const char 
     return v->set && v->s != NULL ? v->s : "";
 }
 
-/* The first line of a secret file, never its content in a message. */
-static int read_secret_file(const char *key, const char *origin, const char *path, char *out,
-                            size_t len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "profiler.%s = \"%s\" (%s): cannot read it: %s", key, path,
-                 origin, strerror(errno));
-        return -1;
-    }
-    char line[PROF_PUSH_SECRET_MAX + 2] = "";
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!got || line[0] == '\0' || strlen(line) >= len) {
-        snprintf(err, errlen, "profiler.%s = \"%s\" (%s): expected the secret on its first "
-                 "line, 1 to %zu characters", key, path, origin, len - 1);
-        return -1;
-    }
-    snprintf(out, len, "%s", line);
-    return 0;
-}
-
-/* One secret from KEY or KEY_file (at most one of them). */
-static int read_secret(const tk_host_api *api, const tk_config *cfg, const char *key,
-                       char *out, size_t len, char *err, size_t errlen)
-{
-    char fkey[64];
-    snprintf(fkey, sizeof fkey, "%s_file", key);
-    const char *o1, *o2;
-    const char *val = opt(api, cfg, key, &o1), *file = opt(api, cfg, fkey, &o2);
-    if (val[0] && file[0]) {
-        snprintf(err, errlen, "profiler.%s (%s) and profiler.%s (%s) are both set: expected "
-                 "one of them", key, o1, fkey, o2);
-        return -1;
-    }
-    if (file[0])
-        return read_secret_file(fkey, o2, file, out, len, err, errlen);
-    if (strlen(val) >= len) {
-        snprintf(err, errlen, "profiler.%s (%s): expected at most %zu characters", key, o1,
-                 len - 1);
-        return -1;
-    }
-    snprintf(out, len, "%s", val);
-    return 0;
-}
-
 static int check_url(const char *url, const char *origin, prof_push_settings *out, char *err,
                      size_t errlen)
 {
@@ -317,10 +271,10 @@ int prof_push_settings_read(const tk_host_api *api, const tk_config *cfg,
         return -1;
     }
     snprintf(out->user, sizeof out->user, "%s", user);
-    if (read_secret(api, cfg, "push.auth.password", out->password, sizeof out->password, err,
-                    errlen) != 0 ||
-        read_secret(api, cfg, "push.auth.token", out->token, sizeof out->token, err,
-                    errlen) != 0)
+    if (prof_auth_read_secret(api, cfg, "push.auth.password", out->password,
+                              sizeof out->password, err, errlen) != 0 ||
+        prof_auth_read_secret(api, cfg, "push.auth.token", out->token, sizeof out->token, err,
+                              errlen) != 0)
         return -1;
     if (out->token[0] && (out->user[0] || out->password[0])) {
         snprintf(err, errlen, "profiler.push.auth: a token and a username/password are both "

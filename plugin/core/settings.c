@@ -72,29 +72,6 @@ static const char *opt_string(const tk_host_api *api, const tk_config *cfg, cons
     return v->set && v->s != NULL ? v->s : "";
 }
 
-/* The token from auth.token or auth.token_file (one of them at most). */
-static int read_token(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
-                      char *err, size_t errlen)
-{
-    const tk_config_value *token = api->config_get(cfg, "auth.token");
-    const tk_config_value *file = api->config_get(cfg, "auth.token_file");
-    bool has_token = token->set && token->s[0], has_file = file->set && file->s[0];
-    if (has_token && has_file) {
-        snprintf(err, errlen, "profiler.auth.token (%s) and profiler.auth.token_file (%s) are "
-                 "both set: expected one of them", token->origin, file->origin);
-        return -1;
-    }
-    if (has_file)
-        return prof_auth_read_token_file(file->s, out->token, sizeof out->token, err, errlen);
-    if (has_token && strlen(token->s) >= sizeof out->token) {
-        snprintf(err, errlen, "profiler.auth.token (%s): expected at most %zu characters",
-                 token->origin, sizeof out->token - 1);
-        return -1;
-    }
-    snprintf(out->token, sizeof out->token, "%s", has_token ? token->s : "");
-    return 0;
-}
-
 /* profiler.debug_dirs: absolute directories, ':'-separated. */
 static int read_debug_dirs(const tk_host_api *api, const tk_config *cfg, prof_settings *out,
                            char *err, size_t errlen)
@@ -163,7 +140,8 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
                  "perf, thread_timer or gperftools", sampler->s, sampler->origin);
         return -1;
     }
-    return read_token(api, cfg, out, err, errlen);
+    return prof_auth_read_secret(api, cfg, "auth.token", out->token, sizeof out->token, err,
+                                 errlen);
 }
 
 bool prof_settings_tls(const prof_settings *s)

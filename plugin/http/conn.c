@@ -5,33 +5,29 @@
 
 #include "pf_util.h"
 
-#include <arpa/inet.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
-/* True when fd is a TCP socket from `peer` to local port `local_port`. */
-static bool is_connection(int fd, const struct sockaddr_in *peer, int local_port)
+/* True when fd's peer is the abstract Unix name "\0link". */
+static bool is_connection(int fd, const char *link)
 {
-    struct sockaddr_in a;
+    struct sockaddr_un a;
     socklen_t len = sizeof a;
-    if (getpeername(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET ||
-        a.sin_port != peer->sin_port || a.sin_addr.s_addr != peer->sin_addr.s_addr)
-        return false;
-    len = sizeof a;
-    return getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
-           ntohs(a.sin_port) == local_port;
+    size_t n = strlen(link);
+    return getpeername(fd, (struct sockaddr *)&a, &len) == 0 && a.sun_family == AF_UNIX &&
+           len == offsetof(struct sockaddr_un, sun_path) + 1 + n && a.sun_path[0] == '\0' &&
+           memcmp(a.sun_path + 1, link, n) == 0;
 }
 
-int prof_conn_fd(const struct mg_request_info *info, int local_port)
+int prof_conn_find(bool (*match)(int fd, const void *ctx), const void *ctx)
 {
-    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)info->remote_port)};
-    if (inet_pton(AF_INET, info->remote_addr, &peer.sin_addr) != 1)
-        return -1;
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return -1;
@@ -40,12 +36,21 @@ int prof_conn_fd(const struct mg_request_info *info, int local_port)
     while (found < 0 && (e = readdir(d)) != NULL) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end == '\0' && end != e->d_name && fd != dirfd(d) &&
-            is_connection((int)fd, &peer, local_port))
+        if (*end == '\0' && end != e->d_name && fd != dirfd(d) && match((int)fd, ctx))
             found = (int)fd;
     }
     closedir(d);
     return found;
+}
+
+static bool link_matches(int fd, const void *link)
+{
+    return is_connection(fd, link);
+}
+
+int prof_conn_fd(const char *link)
+{
+    return link == NULL || link[0] == '\0' ? -1 : prof_conn_find(link_matches, link);
 }
 
 bool prof_conn_gone(int fd)
@@ -67,7 +72,7 @@ bool prof_conn_gone(int fd)
 
 prof_wait_end prof_conn_wait(struct prof_request *req, double seconds)
 {
-    int fd = prof_conn_fd(req->info, prof_http_backend_port(req->http)); /* the front's end */
+    int fd = prof_conn_fd(req->link); /* the front's end */
     double end = pf_mono_s() + seconds, left;
     while ((left = end - pf_mono_s()) > 0) {
         if (prof_http_stopping(req->http))

@@ -1,7 +1,7 @@
 /*
  * plugin/http/conn.h - noticing that a client went away during a long profile.
  * civetweb 1.15 gives a handler no handle on its socket, so the socket is
- * found among the process's fds by its peer address and local port.
+ * found among the process's fds by its peer's name.
  */
 #ifndef TAKHIN_PLUGIN_CONN_H
 #define TAKHIN_PLUGIN_CONN_H
@@ -11,12 +11,16 @@
 
 /* The fd of the request's connection, or -1 if it cannot be found (then
  * the profile simply runs its full length). That connection comes from the
- * front (front.h), which passes on its client's FIN and reset: local_port
- * is prof_http_backend_port. */
-int prof_conn_fd(const struct mg_request_info *info, int local_port);
+ * front (front.h), which passes on its client's FIN and its going away:
+ * link is the abstract name of the front's end (prof_request.link). */
+int prof_conn_fd(const char *link);
+/* The first of the process's fds for which match(fd, ctx) holds, or -1:
+ * a walk of /proc/self/fd. */
+int prof_conn_find(bool (*match)(int fd, const void *ctx), const void *ctx);
 /* True when the connection is dead: reset by the peer (POLLERR,
  * ECONNRESET) or closed both ways (POLLHUP). fd -1: never.
  *
+ * (The front's end closing is a POLLHUP: Unix sockets have no reset.)
  * A FIN alone is not a disconnect: a client may half-close after its
  * request (shutdown(SHUT_WR): nc -N, some proxies) and still read the
  * answer, so the profile goes on. A client that really closed its socket

@@ -13,6 +13,7 @@
 #include "http/front.h"
 #include "http/request.h"
 
+#include "core/escape.h"
 #include "core/own_threads.h"
 #include "core/tls.h"
 
@@ -25,9 +26,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +66,7 @@ typedef struct side {
 struct fconn {
     phase ph;
     side client, backend;       /* backend.fd -1 until RELAY */
+    char link[PROF_FRONT_LINK_MAX]; /* backend's name (see front.h) */
     struct sockaddr_in peer;
     double since;               /* accepted */
     double deadline;            /* HEAD, BODY: when it is cut off */
@@ -323,14 +328,15 @@ static void client_shut(fconn *c)
     shutdown(c->client.fd, SHUT_WR);
 }
 
-/* A short answer of the front's own: status line, headers and body. */
-static int format_reply(char *msg, size_t size, int status, const char *why)
+/* A short answer of the front's own: status line, headers (extra: whole
+ * lines, or "") and body. */
+static int format_reply(char *msg, size_t size, int status, const char *extra, const char *why)
 {
     int body = (int)(strlen(prof_request_reason(status)) + 2 + strlen(why) + 1);
     int n = snprintf(msg, size, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
                      "charset=utf-8\r\nContent-Length: %d\r\nX-Content-Type-Options: nosniff\r\n"
-                     "X-Go-Pprof: 1\r\nConnection: close\r\n\r\n%s: %s\n", status,
-                     prof_request_reason(status), body, prof_request_reason(status), why);
+                     "X-Go-Pprof: 1\r\n%sConnection: close\r\n\r\n%s: %s\n", status,
+                     prof_request_reason(status), body, extra, prof_request_reason(status), why);
     return n < 0 ? 0 : (size_t)n < size ? n : (int)size - 1;
 }
 
@@ -338,25 +344,68 @@ static int format_reply(char *msg, size_t size, int status, const char *why)
 static void reply(int fd, int status, const char *why)
 {
     char msg[640];
-    int n = format_reply(msg, sizeof msg, status, why);
+    int n = format_reply(msg, sizeof msg, status, "", why);
     send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Answers status and closes, without waiting for the rest of a request.
  * A TLS client still in its handshake gets no answer: it could not read
- * one. */
-static void refuse(prof_front *f, fconn *c, int status, const char *why)
+ * one. The bytes written, or 0. */
+static size_t answer_close(prof_front *f, fconn *c, int status, const char *extra,
+                           const char *why)
 {
+    char msg[768];
+    int n = format_reply(msg, sizeof msg, status, extra, why);
+    ssize_t put = 0;
     discard_input(c->client.fd);
-    if (c->ssl == NULL) {
-        reply(c->client.fd, status, why);
-    } else if (c->handshaken) {
-        char msg[640];
-        int n = format_reply(msg, sizeof msg, status, why);
-        client_send(c, msg, (size_t)n);
-    }
+    if (c->ssl == NULL)
+        put = send(c->client.fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    else if (c->handshaken)
+        put = client_send(c, msg, (size_t)n);
     client_shut(c);
     conn_free(f, c, false);
+    return put > 0 ? (size_t)put : 0;
+}
+
+/* The request line as far as it came, for the log: without its version
+ * and line end, escaped (escape.h); "-" when nothing came. */
+static void request_line_of(const fconn *c, char *out, size_t len)
+{
+    size_t n = c->in_len;
+    const char *nl = n ? memchr(c->in, '\n', n) : NULL;
+    if (nl != NULL)
+        n = (size_t)(nl - c->in);
+    if (n > 0 && c->in[n - 1] == '\r')
+        n--;
+    if (n > 9 && memcmp(c->in + n - 9, " HTTP/1.", 8) == 0)
+        n -= 9;
+    if (n > 512)
+        n = 512;
+    if (n == 0)
+        snprintf(out, len, "-");
+    else
+        prof_escape(out, len, c->in, n);
+}
+
+/* Answers c's request from the front and closes: one access log line
+ * with the reason, and the request in /metrics (endpoint "other"). */
+static void answer_logged(prof_front *f, fconn *c, int status, const char *extra,
+                         const char *why)
+{
+    char ip[INET_ADDRSTRLEN], line[PROF_ESCAPED_MAX];
+    inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof ip);
+    request_line_of(c, line, sizeof line);
+    int port = ntohs(c->peer.sin_port);
+    double ms = (pf_mono_s() - c->since) * 1e3;
+    size_t bytes = answer_close(f, c, status, extra, why);
+    prof_metrics_request(f->cfg.metrics, SIZE_MAX, status, bytes, 0, false);
+    prof_log(f->cfg.ph, TK_LOG_INFO, "access %s:%d \"%s\" %d %zu B %.1f ms (the front: %s)", ip,
+             port, line, status, bytes, ms, why);
+}
+
+static void refuse(prof_front *f, fconn *c, int status, const char *why)
+{
+    answer_logged(f, c, status, "", why);
 }
 
 /* Logs a slow client at most once per address per LOG_EVERY_S. */
@@ -396,7 +445,7 @@ static void cut(prof_front *f, fconn *c, prof_slow_reason reason)
         "too many connections (profiler.max_conns)"};
     prof_metrics_slow_client(f->cfg.metrics, reason);
     log_slow(f, &c->peer, reason);
-    refuse(f, c, status[reason], why[reason]);
+    answer_close(f, c, status[reason], "", why[reason]);
 }
 
 /* ---- the request ---- */
@@ -422,20 +471,76 @@ static bool in_reserve(fconn *c, size_t more, size_t limit)
     return true;
 }
 
-/* Puts the peer header after the request line. */
-static bool add_peer_header(prof_front *f, fconn *c)
+/* True when civetweb listens on a Unix socket (cfg.backend_path). */
+static bool unix_backend(const prof_front *f)
 {
-    char ip[INET_ADDRSTRLEN], line[128];
-    inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof ip);
-    int n = snprintf(line, sizeof line, "%s: %s %s:%d\r\n", PROF_FRONT_PEER_HEADER,
-                     f->cfg.secret, ip, ntohs(c->peer.sin_port));
-    if (!in_reserve(c, (size_t)n, c->in_len + (size_t)n))
+    return f->cfg.backend_path != NULL && f->cfg.backend_path[0] != '\0';
+}
+
+/* The socket to civetweb, not connected yet. A Unix one has a name of the
+ * kernel's choosing (autobind): the peer header carries it, so that a
+ * handler can find its connection's socket (conn.h). False when out of
+ * fds. */
+static bool open_backend(prof_front *f, fconn *c)
+{
+    c->link[0] = '\0';
+    if (!unix_backend(f)) {
+        int one = 1;
+        c->backend = (side){c, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
+        return c->backend.fd >= 0 &&
+               setsockopt(c->backend.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    socklen_t len = sizeof sa.sun_family;
+    c->backend = (side){c, socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
+    if (c->backend.fd < 0 || bind(c->backend.fd, (struct sockaddr *)&sa, len) != 0)
         return false;
-    size_t at = c->head.line_len;
-    memmove(c->in + at + n, c->in + at, c->in_len - at);
-    memcpy(c->in + at, line, (size_t)n);
-    c->in_len += (size_t)n;
-    c->head.len += (size_t)n;
+    len = sizeof sa;
+    if (getsockname(c->backend.fd, (struct sockaddr *)&sa, &len) != 0 ||
+        len <= offsetof(struct sockaddr_un, sun_path) + 1 || sa.sun_path[0] != '\0')
+        return false;
+    size_t n = len - offsetof(struct sockaddr_un, sun_path) - 1;
+    if (n >= sizeof c->link || strspn(sa.sun_path + 1, "0123456789abcdef") < n)
+        return false;
+    memcpy(c->link, sa.sun_path + 1, n);
+    c->link[n] = '\0';
+    return true;
+}
+
+/* connect() to civetweb, Unix or TCP. */
+static int connect_backend(prof_front *f, fconn *c)
+{
+    if (!unix_backend(f)) {
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)f->cfg.backend_port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        return connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->cfg.backend_path);
+    return connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
+}
+
+/* The request as civetweb is to read it (prof_head_canonical): the
+ * head rewritten with the peer header, then the body, de-chunked. */
+static bool reframe(prof_front *f, fconn *c)
+{
+    char ip[INET_ADDRSTRLEN], peer[160];
+    inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof ip);
+    snprintf(peer, sizeof peer, "%s: %s %s:%d%s%s\r\n", PROF_FRONT_PEER_HEADER, f->cfg.secret,
+             ip, ntohs(c->peer.sin_port), c->link[0] ? " " : "", c->link);
+    size_t body = c->in_len - c->body_start, cap = 2 * c->head.len + strlen(peer) + 64 + body;
+    char *out = malloc(cap);
+    size_t n = out ? prof_head_canonical(c->in, &c->head, peer, body, out, cap) : 0;
+    if (n == 0) {
+        free(out);
+        return false;
+    }
+    memcpy(out + n, c->in + c->body_start, body);
+    free(c->in);
+    c->in = out;
+    c->in_len = n + body;
+    c->in_cap = cap;
     return true;
 }
 
@@ -452,20 +557,20 @@ static void enter(prof_front *f, fconn *c, phase ph, double deadline)
 }
 
 /* After bytes arrived in BODY: is the body complete? Extra bytes after
- * it are dropped (no keep-alive). */
+ * it are dropped (no keep-alive). A chunked body is decoded in place as
+ * it comes: only its data stays in c->in. */
 static void check_body(prof_front *f, fconn *c, size_t fresh)
 {
     bool done;
     if (c->head.chunked) {
         long used = prof_chunked_feed(&c->chunk, c->in + c->in_len - fresh, fresh,
-                                      PROF_FRONT_MAX_BODY, &done);
+                                      c->in + c->body_start, PROF_FRONT_MAX_BODY, &done);
         if (used < 0) {
             refuse(f, c, (int)-used, used == -413 ? "a request body over 1 MiB"
                                                   : "a malformed chunked body");
             return;
         }
-        if (done)
-            c->in_len -= fresh - (size_t)used;
+        c->in_len = c->body_start + c->chunk.copied;
     } else {
         uint64_t have = c->in_len - c->body_start;
         done = have >= c->head.content_length;
@@ -474,6 +579,13 @@ static void check_body(prof_front *f, fconn *c, size_t fresh)
     }
     if (done)
         to_relay(f, c);
+}
+
+/* OPTIONS *: what the server allows, answered by the front. */
+static void answer_options(prof_front *f, fconn *c)
+{
+    answer_logged(f, c, 200, "Allow: GET, POST, OPTIONS\r\n",
+                 "the profiler serves GET, and POST on /debug/pprof/symbol");
 }
 
 /* After bytes arrived in HEAD: parse, then on to BODY or RELAY. */
@@ -487,8 +599,8 @@ static void check_head(prof_front *f, fconn *c)
         refuse(f, c, status, c->head.why ? c->head.why : "a malformed request");
         return;
     }
-    if (!add_peer_header(f, c)) {
-        refuse(f, c, 503, "out of memory");
+    if (c->head.asterisk) {
+        answer_options(f, c);
         return;
     }
     c->body_start = c->head.len;
@@ -499,7 +611,6 @@ static void check_head(prof_front *f, fconn *c)
     }
     enter(f, c, BODY, pf_mono_s() + f->cfg.body_timeout_ms / 1e3);
     if (c->head.expect_continue && c->in_len == c->body_start) {
-        /* civetweb will say it again; a client takes any number of 1xx */
         static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
         client_send(c, go_on, sizeof go_on - 1);
     }
@@ -529,7 +640,10 @@ static void refuse_unfinished(prof_front *f, fconn *c)
         snprintf(why, sizeof why, "the body ended after %llu of the %llu bytes of its "
                  "Content-Length", (unsigned long long)(c->in_len - c->body_start),
                  (unsigned long long)c->head.content_length);
-    refuse(f, c, 400, why);
+    if (c->in_len == 0) /* no request at all (a port probe): not logged */
+        answer_close(f, c, 400, "", why);
+    else
+        refuse(f, c, 400, why);
 }
 
 /* TLS: a handshake that failed. Plain HTTP gets a plain answer saying
@@ -629,28 +743,28 @@ static void update_relay(prof_front *f, fconn *c)
     watch(f, &c->backend, be);
 }
 
-/* The request is complete: connect to civetweb. Its address has one
- * unfinished request less. */
+/* The request is complete: reframe it and connect to civetweb. Its
+ * address has one unfinished request less. */
 static void to_relay(prof_front *f, fconn *c)
 {
     peer_add(f, c->peer.sin_addr.s_addr, -1);
     enter(f, c, RELAY, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)f->cfg.backend_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (!open_backend(f, c) || !reframe(f, c)) {
+        refuse(f, c, 503, "out of memory or file descriptors");
+        return;
+    }
     int one = 1, rc = -1;
-    c->backend = (side){c, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
     c->out = malloc(OUT_BUF);
-    bool ok = c->backend.fd >= 0 && c->out != NULL && watch_new(f, &c->backend, 0) == 0;
+    bool ok = c->out != NULL && watch_new(f, &c->backend, 0) == 0;
     if (ok) {
-        /* Both sides: each piece of the answer goes on as it comes. */
-        setsockopt(c->backend.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* Each piece of the answer goes on as it comes. */
         setsockopt(c->client.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        rc = connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
+        rc = connect_backend(f, c);
         ok = rc == 0 || errno == EINPROGRESS;
     }
     if (!ok) {
-        refuse(f, c, 503, "the profiler is not serving (internal connection failed)");
+        refuse(f, c, 503, errno == EAGAIN ? "the profiler is busy (its internal queue is full); "
+               "retry later" : "the profiler is not serving (internal connection failed)");
         return;
     }
     if (rc == 0 && !backend_out(f, c))

@@ -23,6 +23,7 @@ typedef struct prof_request {
     /* The settings in force when the request arrived: the request's own
      * copy, unchanged by a reload while it runs (see prof_http_update). */
     const prof_settings *settings;
+    const char *link; /* the front's end of the connection (conn.h) */
 } prof_request;
 
 /* What a server is started with. Copied by prof_http_start; the pointers
@@ -53,9 +54,6 @@ int prof_http_port(const prof_http *http);
  * (see prof_settings_listener_changes): a new listener takes them. Safe
  * while requests run. */
 void prof_http_update(prof_http *http, const prof_settings *settings);
-/* civetweb's internal port on 127.0.0.1, where the front (front.h) hands
- * on requests: the local port of every connection a handler serves. */
-int prof_http_backend_port(const prof_http *http);
 const prof_endpoint *prof_http_endpoints(const prof_http *http, size_t *count);
 /* True once a stop began: long handlers poll it and end early. */
 bool prof_http_stopping(const prof_http *http);

@@ -3,6 +3,7 @@
 
 #include "core/auth.h"
 #include "core/escape.h"
+#include "http/conn.h"
 #include "http/front.h"
 #include "http/metrics.h"
 #include "http/http_check.h"
@@ -12,7 +13,9 @@
 #include "pf_util.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,17 +26,20 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-/* civetweb listens on 127.0.0.1:backend_port; the front (front.h) owns
- * the public port and hands it complete requests. */
+/* civetweb listens on a Unix socket, backend_path, in a directory of its
+ * own (mode 0700); the front (front.h) owns the public port and hands it
+ * complete requests. */
 struct prof_http {
     struct mg_context *mg;
     prof_front *front;
     prof_http_config cfg;
     int port;                  /* the public port, the front's */
-    int backend_port;
+    int backend_port;          /* civetweb's TCP port, closed once swapped */
+    char backend_dir[108], backend_path[108]; /* 108: sun_path's size */
     char secret[PROF_FRONT_SECRET_LEN + 1]; /* the front's, in its peer header */
     _Atomic bool stopping;
     int stop_fd; /* an eventfd, readable once a stop began (-1: none) */
@@ -130,7 +136,8 @@ static void serve_metrics(prof_http *h, struct mg_connection *conn)
 
 /* Answers a request for a known endpoint (method check, then handler). */
 static void serve(prof_http *h, const prof_settings *s, const prof_endpoint *ep,
-                  struct mg_connection *conn, const struct mg_request_info *info)
+                  struct mg_connection *conn, const struct mg_request_info *info,
+                  const char *link)
 {
     if (!prof_route_allows(ep, info->request_method)) {
         prof_http_error_headers(conn, 405, prof_route_allow_header(ep),
@@ -138,7 +145,7 @@ static void serve(prof_http *h, const prof_settings *s, const prof_endpoint *ep,
                                 info->local_uri, ep->post ? "GET or POST" : "GET");
         return;
     }
-    prof_request req = {conn, info, h, ep->ctx, s};
+    prof_request req = {conn, info, h, ep->ctx, s, link};
     if (ep->profile)
         prof_metrics_inflight(h->cfg.metrics, 1);
     if (ep->deep)
@@ -168,12 +175,13 @@ static void account(prof_http *h, const struct mg_request_info *info, const char
 
 /* The client's address, from the front's header: false (403 answered)
  * for a request that did not come through the front. */
-static bool front_peer(prof_http *h, struct mg_connection *conn,
-                       const struct mg_request_info *info, char *peer, size_t len)
+static bool front_peer(prof_http *h, struct mg_connection *conn, char *peer, size_t len,
+                       char link[PROF_FRONT_LINK_MAX])
 {
-    if (prof_front_peer_check(h->secret, mg_get_header(conn, PROF_FRONT_PEER_HEADER), peer, len))
+    const char *value = mg_get_header(conn, PROF_FRONT_PEER_HEADER);
+    if (prof_front_peer_check(h->secret, value, peer, len) && prof_front_peer_link(value, link))
         return true;
-    snprintf(peer, len, "%.48s:%d (internal port)", info->remote_addr, info->remote_port);
+    snprintf(peer, len, "(internal socket)");
     prof_http_error(conn, 403, "Forbidden: requests come through the profiler's port");
     return false;
 }
@@ -192,11 +200,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     s = h->live;
     pthread_mutex_unlock(&h->live_lock);
     size_t index;
-    char peer[96];
+    char peer[96], link[PROF_FRONT_LINK_MAX];
     const prof_endpoint *ep = route(h, uri, &index);
     mg_set_user_connection_data(conn, &ex);
     atomic_fetch_add(&h->inflight, 1);
-    if (!front_peer(h, conn, info, peer, sizeof peer))
+    if (!front_peer(h, conn, peer, sizeof peer, link))
         index = h->cfg.count;
     else if (bad)
         prof_http_error(conn, 400, "%s", why);
@@ -207,7 +215,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     else if (ep == NULL)
         not_found(h, conn, uri);
     else
-        serve(h, &s, ep, conn, info);
+        serve(h, &s, ep, conn, info, link);
     atomic_fetch_sub(&h->inflight, 1);
     mg_set_user_connection_data(conn, NULL);
     account(h, info, peer, index, &ex, pf_mono_s() - start);
@@ -250,14 +258,87 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* True for civetweb's listening socket, on 127.0.0.1:*port. */
+static bool is_listener(int fd, const void *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a, alen = sizeof(int);
+    int listening = 0;
+    return getsockname(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
+           ntohs(a.sin_port) == *(const int *)port && a.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && listening;
+}
+
+/* civetweb's master may be in a poll (2 s at most) begun on the TCP
+ * listener, which sees the Unix socket only when it wakes: a connection
+ * on the TCP one wakes it, and one waiting on the Unix one makes it
+ * return. civetweb takes the latter and closes it. Non-blocking: a Unix
+ * connect would otherwise wait while the backlog is full. */
+static void knock_once(const prof_http *h)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", h->backend_path);
+    struct sockaddr_in tcp = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int u = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (u >= 0 && t >= 0 && connect(u, (struct sockaddr *)&un, sizeof un) == 0)
+        connect(t, (struct sockaddr *)&tcp, sizeof tcp);
+    if (t >= 0)
+        close(t);
+    if (u >= 0)
+        close(u);
+}
+
+/* civetweb 1.15 listens only on TCP, where any local user could connect
+ * and hold its workers with slow heads: the front's deadlines and caps do
+ * not apply there (issue 23 #2). So its listening socket is replaced,
+ * under the same fd, by a Unix socket in a directory of our own (mode
+ * 0700): civetweb's master thread polls and accepts on that fd as
+ * before (it knows its listener by fd only), and only this user can
+ * connect. A civetweb with Unix sockets of its own would make this a
+ * listening_ports option. */
+static int listen_privately(prof_http *h, char *err, size_t errlen)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(h->backend_dir, sizeof h->backend_dir, "%s/takhin-http-XXXXXX",
+             tmp && tmp[0] ? tmp : "/tmp");
+    errno = ENAMETOOLONG;
+    if (strlen(h->backend_dir) + sizeof "/civetweb.sock" > sizeof h->backend_path ||
+        mkdtemp(h->backend_dir) == NULL) { /* mkdtemp makes it 0700 */
+        snprintf(err, errlen, "cannot create a private directory for the profiler's internal "
+                 "socket in %s: %s (set TMPDIR to a short writable directory)",
+                 tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+        h->backend_dir[0] = '\0';
+        return -1;
+    }
+    snprintf(h->backend_path, sizeof h->backend_path, "%s/civetweb.sock", h->backend_dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int listener = prof_conn_find(is_listener, &h->backend_port);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(fd, SOMAXCONN) != 0 || listener < 0 || dup3(fd, listener, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot set up the profiler's internal socket %s: %s",
+                 h->backend_path, listener < 0 ? "civetweb's listener not found" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    knock_once(h);
+    return 0;
+}
+
 static int start_civetweb(prof_http *h, char *err, size_t errlen)
 {
     const prof_settings *s = &h->cfg.settings;
     char listen[] = "127.0.0.1:0", threads[16], queue[16], header[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", s->max_requests);
     snprintf(queue, sizeof queue, "%d", s->max_queued);
-    /* The front checked max_header_bytes; room for the header it adds. */
-    snprintf(header, sizeof header, "%d", s->max_header_bytes + 256);
+    /* The front checked max_header_bytes; room for what its rewriting adds
+     * (prof_head_canonical: CRs, blanks after colons, its own header). */
+    snprintf(header, sizeof header, "%d", s->max_header_bytes + 512);
     snprintf(timeout, sizeof timeout, "%d", s->request_timeout_ms);
     /* No document_root: civetweb serves no files and lists no directory. */
     const char *options[] = {
@@ -295,7 +376,7 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
         return -1;
     }
     h->backend_port = ports[0].port;
-    return 0;
+    return listen_privately(h, err, errlen);
 }
 
 static int start_front(prof_http *h, char *err, size_t errlen)
@@ -304,7 +385,7 @@ static int start_front(prof_http *h, char *err, size_t errlen)
     prof_front_config fc = {
         .host = s->host,
         .port = s->port,
-        .backend_port = h->backend_port,
+        .backend_path = h->backend_path,
         .secret = h->secret,
         .header_timeout_ms = s->header_timeout_ms,
         .body_timeout_ms = s->request_timeout_ms,
@@ -351,11 +432,6 @@ int prof_http_port(const prof_http *h)
     return h->port;
 }
 
-int prof_http_backend_port(const prof_http *h)
-{
-    return h->backend_port;
-}
-
 void prof_http_update(prof_http *h, const prof_settings *settings)
 {
     pthread_mutex_lock(&h->live_lock);
@@ -391,21 +467,17 @@ static void drain(prof_http *h)
     }
 }
 
-/* True if fd is a connection civetweb accepted on its internal port:
- * bound there, not listening, and not the knocker's or the front's own end
- * (whose peer has that port). A connection shut down (see wake) has no
- * peer any more. */
-static bool is_our_connection(const prof_http *h, struct in_addr ours, int fd)
+/* True if fd is a connection civetweb accepted on its internal socket:
+ * bound there, not listening. */
+static bool is_our_connection(const prof_http *h, int fd)
 {
-    struct sockaddr_in local, peer;
-    socklen_t llen = sizeof local, plen = sizeof peer, alen = sizeof(int);
+    struct sockaddr_un local;
+    socklen_t llen = sizeof local, alen = sizeof(int);
     int listening = 0;
     return getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
-           local.sin_family == AF_INET && ntohs(local.sin_port) == h->backend_port &&
-           (ours.s_addr == 0 || local.sin_addr.s_addr == ours.s_addr) &&
-           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening &&
-           (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 ||
-            ntohs(peer.sin_port) != h->backend_port);
+           local.sun_family == AF_UNIX && llen > offsetof(struct sockaddr_un, sun_path) &&
+           strncmp(local.sun_path, h->backend_path, sizeof local.sun_path) == 0 &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening;
 }
 
 /* Calls act(fd, dup, ctx) for each of our connections, where dup is a
@@ -415,7 +487,6 @@ static bool is_our_connection(const prof_http *h, struct in_addr ours, int fd)
 static void for_each_connection(const prof_http *h, void (*act)(int fd, int dup, void *ctx),
                                 void *ctx)
 {
-    struct in_addr ours = {htonl(INADDR_LOOPBACK)};
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return;
@@ -428,7 +499,7 @@ static void for_each_connection(const prof_http *h, void (*act)(int fd, int dup,
         int dup = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
         if (dup < 0)
             continue;
-        if (is_our_connection(h, ours, dup))
+        if (is_our_connection(h, dup))
             act((int)fd, dup, ctx);
         close(dup);
     }
@@ -480,15 +551,15 @@ static int close_orphans(const prof_http *h)
 static void *knock(void *arg)
 {
     prof_http *h = arg;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
     /* Knock only once mg_stop has raised civetweb's stop flag (it does so
      * first thing): a connection accepted before that could be queued for
      * a worker that is about to exit, and its socket would leak. */
     for (int i = 0; i < 600 && !atomic_load(&h->stopped); i++) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
             connect(fd, (struct sockaddr *)&sa, sizeof sa);
             close(fd);
@@ -510,16 +581,21 @@ void prof_http_stop(prof_http *h)
         drain(h);
         prof_front_stop(h->front); /* after drain: it carries the last answers */
         pthread_t knocker;
-        bool knocking = h->backend_port > 0 && prof_thread_spawn(&knocker, PROF_THREAD_KNOCK, 0, knock, h) == 0;
+        bool knocking = h->backend_path[0] &&
+                        prof_thread_spawn(&knocker, PROF_THREAD_KNOCK, 0, knock, h) == 0;
         mg_stop(h->mg); /* waits for in-flight handlers, which see `stopping` */
         atomic_store(&h->stopped, true);
         if (knocking)
             pthread_join(knocker, NULL);
-        int orphans = h->backend_port > 0 ? close_orphans(h) : 0;
+        int orphans = h->backend_path[0] ? close_orphans(h) : 0;
         if (orphans > 0)
             prof_log(h->cfg.ph, TK_LOG_DEBUG, "closed %d connection(s) civetweb left open "
                      "at stop", orphans);
     }
+    if (h->backend_path[0])
+        unlink(h->backend_path);
+    if (h->backend_dir[0])
+        rmdir(h->backend_dir);
     pthread_mutex_destroy(&h->live_lock);
     if (h->stop_fd >= 0)
         close(h->stop_fd);

@@ -28,7 +28,7 @@ row() {
 row 405 "PUT on the index" "$(q /debug/pprof/ -X PUT)"
 row 405 "DELETE on a profile" "$(q /debug/pprof/heap -X DELETE)"
 row 405 "POST on a profile" "$(q /debug/pprof/profile -X POST -d x)"
-row 400 "TRACE method (civetweb refuses it)" "$(raw "TRACE /debug/pprof/ $H\r\n")"
+row 501 "TRACE method (the front refuses what civetweb would not hand on)" "$(raw "TRACE /debug/pprof/ $H\r\n")"
 row 400 "seconds=abc" "$(q '/debug/pprof/profile?seconds=abc')"
 row 400 "seconds huge" "$(q "/debug/pprof/profile?seconds=$long")"
 row 400 "seconds together with debug" "$(q '/debug/pprof/heap?seconds=1&debug=1')"
@@ -99,6 +99,36 @@ row 400 "Content-Length with trailing garbage" \
 row 400 "Content-Length and Transfer-Encoding" \
     "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
 row 400 "control character in a header value" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n')"
+# One reading of the request (issue 23 #1, #7, #8): civetweb gets the head
+# as the front read it (CRLF lines, an origin-form target, a chunked body
+# decoded, under Content-Length), and the front refuses, with the reason,
+# what it cannot hand on.
+row 200 'a head ending in \n\r\n is one head (civetweb once waited for more)' \
+    "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\n\r\n')"
+row 200 "mixed line ends, then \n\r\n" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\nHost: x\r\nX: a\n\r\n')"
+row 400 "CR CR LF ending a header line" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\r\r\n\r\n')"
+row 400 "a tab inside a header value (civetweb cannot read it)" "$(raw 'GET /debug/pprof/cmdline HTTP/1.1\r\nHost: x\r\nX: a\tb\r\n\r\n')"
+row 200 "an absolute-form target is served as its path" "$(raw "GET http://x/debug/pprof/cmdline $H\r\n")"
+row 200 "absolute-form, HTTPS scheme and a port" "$(raw "GET HTTPS://x:1/debug/pprof/cmdline?a=1 $H\r\n")"
+row 404 "absolute-form: an unknown path is a 404" "$(raw "GET http://x/nonesuch $H\r\n")"
+row 400 "absolute-form with userinfo" "$(raw "GET http://u:p@x/debug/pprof/cmdline $H\r\n")"
+row 400 "absolute-form of another scheme" "$(raw "GET ftp://x/debug/pprof/cmdline $H\r\n")"
+row 400 "an authority-form target" "$(raw "GET x:6060 $H\r\n")"
+row 501 "CONNECT" "$(raw "CONNECT x:6060 $H\r\n")"
+row 200 "OPTIONS * is answered" "$(raw "OPTIONS * $H\r\n")"
+row 400 "GET * is refused" "$(raw "GET * $H\r\n")"
+row 400 "an HTTP/0.9 request line is refused at once (not left to header_timeout_ms)" \
+    "$(raw 'GET /debug/pprof/cmdline\r\n')"
+many=$(for i in $(seq 70); do printf 'X-H%d: v\\r\\n' "$i"; done)
+row 431 "70 header lines (civetweb keeps 64 and drops the rest)" "$(raw "GET /debug/pprof/cmdline $H$many\r\n")"
+row 200 "symbol: a chunk extension (3;a=b) is decoded" \
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\r\n0x1\r\n0\r\n\r\n')"
+row 200 "symbol: bare-LF chunk lines" \
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\n0x1\n0\n\n')"
+row 200 "symbol: CR CR LF after a chunk size" \
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\r\n0x1\r\n0\r\n\r\n')"
+row 200 "symbol: chunked with Expect: 100-continue" \
+    "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n0x1\r\n0\r\n\r\n')"
 # Broken symbol bodies: never answered as if they were whole.
 row 400 "symbol: bad chunk size" \
     "$(raw 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')"
@@ -121,6 +151,12 @@ body=$("$RAWHTTP" -body -halfclose "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\
 check "a short body: the 400 counts the bytes" contains "$body" "ended after 6 of the 100 bytes"
 body=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n0x1\r\n0\r\n\r\n')
 check "a bad chunk: the 400 says the chunked body is broken" contains "$body" "chunked body"
+body=$("$RAWHTTP" -body "$port" "GET /debug/pprof/cmdline $H$many\r\n")
+check "70 header lines: the 431 says why" contains "$body" "more than 63 header lines"
+body=$("$RAWHTTP" -body "$port" "GET http://u:p@x/ $H\r\n")
+check "absolute-form with userinfo: the 400 says why" contains "$body" "userinfo"
+sym=$("$RAWHTTP" -body "$port" 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n0x\r\n1\n0\n0\r\r\n\r\n')
+check "a chunked body with extensions and odd line ends reaches /symbol whole" contains "$sym" "num_symbols: 1"
 
 body=$("$RAWHTTP" -body "$port" "GET /debug/pprof/%ff%c3 $H\r\n")
 check "a 404 shows a path that is not UTF-8 escaped" contains "$body" 'Unknown profile or path: /debug/pprof/\xff\xc3'
@@ -137,4 +173,8 @@ check "no escape or control character in the log" \
 check "the forging request is logged as sent" grep -aqF \
     '"GET /%0a2026-01-01T00:00:00.000Z%20ERROR%20[host]%20forged%1b[31m" 400' "$SERVER_LOG"
 check "a backslash is logged doubled" grep -aqF '"GET /debug/pprof/a\\b" 400' "$SERVER_LOG"
+# Every answer of the front's own is in the access log, with its reason.
+check "the front's refusals are logged" grep -aq 'access 127.0.0.1:[0-9]* "GET \*" 400 .*(the front: the target \* is for OPTIONS only)' "$SERVER_LOG"
+check "OPTIONS * is logged" grep -aq 'access 127.0.0.1:[0-9]* "OPTIONS \*" 200' "$SERVER_LOG"
+check "the absolute-form request is logged, as the path served" grep -aq 'access 127.0.0.1:[0-9]* "GET /nonesuch" 404' "$SERVER_LOG"
 finish

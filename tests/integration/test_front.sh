@@ -81,17 +81,25 @@ curl -s -o /dev/null --interface 127.0.0.6 -H "$auth" "http://127.0.0.1:$port/de
 check "the auth failure log names the client's address" grep -q "auth failure from 127.0.0.5:" "$SERVER_LOG"
 check "the access log names the client's address" grep -q 'access 127.0.0.6:[0-9]* "GET /debug/pprof/cmdline' "$SERVER_LOG"
 
-# civetweb's own port, on 127.0.0.1, refuses what did not come through
-# the front, and the peer header cannot be guessed.
-internal=$(ss -Hltnp 2>/dev/null | grep "pid=$SERVER_PID," | awk '{print $4}' |
-           sed -n 's/^127\.0\.0\.1://p' | grep -vx "$port" | head -1)
+# civetweb listens on no TCP port (issue 23 #2), only on a Unix socket in a
+# directory of its own (mode 0700); what reaches it without the front (here
+# as root) is refused, and the peer header cannot be guessed.
+tcp=""
+for p in $(ss -Hltnp 2>/dev/null | grep "pid=$SERVER_PID," | awk '{print $4}' | sed 's/.*://'); do
+    [ "$p" != "$port" ] && curl -s --max-time 3 "http://127.0.0.1:$p/debug/pprof/" |
+        grep -q "requests come through the profiler's port" && tcp+=" $p"
+done
+check "no TCP port of takhind but the front's reaches civetweb (${tcp:-none})" test -z "$tcp"
+internal=$(ss -Hxlp 2>/dev/null | grep "pid=$SERVER_PID," | awk '{print $5}' | grep 'civetweb.sock$' | head -1)
 if [ -n "$internal" ]; then
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" \
-           -H "X-Takhin-Peer: 00000000000000000000000000000000 1.2.3.4:5" \
-           "http://127.0.0.1:$internal/debug/pprof/")
-    check "a request straight to civetweb's port $internal is refused (403)" test "$code" = 403
+    check "civetweb's socket is in a private directory ($(stat -c %a "$(dirname "$internal")"))" \
+        test "$(stat -c %a "$(dirname "$internal")")" = 700
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$internal" -H "$auth" \
+           -H "X-Takhin-Peer: 00000000000000000000000000000000 1.2.3.4:5 1" \
+           "http://x/debug/pprof/")
+    check "a request straight to civetweb's socket is refused (403)" test "$code" = 403
 else
-    not_ok "civetweb's internal port is found with ss"
+    not_ok "civetweb's internal socket is found with ss"
 fi
 
 # A client reset is passed on as a reset: the CPU profile sees its client

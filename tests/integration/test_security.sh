@@ -81,7 +81,7 @@ start_fails() {
     local name=$1 want=$2 out rc
     shift 2
     out=$(env TAKHIN_ADMIN_SOCKET="$TK_TMP/f.sock" "$@" timeout 20 "$BUILD/takhind" \
-          -c "$TK_TMP/takhin.yaml" 2>&1)
+          -c "${FAIL_CONFIG:-$TK_TMP/takhin.yaml}" 2>&1)
     rc=$?
     if [ $rc -eq 1 ] && contains "$out" "$want"; then ok "$name: refused at start"
     else not_ok "$name: exit $rc: $out"; fi
@@ -92,6 +92,26 @@ start_fails "tls.cert without tls.key" "profiler.tls.cert is set without profile
     TAKHIN_PROFILER_TLS_CERT=/etc/ssl/x.pem
 start_fails "auth.token and auth.token_file together" "both set" \
     TAKHIN_PROFILER_AUTH_TOKEN=x TAKHIN_PROFILER_AUTH_TOKEN_FILE="$TK_TMP/token"
+# Issue 23 #3: an empty or blank secret is an error naming the key and its
+# source, never authentication quietly off (an empty variable overrides
+# the YAML's token).
+write_config "$TK_TMP/toky.yaml"
+sed -i 's/  port: 0/  port: 0\n  auth: {token: tokY}/' "$TK_TMP/toky.yaml"
+FAIL_CONFIG=$TK_TMP/toky.yaml start_fails "an empty TAKHIN_PROFILER_AUTH_TOKEN over the YAML's token" \
+    "profiler.auth.token is set but empty (env TAKHIN_PROFILER_AUTH_TOKEN)" TAKHIN_PROFILER_AUTH_TOKEN=
+printf '   \n' >"$TK_TMP/blank-token"
+start_fails "an auth.token_file of blanks" "not only blanks" \
+    TAKHIN_PROFILER_AUTH_TOKEN_FILE="$TK_TMP/blank-token"
+if start_server toky "$TK_TMP/toky.yaml"; then
+    sed -i 's/auth: {token: tokY}/auth: {token: "  "}/' "$TK_TMP/toky.yaml"
+    out=$(admin config reload 2>&1); rc=$?
+    check "a reload to a blank auth.token is refused (exit $rc)" test $rc -eq 1
+    check "and names the key and where it was set" contains "$out" "profiler.auth.token is set but empty"
+    check "the old token still holds: no credentials is 401" test "$(http_status /debug/pprof/)" = 401
+    stop_server
+else
+    not_ok "takhind starts with auth.token in the YAML"
+fi
 if start_server open "$TK_TMP/takhin.yaml" TAKHIN_PROFILER_HOST=0.0.0.0 \
         TAKHIN_PROFILER_ALLOW_UNAUTHENTICATED_REMOTE=true; then
     check "allow_unauthenticated_remote permits it, with a loud warning" \

@@ -1,6 +1,7 @@
 /*
  * Who may read profiles (plugin/core/auth.c): Bearer and Basic, wrong and
- * malformed credentials, loopback addresses, token files.
+ * malformed credentials, loopback addresses (secrets and their files:
+ * test_settings).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,32 +61,6 @@ static void test_loopback(void **state)
     assert_false(prof_auth_is_loopback("localhost.example"));
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void test_token_file(void **state)
-{
-    (void)state;
-    char dir[] = "/tmp/tk-auth-XXXXXX", path[64], token[PROF_TOKEN_MAX], err[256];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/token", dir);
-    write_file(path, "abc123\nignored second line\n");
-    assert_int_equal(prof_auth_read_token_file(path, token, sizeof token, err, sizeof err), 0);
-    assert_string_equal(token, "abc123");
-    write_file(path, "\n");
-    assert_int_equal(prof_auth_read_token_file(path, token, sizeof token, err, sizeof err), -1);
-    assert_non_null(strstr(err, path));
-    unlink(path);
-    assert_int_equal(prof_auth_read_token_file(path, token, sizeof token, err, sizeof err), -1);
-    assert_non_null(strstr(err, path));
-    rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -93,7 +68,6 @@ int main(void)
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_basic_takes_the_password),
         cmocka_unit_test(test_loopback),
-        cmocka_unit_test(test_token_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * The profiler's config section (plugin/core/settings.c), read as the host
  * reads it: YAML through the host library's config (tkh_config_build with
- * the plugin's schema prof_config_keys), then prof_settings_read through a
+ * the plugin's schema prof_config_keys), then prof_settings_read (and
+ * prof_push_settings_read) through a
  * tk_host_api whose config_get is the host's. Defaults, every key set,
  * each bad value an error that names its key, the token file,
  * prof_settings_check, and which changed keys take a new listener and
@@ -14,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "core/push_settings.h"
 #include "core/settings.h"
 #include "takhin/host/config.h"
 
@@ -50,6 +52,9 @@ static int read_with_env(const char *yaml, char *const *envp, prof_settings *out
     const tk_config *section = tkh_config_section(cfg, "profiler");
     assert_non_null(section);
     rc = prof_settings_read(&api, section, out, err, errlen);
+    prof_push_settings push;
+    if (rc == 0)
+        rc = prof_push_settings_read(&api, section, &push, err, errlen);
     tkh_config_free(cfg);
     if (rc != 0)
         assert_true(err[0] != '\0');
@@ -250,11 +255,20 @@ static void test_token_file(void **state)
     prof_settings s;
     assert_int_equal(read_yaml(yaml, &s, err, sizeof err), 0);
     assert_string_equal(s.token, "from-file");
-    /* an empty auth.token does not clash with the file */
+    /* an empty auth.token is an error even beside the file (issue 23 #3) */
     snprintf(yaml, sizeof yaml, "profiler:\n  auth:\n    token: \"\"\n    token_file: %s\n",
              path);
-    assert_int_equal(read_yaml(yaml, &s, err, sizeof err), 0);
-    assert_string_equal(s.token, "from-file");
+    assert_int_equal(read_yaml(yaml, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.auth.token is set but empty"));
+    /* a file whose first line is only blanks: no Bearer client can send it */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("  \t \nsecond line\n", f);
+    fclose(f);
+    snprintf(yaml, sizeof yaml, "profiler:\n  auth:\n    token_file: %s\n", path);
+    assert_int_equal(read_yaml(yaml, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.auth.token_file"));
+    assert_non_null(strstr(err, "not only blanks"));
     /* a file that is not there: the error names it */
     unlink(path);
     snprintf(yaml, sizeof yaml, "profiler:\n  auth:\n    token_file: %s\n", path);
@@ -278,6 +292,44 @@ static void test_token_from_env(void **state)
     assert_int_equal(read_with_env("profiler: {}\n", both, &s, err, sizeof err), -1);
     assert_non_null(strstr(err, "profiler.auth.token_file"));
     assert_non_null(strstr(err, "env TAKHIN_PROFILER_AUTH_TOKEN")); /* where it came from */
+}
+
+/* Issue 23 #3: an empty or blank secret never removes authentication
+ * quietly. Before, TAKHIN_PROFILER_AUTH_TOKEN= (set, empty) overrode the
+ * YAML's token and every request was served without credentials. */
+static void test_blank_secrets(void **state)
+{
+    (void)state;
+    prof_settings s;
+    char err[1024];
+    char *const empty_env[] = {"TAKHIN_PROFILER_AUTH_TOKEN=", NULL};
+    assert_int_equal(read_with_env("profiler:\n  auth:\n    token: tokY\n", empty_env, &s, err,
+                                   sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.auth.token is set but empty"));
+    assert_non_null(strstr(err, "env TAKHIN_PROFILER_AUTH_TOKEN")); /* its source */
+    char *const empty_file_env[] = {"TAKHIN_PROFILER_AUTH_TOKEN_FILE=", NULL};
+    assert_int_equal(read_with_env("profiler: {}\n", empty_file_env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.auth.token_file is set but empty"));
+    char *const blank_env[] = {"TAKHIN_PROFILER_AUTH_TOKEN=   ", NULL};
+    assert_int_equal(read_with_env("profiler: {}\n", blank_env, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profiler.auth.token is set but empty"));
+    assert_refused("profiler:\n  auth:\n    token: \"\"\n", "profiler.auth.token");
+    assert_refused("profiler:\n  auth:\n    token: \" \\t \"\n", "profiler.auth.token");
+    assert_refused("profiler:\n  auth:\n    token_file: \"\"\n", "profiler.auth.token_file");
+    /* the push's secrets share the reader */
+    static const char *const push_keys[] = {"password", "token", "password_file",
+                                            "token_file"};
+    for (int i = 0; i < 4; i++) {
+        char yaml[256], key[64];
+        snprintf(yaml, sizeof yaml, "profiler:\n  push:\n    auth:\n      %s: \" \"\n",
+                 push_keys[i]);
+        snprintf(key, sizeof key, "profiler.push.auth.%s is set but empty", push_keys[i]);
+        assert_refused(yaml, key);
+    }
+    /* a real token with blanks inside is fine */
+    assert_int_equal(read_yaml("profiler:\n  auth:\n    token: \"a b\"\n", &s, err, sizeof err),
+                     0);
+    assert_string_equal(s.token, "a b");
 }
 
 static void test_check_public_bind(void **state)
@@ -400,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_bad_values_name_their_key),
         cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_blank_secrets),
         cmocka_unit_test(test_token_from_env),
         cmocka_unit_test(test_check_public_bind),
         cmocka_unit_test(test_check_tls_files),

@@ -4,7 +4,8 @@
  *
  * Input: a flags byte (bit 0: the body is chunked, else its
  * Content-Length is its size, one more with bit 2; bit 1: the read ended
- * on an error), then,
+ * on an error; bit 3: the rest is a raw request for the front, below),
+ * then,
  * separated by NULs: the path, the query, header lines ("Name: value",
  * or "Name : value" for a space before the colon; one per '\n'; a line
  * starting with whitespace folds the one before), the body.
@@ -18,10 +19,20 @@
  * accepted query decodes to no control character; accepted headers have
  * one Content-Length value at most; a refusal has a message; an escaped
  * string is one line of printable UTF-8 that unescapes to the input.
+ *
+ * With bit 3, the rest goes byte for byte to the front's reading
+ * (plugin/http/front_head.c): prof_head_parse, then the head civetweb
+ * gets, prof_head_canonical, which must be one reading (issue 23):
+ * civetweb's own end of the head is its end, every line ends in CRLF, no
+ * byte civetweb refuses, at most 64 header lines with the front's own, the
+ * method kept, the target a path, no Transfer-Encoding, and the front
+ * parses it again alike; a chunked body is decoded in place, never into
+ * more data than its bytes. A refusal has a reason.
  */
 #include "fuzz.h"
 
 #include "core/escape.h"
+#include "http/front.h"
 #include "http/query.h"
 #include "http/request.h"
 #include "profiles/symbol.h"
@@ -227,11 +238,93 @@ static void check_body(const char *body, size_t len, unsigned flags)
     free(addrs);
 }
 
+/* Where civetweb 1.15 ends a head: after its first "\n\n" or "\r\n\r\n". */
+static size_t civetweb_head_end(const char *b, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (b[i] == '\n' && b[i + 1] == '\n')
+            return i + 2;
+        if (i + 3 < n && memcmp(b + i, "\r\n\r\n", 4) == 0)
+            return i + 4;
+    }
+    return 0;
+}
+
+static void check_canonical(const char *buf, const prof_head *h)
+{
+    static const char extra[] = "X-Extra: 1\r\n";
+    size_t cap = 2 * h->len + sizeof extra + 64;
+    char *out = malloc(cap);
+    FUZZ_ASSERT(out != NULL, "out of memory");
+    size_t n = prof_head_canonical(buf, h, extra, 7, out, cap);
+    FUZZ_ASSERT(n > 0, "the canonical head did not fit in %zu bytes", cap);
+    FUZZ_ASSERT(n <= h->len + 166 + strlen(extra), "the head grew from %zu to %zu bytes", h->len,
+                n);
+    FUZZ_ASSERT(civetweb_head_end(out, n) == n, "civetweb would end the head at %zu of %zu",
+                civetweb_head_end(out, n), n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        FUZZ_ASSERT(c != '\n' || (i > 0 && out[i - 1] == '\r'), "a bare LF at %zu", i);
+        FUZZ_ASSERT(c == '\r' || c == '\n' || (c >= 0x20 && c != 0x7f),
+                    "byte 0x%02x civetweb refuses", c);
+    }
+    /* Read again without the front's own line (the front refuses a 64th):
+     * civetweb gets at most 63 and that one. */
+    n = prof_head_canonical(buf, h, "", 7, out, cap);
+    prof_head again;
+    int status = prof_head_parse(out, n, cap, 1 << 20, &again);
+    FUZZ_ASSERT(status == 200, "the canonical head is refused (%d): %s", status,
+                again.why ? again.why : "");
+    FUZZ_ASSERT(again.len == n, "read again as %zu bytes of %zu", again.len, n);
+    FUZZ_ASSERT(again.method_len == h->method_len && memcmp(out, buf, h->method_len) == 0,
+                "the method changed");
+    FUZZ_ASSERT(again.target_off == h->method_len + 1 && out[again.target_off] == '/' &&
+                !again.target_root, "the target is not a path");
+    FUZZ_ASSERT(!again.chunked && !again.expect_continue &&
+                again.content_length == (h->chunked || h->has_length ? 7u : 0u),
+                "the framing was not rewritten");
+    free(out);
+}
+
+static void check_front(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data;
+    prof_head h;
+    int status = prof_head_parse(buf, size, 8192, 1 << 20, &h);
+    if (status == PROF_HEAD_MORE)
+        return;
+    if (status != 200) {
+        FUZZ_ASSERT(h.why != NULL && h.why[0] != '\0', "refused %d without a reason", status);
+        return;
+    }
+    FUZZ_ASSERT(h.len <= size && h.headers <= PROF_HEAD_MAX_HEADERS, "head %zu, %d headers",
+                h.len, h.headers);
+    if (!h.asterisk)
+        check_canonical(buf, &h);
+    if (!h.chunked)
+        return;
+    size_t blen = size - h.len;
+    char *body = malloc(blen + 1);
+    FUZZ_ASSERT(body != NULL, "out of memory");
+    memcpy(body, buf + h.len, blen);
+    prof_chunked c = {0};
+    bool done;
+    long used = prof_chunked_feed(&c, body, blen, body, 1 << 20, &done);
+    FUZZ_ASSERT(used < 0 || (size_t)used <= blen, "used %ld of %zu", used, blen);
+    FUZZ_ASSERT(c.copied <= blen && c.copied <= c.total, "decoded %llu of %zu bytes",
+                (unsigned long long)c.copied, blen);
+    free(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 16 * 1024)
         return 0;
     unsigned flags = data[0];
+    if (flags & 8) {
+        check_front(data + 1, size - 1);
+        return 0;
+    }
     size_t pos = 1, plen, qlen, hlen, blen = size - 1;
     char *path = part(data, size, &pos, &plen);
     char *query = part(data, size, &pos, &qlen);
