@@ -123,7 +123,7 @@ $(CLILIB): $(CLI_OBJ)
 # these objects of the plugin's http/ and core/ layers, none of its top.
 CLI_FRONT_OBJ := $(call obj,plugin/http/front.c plugin/http/front_head.c plugin/http/request.c \
                    plugin/http/metrics.c plugin/core/escape.c plugin/core/own_threads.c \
-                   plugin/core/tls.c)
+                   plugin/core/tls.c plugin/http/private_listener.c)
 $(BUILD)/takhin-profiler: $(call obj,$(CLI_MAIN)) $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLILIB) $(CLI_FRONT_OBJ) $(PROFLIB) $(LIBS) $(WATCH_LIBS) $(TLS_LIBS)
 

@@ -2,11 +2,11 @@
 #include "http/conn.h"
 
 #include "http/http.h"
+#include "http/private_listener.h"
 
 #include "pf_util.h"
 
 #include <stddef.h>
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -24,23 +24,6 @@ static bool is_connection(int fd, const char *link)
     return getpeername(fd, (struct sockaddr *)&a, &len) == 0 && a.sun_family == AF_UNIX &&
            len == offsetof(struct sockaddr_un, sun_path) + 1 + n && a.sun_path[0] == '\0' &&
            memcmp(a.sun_path + 1, link, n) == 0;
-}
-
-int prof_conn_find(bool (*match)(int fd, const void *ctx), const void *ctx)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end == '\0' && end != e->d_name && fd != dirfd(d) && match((int)fd, ctx))
-            found = (int)fd;
-    }
-    closedir(d);
-    return found;
 }
 
 static bool link_matches(int fd, const void *link)

@@ -14,9 +14,6 @@
  * front (front.h), which passes on its client's FIN and its going away:
  * link is the abstract name of the front's end (prof_request.link). */
 int prof_conn_fd(const char *link);
-/* The first of the process's fds for which match(fd, ctx) holds, or -1:
- * a walk of /proc/self/fd. */
-int prof_conn_find(bool (*match)(int fd, const void *ctx), const void *ctx);
 /* True when the connection is dead: reset by the peer (POLLERR,
  * ECONNRESET) or closed both ways (POLLHUP). fd -1: never.
  *

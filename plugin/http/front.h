@@ -9,7 +9,7 @@
  * (header_timeout_ms) and one for the body (request_timeout_ms in all),
  * with caps on head size, unfinished requests per address and connections in
  * all. Only a complete request reaches civetweb, which listens on a Unix
- * socket in a private directory (mode 0700, see server.c: no other local
+ * socket in a private directory (mode 0700, private_listener.h: no other local
  * user can reach civetweb and hold its workers, issue 23 #2). The front
  * connects there and writes the request as civetweb is to read it, the
  * way the front read it (prof_head_canonical), with one header added

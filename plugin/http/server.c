@@ -6,6 +6,7 @@
 #include "http/conn.h"
 #include "http/front.h"
 #include "http/metrics.h"
+#include "http/private_listener.h"
 #include "http/http_check.h"
 #include "http/request.h"
 #include "core/own_threads.h"
@@ -30,16 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* civetweb listens on a Unix socket, backend_path, in a directory of its
- * own (mode 0700); the front (front.h) owns the public port and hands it
+/* civetweb listens on a Unix socket, backend.path, in a directory of its
+ * own (mode 0700, private_listener.h); the front (front.h) owns the public port and hands it
  * complete requests. */
 struct prof_http {
     struct mg_context *mg;
     prof_front *front;
     prof_http_config cfg;
     int port;                  /* the public port, the front's */
-    int backend_port;          /* civetweb's TCP port, closed once swapped */
-    char backend_dir[108], backend_path[108]; /* 108: sun_path's size */
+    prof_private_listener backend; /* civetweb's socket (private_listener.h) */
     char secret[PROF_FRONT_SECRET_LEN + 1]; /* the front's, in its peer header */
     _Atomic bool stopping;
     int stop_fd; /* an eventfd, readable once a stop began (-1: none) */
@@ -258,78 +258,6 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-/* True for civetweb's listening socket, on 127.0.0.1:*port. */
-static bool is_listener(int fd, const void *port)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a, alen = sizeof(int);
-    int listening = 0;
-    return getsockname(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
-           ntohs(a.sin_port) == *(const int *)port && a.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
-           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && listening;
-}
-
-/* civetweb's master may be in a poll (2 s at most) begun on the TCP
- * listener, which sees the Unix socket only when it wakes: a connection
- * on the TCP one wakes it, and one waiting on the Unix one makes it
- * return. civetweb takes the latter and closes it. Non-blocking: a Unix
- * connect would otherwise wait while the backlog is full. */
-static void knock_once(const prof_http *h)
-{
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    snprintf(un.sun_path, sizeof un.sun_path, "%s", h->backend_path);
-    struct sockaddr_in tcp = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->backend_port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int u = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (u >= 0 && t >= 0 && connect(u, (struct sockaddr *)&un, sizeof un) == 0)
-        connect(t, (struct sockaddr *)&tcp, sizeof tcp);
-    if (t >= 0)
-        close(t);
-    if (u >= 0)
-        close(u);
-}
-
-/* civetweb 1.15 listens only on TCP, where any local user could connect
- * and hold its workers with slow heads: the front's deadlines and caps do
- * not apply there (issue 23 #2). So its listening socket is replaced,
- * under the same fd, by a Unix socket in a directory of our own (mode
- * 0700): civetweb's master thread polls and accepts on that fd as
- * before (it knows its listener by fd only), and only this user can
- * connect. A civetweb with Unix sockets of its own would make this a
- * listening_ports option. */
-static int listen_privately(prof_http *h, char *err, size_t errlen)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(h->backend_dir, sizeof h->backend_dir, "%s/takhin-http-XXXXXX",
-             tmp && tmp[0] ? tmp : "/tmp");
-    errno = ENAMETOOLONG;
-    if (strlen(h->backend_dir) + sizeof "/civetweb.sock" > sizeof h->backend_path ||
-        mkdtemp(h->backend_dir) == NULL) { /* mkdtemp makes it 0700 */
-        snprintf(err, errlen, "cannot create a private directory for the profiler's internal "
-                 "socket in %s: %s (set TMPDIR to a short writable directory)",
-                 tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
-        h->backend_dir[0] = '\0';
-        return -1;
-    }
-    snprintf(h->backend_path, sizeof h->backend_path, "%s/civetweb.sock", h->backend_dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int listener = prof_conn_find(is_listener, &h->backend_port);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(fd, SOMAXCONN) != 0 || listener < 0 || dup3(fd, listener, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "cannot set up the profiler's internal socket %s: %s",
-                 h->backend_path, listener < 0 ? "civetweb's listener not found" : strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    knock_once(h);
-    return 0;
-}
-
 static int start_civetweb(prof_http *h, char *err, size_t errlen)
 {
     const prof_settings *s = &h->cfg.settings;
@@ -375,8 +303,7 @@ static int start_civetweb(prof_http *h, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read the bound port of %s", listen);
         return -1;
     }
-    h->backend_port = ports[0].port;
-    return listen_privately(h, err, errlen);
+    return prof_private_listen(&h->backend, ports[0].port, "the profiler's", err, errlen);
 }
 
 static int start_front(prof_http *h, char *err, size_t errlen)
@@ -385,7 +312,7 @@ static int start_front(prof_http *h, char *err, size_t errlen)
     prof_front_config fc = {
         .host = s->host,
         .port = s->port,
-        .backend_path = h->backend_path,
+        .backend_path = h->backend.path,
         .secret = h->secret,
         .header_timeout_ms = s->header_timeout_ms,
         .body_timeout_ms = s->request_timeout_ms,
@@ -476,7 +403,7 @@ static bool is_our_connection(const prof_http *h, int fd)
     int listening = 0;
     return getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
            local.sun_family == AF_UNIX && llen > offsetof(struct sockaddr_un, sun_path) &&
-           strncmp(local.sun_path, h->backend_path, sizeof local.sun_path) == 0 &&
+           strncmp(local.sun_path, h->backend.path, sizeof local.sun_path) == 0 &&
            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening;
 }
 
@@ -552,7 +479,7 @@ static void *knock(void *arg)
 {
     prof_http *h = arg;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend_path);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->backend.path);
     /* Knock only once mg_stop has raised civetweb's stop flag (it does so
      * first thing): a connection accepted before that could be queued for
      * a worker that is about to exit, and its socket would leak. */
@@ -581,21 +508,18 @@ void prof_http_stop(prof_http *h)
         drain(h);
         prof_front_stop(h->front); /* after drain: it carries the last answers */
         pthread_t knocker;
-        bool knocking = h->backend_path[0] &&
+        bool knocking = h->backend.path[0] &&
                         prof_thread_spawn(&knocker, PROF_THREAD_KNOCK, 0, knock, h) == 0;
         mg_stop(h->mg); /* waits for in-flight handlers, which see `stopping` */
         atomic_store(&h->stopped, true);
         if (knocking)
             pthread_join(knocker, NULL);
-        int orphans = h->backend_path[0] ? close_orphans(h) : 0;
+        int orphans = h->backend.path[0] ? close_orphans(h) : 0;
         if (orphans > 0)
             prof_log(h->cfg.ph, TK_LOG_DEBUG, "closed %d connection(s) civetweb left open "
                      "at stop", orphans);
     }
-    if (h->backend_path[0])
-        unlink(h->backend_path);
-    if (h->backend_dir[0])
-        rmdir(h->backend_dir);
+    prof_private_remove(&h->backend);
     pthread_mutex_destroy(&h->live_lock);
     if (h->stop_fd >= 0)
         close(h->stop_fd);

@@ -20,6 +20,7 @@
 #include "commands/cli_watch.h"
 #include "http/front.h"
 #include "http/metrics.h"
+#include "http/private_listener.h"
 #include "pf_util.h"
 #include "transport/cli_http.h"
 
@@ -114,6 +115,7 @@ static struct watch {
     /* the receiver: the front on -listen, civetweb behind it */
     prof_front *front;
     struct mg_context *mg;
+    prof_private_listener backend; /* civetweb's socket, removed by stop_listener */
     prof_metrics *front_metrics;
     char secret[PROF_FRONT_SECRET_LEN + 1];
 } W;
@@ -1080,11 +1082,12 @@ static void front_log(tk_host *host, tk_log_level level, const char *fmt, ...)
 static const tk_host_api front_api = {.log = front_log};
 static const prof_host front_host = {&front_api, NULL};
 
-/* civetweb on 127.0.0.1:0, reached only through the front: it sees only
- * complete requests. Its port, or 0. */
-static int start_backend(void)
+/* civetweb on a Unix socket of W.backend (private_listener.h: no other
+ * local user can reach it and hold its workers), reached only through the
+ * front: it sees only complete requests. False with the error printed. */
+static bool start_backend(void)
 {
-    char header[16];
+    char header[16], err[512];
     snprintf(header, sizeof header, "%d", FRONT_MAX_HEADER_BYTES + 256); /* + the peer header */
     const char *opts[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
                           "max_request_size", header, "request_timeout_ms", "10000",
@@ -1097,10 +1100,14 @@ static int start_backend(void)
         mg_exit_library(); /* else stop_listener pairs it */
     if (W.mg == NULL || mg_get_server_ports(W.mg, 4, sp) < 1) {
         cli_error("watch: cannot start the internal HTTP server on 127.0.0.1");
-        return 0;
+        return false;
     }
     mg_set_request_handler(W.mg, "/", handler, NULL);
-    return sp[0].port;
+    if (prof_private_listen(&W.backend, sp[0].port, "watch's", err, sizeof err) != 0) {
+        cli_error("watch: %s", err);
+        return false;
+    }
+    return true;
 }
 
 static void stop_listener(void)
@@ -1112,6 +1119,7 @@ static void stop_listener(void)
         mg_exit_library(); /* pairs with start_backend's mg_init_library */
     }
     W.mg = NULL;
+    prof_private_remove(&W.backend); /* after mg_stop: civetweb closed the socket */
     prof_metrics_free(W.front_metrics);
     W.front_metrics = NULL;
 }
@@ -1144,18 +1152,17 @@ static bool start_listener(void)
         return false;
     }
     char err[512];
-    int backend = 0;
     if (prof_front_new_secret(W.secret) != 0 ||
         (W.front_metrics = prof_metrics_new(NULL, 0)) == NULL) {
         cli_error("watch: cannot set up the receiver (no randomness or memory)");
         return false;
     }
-    if ((backend = start_backend()) == 0) {
+    if (!start_backend()) {
         stop_listener();
         return false;
     }
     prof_front_config fc = {
-        .host = host, .port = (int)port, .backend_port = backend, .secret = W.secret,
+        .host = host, .port = (int)port, .backend_path = W.backend.path, .secret = W.secret,
         .header_timeout_ms = FRONT_HEADER_TIMEOUT_MS, .body_timeout_ms = FRONT_BODY_TIMEOUT_MS,
         .max_header_bytes = FRONT_MAX_HEADER_BYTES, .max_conns_per_peer = FRONT_MAX_CONNS_PER_PEER,
         .max_conns = FRONT_MAX_CONNS, .metrics = W.front_metrics, .ph = &front_host};
