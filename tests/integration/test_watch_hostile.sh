@@ -19,6 +19,16 @@ WLOG=$TK_TMP/watch.log
 WPID=$!
 WPORT=$(watch_port "$WLOG")
 check "watch listens on 127.0.0.1:${WPORT:-none}" port_open "${WPORT:-1}"
+
+# watch's civetweb listens on no TCP port, only on a Unix socket in a
+# directory of its own (mode 0700, plugin/http/private_listener.h): no other
+# local user can reach it and hold its workers with slow heads.
+tcp=$(ss -Hltnp 2>/dev/null | grep "pid=$WPID," | awk '{print $4}' | sed 's/.*://' | sort -u | tr '\n' ' ')
+check "watch's only TCP listener is the webhook port (${tcp:-none})" test "$tcp" = "$WPORT "
+internal=$(ss -Hxlp 2>/dev/null | grep "pid=$WPID," | awk '{print $5}' | grep 'civetweb.sock$' | head -1)
+check "watch's civetweb listens on a Unix socket (${internal:-none})" test -S "$internal"
+check "its socket's directory is mode 700 ($(stat -c %a "$(dirname "${internal:-/nonexistent/x}")" 2>/dev/null))" \
+    test "$(stat -c %a "$(dirname "${internal:-/nonexistent/x}")" 2>/dev/null)" = 700
 printf '{"version":"4","groupKey":"g","status":"resolved","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"resolved","labels":{"alertname":"Hostile","instance":"127.0.0.1:%s"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"2026-01-01T00:01:00Z","fingerprint":"f"}]}' \
     "$downport" >"$TK_TMP/alert.json"
 
@@ -52,4 +62,5 @@ check "slow clients are logged, once per address per minute at most" \
     test "$(grep -c 'slow client 127\.0\.0\.17:' "$WLOG")" -eq 1
 kill -TERM "$WPID"; wait "$WPID"; rc=$?; WPID=
 check "SIGTERM: exit 0 ($rc)" test "$rc" -eq 0
+check "the socket's directory is removed at exit" test -n "$internal" -a ! -e "$(dirname "${internal:-/x/x}")"
 finish
