@@ -471,27 +471,14 @@ static bool in_reserve(fconn *c, size_t more, size_t limit)
     return true;
 }
 
-/* True when civetweb listens on a Unix socket (cfg.backend_path). */
-static bool unix_backend(const prof_front *f)
+/* The socket to civetweb, not connected yet, with a name of the kernel's
+ * choosing (autobind): the peer header carries it, so that a handler can
+ * find its connection's socket (conn.h). False when out of fds. */
+static bool open_backend(fconn *c)
 {
-    return f->cfg.backend_path != NULL && f->cfg.backend_path[0] != '\0';
-}
-
-/* The socket to civetweb, not connected yet. A Unix one has a name of the
- * kernel's choosing (autobind): the peer header carries it, so that a
- * handler can find its connection's socket (conn.h). False when out of
- * fds. */
-static bool open_backend(prof_front *f, fconn *c)
-{
-    c->link[0] = '\0';
-    if (!unix_backend(f)) {
-        int one = 1;
-        c->backend = (side){c, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
-        return c->backend.fd >= 0 &&
-               setsockopt(c->backend.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
-    }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     socklen_t len = sizeof sa.sun_family;
+    c->link[0] = '\0';
     c->backend = (side){c, socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0};
     if (c->backend.fd < 0 || bind(c->backend.fd, (struct sockaddr *)&sa, len) != 0)
         return false;
@@ -507,15 +494,9 @@ static bool open_backend(prof_front *f, fconn *c)
     return true;
 }
 
-/* connect() to civetweb, Unix or TCP. */
+/* connect() to civetweb's Unix socket. */
 static int connect_backend(prof_front *f, fconn *c)
 {
-    if (!unix_backend(f)) {
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)f->cfg.backend_port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        return connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
-    }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->cfg.backend_path);
     return connect(c->backend.fd, (struct sockaddr *)&sa, sizeof sa);
@@ -527,8 +508,8 @@ static bool reframe(prof_front *f, fconn *c)
 {
     char ip[INET_ADDRSTRLEN], peer[160];
     inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof ip);
-    snprintf(peer, sizeof peer, "%s: %s %s:%d%s%s\r\n", PROF_FRONT_PEER_HEADER, f->cfg.secret,
-             ip, ntohs(c->peer.sin_port), c->link[0] ? " " : "", c->link);
+    snprintf(peer, sizeof peer, "%s: %s %s:%d %s\r\n", PROF_FRONT_PEER_HEADER, f->cfg.secret,
+             ip, ntohs(c->peer.sin_port), c->link);
     size_t body = c->in_len - c->body_start, cap = 2 * c->head.len + strlen(peer) + 64 + body;
     char *out = malloc(cap);
     size_t n = out ? prof_head_canonical(c->in, &c->head, peer, body, out, cap) : 0;
@@ -749,7 +730,7 @@ static void to_relay(prof_front *f, fconn *c)
 {
     peer_add(f, c->peer.sin_addr.s_addr, -1);
     enter(f, c, RELAY, 0);
-    if (!open_backend(f, c) || !reframe(f, c)) {
+    if (!open_backend(c) || !reframe(f, c)) {
         refuse(f, c, 503, "out of memory or file descriptors");
         return;
     }

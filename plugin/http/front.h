@@ -38,7 +38,7 @@
 
 /* The header the front adds: "SECRET IP:PORT LINK", LINK the abstract
  * name (hex digits) the kernel gave the front's end of the connection to
- * civetweb (a Unix backend_path only; "SECRET IP:PORT" to a TCP one). A client's own copy is refused (400), and civetweb's handler
+ * civetweb. A client's own copy is refused (400), and civetweb's handler
  * refuses a request without the right secret (403): it did not come
  * through the front. */
 #define PROF_FRONT_PEER_HEADER "X-Takhin-Peer"
@@ -52,8 +52,7 @@ typedef struct prof_front prof_front;
 typedef struct prof_front_config {
     const char *host;          /* public address and port (0: any free) */
     int port;
-    const char *backend_path;  /* civetweb's Unix socket; NULL or "": */
-    int backend_port;          /* civetweb's TCP port on 127.0.0.1 */
+    const char *backend_path;  /* civetweb's Unix socket (private_listener.h) */
     const char *secret;        /* PROF_FRONT_SECRET_LEN hex digits */
     int header_timeout_ms;     /* request line and headers */
     int body_timeout_ms;       /* the whole declared body; also how long a
@@ -81,8 +80,7 @@ int prof_front_new_secret(char out[PROF_FRONT_SECRET_LEN + 1]);
 /* Checks a PROF_FRONT_PEER_HEADER value (NULL if absent) against secret,
  * in constant time; on success copies "IP:PORT" into peer. */
 bool prof_front_peer_check(const char *secret, const char *value, char *peer, size_t len);
-/* The LINK of a value prof_front_peer_check accepted (with a Unix
- * backend_path; a TCP backend's header has none): false without one. */
+/* The LINK of a value prof_front_peer_check accepted. */
 bool prof_front_peer_link(const char *value, char link[PROF_FRONT_LINK_MAX]);
 
 /* ---- Parsing the request as it arrives (front_head.c, pure) ---- */

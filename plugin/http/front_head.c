@@ -395,7 +395,7 @@ bool prof_front_peer_check(const char *secret, const char *value, char *peer, si
     size_t alen = strspn(addr, "0123456789.:");
     char link[PROF_FRONT_LINK_MAX];
     if (diff != 0 || value[PROF_FRONT_SECRET_LEN] != ' ' || alen == 0 || alen >= len ||
-        (addr[alen] != '\0' && !prof_front_peer_link(value, link)))
+        !prof_front_peer_link(value, link))
         return false;
     snprintf(peer, len, "%.*s", (int)alen, addr);
     return true;

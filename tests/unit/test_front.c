@@ -240,7 +240,7 @@ static void test_peer_header(void **state)
     assert_int_equal(strlen(secret), PROF_FRONT_SECRET_LEN);
     assert_string_not_equal(secret, other);
     char value[128], peer[64] = "", link[PROF_FRONT_LINK_MAX] = "";
-    snprintf(value, sizeof value, "%s 127.0.0.2:4242 0001f", secret); /* Unix backend */
+    snprintf(value, sizeof value, "%s 127.0.0.2:4242 0001f", secret);
     assert_true(prof_front_peer_check(secret, value, peer, sizeof peer));
     assert_string_equal(peer, "127.0.0.2:4242");
     assert_true(prof_front_peer_link(value, link));
@@ -248,8 +248,8 @@ static void test_peer_header(void **state)
     assert_false(prof_front_peer_check(other, value, peer, sizeof peer));
     assert_false(prof_front_peer_check(secret, NULL, peer, sizeof peer));
     assert_false(prof_front_peer_check(secret, "127.0.0.2:4242 0001f", peer, sizeof peer));
-    snprintf(value, sizeof value, "%s 127.0.0.2:4242", secret); /* TCP backend: no link */
-    assert_true(prof_front_peer_check(secret, value, peer, sizeof peer));
+    snprintf(value, sizeof value, "%s 127.0.0.2:4242", secret); /* no link */
+    assert_false(prof_front_peer_check(secret, value, peer, sizeof peer));
     assert_false(prof_front_peer_link(value, link));
     snprintf(value, sizeof value, "%s 127.0.0.2:4242 ../x", secret);
     assert_false(prof_front_peer_check(secret, value, peer, sizeof peer));
