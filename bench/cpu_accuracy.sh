@@ -60,7 +60,7 @@ demo:
     heavy=$(cum calibrate_heavy) light=$(cum calibrate_light)
     shares+=("$(awk -v h="${heavy:-0}" -v l="${light:-0}" 'BEGIN { printf "%.2f", (h + l) ? 100 * h / (h + l) : 0 }')")
     n=$(samples "$B_TMP/cal.pb.gz" thread=calibration)
-    rates+=("$(awk -v n="$n" -v a="${before:-0}" -v b="${after:-0}" 'BEGIN { printf "%.1f", b > a ? n / ((b - a) / 1e9) : 0 }')")
+    rates+=("$(awk -v n="$n" -v a="${before:-0}" -v b="${after:-0}" 'BEGIN { printf "%.1f", (b > a) ? n / ((b - a) / 1e9) : 0 }')")
     signals+=("$(sed -nE 's/^X-Takhin-Cpu-Hz: .* signals=([0-9.]+).*/\1/ip' "$B_TMP/cal.pb.gz.h" | tr -d '\r')")
     for rate in 300 1000; do
         bench_server "demo:
