@@ -87,7 +87,7 @@
 #include <stdint.h>
 
 #define PROF_SAMPLER_MAX_DEPTH 128
-#define PROF_SAMPLER_DRAIN_MS 1000 /* and rescan: new threads are sampled within this */
+#define PROF_SAMPLER_DRAIN_MS 250 /* and rescan: new threads are sampled within this */
 #define PROF_SAMPLER_CYCLE_MS 500 /* windowed: one window in each */
 
 /* What a mode resolved to on this process. */
