@@ -91,16 +91,26 @@ else
     TK_RATE=1 write_config "$kconfig" "  enabled: false
 kafka:
   listen: 127.0.0.1:0"
-    sed -i 's/^  port: 0$/  port: 0\n  labels:\n    cpu_metrics: true/' "$kconfig"
+    sed -i 's/^  port: 0$/  port: 0\n  cpu_hz: 1000\n  labels:\n    cpu_metrics: true/' "$kconfig"
     start_server kafka "$kconfig" || { not_ok "takhind starts with its Kafka listener"; finish; }
     broker=$(admin kafka status | sed -nE 's/.*"listen":"([^"]*)".*/\1/p')
-    "$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 0 -rate 2000 -duration 4 \
+    "$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 0 -rate 2000 -duration 8 \
         -topics orders:3,audit:1 >"$TK_TMP/kload.out" 2>&1 &
     kload=$!
     TK_PIDS+=("$kload")
-    http "/debug/pprof/profile?seconds=2" -o "$TK_TMP/kcpu.pb.gz"
+    # Profile once produces flow: a loaded machine may take seconds to
+    # start librdkafka's clients.
+    producing() { admin kafka status | grep -qE '"produce":[1-9]'; }
+    eventually 30 producing
+    # Under two CPU burners a 2 s profile here once came back with no
+    # sample at all (achieved 0.0 Hz, not explained yet: see issue 24's
+    # note): take it again, up to 3 times, while the load runs.
+    for _ in 1 2 3; do
+        http "/debug/pprof/profile?seconds=2" -o "$TK_TMP/kcpu.pb.gz"
+        ktags=$(pprof -tags "$TK_TMP/kcpu.pb.gz")
+        grep -q "kload-producer-" <<<"$ktags" && break
+    done
     wait "$kload"
-    ktags=$(pprof -tags "$TK_TMP/kcpu.pb.gz")
     check "Kafka produce requests are labelled kafka_api=Produce" \
         grep -q "Produce" <<<"$(sed -n '/kafka_api:/,/^$/p' <<<"$ktags")"
     check "with the client's client.id" grep -q "kload-producer-" <<<"$ktags"
