@@ -40,6 +40,7 @@ const tk_config_key kafka_config_keys[] = {
 typedef struct ksettings {
     bool enabled;
     char listen[128];
+    char listen_origin[160]; /* where kafka.listen came from, for its errors */
     int default_partitions, io_threads, max_topics;
     int64_t max_request_bytes, retain_bytes;
 } ksettings;
@@ -125,7 +126,9 @@ static ksettings read_settings(const tkh_config *cfg)
         .max_request_bytes = tkh_config_lookup(cfg, "kafka.max_request_bytes")->i,
         .retain_bytes = tkh_config_lookup(cfg, "kafka.retain_bytes")->i,
     };
-    snprintf(s.listen, sizeof s.listen, "%s", tkh_config_lookup(cfg, "kafka.listen")->s);
+    const tk_config_value *listen = tkh_config_lookup(cfg, "kafka.listen");
+    snprintf(s.listen, sizeof s.listen, "%s", listen->s);
+    snprintf(s.listen_origin, sizeof s.listen_origin, "%s", listen->origin);
     return s;
 }
 
@@ -637,7 +640,8 @@ static void *loop_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-static int parse_listen(const char *text, struct sockaddr_in *sa, char *err, size_t errlen)
+static int parse_listen(const char *text, const char *origin, struct sockaddr_in *sa, char *err,
+                        size_t errlen)
 {
     const char *colon = strrchr(text, ':');
     char host[64];
@@ -645,8 +649,8 @@ static int parse_listen(const char *text, struct sockaddr_in *sa, char *err, siz
     long port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
     if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof host ||
         colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
-        snprintf(err, errlen, "kafka.listen = \"%s\": expected IPV4:PORT, e.g. 127.0.0.1:9092 "
-                 "(port 0: any free port)", text);
+        snprintf(err, errlen, "kafka.listen = \"%s\" (%s): expected IPV4:PORT, e.g. "
+                 "127.0.0.1:9092 (port 0: any free port)", text, origin);
         return -1;
     }
     memcpy(host, text, (size_t)(colon - text));
@@ -657,7 +661,8 @@ static int parse_listen(const char *text, struct sockaddr_in *sa, char *err, siz
     if (strcmp(host, "localhost") == 0)
         strcpy(host, "127.0.0.1");
     if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        snprintf(err, errlen, "kafka.listen = \"%s\": \"%s\" is not an IPv4 address", text, host);
+        snprintf(err, errlen, "kafka.listen = \"%s\" (%s): \"%s\" is not an IPv4 address", text,
+                 origin, host);
         return -1;
     }
     return 0;
@@ -666,7 +671,7 @@ static int parse_listen(const char *text, struct sockaddr_in *sa, char *err, siz
 static int open_listener(kafka *k, char *err, size_t errlen)
 {
     struct sockaddr_in sa;
-    if (parse_listen(k->set.listen, &sa, err, errlen) != 0)
+    if (parse_listen(k->set.listen, k->set.listen_origin, &sa, err, errlen) != 0)
         return -1;
     k->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;

@@ -153,8 +153,10 @@ static settings read_settings(const tkh_config *cfg)
 
 /* demo.topics: "name[:weight],..." into set->topics ("" is "demo"). 0, or
  * -1 with err. */
-static int parse_topics(const char *text, settings *set, char *err, size_t errlen)
+/* demo.topics `v` into set; the errors name its value and origin. */
+static int parse_topics(const tk_config_value *v, settings *set, char *err, size_t errlen)
 {
+    const char *text = v->s;
     set->ntopics = set->weights = 0;
     for (const char *p = text[0] ? text : "demo"; *p != '\0';) {
         size_t n = strcspn(p, ",:");
@@ -164,16 +166,16 @@ static int parse_topics(const char *text, settings *set, char *err, size_t errle
             char *end;
             long w = strtol(next + 1, &end, 10);
             if (end == next + 1 || w < 1 || w > 1000 || (*end != ',' && *end != '\0')) {
-                snprintf(err, errlen, "demo.topics = \"%s\": expected name:weight with a "
-                         "weight from 1 to 1000, comma-separated", text);
+                snprintf(err, errlen, "demo.topics = \"%s\" (%s): expected name:weight with a "
+                         "weight from 1 to 1000, comma-separated", text, v->origin);
                 return -1;
             }
             weight = (int)w;
             next = end;
         }
         if (n == 0 || n >= sizeof set->topics[0].name || set->ntopics == MAX_TOPICS) {
-            snprintf(err, errlen, "demo.topics = \"%s\": expected 1 to %d names of 1 to 63 "
-                     "characters", text, MAX_TOPICS);
+            snprintf(err, errlen, "demo.topics = \"%s\" (%s): expected 1 to %d names of 1 to 63 "
+                     "characters", text, v->origin, MAX_TOPICS);
             return -1;
         }
         topic *t = &set->topics[set->ntopics++];
@@ -773,7 +775,7 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     wl->set = read_settings(cfg);
-    if (parse_topics(tkh_config_lookup(cfg, "demo.topics")->s, &wl->set, err, errlen) != 0) {
+    if (parse_topics(tkh_config_lookup(cfg, "demo.topics"), &wl->set, err, errlen) != 0) {
         free(wl);
         return NULL;
     }
@@ -854,7 +856,7 @@ void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, ch
 {
     settings next = read_settings(cfg);
     char ignored[256]; /* a bad value waits for the restart that applies it */
-    parse_topics(tkh_config_lookup(cfg, "demo.topics")->s, &next, ignored, sizeof ignored);
+    parse_topics(tkh_config_lookup(cfg, "demo.topics"), &next, ignored, sizeof ignored);
     long rate = (long)cfg_int(cfg, "demo.rate");
     applied[0] = '\0';
     if (rate != atomic_load(&wl->rate)) {

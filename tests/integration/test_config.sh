@@ -74,6 +74,19 @@ start_fails "max_cpu_readers 0 in env" "$TK_TMP/yaml.yaml" \
 start_fails "cpu_sampler unknown in env" "$TK_TMP/yaml.yaml" \
     'profiler.cpu_sampler = "itimer" (env TAKHIN_PROFILER_CPU_SAMPLER): expected auto, windowed, perf, thread_timer or gperftools' \
     TAKHIN_PROFILER_CPU_SAMPLER=itimer
+# Every key this wave added: a bad value through its TAKHIN_* variable
+# stops takhind, naming the key, the value and the variable.
+for c in profiler.push.max_retry_after=2h profiler.wall_hz=0 profiler.max_wall_readers=99 \
+         profiler.labels.max_series=-1 profiler.labels.cpu_metrics=sometimes \
+         profiler.serve_binaries=perhaps kafka.enabled=maybe kafka.listen=nowhere \
+         kafka.default_partitions=0 kafka.max_request_bytes=-5 kafka.io_threads=0 \
+         kafka.retain_bytes=x kafka.max_topics=0 demo.topics=orders:x \
+         demo.client_ids=-1 demo.labels=sometimes demo.wall_calibration=sometimes \
+         demo.idle_threads=-1; do
+    key=${c%%=*} value=${c#*=}
+    var=TAKHIN_$(tr 'a-z.' 'A-Z_' <<<"$key")
+    start_fails "$key=$value in env" "$TK_TMP/yaml.yaml" "$key = \"$value\" (env $var)" "$var=$value"
+done
 write_config "$TK_TMP/maybe.yaml"
 sed -i 's/enabled: true/enabled: maybe/' "$TK_TMP/maybe.yaml"
 start_fails "enabled: maybe" "$TK_TMP/maybe.yaml" 'profiler.enabled = "maybe"'
