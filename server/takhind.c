@@ -65,18 +65,27 @@ static void on_reload(void *ctx, const tkh_config *cfg)
                              pending);
 }
 
+/* A status command: no arguments, one line of JSON from `status`. */
+static int reply_status(int argc, const char *usage, tk_reply *reply,
+                        void (*status)(void *obj, char *buf, size_t len), void *obj)
+{
+    if (argc != 0) {
+        tkh_reply_printf(reply, "usage: %s", usage);
+        return 1;
+    }
+    char line[2048];
+    status(obj, line, sizeof line);
+    tkh_reply_printf(reply, "%s", line);
+    return 0;
+}
+
+static void workload_line(void *wl, char *buf, size_t len) { workload_status(wl, buf, len); }
+static void kafka_line(void *k, char *buf, size_t len) { kafka_status(k, buf, len); }
+
 static int cmd_workload_status(void *ctx, int argc, char **argv, tk_reply *reply)
 {
     (void)argv;
-    server *s = ctx;
-    if (argc != 0) {
-        tkh_reply_printf(reply, "usage: workload status");
-        return 1;
-    }
-    char line[512];
-    workload_status(s->wl, line, sizeof line);
-    tkh_reply_printf(reply, "%s", line);
-    return 0;
+    return reply_status(argc, "workload status", reply, workload_line, ((server *)ctx)->wl);
 }
 
 static int cmd_workload_hold_mutex(void *ctx, int argc, char **argv, tk_reply *reply)
@@ -100,15 +109,7 @@ static int cmd_workload_hold_mutex(void *ctx, int argc, char **argv, tk_reply *r
 static int cmd_kafka_status(void *ctx, int argc, char **argv, tk_reply *reply)
 {
     (void)argv;
-    server *s = ctx;
-    if (argc != 0) {
-        tkh_reply_printf(reply, "usage: kafka status");
-        return 1;
-    }
-    char line[2048];
-    kafka_status(s->kafka, line, sizeof line);
-    tkh_reply_printf(reply, "%s", line);
-    return 0;
+    return reply_status(argc, "kafka status", reply, kafka_line, ((server *)ctx)->kafka);
 }
 
 /* Waits for signals in the main thread; every other thread has them
