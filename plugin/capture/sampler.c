@@ -83,6 +83,14 @@ struct prof_sampler {
     int wake_fd;                           /* eventfd: the ring passed RING_MARK, or stop */
     _Atomic bool wake_sent;                /* the handler wrote it; the collector clears */
     int64_t on_period_ns;                  /* windowed: the period inside a window */
+    /* windowed: a task event on the thread that started the session, never
+     * enabled, open until the session ends (its thread may exit first),
+     * or -1. The kernel turns its scheduler hook on at the first task
+     * event on the machine, waiting for an RCU grace period (seconds on a
+     * loaded VM: up to a minute seen, which a window's perf_event_open
+     * then took), and off a second after the last one closes: with this
+     * one open, only the session's start waits. */
+    int keeper;
     int64_t window_ns, cycle_ns;           /* windowed: a window in each cycle */
     _Atomic uint64_t lost, signals, handler_ns; /* since the session began */
     _Atomic(const prof_stackmap *) map;    /* bounds the handler's walks */
@@ -118,6 +126,7 @@ static struct {
      * buffer whose tail the handler moves. */
     _Atomic(void *) owned[FD_TABLE];
     _Atomic pid_t fd_tid[FD_TABLE]; /* the thread each of those fds samples */
+    _Atomic bool fired[FD_TABLE];   /* each of those fds signalled since it was armed */
 } G;
 
 #define OWNED_REFRESH ((void *)1)
@@ -145,8 +154,10 @@ static bool ours(prof_sampler *s, const siginfo_t *si, pid_t *tid)
         uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
         __atomic_store_n(&meta->data_tail, head, __ATOMIC_RELEASE);
     }
-    if (owned != NULL)
+    if (owned != NULL) {
         *tid = atomic_load(&G.fd_tid[si->si_fd]);
+        atomic_store(&G.fired[si->si_fd], true);
+    }
     return owned != NULL;
 }
 
@@ -240,6 +251,7 @@ static int arm_event(armed *t)
         fcntl(t->fd, F_SETSIG, G.sig) != 0 || fcntl(t->fd, F_SETOWN_EX, &owner) != 0)
         return -1;
     atomic_store(&G.fd_tid[t->fd], t->tid);
+    atomic_store(&G.fired[t->fd], false);
     void *ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
     t->ring = ring == MAP_FAILED ? NULL : ring;
     atomic_store(&G.owned[t->fd], t->ring ? t->ring : OWNED_REFRESH);
@@ -679,29 +691,38 @@ static bool steady(armed *t, uint64_t cpu)
     return !first && now > 0 && cpu >= STEADY_MIN_RUN_NS * switched;
 }
 
+/* windowed: closes thread t's event. */
+static void window_release(prof_sampler *s, armed *t)
+{
+    release_event(t); /* closing disables it: no PERF_EVENT_IOC_DISABLE first */
+    s->fds_used--;
+}
+
 /* windowed: opens an event on each thread that used CPU since the last
  * window (every thread at the first), within the fd budget: for this
  * window, at on_period_ns, or for good, at period_ns, on a thread that
  * switches rarely (an event left open on a thread that switches often
- * is closed). */
+ * is closed; one still open from an earlier window, waiting for its
+ * first signal, goes on as this window's).
+ * The window's fields of each thread (fd, ring, window_cpu, switches,
+ * steady) and fds_used are the collector's own, so no lock is held
+ * here: perf_event_open may wait for an RCU grace period (below), and
+ * readers must not wait behind it. */
 static void window_open(prof_sampler *s)
 {
     size_t windowed = 0, steadies = 0, failed = 0;
-    pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->nthreads; i++) {
         armed *t = &s->threads[i];
         uint64_t now = cpu_of(t->tid);
         bool ran = t->window_cpu == 0 || now != t->window_cpu;
         bool keep = ran ? steady(t, now - t->window_cpu) : t->steady;
         t->window_cpu = now;
-        if (t->fd >= 0 && t->steady && !keep) {
-            ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
-            release_event(t);
-            s->fds_used--;
-        }
+        if (t->fd >= 0 && t->steady != keep) /* its period changes */
+            window_release(s, t);
         t->steady = keep;
         if (t->fd >= 0 || (!ran && !keep) || s->fds_used >= s->fd_budget) {
-            steadies += t->fd >= 0;
+            steadies += t->fd >= 0 && keep;
+            windowed += t->fd >= 0 && !keep;
             continue;
         }
         t->fd = open_event(t->tid, keep ? s->period_ns : s->on_period_ns, s->choice.with_kernel);
@@ -717,20 +738,23 @@ static void window_open(prof_sampler *s)
     atomic_store(&s->threads_perf, steadies);
     atomic_store(&s->threads_windowed, windowed);
     atomic_store(&s->unarmed, failed);
-    pthread_mutex_unlock(&s->lock);
 }
 
-/* windowed: closes the events of the window (not the steady ones). */
+/* windowed: closes the events of the window (not the steady ones) that
+ * signalled at least once. A thread that got no signal keeps its event
+ * until it does: a thread that runs little (or is starved by other
+ * processes) would otherwise go unsampled window after window, and at
+ * the end of a profile its CPU time has no stack to go to. Its first
+ * sample then lands a window's period of its CPU time after the window
+ * opened, at a moment its work does not choose. No lock: see
+ * window_open. */
 static void window_close(prof_sampler *s)
 {
-    pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (s->threads[i].fd >= 0 && !s->threads[i].steady) {
-            ioctl(s->threads[i].fd, PERF_EVENT_IOC_DISABLE, 0);
-            release_event(&s->threads[i]);
-            s->fds_used--;
-        }
-    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        armed *t = &s->threads[i];
+        if (t->fd >= 0 && !t->steady && atomic_load(&G.fired[t->fd]))
+            window_release(s, t);
+    }
 }
 
 /* A number in [0, n) from a xorshift of the collector's own. */
@@ -754,7 +778,9 @@ static void collect_windows(prof_sampler *s)
         wait_until(s, at);
         rescan(s); /* out of memory: new threads wait for the next one */
         window_open(s);
-        wait_until(s, at + s->window_ns);
+        /* From the moment its events are open: on a loaded machine the
+         * collector may wait for a CPU for a window's length and more. */
+        wait_until(s, pf_mono_ns() + s->window_ns);
         window_close(s);
         drain(s);
         wait_until(s, start + s->cycle_ns);
@@ -790,6 +816,7 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
     s->token = atomic_fetch_add(&G.next_token, 1) + 1;
     s->ring = calloc(RING_SLOTS, sizeof *s->ring);
     s->wake_fd = -1;
+    s->keeper = -1;
     if (s->ring == NULL || prof_stackmap_read(&s->maps[0]) != 0) {
         free(s->ring);
         prof_stackmap_free(&s->maps[0]);
@@ -800,6 +827,8 @@ static prof_sampler *session_new(const prof_sampler_choice *choice, int hz)
         atomic_init(&s->ring[i].seq, i);
     atomic_init(&s->map, &s->maps[0]);
     pthread_mutex_init(&s->lock, NULL);
+    if (choice->mode == PROF_SAMPLER_WINDOWED)
+        s->keeper = open_event((pid_t)syscall(SYS_gettid), s->period_ns, choice->with_kernel);
     s->fd_budget = prof_sampler_mode_is_perf(choice->mode) ? fd_budget() : 0;
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (choice->mode == PROF_SAMPLER_WINDOWED) {
@@ -828,6 +857,8 @@ static void session_free(prof_sampler *s)
     pthread_mutex_destroy(&s->lock);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
+    if (s->keeper >= 0)
+        close(s->keeper);
     free(s);
 }
 

@@ -19,7 +19,14 @@
  *   /proc/self/task/T/schedstat at each window: a CPU-bound one) keeps
  *   its event open at the rate asked, as perf does: its switches cost it
  *   0.5 % of its CPU at most, and its samples are spread over all its
- *   time.
+ *   time A thread that got no signal in its window (it ran
+ *   little, or other processes had the CPU) keeps its event until its
+ *   first one, so a thread that runs gets samples for its CPU time to
+ *   go to. Windows open and close without the readers' lock, and one
+ *   event stays open (never enabled) for the whole session, so that a
+ *   window's perf_event_open never waits for the kernel to turn its
+ *   scheduler hook on (an RCU grace period: up to a minute was seen
+ *   under load).
  * - perf: one perf_event per thread, always on, software task-clock, sample_period
  *   1e9/hz ns, overflow delivered as a realtime signal to that thread
  *   (O_ASYNC, F_SETSIG, F_SETOWN_EX with F_OWNER_TID), re-armed by the

@@ -41,6 +41,7 @@ typedef struct worker {
     const char *name;
     double cpu;        /* seconds of CPU to burn */
     bool bursty;       /* 0.18 ms bursts on a 1 ms grid */
+    double gap;        /* else, if > 0: bursts of 0.2 ms of CPU, this many seconds apart */
     double used;       /* out: its CPU time */
     double user;       /* out: of which in user mode */
     _Atomic bool ready, go; /* it runs only once told to */
@@ -83,6 +84,12 @@ static void *worker_main(void *arg)
         usleep(1000);
     double start = thread_cpu_seconds(), end = start + w->cpu, user = thread_user_seconds();
     while (thread_cpu_seconds() < end) {
+        if (w->gap > 0) {
+            spin_until(thread_cpu_seconds() + 0.0002);
+            struct timespec gap = {(time_t)w->gap, (long)((w->gap - (time_t)w->gap) * 1e9)};
+            nanosleep(&gap, NULL);
+            continue;
+        }
         if (!w->bursty) {
             spin_until(end);
             break;
@@ -128,7 +135,8 @@ static void release_worker(worker *w)
 
 /* ---- reading a session's profile ---- */
 
-/* The sum of value `index` (0 samples/count, 1 cpu/nanoseconds) over the
+/* The sum of value `index` (0 samples/count, 1 cpu/nanoseconds; 2: how
+ * many samples, each a stack where a signal fell) over the
  * samples whose thread label is `name`; *has_tid: every such sample also
  * carries a numeric thread_id. */
 static int64_t value_of(pf_profile *p, const char *name, size_t index, bool *has_tid)
@@ -151,7 +159,7 @@ static int64_t value_of(pf_profile *p, const char *name, size_t index, bool *has
                    s->labels[j].num > 0;
         }
         if (mine) {
-            n += s->values[index];
+            n += index < 2 ? s->values[index] : 1;
             *has_tid &= tid;
         }
     }
@@ -306,6 +314,33 @@ static void test_windowed_busy_thread(void **state)
     assert_true(has_tid);
     assert_true(share >= 0.9 && share <= 1.1);
     assert_true(r.signals > 0);
+}
+
+/* windowed: a thread that runs rarely and briefly (0.2 ms of CPU every
+ * 250 ms, for 3 s) has a stack in the profile and its CPU time: the
+ * event a window opened on it stays open until it signals once (after
+ * 0.16 ms of its CPU at 100 Hz). Before, a window of 7.8 ms seldom saw
+ * one of its bursts, so in 6 cycles it most often got no signal, and its
+ * CPU time, with no stack to go to, was left out. */
+static void test_windowed_light_thread(void **state)
+{
+    (void)state;
+    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_WINDOWED);
+    worker w = {.name = "light-worker", .cpu = 0.0024, .gap = 0.25, .linger = true};
+    start_worker(&w);
+    one_reader o = begin(&c, 100);
+    run_worker(&w);
+    prof_sampler_result r;
+    assert_int_equal(end(o, &r), 0);
+    release_worker(&w);
+    bool has_tid;
+    int64_t n = value_of(r.profile, w.name, 2, &has_tid);
+    int64_t cpu_ns = value_of(r.profile, w.name, 1, &has_tid);
+    pf_profile_free(r.profile);
+    print_message("windowed at 100 Hz, light: %lld stacks, %.2f ms of CPU in the profile, "
+                  "%.2f ms used\n", (long long)n, (double)cpu_ns / 1e6, w.used * 1e3);
+    assert_true(n > 0);
+    assert_true((double)cpu_ns >= 0.9 * w.used * 1e9);
 }
 
 /* A thread started after the session began is found by the rescan. */
@@ -524,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_perf_bursty_thread),
         cmocka_unit_test(test_thread_timer_busy_thread),
         cmocka_unit_test(test_windowed_busy_thread),
+        cmocka_unit_test(test_windowed_light_thread),
         cmocka_unit_test(test_late_thread_is_sampled),
         cmocka_unit_test(test_exited_thread_releases_fd),
         cmocka_unit_test(test_fd_budget_falls_back_to_timers),
