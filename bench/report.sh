@@ -84,6 +84,8 @@ run threads "$BUILD/bench/bench_threads" 11 10 100 1000
 run hot bench/hot_disable.sh 50
 run endpoints bench/endpoints.sh "$PAIRS" 5
 run kafka bench/kafka_load.sh "$OVERHEAD_PAIRS" 3 5000
+run pingpong "$BUILD/bench/pingpong" 200000 9 perf,thread_timer,windowed,closed
+run continuous bench/continuous_overhead.sh "$OVERHEAD_PAIRS" 10 cpu,push,idle
 if [ -f bench/bench_analyze.sh ]; then
     RUNS=$PAIRS run analyze bash bench/bench_analyze.sh
 fi
@@ -413,5 +415,9 @@ section analyze "CLI analyze against go tool pprof -top" \
     "bench/bench_analyze.sh (written with the CLI)."
 section kafka "The Kafka listener under takhin-kload (kafka_load.sh)" \
     "takhind's Kafka listener driven by librdkafka clients: 1, 2 and 4 producers at 5000 records/s each and a consumer, runs without and with a CPU profile in flight, alternating: records/s, produce p50/p99, CPU per record, context switches per second per thread."
+section pingpong "What each CPU sampler costs a context switch (pingpong)" \
+    "Two threads passing a futex token, pinned to one CPU (2 switches a round trip), chunks of round trips with no sampler and with each per-thread sampler on both threads in rotated rounds: CPU time per round trip, and the extra per switch (issue 24)."
+section continuous "Continuous CPU profiling on a busy takhind (continuous_overhead.sh)" \
+    "One takhind at demo.rate 5000 (about 13,000 context switches a second): CPU per record with a CPU profile running against none, with push every 10 s against none (interleaved pairs), and an idle server's CPU per second with a profile running and without (issue 24)."
 } >"$OUT"
 echo "bench: wrote $OUT" >&2
