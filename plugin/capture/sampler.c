@@ -60,6 +60,7 @@ typedef struct armed {
     uint64_t window_cpu; /* windowed: its CPU clock when the last window opened */
     uint64_t switches;   /* windowed: its switches in (schedstat) then */
     bool steady;         /* windowed: it switches rarely: its event stays open */
+    bool lingering;      /* windowed: its window closed before its first signal */
     uint64_t cpu_ns; /* its CPU clock when last weighed (at arming, first) */
     double carry;    /* what rounding left of its CPU time, in periods */
     uint32_t batch;  /* its samples in the drain under way */
@@ -702,8 +703,8 @@ static void window_release(prof_sampler *s, armed *t)
  * window (every thread at the first), within the fd budget: for this
  * window, at on_period_ns, or for good, at period_ns, on a thread that
  * switches rarely (an event left open on a thread that switches often
- * is closed; one still open from an earlier window, waiting for its
- * first signal, goes on as this window's).
+ * is closed; one still waiting for its first signal since an earlier
+ * window stays as it is, one that got it is replaced).
  * The window's fields of each thread (fd, ring, window_cpu, switches,
  * steady) and fds_used are the collector's own, so no lock is held
  * here: perf_event_open may wait for an RCU grace period (below), and
@@ -717,7 +718,7 @@ static void window_open(prof_sampler *s)
         bool ran = t->window_cpu == 0 || now != t->window_cpu;
         bool keep = ran ? steady(t, now - t->window_cpu) : t->steady;
         t->window_cpu = now;
-        if (t->fd >= 0 && t->steady != keep) /* its period changes */
+        if (t->fd >= 0 && (t->steady != keep || (t->lingering && atomic_load(&G.fired[t->fd]))))
             window_release(s, t);
         t->steady = keep;
         if (t->fd >= 0 || (!ran && !keep) || s->fds_used >= s->fd_budget) {
@@ -726,6 +727,7 @@ static void window_open(prof_sampler *s)
             continue;
         }
         t->fd = open_event(t->tid, keep ? s->period_ns : s->on_period_ns, s->choice.with_kernel);
+        t->lingering = false;
         if (t->fd >= 0 && arm_event(t) == 0) {
             s->fds_used++;
             keep ? steadies++ : windowed++;
@@ -742,18 +744,25 @@ static void window_open(prof_sampler *s)
 
 /* windowed: closes the events of the window (not the steady ones) that
  * signalled at least once. A thread that got no signal keeps its event
- * until it does: a thread that runs little (or is starved by other
- * processes) would otherwise go unsampled window after window, and at
- * the end of a profile its CPU time has no stack to go to. Its first
- * sample then lands a window's period of its CPU time after the window
- * opened, at a moment its work does not choose. No lock: see
+ * for one signal more (PERF_EVENT_IOC_REFRESH 1: the kernel disables it
+ * after that overflow): a thread that runs little (or is starved by
+ * other processes) would otherwise go unsampled window after window,
+ * and at the end of a profile its CPU time has no stack to go to. Its
+ * first sample then lands a window's period of its CPU time after the
+ * window opened, at a moment its work does not choose. An event with no
+ * buffer is re-armed by each signal: it is closed. No lock: see
  * window_open. */
 static void window_close(prof_sampler *s)
 {
     for (size_t i = 0; i < s->nthreads; i++) {
         armed *t = &s->threads[i];
-        if (t->fd >= 0 && !t->steady && atomic_load(&G.fired[t->fd]))
+        if (t->fd < 0 || t->steady || t->lingering)
+            continue;
+        if (atomic_load(&G.fired[t->fd]) || t->ring == NULL ||
+            ioctl(t->fd, PERF_EVENT_IOC_REFRESH, 1) != 0)
             window_release(s, t);
+        else
+            t->lingering = true;
     }
 }
 

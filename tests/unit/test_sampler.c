@@ -349,11 +349,15 @@ static void test_late_thread_is_sampled(void **state)
     (void)state;
     prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_AUTO);
     one_reader o = begin(&c, 1000);
-    /* Twice the windowed sampler's cycle: a window falls in its life. */
-    worker w = {.name = "late-worker", .cpu = 2.0 * PROF_SAMPLER_CYCLE_MS / 1000};
+    /* Twice the windowed sampler's cycle: a window falls in its life. It
+     * lives until the reader has left: a thread that exits first loses
+     * its CPU time since it was last weighed (sampler.h). */
+    worker w = {.name = "late-worker", .cpu = 2.0 * PROF_SAMPLER_CYCLE_MS / 1000,
+                .linger = true};
     run_worker(&w); /* created after the first scan */
     prof_sampler_result r;
     assert_int_equal(end(o, &r), 0);
+    release_worker(&w);
     bool has_tid;
     int64_t n = samples_of(r.profile, "late-worker", &has_tid);
     int64_t cpu_ns = value_of(r.profile, "late-worker", 1, &has_tid);
