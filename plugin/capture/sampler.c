@@ -1049,7 +1049,7 @@ int prof_sampler_resolve(prof_sampler_mode want, prof_sampler_choice *out, char 
     char why[256] = "no free realtime signal for the sampler";
     if (G.sig != 0 && want != PROF_SAMPLER_THREAD_TIMER) {
         if (probe_perf(&out->with_kernel, why, sizeof why) == 0) {
-            out->mode = want == PROF_SAMPLER_WINDOWED ? want : PROF_SAMPLER_PERF;
+            out->mode = want == PROF_SAMPLER_PERF ? want : PROF_SAMPLER_WINDOWED;
             return 0;
         }
         if (prof_sampler_mode_is_perf(want))

@@ -4,7 +4,7 @@
  * bursts between sleeps is sampled as faithfully as a busy loop.
  *
  * Mechanisms, best first (profiler.cpu_sampler):
- * - windowed (chosen by name only: auto picks perf, see README): the perf
+ * - windowed (what auto picks where perf events can be had): the perf
  *   events below, opened on each thread that used CPU since the last
  *   window for 1/64 of every PROF_SAMPLER_CYCLE_MS (at a random moment of
  *   it) at 64 times the rate asked (at most 8000 Hz: at 1000 Hz, an

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the CPU profile gets right, whatever the machine's load, with the
-# sampler auto picks (perf here):
+# sampler auto picks (windowed here):
 # - the calibration thread's CPU goes to calibrate_heavy and calibrate_light
 #   in about the 3:1 it burns them (the bound is wide: the precise split,
 #   75 % +- 2, is a benchmark figure), while the demo runs beside it;
