@@ -288,6 +288,21 @@ static void test_thread_timer_busy_thread(void **state)
     assert_true(share >= 0.8 && share <= 1.2);
 }
 
+/* A windowed session at 100 Hz over lingering worker w's work, with one
+ * reader from before w starts to after it is done (w still alive). */
+static prof_sampler_result windowed_run(prof_sampler_choice *c, worker *w)
+{
+    *c = resolve_or_skip(PROF_SAMPLER_WINDOWED);
+    w->linger = true;
+    start_worker(w);
+    one_reader o = begin(c, 100);
+    run_worker(w);
+    prof_sampler_result r;
+    assert_int_equal(end(o, &r), 0);
+    release_worker(w);
+    return r;
+}
+
 /* windowed: a CPU-bound thread lives through a few windows; its samples
  * (weighed by its CPU clock) come to its CPU time once the reader leaves
  * while it is alive (a thread that exits first loses its CPU since its
@@ -295,15 +310,9 @@ static void test_thread_timer_busy_thread(void **state)
 static void test_windowed_busy_thread(void **state)
 {
     (void)state;
-    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_WINDOWED);
-    worker w = {.name = "window-worker", .cpu = 3.0 * PROF_SAMPLER_CYCLE_MS / 1000,
-                .linger = true};
-    start_worker(&w);
-    one_reader o = begin(&c, 100);
-    run_worker(&w);
-    prof_sampler_result r;
-    assert_int_equal(end(o, &r), 0);
-    release_worker(&w);
+    prof_sampler_choice c;
+    worker w = {.name = "window-worker", .cpu = 3.0 * PROF_SAMPLER_CYCLE_MS / 1000};
+    prof_sampler_result r = windowed_run(&c, &w);
     bool has_tid;
     int64_t n = samples_of(r.profile, w.name, &has_tid);
     pf_profile_free(r.profile);
@@ -325,14 +334,9 @@ static void test_windowed_busy_thread(void **state)
 static void test_windowed_light_thread(void **state)
 {
     (void)state;
-    prof_sampler_choice c = resolve_or_skip(PROF_SAMPLER_WINDOWED);
-    worker w = {.name = "light-worker", .cpu = 0.0024, .gap = 0.25, .linger = true};
-    start_worker(&w);
-    one_reader o = begin(&c, 100);
-    run_worker(&w);
-    prof_sampler_result r;
-    assert_int_equal(end(o, &r), 0);
-    release_worker(&w);
+    prof_sampler_choice c;
+    worker w = {.name = "light-worker", .cpu = 0.0024, .gap = 0.25};
+    prof_sampler_result r = windowed_run(&c, &w);
     bool has_tid;
     int64_t n = value_of(r.profile, w.name, 2, &has_tid);
     int64_t cpu_ns = value_of(r.profile, w.name, 1, &has_tid);
