@@ -16,7 +16,10 @@
  * remove_on_exec opened on the parent before the threads start
  * (inherit: the kernel swaps cloned contexts between them instead of
  * scheduling every event out and in; it covers only threads created
- * after it is opened, and ends when its fd is closed).
+ * after it is opened, and ends when its fd is closed); and a sampling
+ * event opened disabled on the main thread only (keyed: perf's scheduler
+ * hook is on, as while any task event exists, the players have no perf
+ * context: what windowed's session event costs other threads).
  *
  * Usage: pingpong [round trips per chunk (default 50000)] [rounds (default 7)]
  *                 [modes, comma-separated (default all)]
@@ -126,9 +129,9 @@ static void on_trap(int sig, siginfo_t *si, void *uc)
     atomic_fetch_add(&traps, 1);
 }
 
-enum { NONE, PERF, TIMER, WINDOWED, COUNTING, DISABLED, CLOSED, INHERIT, NMODES };
+enum { NONE, PERF, TIMER, WINDOWED, COUNTING, DISABLED, CLOSED, INHERIT, KEYED, NMODES };
 static const char *names[NMODES] = {"none", "perf", "thread_timer", "windowed", "counting",
-                                     "disabled", "closed", "inherit"};
+                                     "disabled", "closed", "inherit", "keyed"};
 
 /* One chunk in `mode`: microseconds of CPU per round trip. */
 static double chunk(int mode)
@@ -138,6 +141,13 @@ static double chunk(int mode)
                    {.me = 1, .counting = mode == COUNTING, .disabled = mode == DISABLED,
                     .closed = mode == CLOSED}};
     int inherit_fd = -1;
+    if (mode == KEYED) {
+        struct perf_event_attr a;
+        task_clock(&a);
+        a.sample_period = 10000000;
+        a.disabled = 1;
+        inherit_fd = perf_open(&a, 0);
+    }
     if (mode == INHERIT) {
         struct perf_event_attr a;
         task_clock(&a);
