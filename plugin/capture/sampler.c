@@ -706,7 +706,7 @@ static void window_release(prof_sampler *s, armed *t)
  * is closed; one still waiting for its first signal since an earlier
  * window stays as it is, one that got it is replaced).
  * The window's fields of each thread (fd, ring, window_cpu, switches,
- * steady) and fds_used are the collector's own, so no lock is held
+ * steady, lingering) and fds_used are the collector's own, so no lock is held
  * here: perf_event_open may wait for an RCU grace period (below), and
  * readers must not wait behind it. */
 static void window_open(prof_sampler *s)
