@@ -372,9 +372,14 @@ void prof_flight_free(prof_flight *f)
 
 /* Seconds the kind holds now: from its oldest bucket (or the bucket under
  * way) to now. */
+static bool recording(const prof_flight *f, const flight_kind *k)
+{
+    return f->running && (k->cpu != NULL || k->wall != NULL);
+}
+
 static long held_locked(prof_flight *f, flight_kind *k)
 {
-    if (!f->running || (k->cpu == NULL && k->wall == NULL))
+    if (!recording(f, k))
         return 0;
     int64_t from = k->ring.len > 0 ? k->ring.b[0].from_ns : k->bucket_from_ns;
     return (long)((real_ns() - from) / NS);
@@ -385,22 +390,21 @@ static int refuse(prof_flight *f, prof_flight_kind kind, long past, long held, c
 {
     const char *key = kind == PROF_FLIGHT_CPU ? "profiler.flight_recorder.seconds"
                                               : "profiler.flight_recorder.wall";
-    if (!f->running || (held == 0 && f->kinds[kind].cpu == NULL && f->kinds[kind].wall == NULL))
-        snprintf(err, errlen, "past=%ld: the flight recorder %s (set %s%s%s)", past,
-                 f->running ? "does not record wall profiles" : f->error[0] ? "is not running"
-                                                                            : "is off",
-                 key, kind == PROF_FLIGHT_CPU ? " > 0" : ": true",
-                 f->error[0] ? "; it could not start: " : "");
+    if (f->running && !recording(f, &f->kinds[kind]))
+        snprintf(err, errlen, "past=%ld: the flight recorder does not record wall profiles "
+                 "(set %s: true)", past, key);
+    else if (!f->running && f->error[0])
+        snprintf(err, errlen, "past=%ld: the flight recorder is not running: it could not "
+                 "start (%s); see profiler status", past, f->error);
+    else if (!f->running)
+        snprintf(err, errlen, "past=%ld: the flight recorder is off (set %s > 0, with the "
+                 "profiler enabled)", past, "profiler.flight_recorder.seconds");
     else
         snprintf(err, errlen, "past=%ld asks for more than the flight recorder holds: %ld s "
                  "(profiler.flight_recorder.seconds=%ld, running for %ld s%s); ask for "
                  "past<=%ld", past, held, f->seconds, (long)((real_ns() - f->started_ns) / NS),
                  f->kinds[kind].ring.evicted ? "; older buckets were evicted to stay under "
                  "profiler.flight_recorder.max_bytes" : "", held);
-    if (f->error[0] && !f->running) {
-        size_t n = strlen(err);
-        snprintf(err + n, errlen - n, "%s", f->error);
-    }
     return 400;
 }
 
@@ -409,7 +413,8 @@ int prof_flight_check(prof_flight *f, prof_flight_kind kind, long past, long *he
 {
     pthread_mutex_lock(&f->lock);
     *held = held_locked(f, &f->kinds[kind]);
-    int status = *held == 0 || past > *held ? refuse(f, kind, past, *held, err, errlen) : 0;
+    int status = !recording(f, &f->kinds[kind]) || past > *held
+                     ? refuse(f, kind, past, *held, err, errlen) : 0;
     pthread_mutex_unlock(&f->lock);
     return status;
 }
@@ -422,7 +427,7 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
     pthread_mutex_lock(&f->lock);
     flight_kind *k = &f->kinds[kind];
     *held = held_locked(f, k);
-    if (*held == 0) {
+    if (!recording(f, k)) {
         int status = refuse(f, kind, 0, 0, err, errlen);
         pthread_mutex_unlock(&f->lock);
         return status;
