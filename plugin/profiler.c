@@ -95,7 +95,7 @@ static void build_endpoints(profiler *p)
          .deep = true, .profile = true,
          .description = "wall-clock profile of every thread, running or waiting, with the "
                         "state (running or the system call); ?seconds=N (default 30, "
-                        "profiler.wall_hz)"},
+                        "profiler.wall_hz); ?past=N (profiler.flight_recorder.wall)"},
     };
     for (size_t i = 0; i < PROFILER_ENDPOINTS; i++) {
         p->endpoints[i] = table[i];
