@@ -132,6 +132,7 @@ struct prof_flight {
     size_t max_bytes;
     bool record_wall;
     int cpu_hz, wall_hz;
+    prof_sampler_mode mode; /* the CPU sampler its window was opened with */
     int64_t started_ns; /* CLOCK_REALTIME at start */
     flight_kind kinds[2];
     char error[512];    /* why the recorder is not running, "" */
@@ -335,7 +336,8 @@ void prof_flight_set(prof_flight *f, const prof_settings *s, bool on)
         return;
     bool want = on && s->flight_seconds > 0;
     pthread_mutex_lock(&f->lock);
-    bool restart = f->running && (!want || f->cpu_hz != s->cpu_hz ||
+    prof_sampler_mode mode = prof_cpu_sampler(f->cpu).mode;
+    bool restart = f->running && (!want || f->cpu_hz != s->cpu_hz || f->mode != mode ||
                                   f->record_wall != s->flight_wall ||
                                   (f->record_wall && f->wall_hz != s->wall_hz));
     if (restart || !want)
@@ -346,6 +348,7 @@ void prof_flight_set(prof_flight *f, const prof_settings *s, bool on)
     f->record_wall = s->flight_wall;
     f->cpu_hz = s->cpu_hz;
     f->wall_hz = s->wall_hz;
+    f->mode = mode;
     if (!want)
         f->error[0] = '\0';
     if (want && !f->running && start_locked(f) != 0)
