@@ -1,6 +1,7 @@
 /* The flight recorder: see flight.h. */
 #include "profiles/flight.h"
 
+#include "core/escape.h"
 #include "core/own_threads.h"
 #include "http/conn.h"
 #include "http/query.h"
@@ -479,40 +480,42 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
     return 0;
 }
 
-int prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
-                      pf_profile **out, prof_flight_span *span, char *hdr, size_t hdrlen)
+bool prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
+                       prof_flight_answer answer)
 {
     const char *q = req->info->query_string;
     long past, seconds, held = 0;
     int64_t asked = real_ns();
-    char err[768];
+    char err[768], hdr[64];
     int found = prof_query_past(q, PROF_FLIGHT_MAX_SECONDS + 300, &past, err, sizeof err);
     if (found == 0)
-        return 0;
+        return false;
     int status = found < 0 ? 400
                : prof_query_seconds(q, 0, req->settings->max_duration, &seconds, err,
                                     sizeof err) != 0 ? 400
                : prof_flight_check(f, kind, past, &held, err, sizeof err);
-    snprintf(hdr, hdrlen, "X-Takhin-Past-Available: %ld\r\n", held);
+    snprintf(hdr, sizeof hdr, "X-Takhin-Past-Available: %ld\r\n", held);
     if (status == 0 && seconds > 0) {
         prof_wait_end how = prof_conn_wait(req, (double)seconds);
         if (how == PROF_WAIT_CLIENT_GONE)
-            return -1;
+            return true;
         if (how == PROF_WAIT_STOPPING) {
             status = 503;
             snprintf(err, sizeof err, "profile aborted: the profiler was disabled while it "
                      "ran (profiler disable or config reload)");
         }
     }
+    pf_profile *p = NULL;
+    prof_flight_span span;
     if (status == 0)
-        status = prof_flight_read(f, kind, asked - past * NS, out, span, &held, err,
+        status = prof_flight_read(f, kind, asked - past * NS, &p, &span, &held, err,
                                   sizeof err);
-    if (status == 0) {
-        snprintf(hdr, hdrlen, "X-Takhin-Past-Available: %ld\r\n", held);
-        return 1;
-    }
-    prof_http_error_headers(req->conn, status, hdr, "%s", err);
-    return -1;
+    snprintf(hdr, sizeof hdr, "X-Takhin-Past-Available: %ld\r\n", held);
+    if (status == 0)
+        answer(req, p, &span, hdr);
+    else
+        prof_http_error_headers(req->conn, status, hdr, "%s", err);
+    return true;
 }
 
 /* ---- status and metrics ---- */
@@ -547,14 +550,11 @@ void prof_flight_status_json(prof_flight *f, pf_strbuf *out)
                      c.buckets, (unsigned long long)c.dropped, (unsigned long long)c.lost,
                      (unsigned long long)c.evicted, w.held, w.bytes, w.buckets,
                      (unsigned long long)w.dropped);
-    if (f->error[0] == '\0') {
-        pf_strbuf_puts(out, "null}");
-    } else { /* JSON string: the message has no control characters */
-        pf_strbuf_puts(out, "\"");
-        for (const char *s = f->error; *s; s++)
-            pf_strbuf_printf(out, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
-        pf_strbuf_puts(out, "\"}");
-    }
+    if (f->error[0] == '\0')
+        pf_strbuf_puts(out, "null");
+    else
+        prof_json_string(out, f->error);
+    pf_strbuf_puts(out, "}");
     pthread_mutex_unlock(&f->lock);
 }
 
