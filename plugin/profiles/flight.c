@@ -392,17 +392,16 @@ static long held_locked(prof_flight *f, flight_kind *k)
 static int refuse(prof_flight *f, prof_flight_kind kind, long past, long held, char *err,
                   size_t errlen)
 {
-    const char *key = kind == PROF_FLIGHT_CPU ? "profiler.flight_recorder.seconds"
-                                              : "profiler.flight_recorder.wall";
     if (f->running && !recording(f, &f->kinds[kind]))
         snprintf(err, errlen, "past=%ld: the flight recorder does not record wall profiles "
-                 "(set %s: true)", past, key);
+                 "(set profiler.flight_recorder.wall: true)", past);
     else if (!f->running && f->error[0])
         snprintf(err, errlen, "past=%ld: the flight recorder is not running: it could not "
                  "start (%s); see profiler status", past, f->error);
     else if (!f->running)
-        snprintf(err, errlen, "past=%ld: the flight recorder is off (set %s > 0, with the "
-                 "profiler enabled)", past, "profiler.flight_recorder.seconds");
+        snprintf(err, errlen, "past=%ld: the flight recorder is off (set "
+                 "profiler.flight_recorder.seconds > 0%s, with the profiler enabled)", past,
+                 kind == PROF_FLIGHT_WALL ? " and profiler.flight_recorder.wall: true" : "");
     else
         snprintf(err, errlen, "past=%ld asks for more than the flight recorder holds: %ld s "
                  "(profiler.flight_recorder.seconds=%ld, running for %ld s%s); ask for "
@@ -487,7 +486,7 @@ bool prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
     long past, seconds, held = 0;
     int64_t asked = real_ns();
     char err[768], hdr[64];
-    int found = prof_query_past(q, PROF_FLIGHT_MAX_SECONDS + 300, &past, err, sizeof err);
+    int found = prof_query_past(q, 1000000, &past, err, sizeof err);
     if (found == 0)
         return false;
     int status = found < 0 ? 400
