@@ -77,7 +77,7 @@ kafka:
 f = json.loads(sys.argv[1])["flight_recorder"]
 print(f["span_seconds"], f["bytes"], f["buckets"], f["dropped_samples"])' "$st")
         rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$B_PID/status")
-        per_min=$(awk -v b="$bytes" -v s="$span" 'BEGIN { printf "%.0f", s > 0 ? b * 60 / s : 0 }')
+        per_min=$(awk -v b="$bytes" -v s="$span" 'BEGIN { printf "%.0f", (s > 0 ? b * 60 / s : 0) }')
         echo "t+$(( $(date +%s) - t0 )) s: span $span s, $buckets buckets, $bytes bytes ($per_min bytes per minute of history), $dropped dropped; takhind RSS $rss KiB"
         [ "$span" -ge 60 ] && rates+=("$per_min")
     done

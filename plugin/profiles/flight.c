@@ -238,7 +238,7 @@ static void rotate_locked(prof_flight *f, flight_kind *k)
     atomic_fetch_add(&k->lost, b.lost);
     if (prof_flight_ring_push(&k->ring, &b) != 0)
         prof_log(f->ph, TK_LOG_WARN, "flight recorder: out of memory: a bucket was lost");
-    /* A bucket that alone fills the budget is the only one then. */
+    /* The oldest go first while the stored buckets exceed the budget. */
     prof_flight_ring_fit(&k->ring, kind_budget(f), real_ns() - (int64_t)f->seconds * NS);
 }
 
