@@ -62,14 +62,9 @@ void prof_flight_ring_clear(prof_flight_ring *r)
     *r = (prof_flight_ring){0};
 }
 
-int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
-                             prof_flight_span *span, char *err, size_t errlen)
+/* Counts bucket b (merged) in span. */
+static void span_add(prof_flight_span *span, const prof_flight_bucket *b)
 {
-    pf_err perr = {0};
-    if (pf_profile_merge(dst, b->profile, &perr) != PF_OK) {
-        snprintf(err, errlen, "merging the flight recorder's buckets: %s", perr.msg);
-        return -1;
-    }
     if (span->buckets++ == 0 || b->from_ns < span->from_ns)
         span->from_ns = b->from_ns;
     if (b->until_ns > span->until_ns)
@@ -80,6 +75,17 @@ int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
     span->lost += b->lost;
     span->dropped += b->dropped;
     span->dropped_buckets += b->lost + b->dropped > 0;
+}
+
+int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
+                             prof_flight_span *span, char *err, size_t errlen)
+{
+    pf_err perr = {0};
+    if (pf_profile_merge(dst, b->profile, &perr) != PF_OK) {
+        snprintf(err, errlen, "merging the flight recorder's buckets: %s", perr.msg);
+        return -1;
+    }
+    span_add(span, b);
     return 0;
 }
 
@@ -440,8 +446,7 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
     int rc = p == NULL ? -1 : prof_flight_ring_merge(&k->ring, from_ns, p, span, err, errlen);
     prof_flight_bucket now = {0};
     if (rc == 0 && k->cpu != NULL) {
-        prof_cpu_window_counts c;
-        now.profile = p; /* the bucket under way, merged into p directly */
+        prof_cpu_window_counts c = {0};
         rc = prof_cpu_window_peek(k->cpu, p, &c, &now.from_ns, &now.until_ns, err, errlen);
         now.signals = c.signals;
         now.samples = c.samples;
@@ -454,21 +459,10 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
         if (rc != 0)
             snprintf(err, errlen, "out of memory while copying the wall samples under way");
         wall_bucket(&r, &now);
-        now.profile = p;
     }
     pthread_mutex_unlock(&f->lock);
-    if (rc == 0) { /* its counts and times; its samples are in p already */
-        now.profile = NULL;
-        if (span->buckets++ == 0)
-            span->from_ns = now.from_ns;
-        span->until_ns = now.until_ns;
-        span->signals += now.signals;
-        span->samples += now.samples;
-        span->cpu_seconds += now.cpu_seconds;
-        span->lost += now.lost;
-        span->dropped += now.dropped;
-        span->dropped_buckets += now.lost + now.dropped > 0;
-    }
+    if (rc == 0) /* its counts and times; its samples are in p already */
+        span_add(span, &now);
     if (p == NULL)
         snprintf(err, errlen, "out of memory");
     if (rc != 0 || p == NULL) {
