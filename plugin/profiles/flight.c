@@ -169,6 +169,12 @@ prof_flight *prof_flight_new(const prof_host *ph, prof_cpu *cpu, prof_wall *wall
     return f;
 }
 
+/* The kind has a window open (the recorder runs and records it). */
+static bool recording(const prof_flight *f, const flight_kind *k)
+{
+    return f->running && (k->cpu != NULL || k->wall != NULL);
+}
+
 /* The bytes the kind holds: its buckets and the bucket under way. */
 static size_t kind_bytes(flight_kind *k)
 {
@@ -218,8 +224,10 @@ static void wall_bucket(const prof_wall_result *r, prof_flight_bucket *b)
 /* Ends the bucket under way into the ring and starts the next. */
 static void rotate_locked(prof_flight *f, flight_kind *k)
 {
-    char err[512];
+    char err[512] = "";
     prof_flight_bucket b = {0};
+    if (!recording(f, k))
+        return;
     if (k->cpu != NULL) {
         b.profile = prof_cpu_window_next(k->cpu, &b.from_ns, &b.until_ns, err, sizeof err);
         prof_cpu_window_counts c = prof_cpu_window_last(k->cpu);
@@ -382,10 +390,6 @@ void prof_flight_free(prof_flight *f)
 
 /* Seconds the kind holds now: from its oldest bucket (or the bucket under
  * way) to now. */
-static bool recording(const prof_flight *f, const flight_kind *k)
-{
-    return f->running && (k->cpu != NULL || k->wall != NULL);
-}
 
 static long held_locked(prof_flight *f, flight_kind *k)
 {
