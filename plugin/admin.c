@@ -40,6 +40,10 @@ static int cmd_status(void *state, int argc, char **argv, tk_reply *reply)
     pf_strbuf push = {0};
     prof_push_status_json(p->push, &push);
     api->reply_printf(reply, ",\"push\":%s", push.failed || !push.s ? "null" : push.s);
+    pf_strbuf flight = {0};
+    prof_flight_status_json(p->flight, &flight);
+    api->reply_printf(reply, "%s", flight.failed || !flight.s ? "" : flight.s);
+    free(flight.s);
     char labels[256];
     prof_context_status_json(labels, sizeof labels);
     api->reply_printf(reply, "%s", labels);
@@ -70,6 +74,7 @@ static int cmd_enable(void *state, int argc, char **argv, tk_reply *reply)
     }
     if (!prof_push_running(p->push))
         profiler_push_on(p);
+    profiler_flight_apply(p);
     api->reply_printf(reply, "enabled, listening on %s:%d", p->settings.host,
                       prof_http_port(p->http));
     return 0;
@@ -91,6 +96,7 @@ static int cmd_disable(void *state, int argc, char **argv, tk_reply *reply)
     double t0 = pf_mono_ms();
     profiler_serve_off(p);
     prof_push_stop(p->push);
+    profiler_flight_apply(p);
     api->reply_printf(reply, "disabled in %.1f ms", pf_mono_ms() - t0);
     return 0;
 }

@@ -31,13 +31,15 @@
  * with its handler's own context. */
 static void build_endpoints(profiler *p)
 {
-    p->cpu_endpoint = (prof_cpu_endpoint){.cpu = p->cpu, .sym = p->sym, .ph = &p->ph};
+    p->cpu_endpoint = (prof_cpu_endpoint){.cpu = p->cpu, .sym = p->sym, .ph = &p->ph,
+                                          .flight = p->flight};
     p->trace_endpoint = (prof_trace_endpoint){
         .events = p->events,
         .process_name = p->info && p->info->host_name ? p->info->host_name : "takhin",
         .ph = &p->ph,
     };
-    p->wall_endpoint = (prof_wall_endpoint){.wall = p->wall, .sym = p->sym};
+    p->wall_endpoint = (prof_wall_endpoint){.wall = p->wall, .sym = p->sym,
+                                            .flight = p->flight};
     p->heap = (prof_named){.kind = &prof_heap_kind, .sym = p->sym};
     p->allocs = (prof_named){.kind = &prof_heap_allocs_kind, .sym = p->sym};
     p->mutex = (prof_named){.kind = &prof_mutex_kind, .source = p->events->contention,
@@ -77,7 +79,8 @@ static void build_endpoints(profiler *p)
         {.name = "profile", .handler = prof_cpu_handle, .ctx = &p->cpu_endpoint,
          .deep = true, .profile = true,
          .description = "CPU profile of the whole process; ?seconds=N (default 30), then go "
-                        "tool pprof"},
+                        "tool pprof; ?past=N: the last N seconds at once "
+                        "(profiler.flight_recorder.seconds)"},
         {.name = "symbol", .handler = prof_symbol_handle, .ctx = p->sym, .post = true,
          .deep = true,
          .description = "function names of addresses: POST 0xA+0xB (what pprof asks)"},
@@ -92,7 +95,7 @@ static void build_endpoints(profiler *p)
          .deep = true, .profile = true,
          .description = "wall-clock profile of every thread, running or waiting, with the "
                         "state (running or the system call); ?seconds=N (default 30, "
-                        "profiler.wall_hz)"},
+                        "profiler.wall_hz); ?past=N (profiler.flight_recorder.wall)"},
     };
     for (size_t i = 0; i < PROFILER_ENDPOINTS; i++) {
         p->endpoints[i] = table[i];
@@ -114,6 +117,7 @@ static void render_more_metrics(void *arg, pf_strbuf *out)
     prof_push_render_metrics(p->push, out);
     prof_context_render_metrics(out);
     prof_wall_render_metrics(p->wall, out);
+    prof_flight_render_metrics(p->flight, out);
 }
 
 static void sample_metrics(void *arg, prof_metrics_sampled *out)
@@ -149,6 +153,11 @@ void profiler_push_on(profiler *p)
     char err[512];
     if (p->push_settings.on && prof_push_start(p->push, &p->push_settings, err, sizeof err))
         prof_log(&p->ph, TK_LOG_ERROR, "%s", err);
+}
+
+void profiler_flight_apply(profiler *p)
+{
+    prof_flight_set(p->flight, &p->settings, p->http != NULL);
 }
 
 /* Resolves profiler.cpu_sampler to what this process can have, for the
@@ -310,6 +319,10 @@ static int create_parts(profiler *p, char *err, size_t errlen)
         (p->events = prof_events_new(&p->ph, p->settings.mutex_fraction,
                                      p->settings.block_rate, err, errlen)) == NULL)
         return -1;
+    if ((p->flight = prof_flight_new(&p->ph, p->cpu, p->wall)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     build_endpoints(p);
     p->metrics = prof_metrics_new(p->endpoint_names, PROFILER_ENDPOINTS);
     prof_push_sources sources = {&p->ph, p->sym, p->cpu, p->events->contention, p->wall};
@@ -325,6 +338,7 @@ static int create_parts(profiler *p, char *err, size_t errlen)
 static void free_parts(profiler *p)
 {
     prof_push_free(p->push); /* its threads use every part below */
+    prof_flight_free(p->flight); /* its thread and windows, before cpu and wall */
     prof_events_free(p->events); /* hooks out before what they use is freed */
     prof_cpu_free(p->cpu);
     prof_wall_free(p->wall); /* no profile runs: serving and push stopped */
@@ -374,6 +388,7 @@ static int plugin_start(void *state, char *err, size_t errlen)
     if (profiler_serve_on(p, err, errlen) != 0)
         return -1;
     profiler_push_on(p);
+    profiler_flight_apply(p);
     return 0;
 }
 
@@ -383,6 +398,7 @@ static void plugin_stop(void *state)
     if (p->http != NULL)
         profiler_serve_off(p);
     prof_push_stop(p->push);
+    profiler_flight_apply(p);
     p->started = false;
 }
 
@@ -448,6 +464,7 @@ static int plugin_reconfigure(void *state, const tk_config *cfg, char *err, size
     prof_push_set_wall_hz(p->push, next.wall_hz);
     prof_heap_reconfigure(next.heap_sample_bytes);
     apply_labels(p, &next);
+    profiler_flight_apply(p);
     if (sampling[0] != '\0')
         reload_note(p, "applied at once: %s", sampling + 2);
     if (started)
@@ -503,6 +520,8 @@ static void plugin_fini(void *state)
         profiler_serve_off(p);
     prof_push_free(p->push); /* its threads joined before what they use goes */
     p->push = NULL;
+    prof_flight_free(p->flight); /* its windows closed before the sampler goes */
+    p->flight = NULL;
     prof_heap_fini(); /* malloc hooks out before dlclose */
     prof_threads_fini(); /* signal handlers out before dlclose */
     prof_sampler_fini();

@@ -18,6 +18,7 @@
 #include "core/settings.h"
 #include "http/http.h"
 #include "profiles/cpu.h"
+#include "profiles/flight.h"
 #include "profiles/named.h"
 #include "profiles/push.h"
 #include "profiles/trace.h"
@@ -39,6 +40,7 @@ typedef struct profiler {
     bool started;            /* between the host's start and stop */
     prof_push_settings push_settings; /* profiler.push.* in force */
     prof_push *push;         /* from init to fini; pushes while serving */
+    prof_flight *flight;     /* from init to fini; records while serving */
     /* The endpoints, each with its own context. */
     prof_cpu_endpoint cpu_endpoint;
     prof_trace_endpoint trace_endpoint;
@@ -56,6 +58,9 @@ int profiler_serve_on(profiler *p, char *err, size_t errlen);
 double profiler_serve_off(profiler *p);
 /* Starts pushing if profiler.push.url is set (errors are logged). */
 void profiler_push_on(profiler *p);
+/* The flight recorder follows p->settings while serving, and stops and
+ * frees its history when not (errors are logged). */
+void profiler_flight_apply(profiler *p);
 
 /* ---- the admin commands (admin.c) ---- */
 

@@ -341,6 +341,77 @@ pf_code pf_profile_add_sample_frames(pf_profile *p, const pf_frame *frames, size
     return add_stack(p, nframes, values, labels, nlabels, err);
 }
 
+/* ---- merging and size ---- */
+
+/* dst's index of src's location li; -1 when out of memory. */
+static int64_t merge_loc(pf_profile *dst, const pf_profile *src, uint32_t li)
+{
+    pf_loc l = src->locs[li];
+    if (l.func > 0) {
+        const pf_func *f = &src->funcs[l.func - 1];
+        int64_t name = pf_strtab_intern(&dst->strings, src->strings.str[f->name]);
+        int64_t file = pf_strtab_intern(&dst->strings, src->strings.str[f->file]);
+        int64_t fn = name < 0 || file < 0 ? -1 : pf_profile_func(dst, name, file, f->start_line);
+        if (fn < 0)
+            return -1;
+        l.func = (uint32_t)fn + 1;
+    }
+    return intern_loc(dst, &l);
+}
+
+pf_code pf_profile_merge(pf_profile *dst, const pf_profile *src, pf_err *err)
+{
+    if (dst->nvalues != src->nvalues)
+        return pf_seterr(err, PF_ERR_ARG, "profile: merging %zu sample types into %zu",
+                         src->nvalues, dst->nvalues);
+    for (size_t i = 0; i < src->nvalues; i++)
+        if (strcmp(src->strings.str[src->types[i].key], dst->strings.str[dst->types[i].key]) ||
+            strcmp(src->strings.str[src->types[i].str], dst->strings.str[dst->types[i].str]))
+            return pf_seterr(err, PF_ERR_ARG, "profile: merging profiles of other sample types");
+    if (dst->period == 0 && src->period != 0 &&
+        pf_profile_set_period(dst, src->strings.str[src->period_type],
+                              src->strings.str[src->period_unit], src->period) != PF_OK)
+        return NOMEM(err);
+    for (size_t i = 0; i < src->nsamples; i++) {
+        const pf_sample *s = &src->samples[i];
+        pf_code rc = check_sample(dst, s->locs, s->nlocs, s->values, err);
+        for (uint32_t k = 0; rc == PF_OK && k < s->nlocs; k++) {
+            int64_t li = merge_loc(dst, src, s->locs[k]);
+            if (li < 0)
+                return NOMEM(err);
+            dst->scratch[k] = (uint32_t)li;
+        }
+        pf_label labels[PF_MAX_LABELS];
+        for (uint32_t k = 0; rc == PF_OK && k < s->nlabels; k++) {
+            const pf_slabel *l = &s->labels[k];
+            labels[k] = (pf_label){src->strings.str[l->key],
+                                   l->str ? src->strings.str[l->str] : NULL, l->num,
+                                   l->unit ? src->strings.str[l->unit] : NULL};
+        }
+        if (rc == PF_OK)
+            rc = add_stack(dst, s->nlocs, s->values, labels, s->nlabels, err);
+        if (rc != PF_OK)
+            return rc;
+    }
+    return PF_OK;
+}
+
+/* An array of cap elements and the index map over it. */
+#define ARRAY_BYTES(cap, elem) ((cap) * (elem))
+#define MAP_BYTES(m) ((m).cap * sizeof *(m).slot)
+
+size_t pf_profile_bytes(const pf_profile *p)
+{
+    return sizeof *p + p->mem.bytes + p->strings.arena.bytes +
+           ARRAY_BYTES(p->strings.cap, sizeof(char *)) + MAP_BYTES(p->strings.map) +
+           ARRAY_BYTES(p->cap_comments, sizeof *p->comments) +
+           ARRAY_BYTES(p->cap_samples, sizeof *p->samples) + MAP_BYTES(p->sample_map) +
+           ARRAY_BYTES(p->cap_locs, sizeof *p->locs) + MAP_BYTES(p->loc_map) +
+           ARRAY_BYTES(p->cap_funcs, sizeof *p->funcs) + MAP_BYTES(p->func_map) +
+           ARRAY_BYTES(p->cap_maps, sizeof *p->maps) +
+           ARRAY_BYTES(p->cap_scratch, sizeof *p->scratch);
+}
+
 size_t pf_profile_sample_count(const pf_profile *p)
 {
     return p->nsamples;

@@ -128,6 +128,17 @@ pf_code pf_profile_add_sample_frames(pf_profile *p, const pf_frame *frames, size
 pf_code pf_profile_keep_largest(pf_profile *p, size_t keep, size_t value_index,
                                 size_t *pruned);
 
+/* Adds every sample of src into dst (same sample types, in the same
+ * order: else PF_ERR_ARG), interning its locations, functions and labels
+ * in dst; src's mappings, comments and times are not copied, its period
+ * only when dst has none. On
+ * PF_ERR_NOMEM, dst holds part of src's samples. */
+pf_code pf_profile_merge(pf_profile *dst, const pf_profile *src, pf_err *err);
+
+/* The bytes p holds: what its arrays, tables and arenas asked malloc for
+ * (capacities, not lengths; the allocator's own overhead aside). O(1). */
+size_t pf_profile_bytes(const pf_profile *p);
+
 /* Number of distinct samples (after merging) and locations so far. */
 size_t pf_profile_sample_count(const pf_profile *p);
 size_t pf_profile_location_count(const pf_profile *p);

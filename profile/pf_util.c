@@ -55,6 +55,7 @@ void *pf_arena_alloc(pf_arena *a, size_t size)
             return NULL;
         n->size = csize;
         n->used = 0;
+        a->bytes += sizeof *n + csize;
         if (c != NULL && csize != CHUNK_SIZE) {
             /* A big block: keep the current chunk in front for small ones. */
             n->next = c->next;
@@ -96,6 +97,7 @@ void pf_arena_free(pf_arena *a)
         c = next;
     }
     a->head = NULL;
+    a->bytes = 0;
 }
 
 void pf_hugepages(void *p, size_t len)

@@ -25,6 +25,7 @@ extern "C" {
  * 64 KiB; a larger allocation gets a block of its own. */
 typedef struct pf_arena {
     struct pf_chunk *head;
+    size_t bytes; /* asked of malloc for its blocks, headers included */
 } pf_arena;
 
 void *pf_arena_alloc(pf_arena *a, size_t size);

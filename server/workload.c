@@ -127,6 +127,10 @@ struct workload {
     idlers idle;
     holder hold;
     _Atomic uint64_t burn_ns, sleep_ns; /* the wall calibration thread's own account */
+    _Atomic bool calibrating;    /* demo.calibration: live (the thread parks when off) */
+    pthread_t late_calibration;  /* the calibration thread a reload started */
+    worker late_worker;
+    bool has_late_calibration;
 };
 
 static int64_t cfg_int(const tkh_config *cfg, const char *key)
@@ -463,10 +467,29 @@ static void *calibration_main(void *arg)
 {
     workload *wl = ((worker *)arg)->wl;
     while (atomic_load(&wl->running)) {
+        if (!atomic_load(&wl->calibrating)) { /* off by a reload: parked, 20 ms a look */
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         calibrate_heavy();
         calibrate_light();
     }
     return NULL;
+}
+
+/* demo.calibration turned on by a reload: its thread, if none runs. */
+static void start_late_calibration(workload *wl)
+{
+    if (wl->set.calibration || wl->has_late_calibration)
+        return;
+    wl->late_worker.wl = wl;
+    if (pthread_create(&wl->late_calibration, NULL, calibration_main, &wl->late_worker) != 0) {
+        tkh_log(TK_LOG_WARN, "workload", "cannot start the calibration thread");
+        return;
+    }
+    pthread_setname_np(wl->late_calibration, "calibration");
+    wl->has_late_calibration = true;
 }
 
 /* ---- wall calibration: a known split between running and sleeping ---- */
@@ -781,6 +804,7 @@ workload *workload_start(const tkh_config *cfg, char *err, size_t errlen)
     }
     atomic_store(&wl->rate, (long)cfg_int(cfg, "demo.rate"));
     atomic_store(&wl->labels, wl->set.labels);
+    atomic_store(&wl->calibrating, wl->set.calibration);
     tkh_mutex_init(&wl->notify_lock);
     tkh_cond_init(&wl->notify);
     pthread_mutex_init(&wl->hold.lock, NULL);
@@ -868,7 +892,14 @@ void workload_reconfigure(workload *wl, const tkh_config *cfg, char *applied, ch
         atomic_store(&wl->labels, next.labels);
         add_key(applied, len, "demo.labels");
     }
+    if (next.calibration != atomic_load(&wl->calibrating)) {
+        atomic_store(&wl->calibrating, next.calibration);
+        if (next.calibration)
+            start_late_calibration(wl);
+        add_key(applied, len, "demo.calibration");
+    }
     next.labels = wl->set.labels; /* not a pending change */
+    next.calibration = wl->set.calibration;
     changed_keys(&wl->set, &next, pending, len);
     if (pending[0] != '\0')
         tkh_log(TK_LOG_WARN, "workload", "%s changed: they apply at the next start of "
@@ -908,6 +939,8 @@ void workload_stop(workload *wl)
     tkh_mutex_unlock(&wl->notify_lock);
     for (int i = 0; i < wl->nthreads; i++)
         pthread_join(wl->threads[i], NULL);
+    if (wl->has_late_calibration)
+        pthread_join(wl->late_calibration, NULL);
     free(wl->threads);
     free(wl->workers);
     stop_idlers(wl);

@@ -256,6 +256,8 @@ struct prof_cpu_window {
     prof_sampler_reader *reader;
     prof_context_fold fold; /* the reader's: label sets per pushed profile */
     prof_cpu_run run;
+    size_t cap;             /* prof_cpu_window_cap, kept across windows */
+    prof_cpu_window_counts last; /* of the window that ended last */
 };
 
 prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t errlen)
@@ -269,8 +271,8 @@ prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t e
     pthread_mutex_lock(&cpu->lock);
     if (cpu->choice.mode == PROF_SAMPLER_GPERFTOOLS || (cpu->readers > 0 && cpu->gperftools)) {
         snprintf(err, errlen, "the gperftools CPU sampler serves one profile at a time, and "
-                 "it belongs to /debug/pprof/profile: pushing CPU profiles needs "
-                 "profiler.cpu_sampler perf or thread_timer");
+                 "it belongs to /debug/pprof/profile: pushing CPU profiles and the flight "
+                 "recorder need profiler.cpu_sampler perf, windowed or thread_timer");
         rc = -1;
     } else if (cpu->session == NULL && open_session(cpu, hz, err, errlen) != 0) {
         rc = -1;
@@ -309,7 +311,11 @@ pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *
     prof_context_fold_start(&w->fold);
     /* The next window starts at once: back to back, microseconds apart. */
     w->reader = prof_sampler_join_folded(w->session, &w->fold);
+    if (w->reader != NULL)
+        prof_sampler_reader_cap(w->reader, w->cap);
     prof_cpu_run_begin(&w->run, w->hz);
+    w->last = (prof_cpu_window_counts){r.signals, r.lost, left == 0 ? r.dropped : 0,
+                                       r.samples, run.cpu_seconds};
     if (left != 0 || w->reader == NULL) {
         snprintf(err, errlen, "out of memory while collecting CPU samples");
         if (left == 0)
@@ -325,6 +331,39 @@ pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *
     *from_ns = (int64_t)run.started.tv_sec * 1000000000 + run.started.tv_nsec;
     *until_ns = *from_ns + (int64_t)(run.wall_seconds * 1e9);
     return r.profile;
+}
+
+void prof_cpu_window_cap(prof_cpu_window *w, size_t cap)
+{
+    w->cap = cap;
+    if (w->reader != NULL)
+        prof_sampler_reader_cap(w->reader, cap);
+}
+
+size_t prof_cpu_window_bytes(prof_cpu_window *w)
+{
+    return w->reader != NULL ? prof_sampler_reader_bytes(w->reader) : 0;
+}
+
+prof_cpu_window_counts prof_cpu_window_last(const prof_cpu_window *w)
+{
+    return w->last;
+}
+
+int prof_cpu_window_peek(prof_cpu_window *w, pf_profile *dst, prof_cpu_window_counts *c,
+                         int64_t *from_ns, int64_t *until_ns, char *err, size_t errlen)
+{
+    prof_cpu_run run = w->run;
+    prof_cpu_run_end(&run);
+    prof_sampler_result r;
+    if (w->reader == NULL || prof_sampler_peek(w->session, w->reader, dst, &r) != 0) {
+        snprintf(err, errlen, "out of memory while copying the CPU samples under way");
+        return -1;
+    }
+    *c = (prof_cpu_window_counts){r.signals, r.lost, r.dropped, r.samples, run.cpu_seconds};
+    *from_ns = (int64_t)run.started.tv_sec * 1000000000 + run.started.tv_nsec;
+    *until_ns = *from_ns + (int64_t)(run.wall_seconds * 1e9);
+    return 0;
 }
 
 void prof_cpu_window_close(prof_cpu *cpu, prof_cpu_window *w)

@@ -75,5 +75,22 @@ prof_cpu_window *prof_cpu_window_open(prof_cpu *cpu, int hz, char *err, size_t e
 pf_profile *prof_cpu_window_next(prof_cpu_window *w, int64_t *from_ns, int64_t *until_ns,
                                  char *err, size_t errlen);
 void prof_cpu_window_close(prof_cpu *cpu, prof_cpu_window *w); /* NULL is fine */
+/* Bounds the bytes of this window's profile and the next ones'
+ * (prof_sampler_reader_cap; 0: none); the bytes it holds now. */
+void prof_cpu_window_cap(prof_cpu_window *w, size_t cap);
+size_t prof_cpu_window_bytes(prof_cpu_window *w);
+/* What the window that ended last counted. */
+typedef struct prof_cpu_window_counts {
+    uint64_t signals; /* samples taken */
+    uint64_t lost;    /* lost: the sampler's ring was full */
+    uint64_t dropped; /* left out to keep under the cap */
+    uint64_t samples; /* samples/count: CPU time in periods */
+    double cpu_seconds; /* CPU time the process used meanwhile */
+} prof_cpu_window_counts;
+prof_cpu_window_counts prof_cpu_window_last(const prof_cpu_window *w);
+/* Merges what the window under way gathered so far into dst (the window
+ * goes on), with its counts and times. 0, or -1 with err. */
+int prof_cpu_window_peek(prof_cpu_window *w, pf_profile *dst, prof_cpu_window_counts *c,
+                         int64_t *from_ns, int64_t *until_ns, char *err, size_t errlen);
 
 #endif

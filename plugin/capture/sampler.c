@@ -104,6 +104,9 @@ struct prof_sampler_reader {
     uint64_t lost0, handler_ns0, handled0; /* the session's counts at join */
     bool failed;                           /* out of memory while collecting */
     prof_context_fold *fold;               /* bounds its label sets, or NULL */
+    _Atomic size_t cap;                    /* bound of its profile's bytes, 0 none */
+    _Atomic size_t bytes;                  /* its profile's bytes (pf_profile_bytes) */
+    uint64_t dropped;                      /* samples left out to stay under cap */
     prof_sampler_reader *next;
 };
 
@@ -545,9 +548,22 @@ static const char *name_of(armed *t)
     return t->name;
 }
 
+/* Whether one more sample could take r's profile past its cap: a sample
+ * may grow each array (doubling, with the old one alive while realloc
+ * copies: 3 times the bytes at most) and take a new arena block. */
+static bool over_cap(prof_sampler_reader *r)
+{
+    size_t cap = atomic_load_explicit(&r->cap, memory_order_relaxed);
+    return cap > 0 && 3 * pf_profile_bytes(r->profile) + PROF_SAMPLER_ADD_SLACK > cap;
+}
+
 static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *name,
                    int64_t count, int64_t cpu_ns)
 {
+    if (over_cap(r)) {
+        r->dropped++;
+        return;
+    }
     int64_t values[2] = {count, cpu_ns};
     pf_label labels[2 + TK_CONTEXT_MAX_PAIRS] = {{.key = "thread", .str = name},
                                                  {.key = "thread_id", .num = slot->tid}};
@@ -559,6 +575,7 @@ static void add_to(prof_sampler_reader *r, const ring_slot *slot, const char *na
     if (slot->depth > 0 && pf_profile_add_sample(r->profile, slot->pcs, slot->depth, values,
                                                  labels, nlabels, &err) != PF_OK)
         r->failed = true;
+    atomic_store_explicit(&r->bytes, pf_profile_bytes(r->profile), memory_order_relaxed);
 }
 
 /* Shares one thread's tail (cpu ns) among its latest samples, in r's
@@ -910,6 +927,7 @@ prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold
         return NULL;
     }
     pf_profile_set_period(r->profile, "cpu", "nanoseconds", s->period_ns);
+    atomic_store(&r->bytes, pf_profile_bytes(r->profile));
     drain(s); /* what was sampled before belongs to the readers already there */
     pthread_mutex_lock(&s->lock);
     add_tails(s, NULL);
@@ -939,6 +957,7 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
         .signals = r->signals,
         .cpu_ns = r->cpu_ns,
         .lost = atomic_load(&s->lost) - r->lost0,
+        .dropped = r->dropped,
         .handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0,
         .handled = handled,
         .threads_perf = atomic_load(&s->threads_perf),
@@ -952,6 +971,35 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
         pf_profile_free(r->profile);
     free(r);
     return failed ? -1 : 0;
+}
+
+int prof_sampler_peek(prof_sampler *s, prof_sampler_reader *r, pf_profile *dst,
+                      prof_sampler_result *out)
+{
+    drain(s);
+    pthread_mutex_lock(&s->lock);
+    pf_err err = {0};
+    int rc = r->failed || pf_profile_merge(dst, r->profile, &err) != PF_OK ? -1 : 0;
+    *out = (prof_sampler_result){
+        .period_ns = s->period_ns,
+        .samples = r->samples,
+        .signals = r->signals,
+        .cpu_ns = r->cpu_ns,
+        .lost = atomic_load(&s->lost) - r->lost0,
+        .dropped = r->dropped,
+    };
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void prof_sampler_reader_cap(prof_sampler_reader *r, size_t cap)
+{
+    atomic_store(&r->cap, cap);
+}
+
+size_t prof_sampler_reader_bytes(prof_sampler_reader *r)
+{
+    return atomic_load(&r->bytes);
 }
 
 /* ---- resolving a mode ---- */

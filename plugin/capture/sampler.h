@@ -144,6 +144,14 @@ prof_sampler_reader *prof_sampler_join(prof_sampler *s);
  * meanwhile. */
 prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold *fold);
 
+/* Bounds the bytes of r's profile (pf_profile_bytes) to cap (0: none):
+ * a sample that could take it past cap is left out and counted (the
+ * result's dropped). From any thread. */
+#define PROF_SAMPLER_ADD_SLACK (128u << 10) /* an arena block and a sample */
+void prof_sampler_reader_cap(prof_sampler_reader *r, size_t cap);
+/* The bytes of r's profile now. From any thread. */
+size_t prof_sampler_reader_bytes(prof_sampler_reader *r);
+
 /* What a reader's window gathered. */
 typedef struct prof_sampler_result {
     pf_profile *profile;      /* samples/count, cpu/nanoseconds; caller frees */
@@ -152,6 +160,7 @@ typedef struct prof_sampler_result {
     uint64_t signals;         /* signals in the window (where samples were taken) */
     uint64_t cpu_ns;          /* cpu/nanoseconds in the window */
     uint64_t lost;            /* dropped in the window: the ring was full */
+    uint64_t dropped;         /* left out to keep the profile under its cap */
     uint64_t handler_ns;      /* time spent in the handler in the window, */
     uint64_t handled;         /* over this many signals (every thread) */
     size_t threads_perf;      /* threads sampled with perf events (windowed: all along) */
@@ -159,6 +168,12 @@ typedef struct prof_sampler_result {
     size_t threads_timer;     /* with thread timers */
     size_t threads_unarmed;   /* that could not be armed at all */
 } prof_sampler_result;
+
+/* Merges what reader r gathered so far into dst (its window goes on),
+ * with its counts in *out (out->profile NULL). 0, or -1 when out of
+ * memory. */
+int prof_sampler_peek(prof_sampler *s, prof_sampler_reader *r, pf_profile *dst,
+                      prof_sampler_result *out);
 
 /* Ends a reader's window and hands over its profile (its mappings and
  * comments are the caller's to add). 0, or -1 when out of memory (then

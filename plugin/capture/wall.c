@@ -2,6 +2,7 @@
 #include "capture/wall.h"
 
 #include "capture/procself.h"
+#include "capture/sampler.h"
 #include "capture/threads.h"
 #include "core/context.h"
 #include "core/own_threads.h"
@@ -73,6 +74,8 @@ typedef struct rslot {
     prof_wall_counts at_join; /* totals when the window began */
     int64_t started_ns, started_mono;
     prof_wall_reader handle;
+    size_t cap;               /* bound of the profile's bytes (0: none) */
+    uint64_t dropped;         /* samples left out to stay under it */
 } rslot;
 
 struct prof_wall {
@@ -240,6 +243,21 @@ static size_t request_labels(prof_wall *w, const wthread *t, int i, pf_label *ou
     return prof_context_labels(c, out, max);
 }
 
+/* Adds a sample to slot i's profile, unless it could take it past the
+ * slot's cap (each array may triple while realloc copies, and an arena
+ * block comes on top): then it is counted as dropped. Out of memory drops
+ * it too; the comment's counts stay right. */
+static void slot_add(rslot *s, const uintptr_t *pcs, size_t depth, const int64_t *values,
+                     const pf_label *labels, size_t n)
+{
+    if (s->cap > 0 && 3 * pf_profile_bytes(s->profile) + PROF_SAMPLER_ADD_SLACK > s->cap) {
+        s->dropped++;
+        return;
+    }
+    pf_err err = {0};
+    (void)pf_profile_add_sample(s->profile, pcs, depth, values, labels, n, &err);
+}
+
 /* Moves what thread t accumulated for reader slot i into its profile. */
 static void flush_one(prof_wall *w, wthread *t, int i)
 {
@@ -254,9 +272,7 @@ static void flush_one(prof_wall *w, wthread *t, int i)
     };
     size_t n = 3 + request_labels(w, t, i, labels + 3, PF_MAX_LABELS / 2);
     int64_t values[2] = {t->acc_count[i], t->acc_ns[i]};
-    pf_err err = {0};
-    /* Out of memory drops the sample; the comment's counts stay right. */
-    (void)pf_profile_add_sample(w->slot[i].profile, t->pcs, t->depth, values, labels, n, &err);
+    slot_add(&w->slot[i], t->pcs, t->depth, values, labels, n);
     t->acc_count[i] = 0;
     t->acc_ns[i] = 0;
 }
@@ -282,12 +298,10 @@ static void count_part(prof_wall *w, wthread *t, const uintptr_t *pcs, size_t de
         {.key = "state", .str = state},
     };
     int64_t values[2] = {0, ns};
-    pf_err err = {0};
     for (int i = 0; i < SLOTS; i++)
         if (w->slot[i].active) {
             size_t n = 3 + request_labels(w, t, i, labels + 3, PF_MAX_LABELS / 2);
-            (void)pf_profile_add_sample(w->slot[i].profile, pcs, depth, values, labels, n,
-                                        &err);
+            slot_add(&w->slot[i], pcs, depth, values, labels, n);
         }
 }
 
@@ -757,8 +771,9 @@ static int open_window(prof_wall *w, int i)
     return 0;
 }
 
-/* Ends slot i's window into out (tick_lock held). */
-static void close_window(prof_wall *w, int i, prof_wall_result *out)
+/* What slot i's window gathered so far, its profile's samples flushed
+ * (tick_lock held). */
+static void window_result(prof_wall *w, int i, prof_wall_result *out)
 {
     rslot *s = &w->slot[i];
     for (size_t k = 0; k < w->nthreads; k++)
@@ -776,6 +791,14 @@ static void close_window(prof_wall *w, int i, prof_wall_result *out)
     };
     out->interval_ns = out->counts.ticks > 0 ? out->seconds * 1e9 / (double)out->counts.ticks
                                              : 1e9 / w->hz;
+    out->dropped = s->dropped;
+}
+
+/* Ends slot i's window into out (tick_lock held). */
+static void close_window(prof_wall *w, int i, prof_wall_result *out)
+{
+    rslot *s = &w->slot[i];
+    window_result(w, i, out);
     pf_profile_set_period(s->profile, "wall", "nanoseconds", (int64_t)(out->interval_ns + 0.5));
     prof_context_fold_end(&s->fold);
     s->active = false;
@@ -891,11 +914,38 @@ int prof_wall_next(prof_wall *w, prof_wall_reader *r, prof_wall_result *out)
     rslot kept = w->slot[r->slot];
     close_window(w, r->slot, out);
     int rc = open_window(w, r->slot);
+    w->slot[r->slot].cap = kept.cap;
     if (rc != 0) { /* the window goes on with its old profile (a fresh fold) */
         w->slot[r->slot] = kept;
         prof_context_fold_start(&w->slot[r->slot].fold);
         out->profile = NULL;
     }
+    pthread_mutex_unlock(&w->tick_lock);
+    return rc;
+}
+
+void prof_wall_reader_cap(prof_wall *w, prof_wall_reader *r, size_t cap)
+{
+    pthread_mutex_lock(&w->tick_lock);
+    w->slot[r->slot].cap = cap;
+    pthread_mutex_unlock(&w->tick_lock);
+}
+
+size_t prof_wall_reader_bytes(prof_wall *w, prof_wall_reader *r)
+{
+    pthread_mutex_lock(&w->tick_lock);
+    size_t n = pf_profile_bytes(w->slot[r->slot].profile);
+    pthread_mutex_unlock(&w->tick_lock);
+    return n;
+}
+
+int prof_wall_peek(prof_wall *w, prof_wall_reader *r, pf_profile *dst, prof_wall_result *out)
+{
+    pthread_mutex_lock(&w->tick_lock);
+    window_result(w, r->slot, out);
+    pf_err err = {0};
+    int rc = pf_profile_merge(dst, out->profile, &err) == PF_OK ? 0 : -1;
+    out->profile = NULL;
     pthread_mutex_unlock(&w->tick_lock);
     return rc;
 }

@@ -86,6 +86,7 @@ typedef struct prof_wall_result {
     double seconds;       /* the window's length */
     prof_wall_counts counts;
     int signal;           /* the signal used (threads.h) */
+    uint64_t dropped;     /* samples left out to stay under the reader's cap */
 } prof_wall_result;
 
 /* Ends a window, hands over its profile; the last reader stops the ticker.
@@ -95,6 +96,15 @@ int prof_wall_release(prof_wall *w, prof_wall_reader *r, bool counted, prof_wall
 /* Ends r's window and starts the next at once, for push: out gets the
  * ended one. 0, or -1 when out of memory (r then stays valid). */
 int prof_wall_next(prof_wall *w, prof_wall_reader *r, prof_wall_result *out);
+
+/* Bounds the bytes of r's profile (pf_profile_bytes) to cap (0: none),
+ * as prof_sampler_reader_cap does; the bytes it holds now. */
+void prof_wall_reader_cap(prof_wall *w, prof_wall_reader *r, size_t cap);
+size_t prof_wall_reader_bytes(prof_wall *w, prof_wall_reader *r);
+/* Merges what r's window gathered so far into dst (the window goes on),
+ * with its counts and times in *out (out->profile NULL). 0, or -1 when
+ * out of memory. */
+int prof_wall_peek(prof_wall *w, prof_wall_reader *r, pf_profile *dst, prof_wall_result *out);
 
 /* The state label of a system call number ("futex", "epoll_wait", ...;
  * "syscall_N" for others; "blocked" for -1: waiting outside a system

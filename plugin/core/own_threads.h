@@ -30,6 +30,7 @@
 #define PROF_THREAD_KNOCK "tk-prof-knock"     /* wakes civetweb at stop */
 #define PROF_THREAD_PUSH_SEND "tk-push-send"  /* push's sender */
 #define PROF_THREAD_PUSH_COLLECT "tk-push-collect" /* push's collector */
+#define PROF_THREAD_FLIGHT "tk-prof-flight" /* the flight recorder */
 
 /* Starts fn(arg) on a new thread (joinable; stack_bytes 0 for the default)
  * that names itself `name` first. Returns 0 or an errno value. */

@@ -62,6 +62,14 @@ const tk_config_key prof_config_keys[] = {
      "distinct request-context label sets per pushed profile and on /metrics; the rest: other"},
     {"labels.cpu_metrics", TK_CONFIG_BOOL, "false", 0, 0,
      "exact CPU per request context on /metrics (reads the thread CPU clock at each change)"},
+    {"flight_recorder.seconds", TK_CONFIG_INT, "0", 0, PROF_FLIGHT_MAX_SECONDS,
+     "seconds of CPU profile history kept for ?past=N (0 = off; README: The flight recorder)"},
+    {"flight_recorder.max_bytes", TK_CONFIG_INT, "33554432", 1 << 20, 1LL << 34,
+     "memory bound of the flight recorder's history, in bytes (oldest buckets go first)"},
+    {"flight_recorder.bucket_seconds", TK_CONFIG_INT, "10", 1, 300,
+     "the flight recorder's time buckets, in seconds"},
+    {"flight_recorder.wall", TK_CONFIG_BOOL, "false", 0, 0,
+     "the flight recorder keeps wall profiles too (/debug/pprof/wall?past=N)"},
     PROF_PUSH_CONFIG_KEYS,
     {0},
 };
@@ -119,6 +127,10 @@ int prof_settings_read(const tk_host_api *api, const tk_config *cfg, prof_settin
         .max_conns = (int)api->config_get(cfg, "max_conns")->i,
         .label_max_series = (long)api->config_get(cfg, "labels.max_series")->i,
         .label_cpu_metrics = api->config_get(cfg, "labels.cpu_metrics")->b,
+        .flight_seconds = (long)api->config_get(cfg, "flight_recorder.seconds")->i,
+        .flight_max_bytes = (int64_t)api->config_get(cfg, "flight_recorder.max_bytes")->i,
+        .flight_bucket_seconds = (long)api->config_get(cfg, "flight_recorder.bucket_seconds")->i,
+        .flight_wall = api->config_get(cfg, "flight_recorder.wall")->b,
     };
     snprintf(out->host, sizeof out->host, "%s", api->config_get(cfg, "host")->s);
     static const char *const tls_keys[] = {"tls.cert", "tls.key", "tls.client_ca"};
@@ -214,6 +226,11 @@ int prof_settings_live_changes(const prof_settings *a, const prof_settings *b, c
                    "allow_unauthenticated_remote");
     prof_keys_note(&k, a->label_max_series != b->label_max_series, "labels.max_series");
     prof_keys_note(&k, a->label_cpu_metrics != b->label_cpu_metrics, "labels.cpu_metrics");
+    prof_keys_note(&k, a->flight_seconds != b->flight_seconds, "flight_recorder.seconds");
+    prof_keys_note(&k, a->flight_max_bytes != b->flight_max_bytes, "flight_recorder.max_bytes");
+    prof_keys_note(&k, a->flight_bucket_seconds != b->flight_bucket_seconds,
+                   "flight_recorder.bucket_seconds");
+    prof_keys_note(&k, a->flight_wall != b->flight_wall, "flight_recorder.wall");
     return k.count;
 }
 

@@ -67,7 +67,14 @@ typedef struct prof_settings {
     bool label_cpu_metrics; /* profiler.labels.cpu_metrics */
     char debug_dirs[4096]; /* extra debug roots for the symbolizer, "" none */
     bool serve_binaries;   /* /debug/pprof/buildid/ (profiles/buildid.h) */
+    /* profiler.flight_recorder.* (profiles/flight.h) */
+    long flight_seconds;   /* 0: off */
+    int64_t flight_max_bytes;
+    long flight_bucket_seconds;
+    bool flight_wall;
 } prof_settings;
+
+#define PROF_FLIGHT_MAX_SECONDS 3600
 
 extern const tk_config_key prof_config_keys[];
 

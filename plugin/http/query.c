@@ -66,6 +66,23 @@ static int get_seconds(const char *query, bool whole, double dflt, long max, dou
     return 0;
 }
 
+int prof_query_past(const char *query, long max, long *out, char *err, size_t errlen)
+{
+    char text[32];
+    double v = 0;
+    int found = get_number(query, "past", true, &v, text, sizeof text);
+    *out = 0;
+    if (found == 0)
+        return 0;
+    if (found < 0 || v <= 0 || v > (double)max) {
+        snprintf(err, errlen, "invalid value for \"past\" - must be a whole number of seconds "
+                 "from 1 to %ld (got \"%.20s\")", max, text);
+        return -1;
+    }
+    *out = (long)v;
+    return 1;
+}
+
 int prof_query_seconds(const char *query, long dflt, long max, long *out,
                        char *err, size_t errlen)
 {

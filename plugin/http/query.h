@@ -21,6 +21,9 @@ int prof_query_seconds(const char *query, long dflt, long max, long *out,
  * 0, or -1 with err. */
 int prof_query_seconds_frac(const char *query, double dflt, long max, double *out,
                             char *err, size_t errlen);
+/* past=N, a whole number of seconds in [1, max] (the flight recorder's
+ * window). 1 with *out, 0 when absent (*out = 0), -1 with err. */
+int prof_query_past(const char *query, long max, long *out, char *err, size_t errlen);
 /* debug=N, N >= 0. Absent: *out = 0. 0, or -1 with err. */
 int prof_query_debug(const char *query, long *out, char *err, size_t errlen);
 

@@ -37,16 +37,16 @@ static run_end run_gperftools(prof_request *req, const char *path, long seconds,
 
 /* Answers with an encoded profile, and says so when the rate fell short. */
 static void send_profile(prof_request *req, const prof_blob *out, const prof_cpu_run *run,
-                         const char *sampler)
+                         const char *sampler, const char *extra)
 {
     const prof_cpu_endpoint *ep = req->ctx;
     /* gperftools' samples are its signals; the plugin's weigh its signals. */
     double signals_hz = run->signals_hz > 0 ? run->signals_hz : out->achieved_hz;
-    char headers[256];
+    char headers[384];
     snprintf(headers, sizeof headers,
              "Content-Disposition: attachment; filename=\"profile\"\r\n"
-             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f signals=%.1f sampler=%s\r\n",
-             run->requested_hz, out->achieved_hz, signals_hz, sampler);
+             "X-Takhin-Cpu-Hz: requested=%d achieved=%.1f signals=%.1f sampler=%s\r\n%s",
+             run->requested_hz, out->achieved_hz, signals_hz, sampler, extra);
     prof_http_send(req->conn, 200, "application/octet-stream", headers, out->data, out->len);
     prof_cpu_note_achieved(ep->cpu, signals_hz);
     /* Ten samples' worth of CPU time at least, or the rate says nothing. */
@@ -85,7 +85,7 @@ static void profile_gperftools(prof_request *req, long seconds, prof_cpu_run *ru
     else if (prof_convert_cpu(path, run, ep->sym, &out, err, sizeof err))
         prof_http_error(req->conn, 500, "could not convert the CPU profile: %s", err);
     else
-        send_profile(req, &out, run, "gperftools");
+        send_profile(req, &out, run, "gperftools", "");
     free(out.data);
     unlink(path);
 }
@@ -113,8 +113,31 @@ static void profile_sampled(prof_request *req, const prof_cpu_slot *slot,
                                     &out, err, sizeof err) != 0) {
         prof_http_error(req->conn, 500, "could not encode the CPU profile: %s", err);
     } else {
-        send_profile(req, &out, run, prof_sampler_mode_name(slot->choice.mode));
+        send_profile(req, &out, run, prof_sampler_mode_name(slot->choice.mode), "");
     }
+    free(out.data);
+}
+
+/* ?past=N: the flight recorder's buckets, encoded as any CPU profile. */
+static void profile_past(prof_request *req, pf_profile *p, const prof_flight_span *span,
+                         const char *hdr)
+{
+    const prof_cpu_endpoint *ep = req->ctx;
+    prof_sampler_choice c = prof_cpu_sampler(ep->cpu);
+    prof_cpu_run run = {
+        .started = {span->from_ns / 1000000000, span->from_ns % 1000000000},
+        .wall_seconds = (double)(span->until_ns - span->from_ns) / 1e9,
+        .cpu_seconds = span->cpu_seconds,
+        .requested_hz = req->settings->cpu_hz,
+    };
+    run.signals_hz = run.cpu_seconds > 0 ? (double)span->signals / run.cpu_seconds : 0;
+    prof_flight_describe(span, run.sampler, sizeof run.sampler);
+    prof_blob out = {0};
+    char err[512];
+    if (prof_convert_samples(p, span->samples, &run, ep->sym, &out, err, sizeof err) != 0)
+        prof_http_error(req->conn, 500, "could not encode the CPU profile: %s", err);
+    else
+        send_profile(req, &out, &run, prof_sampler_mode_name(c.mode), hdr);
     free(out.data);
 }
 
@@ -124,6 +147,16 @@ void prof_cpu_handle(prof_request *req)
     const prof_settings *s = req->settings;
     long seconds;
     char err[512];
+    pf_profile *past = NULL;
+    prof_flight_span span;
+    char hdr[64];
+    int flight = prof_flight_serve(req, ep->flight, PROF_FLIGHT_CPU, &past, &span, hdr,
+                                   sizeof hdr);
+    if (flight != 0) {
+        if (flight > 0)
+            profile_past(req, past, &span, hdr);
+        return;
+    }
     if (prof_query_seconds(req->info->query_string, CPU_DEFAULT_SECONDS, s->max_duration,
                            &seconds, err, sizeof err) != 0) {
         prof_http_error(req->conn, 400, "%s", err);

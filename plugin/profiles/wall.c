@@ -3,6 +3,7 @@
 
 #include "http/conn.h"
 #include "http/query.h"
+#include "profiles/flight.h"
 
 #include "pf_maps.h"
 
@@ -28,32 +29,65 @@ static void add_comments(const prof_wall_result *r)
     pf_profile_add_comment(r->profile, text);
 }
 
-int prof_wall_finish(const prof_wall_result *r, char *err, size_t errlen)
+static int add_maps(pf_profile *p, char *err, size_t errlen)
 {
     pf_err perr = {0};
     pf_maps *maps = pf_maps_read_self(0, &perr);
-    if (maps == NULL || pf_profile_add_maps(r->profile, maps) != PF_OK) {
+    if (maps == NULL || pf_profile_add_maps(p, maps) != PF_OK) {
         snprintf(err, errlen, "cannot read this process's mappings: %s", perr.msg);
         pf_maps_free(maps);
         return -1;
     }
     pf_maps_free(maps);
+    return 0;
+}
+
+int prof_wall_finish(const prof_wall_result *r, char *err, size_t errlen)
+{
+    if (add_maps(r->profile, err, errlen) != 0)
+        return -1;
     add_comments(r);
     pf_profile_set_time(r->profile, r->started_ns, (int64_t)(r->seconds * 1e9));
     return 0;
 }
 
-static void answer(prof_request *req, prof_wall_result *r)
+/* Encodes p (finished) and answers with it. */
+static void send_wall(prof_request *req, pf_profile *p, const char *headers)
 {
     const prof_wall_endpoint *ep = req->ctx;
-    char err[512];
     uint8_t *data = NULL;
     size_t len = 0;
     pf_err perr = {0};
+    if (pf_profile_encode(p, ep->sym, PF_WRITE_GZIP, &data, &len, &perr) != PF_OK)
+        prof_http_error(req->conn, 500, "could not encode the wall profile: %s", perr.msg);
+    else
+        prof_http_send(req->conn, 200, "application/octet-stream", headers, data, len);
+    free(data);
+}
+
+/* ?past=N: the flight recorder's wall buckets. */
+static void answer_past(prof_request *req, pf_profile *p, const prof_flight_span *span,
+                        const char *hdr)
+{
+    char err[512], headers[256];
+    if (add_maps(p, err, sizeof err) != 0) {
+        prof_http_error(req->conn, 500, "could not finish the wall profile: %s", err);
+        return;
+    }
+    prof_flight_describe(span, err, sizeof err);
+    pf_profile_add_comment(p, err);
+    pf_profile_set_default_type(p, "wall");
+    pf_profile_set_time(p, span->from_ns, span->until_ns - span->from_ns);
+    snprintf(headers, sizeof headers, "Content-Disposition: attachment; filename=\"wall\"\r\n"
+             "%s", hdr);
+    send_wall(req, p, headers);
+}
+
+static void answer(prof_request *req, prof_wall_result *r)
+{
+    char err[512];
     if (prof_wall_finish(r, err, sizeof err) != 0) {
         prof_http_error(req->conn, 500, "could not finish the wall profile: %s", err);
-    } else if (pf_profile_encode(r->profile, ep->sym, PF_WRITE_GZIP, &data, &len, &perr) != PF_OK) {
-        prof_http_error(req->conn, 500, "could not encode the wall profile: %s", perr.msg);
     } else {
         char headers[256];
         snprintf(headers, sizeof headers,
@@ -61,9 +95,8 @@ static void answer(prof_request *req, prof_wall_result *r)
                  "X-Takhin-Wall: hz=%d ticks=%llu signals=%llu idle=%llu\r\n", r->hz,
                  (unsigned long long)r->counts.ticks, (unsigned long long)r->counts.signals,
                  (unsigned long long)r->counts.idle);
-        prof_http_send(req->conn, 200, "application/octet-stream", headers, data, len);
+        send_wall(req, r->profile, headers);
     }
-    free(data);
 }
 
 void prof_wall_handle(prof_request *req)
@@ -72,6 +105,17 @@ void prof_wall_handle(prof_request *req)
     const prof_settings *s = req->settings;
     long seconds;
     char err[512];
+    pf_profile *past = NULL;
+    prof_flight_span span;
+    char hdr[64];
+    int flight = prof_flight_serve(req, ep->flight, PROF_FLIGHT_WALL, &past, &span, hdr,
+                                   sizeof hdr);
+    if (flight != 0) {
+        if (flight > 0)
+            answer_past(req, past, &span, hdr);
+        pf_profile_free(past);
+        return;
+    }
     if (prof_query_seconds(req->info->query_string, WALL_DEFAULT_SECONDS, s->max_duration,
                            &seconds, err, sizeof err) != 0) {
         prof_http_error(req->conn, 400, "%s", err);

@@ -18,6 +18,7 @@
 typedef struct prof_wall_endpoint {
     prof_wall *wall;
     pf_symbolizer *sym;
+    struct prof_flight *flight; /* ?past=N (flight.h) */
 } prof_wall_endpoint;
 
 /* The handler; req->ctx is a prof_wall_endpoint. */

@@ -82,7 +82,9 @@ for c in profiler.push.max_retry_after=2h profiler.wall_hz=0 profiler.max_wall_r
          kafka.default_partitions=0 kafka.max_request_bytes=-5 kafka.io_threads=0 \
          kafka.retain_bytes=x kafka.max_topics=0 demo.topics=orders:x \
          demo.client_ids=-1 demo.labels=sometimes demo.wall_calibration=sometimes \
-         demo.idle_threads=-1; do
+         demo.idle_threads=-1 profiler.flight_recorder.seconds=3601 \
+         profiler.flight_recorder.max_bytes=1000 profiler.flight_recorder.bucket_seconds=0 \
+         profiler.flight_recorder.wall=sometimes; do
     key=${c%%=*} value=${c#*=}
     var=TAKHIN_$(tr 'a-z.' 'A-Z_' <<<"$key")
     start_fails "$key=$value in env" "$TK_TMP/yaml.yaml" "$key = \"$value\" (env $var)" "$var=$value"
