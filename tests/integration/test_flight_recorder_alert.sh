@@ -9,8 +9,8 @@
 # (group_wait 6 s); `takhin-profiler watch` then asks ?past= back to the
 # alert's startsAt minus its lookback (annotation takhin_profile_lookback)
 # and the stored profile still holds the burst's function (go tool pprof,
-# the binary deleted); the index line's window starts before the alert's
-# startsAt.
+# the binary deleted) where a profile of the present does not; the index
+# line's window starts before the alert's startsAt.
 source "$(dirname "$0")/lib.sh"
 token=tk-$RANDOM$RANDOM whtoken=wh-$RANDOM$RANDOM
 
@@ -39,7 +39,6 @@ takhind_yaml() {
 takhind_yaml 1 >"$TK_TMP/takhin.yaml"
 start_hidden_server flight "$TK_TMP/takhin.yaml" || { not_ok "takhind starts, its binary hidden"; finish; }
 port=$(profiler_port)
-pprof_traces() { GOCACHE=$TK_TMP/gocache go tool pprof -traces "$1" 2>&1; }
 
 amport=$(free_port) && pport=$(free_port) || { not_ok "free ports"; finish; }
 store=$TK_TMP/store
@@ -157,14 +156,24 @@ assert l["result"] == "ok" and l["labels"]["alertname"] == "TakhindBurst", l
 assert w["past_asked"] >= 8 and w["past"] > 0, w
 assert t(w["start"]) < t(l["starts_at"]) < t(w["end"]), (w, l["starts_at"])
 ' "$line"
-traces=$(pprof_traces "$cpu")
-check "go tool pprof reads it, the binary hidden, with the burst's produce_handle" \
-    contains "$traces" "produce_handle"
-[[ $traces == *produce_handle* ]] || echo "$traces" | head -30 | sed 's/^/# /'
-# for the record (not asserted: a record a second may be sampled): the present
+# The burst's CPU in produce_handle, in ms. At 1 record a second the
+# producers spend about 0.1 ms a second there (the flight recorder's
+# sampler weighs every thread's CPU clock, so even that shows); the alert
+# fired only after takhind used over 0.3 CPU-seconds in 3 s within the
+# lookback (its rule), about half of it producing: what the machine's load
+# takes from the burst, the alert's condition gives back.
+produce_ms() {
+    GOCACHE=$TK_TMP/gocache go tool pprof -top -cum -unit=ms -nodecount=500 "$1" 2>/dev/null |
+        awk '$6 == "produce_handle" { sub(/ms$/, "", $4); print $4; f = 1 } END { if (!f) print 0 }'
+}
+ms=$(produce_ms "$cpu")
+check "go tool pprof reads it, the binary hidden: ${ms} ms in the burst's produce_handle (over 50)" \
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 50 else 1)' "$ms"
 curl -sS --max-time 30 -H "Authorization: Bearer $token" -o "$TK_TMP/now.pb.gz" \
-    "http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
-echo "# a 1 s profile of the present: $(pprof_traces "$TK_TMP/now.pb.gz" | grep -c produce_handle) stacks with produce_handle; the stored one: $(grep -c produce_handle <<<"$traces")"
+    "http://127.0.0.1:$port/debug/pprof/profile?seconds=2"
+now_ms=$(produce_ms "$TK_TMP/now.pb.gz")
+check "a 2 s profile of the present, the burst over: ${now_ms} ms there (under 50)" \
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 50 else 1)' "$now_ms"
 
 stop_pid_rc() { kill -TERM "$1"; wait "$1"; }
 stop_pid_rc "$WATCH_PID"; rc=$?
