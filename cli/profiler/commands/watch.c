@@ -665,8 +665,11 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
              "(-max-inflight), nothing captured", name, inst, W.max_inflight);
         break;
     default:
-        wlog("alert %s (instance %s): capturing for %.0fs, CPU and wall from %.0fs before its "
-             "startsAt %s", name, inst, seconds, lookback, esc(a->starts_at, v, sizeof v));
+        if (kinds & (CLI_KIND_BIT(CLI_CPU) | CLI_KIND_BIT(CLI_WALL)) && lookback > 0)
+            wlog("alert %s (instance %s): capturing for %.0fs, CPU and wall from %.0fs before "
+                 "its startsAt %s", name, inst, seconds, lookback, esc(a->starts_at, v, sizeof v));
+        else
+            wlog("alert %s (instance %s): capturing for %.0fs", name, inst, seconds);
     }
 }
 
