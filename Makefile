@@ -270,10 +270,12 @@ $(BUILD)/soak/unload_host: tests/soak/unload_host.c $(HOSTLIB) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HOSTLIB) $(LIBS) $(TCMALLOC)
 
-# The long variants of default tests run here too: the scrape replay at
-# Alloy's and Parca's real intervals (15 s, 10 s) for 125 s.
+# The long variants of default tests run here too: the flight recorder
+# under churning stacks for 10 minutes (tests/soak/flight_soak.sh), the
+# scrape replay at Alloy's and Parca's real intervals (15 s, 10 s) for 125 s.
 soak: all $(BUILD)/soak/unload_host
 	@BUILD=$(BUILD) tests/soak/soak.sh
+	@BUILD=$(BUILD) bash tests/soak/flight_soak.sh
 	@BUILD=$(BUILD) SCRAPE_SECONDS=125 SCRAPE_ALLOY_EVERY=15 SCRAPE_PARCA_EVERY=10 \
 	    bash tests/integration/test_scrape.sh
 

@@ -17,38 +17,6 @@
 source "$(dirname "$0")/lib.sh"
 pairs=${1:-10} secs=${2:-10} parts=${3:-cpu,push,idle}
 sampler=${SAMPLER:-auto}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$B_PID/stat"; }
-counters() { echo "$(produced) $(cpu_ticks) $(date +%s.%N)"; }
-# per_record A B: CPU ticks per 1000 records between two counters.
-per_record() {
-    read -r n0 c0 _ <<<"$1"
-    read -r n1 c1 _ <<<"$2"
-    awk -v n=$((n1 - n0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.5f", 1000 * c / n }'
-}
-ratio() { awk -v q="$1" -v p="$2" 'BEGIN { printf "%.4f", q / p }'; }
-# pairs_of NAME ON OFF: PAIRS pairs of windows, `ON`/`OFF` run first.
-pairs_of() {
-    local name=$1 on=$2 off=$3 i p q r=()
-    for i in $(seq "$pairs"); do
-        if [ $((i % 2)) -eq 1 ]; then p=$($off); q=$($on); else q=$($on); p=$($off); fi
-        kill -0 "$B_PID" 2>/dev/null || { echo "takhind died:"; tail -5 "$B_TMP/log"; exit 1; }
-        r+=("$(ratio "$q" "$p")")
-        echo "$name pair $i: off $p on $q ticks/1000 records: $(ratio "$q" "$p")"
-    done
-    summary "$name on/off: CPU per record" "${r[@]}"
-}
-
-plain() { local a; a=$(counters); sleep "$secs"; per_record "$a" "$(counters)"; }
-profiled() {
-    local a pid
-    a=$(counters)
-    curl -s -o /dev/null -D "$B_TMP/headers" \
-        "http://127.0.0.1:$B_PORT/debug/pprof/profile?seconds=$secs" &
-    pid=$!
-    sleep "$secs"
-    per_record "$a" "$(counters)"
-    wait "$pid"
-}
 
 if [[ $parts == *cpu* ]]; then
     bench_server "  cpu_sampler: $sampler"

@@ -16,7 +16,6 @@ kafka:
   listen: 127.0.0.1:0"
 broker=$(admin kafka status | sed -nE 's/.*"listen":"([^"]*)".*/\1/p')
 [ -n "$broker" ] || { echo "kafka_load: takhind's Kafka listener did not start" >&2; exit 1; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$B_PID/stat"; }
 # switches: "NAME COUNT" per thread (voluntary + involuntary), summed by name.
 switches() {
     local t

@@ -39,6 +39,42 @@ bench_server() {
 admin() { "$BUILD/takhin-admin" -s "$B_SOCK" "$@"; }
 produced() { admin workload status | sed -nE 's/.*"produced":([0-9]+).*/\1/p'; }
 
+# CPU per record of bench_server's takhind, in windows of $secs seconds,
+# in $pairs interleaved pairs (continuous_overhead.sh, flight_recorder.sh).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$B_PID/stat"; }
+counters() { echo "$(produced) $(cpu_ticks) $(date +%s.%N)"; }
+# per_record A B: CPU ticks per 1000 records between two counters.
+per_record() {
+    read -r n0 c0 _ <<<"$1"
+    read -r n1 c1 _ <<<"$2"
+    awk -v n=$((n1 - n0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.5f", 1000 * c / n }'
+}
+ratio() { awk -v q="$1" -v p="$2" 'BEGIN { printf "%.4f", q / p }'; }
+# pairs_of NAME ON OFF: PAIRS pairs of windows, `ON`/`OFF` run first.
+pairs_of() {
+    local name=$1 on=$2 off=$3 i p q r=()
+    for i in $(seq "$pairs"); do
+        if [ $((i % 2)) -eq 1 ]; then p=$($off); q=$($on); else q=$($on); p=$($off); fi
+        kill -0 "$B_PID" 2>/dev/null || { echo "takhind died:"; tail -5 "$B_TMP/log"; exit 1; }
+        r+=("$(ratio "$q" "$p")")
+        echo "$name pair $i: off $p on $q ticks/1000 records: $(ratio "$q" "$p")"
+    done
+    summary "$name on/off: CPU per record" "${r[@]}"
+}
+
+# plain: one window with nothing else running: CPU ticks per 1000 records.
+plain() { local a; a=$(counters); sleep "$secs"; per_record "$a" "$(counters)"; }
+# profiled: the same with a CPU profile of the window's length running.
+profiled() {
+    local a pid
+    a=$(counters)
+    curl -s -o /dev/null -D "$B_TMP/headers" \
+        "http://127.0.0.1:$B_PORT/debug/pprof/profile?seconds=$secs" &
+    pid=$!
+    sleep "$secs"
+    per_record "$a" "$(counters)"
+    wait "$pid"
+}
 # summary NAME VALUES...: min, median, max of the values.
 summary() {
     local name=$1

@@ -84,6 +84,7 @@ run threads "$BUILD/bench/bench_threads" 11 10 100 1000
 run hot bench/hot_disable.sh 50
 run endpoints bench/endpoints.sh "$PAIRS" 5
 run kafka bench/kafka_load.sh "$OVERHEAD_PAIRS" 3 5000
+run flight bench/flight_recorder.sh "$OVERHEAD_PAIRS" 8
 if [ -f bench/bench_analyze.sh ]; then
     RUNS=$PAIRS run analyze bash bench/bench_analyze.sh
 fi
@@ -411,6 +412,8 @@ section endpoints "Endpoint throughput and latency under load" \
     "wrk on loopback against takhind's profiler and Go's net/http/pprof (bench/gopprof), side by side in the same run, order alternating."
 section analyze "CLI analyze against go tool pprof -top" \
     "bench/bench_analyze.sh (written with the CLI)."
+section flight "The flight recorder (flight_recorder.sh)" \
+    "One takhind at demo.rate 5000, rounds rotating none, a CPU profile running, the recorder on (auto: perf) and the recorder with cpu_sampler windowed (config reload): CPU per record against none; then a takhind under takhin-kload (2 producers at 5000 records/s) with the recorder on for 320 s: bytes per minute of history, and the latency of ?past=300 and ?past=60."
 section kafka "The Kafka listener under takhin-kload (kafka_load.sh)" \
     "takhind's Kafka listener driven by librdkafka clients: 1, 2 and 4 producers at 5000 records/s each and a consumer, runs without and with a CPU profile in flight, alternating: records/s, produce p50/p99, CPU per record, context switches per second per thread."
 } >"$OUT"

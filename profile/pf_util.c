@@ -33,6 +33,7 @@ int pf_grow(void *arr, size_t *cap, size_t need, size_t elem)
 /* ---- arena ---- */
 
 #define CHUNK_SIZE (64u * 1024u)
+#define FIRST_CHUNK (4u * 1024u)
 
 struct pf_chunk {
     struct pf_chunk *next;
@@ -47,7 +48,12 @@ void *pf_arena_alloc(pf_arena *a, size_t size)
         size = 16;
     struct pf_chunk *c = a->head;
     if (c == NULL || c->size - c->used < size) {
-        size_t csize = size > CHUNK_SIZE / 4 ? size : CHUNK_SIZE;
+        /* Blocks grow with the arena, from FIRST_CHUNK to CHUNK_SIZE: a
+         * small one (a flight recorder's bucket) stays small. */
+        size_t want = a->bytes < FIRST_CHUNK ? FIRST_CHUNK
+                    : a->bytes < CHUNK_SIZE ? a->bytes : CHUNK_SIZE;
+        bool big = size > want / 4;
+        size_t csize = big ? size : want;
         if (csize > SIZE_MAX - sizeof *c)
             return NULL;
         struct pf_chunk *n = malloc(sizeof *n + csize);
@@ -56,7 +62,7 @@ void *pf_arena_alloc(pf_arena *a, size_t size)
         n->size = csize;
         n->used = 0;
         a->bytes += sizeof *n + csize;
-        if (c != NULL && csize != CHUNK_SIZE) {
+        if (c != NULL && big) {
             /* A big block: keep the current chunk in front for small ones. */
             n->next = c->next;
             c->next = n;

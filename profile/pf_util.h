@@ -22,7 +22,8 @@ extern "C" {
 
 /* ---- arena: many small allocations freed at once ----
  * The memory is 16-aligned and zeroed; NULL when out of memory. Blocks of
- * 64 KiB; a larger allocation gets a block of its own. */
+ * 4 KiB growing with the arena to 64 KiB; an allocation larger than a
+ * quarter of a block gets a block of its own. */
 typedef struct pf_arena {
     struct pf_chunk *head;
     size_t bytes; /* asked of malloc for its blocks, headers included */

@@ -940,6 +940,20 @@ prof_sampler_reader *prof_sampler_join_folded(prof_sampler *s, prof_context_fold
     return r;
 }
 
+/* What reader r counted so far (s->lock held); the rest of out zeroed. */
+static void reader_counts(prof_sampler *s, const prof_sampler_reader *r,
+                          prof_sampler_result *out)
+{
+    *out = (prof_sampler_result){
+        .period_ns = s->period_ns,
+        .samples = r->samples,
+        .signals = r->signals,
+        .cpu_ns = r->cpu_ns,
+        .lost = atomic_load(&s->lost) - r->lost0,
+        .dropped = r->dropped,
+    };
+}
+
 int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_result *out)
 {
     drain(s); /* the samples taken up to now are the reader's too */
@@ -950,21 +964,14 @@ int prof_sampler_leave(prof_sampler *s, prof_sampler_reader *r, prof_sampler_res
         link = &(*link)->next;
     *link = r->next;
     uint64_t handled = atomic_load(&s->signals) - r->handled0;
-    *out = (prof_sampler_result){
-        .profile = r->failed ? NULL : r->profile,
-        .period_ns = s->period_ns,
-        .samples = r->samples,
-        .signals = r->signals,
-        .cpu_ns = r->cpu_ns,
-        .lost = atomic_load(&s->lost) - r->lost0,
-        .dropped = r->dropped,
-        .handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0,
-        .handled = handled,
-        .threads_perf = atomic_load(&s->threads_perf),
-        .threads_timer = atomic_load(&s->threads_timer),
-        .threads_windowed = atomic_load(&s->threads_windowed),
-        .threads_unarmed = atomic_load(&s->unarmed),
-    };
+    reader_counts(s, r, out);
+    out->profile = r->failed ? NULL : r->profile;
+    out->handler_ns = handled ? (atomic_load(&s->handler_ns) - r->handler_ns0) : 0;
+    out->handled = handled;
+    out->threads_perf = atomic_load(&s->threads_perf);
+    out->threads_timer = atomic_load(&s->threads_timer);
+    out->threads_windowed = atomic_load(&s->threads_windowed);
+    out->threads_unarmed = atomic_load(&s->unarmed);
     pthread_mutex_unlock(&s->lock);
     bool failed = r->failed;
     if (failed)
@@ -980,14 +987,7 @@ int prof_sampler_peek(prof_sampler *s, prof_sampler_reader *r, pf_profile *dst,
     pthread_mutex_lock(&s->lock);
     pf_err err = {0};
     int rc = r->failed || pf_profile_merge(dst, r->profile, &err) != PF_OK ? -1 : 0;
-    *out = (prof_sampler_result){
-        .period_ns = s->period_ns,
-        .samples = r->samples,
-        .signals = r->signals,
-        .cpu_ns = r->cpu_ns,
-        .lost = atomic_load(&s->lost) - r->lost0,
-        .dropped = r->dropped,
-    };
+    reader_counts(s, r, out);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -97,3 +97,18 @@ char *prof_escape_str(char *out, size_t outlen, const char *in)
 {
     return prof_escape(out, outlen, in, in ? strlen(in) : 0);
 }
+
+void prof_json_string(pf_strbuf *out, const char *s)
+{
+    pf_strbuf_printf(out, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            pf_strbuf_printf(out, "\\%c", c);
+        else if (c < 0x20)
+            pf_strbuf_printf(out, "\\u%04x", c);
+        else
+            pf_strbuf_printf(out, "%c", c);
+    }
+    pf_strbuf_printf(out, "\"");
+}

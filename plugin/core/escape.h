@@ -10,6 +10,8 @@
 #ifndef TAKHIN_PLUGIN_ESCAPE_H
 #define TAKHIN_PLUGIN_ESCAPE_H
 
+#include "pf_util.h"
+
 #include <stddef.h>
 
 /* Copies in[0..len) into out (always NUL-terminated when outlen > 0)
@@ -22,6 +24,9 @@
 char *prof_escape(char *out, size_t outlen, const char *in, size_t len);
 /* The same for a C string; NULL gives "". */
 char *prof_escape_str(char *out, size_t outlen, const char *in);
+
+/* s as a JSON string, quotes included, appended to out (status JSON). */
+void prof_json_string(pf_strbuf *out, const char *s);
 
 /* A buffer for one escaped field of a log line. */
 #define PROF_ESCAPED_MAX 512

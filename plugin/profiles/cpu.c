@@ -118,7 +118,7 @@ static void profile_sampled(prof_request *req, const prof_cpu_slot *slot,
     free(out.data);
 }
 
-/* ?past=N: the flight recorder's buckets, encoded as any CPU profile. */
+/* ?past=N: the flight recorder's buckets, encoded as any CPU profile (p freed). */
 static void profile_past(prof_request *req, pf_profile *p, const prof_flight_span *span,
                          const char *hdr)
 {
@@ -147,16 +147,8 @@ void prof_cpu_handle(prof_request *req)
     const prof_settings *s = req->settings;
     long seconds;
     char err[512];
-    pf_profile *past = NULL;
-    prof_flight_span span;
-    char hdr[64];
-    int flight = prof_flight_serve(req, ep->flight, PROF_FLIGHT_CPU, &past, &span, hdr,
-                                   sizeof hdr);
-    if (flight != 0) {
-        if (flight > 0)
-            profile_past(req, past, &span, hdr);
+    if (prof_flight_serve(req, ep->flight, PROF_FLIGHT_CPU, profile_past))
         return;
-    }
     if (prof_query_seconds(req->info->query_string, CPU_DEFAULT_SECONDS, s->max_duration,
                            &seconds, err, sizeof err) != 0) {
         prof_http_error(req->conn, 400, "%s", err);

@@ -1,6 +1,7 @@
 /* The flight recorder: see flight.h. */
 #include "profiles/flight.h"
 
+#include "core/escape.h"
 #include "core/own_threads.h"
 #include "http/conn.h"
 #include "http/query.h"
@@ -61,14 +62,9 @@ void prof_flight_ring_clear(prof_flight_ring *r)
     *r = (prof_flight_ring){0};
 }
 
-int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
-                             prof_flight_span *span, char *err, size_t errlen)
+/* Counts bucket b (merged) in span. */
+static void span_add(prof_flight_span *span, const prof_flight_bucket *b)
 {
-    pf_err perr = {0};
-    if (pf_profile_merge(dst, b->profile, &perr) != PF_OK) {
-        snprintf(err, errlen, "merging the flight recorder's buckets: %s", perr.msg);
-        return -1;
-    }
     if (span->buckets++ == 0 || b->from_ns < span->from_ns)
         span->from_ns = b->from_ns;
     if (b->until_ns > span->until_ns)
@@ -79,6 +75,17 @@ int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
     span->lost += b->lost;
     span->dropped += b->dropped;
     span->dropped_buckets += b->lost + b->dropped > 0;
+}
+
+int prof_flight_merge_bucket(const prof_flight_bucket *b, pf_profile *dst,
+                             prof_flight_span *span, char *err, size_t errlen)
+{
+    pf_err perr = {0};
+    if (pf_profile_merge(dst, b->profile, &perr) != PF_OK) {
+        snprintf(err, errlen, "merging the flight recorder's buckets: %s", perr.msg);
+        return -1;
+    }
+    span_add(span, b);
     return 0;
 }
 
@@ -132,6 +139,7 @@ struct prof_flight {
     size_t max_bytes;
     bool record_wall;
     int cpu_hz, wall_hz;
+    prof_sampler_mode mode; /* the CPU sampler its window was opened with */
     int64_t started_ns; /* CLOCK_REALTIME at start */
     flight_kind kinds[2];
     char error[512];    /* why the recorder is not running, "" */
@@ -236,7 +244,7 @@ static void rotate_locked(prof_flight *f, flight_kind *k)
     atomic_fetch_add(&k->lost, b.lost);
     if (prof_flight_ring_push(&k->ring, &b) != 0)
         prof_log(f->ph, TK_LOG_WARN, "flight recorder: out of memory: a bucket was lost");
-    /* A bucket that alone fills the budget is the only one then. */
+    /* The oldest go first while the stored buckets exceed the budget. */
     prof_flight_ring_fit(&k->ring, kind_budget(f), real_ns() - (int64_t)f->seconds * NS);
 }
 
@@ -335,7 +343,8 @@ void prof_flight_set(prof_flight *f, const prof_settings *s, bool on)
         return;
     bool want = on && s->flight_seconds > 0;
     pthread_mutex_lock(&f->lock);
-    bool restart = f->running && (!want || f->cpu_hz != s->cpu_hz ||
+    prof_sampler_mode mode = prof_cpu_sampler(f->cpu).mode;
+    bool restart = f->running && (!want || f->cpu_hz != s->cpu_hz || f->mode != mode ||
                                   f->record_wall != s->flight_wall ||
                                   (f->record_wall && f->wall_hz != s->wall_hz));
     if (restart || !want)
@@ -346,6 +355,7 @@ void prof_flight_set(prof_flight *f, const prof_settings *s, bool on)
     f->record_wall = s->flight_wall;
     f->cpu_hz = s->cpu_hz;
     f->wall_hz = s->wall_hz;
+    f->mode = mode;
     if (!want)
         f->error[0] = '\0';
     if (want && !f->running && start_locked(f) != 0)
@@ -388,17 +398,16 @@ static long held_locked(prof_flight *f, flight_kind *k)
 static int refuse(prof_flight *f, prof_flight_kind kind, long past, long held, char *err,
                   size_t errlen)
 {
-    const char *key = kind == PROF_FLIGHT_CPU ? "profiler.flight_recorder.seconds"
-                                              : "profiler.flight_recorder.wall";
     if (f->running && !recording(f, &f->kinds[kind]))
         snprintf(err, errlen, "past=%ld: the flight recorder does not record wall profiles "
-                 "(set %s: true)", past, key);
+                 "(set profiler.flight_recorder.wall: true)", past);
     else if (!f->running && f->error[0])
         snprintf(err, errlen, "past=%ld: the flight recorder is not running: it could not "
                  "start (%s); see profiler status", past, f->error);
     else if (!f->running)
-        snprintf(err, errlen, "past=%ld: the flight recorder is off (set %s > 0, with the "
-                 "profiler enabled)", past, "profiler.flight_recorder.seconds");
+        snprintf(err, errlen, "past=%ld: the flight recorder is off (set "
+                 "profiler.flight_recorder.seconds > 0%s, with the profiler enabled)", past,
+                 kind == PROF_FLIGHT_WALL ? " and profiler.flight_recorder.wall: true" : "");
     else
         snprintf(err, errlen, "past=%ld asks for more than the flight recorder holds: %ld s "
                  "(profiler.flight_recorder.seconds=%ld, running for %ld s%s); ask for "
@@ -437,8 +446,7 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
     int rc = p == NULL ? -1 : prof_flight_ring_merge(&k->ring, from_ns, p, span, err, errlen);
     prof_flight_bucket now = {0};
     if (rc == 0 && k->cpu != NULL) {
-        prof_cpu_window_counts c;
-        now.profile = p; /* the bucket under way, merged into p directly */
+        prof_cpu_window_counts c = {0};
         rc = prof_cpu_window_peek(k->cpu, p, &c, &now.from_ns, &now.until_ns, err, errlen);
         now.signals = c.signals;
         now.samples = c.samples;
@@ -451,21 +459,10 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
         if (rc != 0)
             snprintf(err, errlen, "out of memory while copying the wall samples under way");
         wall_bucket(&r, &now);
-        now.profile = p;
     }
     pthread_mutex_unlock(&f->lock);
-    if (rc == 0) { /* its counts and times; its samples are in p already */
-        now.profile = NULL;
-        if (span->buckets++ == 0)
-            span->from_ns = now.from_ns;
-        span->until_ns = now.until_ns;
-        span->signals += now.signals;
-        span->samples += now.samples;
-        span->cpu_seconds += now.cpu_seconds;
-        span->lost += now.lost;
-        span->dropped += now.dropped;
-        span->dropped_buckets += now.lost + now.dropped > 0;
-    }
+    if (rc == 0) /* its counts and times; its samples are in p already */
+        span_add(span, &now);
     if (p == NULL)
         snprintf(err, errlen, "out of memory");
     if (rc != 0 || p == NULL) {
@@ -476,40 +473,42 @@ int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_
     return 0;
 }
 
-int prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
-                      pf_profile **out, prof_flight_span *span, char *hdr, size_t hdrlen)
+bool prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
+                       prof_flight_answer answer)
 {
     const char *q = req->info->query_string;
     long past, seconds, held = 0;
     int64_t asked = real_ns();
-    char err[768];
-    int found = prof_query_past(q, PROF_FLIGHT_MAX_SECONDS + 300, &past, err, sizeof err);
+    char err[768], hdr[64];
+    int found = prof_query_past(q, 1000000, &past, err, sizeof err);
     if (found == 0)
-        return 0;
+        return false;
     int status = found < 0 ? 400
                : prof_query_seconds(q, 0, req->settings->max_duration, &seconds, err,
                                     sizeof err) != 0 ? 400
                : prof_flight_check(f, kind, past, &held, err, sizeof err);
-    snprintf(hdr, hdrlen, "X-Takhin-Past-Available: %ld\r\n", held);
+    snprintf(hdr, sizeof hdr, "X-Takhin-Past-Available: %ld\r\n", held);
     if (status == 0 && seconds > 0) {
         prof_wait_end how = prof_conn_wait(req, (double)seconds);
         if (how == PROF_WAIT_CLIENT_GONE)
-            return -1;
+            return true;
         if (how == PROF_WAIT_STOPPING) {
             status = 503;
             snprintf(err, sizeof err, "profile aborted: the profiler was disabled while it "
                      "ran (profiler disable or config reload)");
         }
     }
+    pf_profile *p = NULL;
+    prof_flight_span span;
     if (status == 0)
-        status = prof_flight_read(f, kind, asked - past * NS, out, span, &held, err,
+        status = prof_flight_read(f, kind, asked - past * NS, &p, &span, &held, err,
                                   sizeof err);
-    if (status == 0) {
-        snprintf(hdr, hdrlen, "X-Takhin-Past-Available: %ld\r\n", held);
-        return 1;
-    }
-    prof_http_error_headers(req->conn, status, hdr, "%s", err);
-    return -1;
+    snprintf(hdr, sizeof hdr, "X-Takhin-Past-Available: %ld\r\n", held);
+    if (status == 0)
+        answer(req, p, &span, hdr);
+    else
+        prof_http_error_headers(req->conn, status, hdr, "%s", err);
+    return true;
 }
 
 /* ---- status and metrics ---- */
@@ -544,14 +543,11 @@ void prof_flight_status_json(prof_flight *f, pf_strbuf *out)
                      c.buckets, (unsigned long long)c.dropped, (unsigned long long)c.lost,
                      (unsigned long long)c.evicted, w.held, w.bytes, w.buckets,
                      (unsigned long long)w.dropped);
-    if (f->error[0] == '\0') {
-        pf_strbuf_puts(out, "null}");
-    } else { /* JSON string: the message has no control characters */
-        pf_strbuf_puts(out, "\"");
-        for (const char *s = f->error; *s; s++)
-            pf_strbuf_printf(out, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
-        pf_strbuf_puts(out, "\"}");
-    }
+    if (f->error[0] == '\0')
+        pf_strbuf_puts(out, "null");
+    else
+        prof_json_string(out, f->error);
+    pf_strbuf_puts(out, "}");
     pthread_mutex_unlock(&f->lock);
 }
 

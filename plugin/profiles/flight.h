@@ -119,14 +119,18 @@ int prof_flight_check(prof_flight *f, prof_flight_kind kind, long past, long *he
 int prof_flight_read(prof_flight *f, prof_flight_kind kind, int64_t from_ns, pf_profile **out,
                      prof_flight_span *span, long *held, char *err, size_t errlen);
 
-/* ?past=N[&seconds=M] on an endpoint of that kind: with no past, returns
- * 0 (the caller serves as usual); else checks the ring (400 naming what
- * it holds or the key to set), waits M seconds, reads the last N + M
- * seconds and returns 1 with *out (the caller's: mappings, comments,
- * encoding, free) and *span, hdr holding the X-Takhin-Past-Available
- * header line for the answer; -1 when it answered itself (an error). */
-int prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
-                      pf_profile **out, prof_flight_span *span, char *hdr, size_t hdrlen);
+/* How an endpoint answers with what its ring held: p (its own from then:
+ * add mappings and comments, encode, free), the span it covers, and
+ * hdr, the X-Takhin-Past-Available header line to send with it. */
+typedef void (*prof_flight_answer)(prof_request *req, pf_profile *p,
+                                   const prof_flight_span *span, const char *hdr);
+
+/* ?past=N[&seconds=M] on an endpoint of that kind: false without past
+ * (the caller serves as usual); else true, answered: a 400 naming how
+ * much the ring holds or the key to set, or after M seconds the last
+ * N + M seconds through `answer`. */
+bool prof_flight_serve(prof_request *req, prof_flight *f, prof_flight_kind kind,
+                       prof_flight_answer answer);
 
 /* A comment for a profile read from the ring: buckets merged, drops. */
 void prof_flight_describe(const prof_flight_span *span, char *buf, size_t len);

@@ -869,21 +869,6 @@ void prof_push_free(prof_push *pp)
 
 /* ================= status and metrics ================= */
 
-static void json_string(pf_strbuf *out, const char *s)
-{
-    pf_strbuf_printf(out, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            pf_strbuf_printf(out, "\\%c", c);
-        else if (c < 0x20)
-            pf_strbuf_printf(out, "\\u%04x", c);
-        else
-            pf_strbuf_printf(out, "%c", c);
-    }
-    pf_strbuf_printf(out, "\"");
-}
-
 static void iso_time(int64_t ns, char *buf, size_t len)
 {
     time_t t = (time_t)(ns / 1000000000);
@@ -910,7 +895,7 @@ void prof_push_status_json(prof_push *pp, pf_strbuf *out)
     }
     pf_strbuf_printf(out, "{\"running\":%s,\"url\":", r ? "true" : "false");
     if (pp->url[0])
-        json_string(out, pp->url);
+        prof_json_string(out, pp->url);
     else
         pf_strbuf_printf(out, "null");
     char when[40];
@@ -925,7 +910,7 @@ void prof_push_status_json(prof_push *pp, pf_strbuf *out)
     if (pp->last_error_ns) {
         iso_time(pp->last_error_ns, when, sizeof when);
         pf_strbuf_printf(out, "{\"time\":\"%s\",\"message\":", when);
-        json_string(out, pp->last_error);
+        prof_json_string(out, pp->last_error);
         pf_strbuf_printf(out, "}");
     } else {
         pf_strbuf_printf(out, "null");

@@ -65,13 +65,14 @@ static void send_wall(prof_request *req, pf_profile *p, const char *headers)
     free(data);
 }
 
-/* ?past=N: the flight recorder's wall buckets. */
+/* ?past=N: the flight recorder's wall buckets (p freed). */
 static void answer_past(prof_request *req, pf_profile *p, const prof_flight_span *span,
                         const char *hdr)
 {
     char err[512], headers[256];
     if (add_maps(p, err, sizeof err) != 0) {
         prof_http_error(req->conn, 500, "could not finish the wall profile: %s", err);
+        pf_profile_free(p);
         return;
     }
     prof_flight_describe(span, err, sizeof err);
@@ -81,6 +82,7 @@ static void answer_past(prof_request *req, pf_profile *p, const prof_flight_span
     snprintf(headers, sizeof headers, "Content-Disposition: attachment; filename=\"wall\"\r\n"
              "%s", hdr);
     send_wall(req, p, headers);
+    pf_profile_free(p);
 }
 
 static void answer(prof_request *req, prof_wall_result *r)
@@ -105,17 +107,8 @@ void prof_wall_handle(prof_request *req)
     const prof_settings *s = req->settings;
     long seconds;
     char err[512];
-    pf_profile *past = NULL;
-    prof_flight_span span;
-    char hdr[64];
-    int flight = prof_flight_serve(req, ep->flight, PROF_FLIGHT_WALL, &past, &span, hdr,
-                                   sizeof hdr);
-    if (flight != 0) {
-        if (flight > 0)
-            answer_past(req, past, &span, hdr);
-        pf_profile_free(past);
+    if (prof_flight_serve(req, ep->flight, PROF_FLIGHT_WALL, answer_past))
         return;
-    }
     if (prof_query_seconds(req->info->query_string, WALL_DEFAULT_SECONDS, s->max_duration,
                            &seconds, err, sizeof err) != 0) {
         prof_http_error(req->conn, 400, "%s", err);
