@@ -10,7 +10,10 @@
 # alert's startsAt minus its lookback (annotation takhin_profile_lookback)
 # and the stored profile still holds the burst's function (go tool pprof,
 # the binary deleted) where a profile of the present does not; the index
-# line's window starts before the alert's startsAt.
+# line's window starts before the alert's startsAt. Then an alert posted
+# straight to watch asks more than the ring holds (lookback 1h): the CPU
+# profile gets what the ring holds, the wall profile (no wall recorder)
+# only the seconds after; both say so in the index.
 source "$(dirname "$0")/lib.sh"
 token=tk-$RANDOM$RANDOM whtoken=wh-$RANDOM$RANDOM
 
@@ -44,7 +47,7 @@ amport=$(free_port) && pport=$(free_port) || { not_ok "free ports"; finish; }
 store=$TK_TMP/store
 TAKHIN_PROFILER_TOKEN=$token "$BUILD/takhin-profiler" watch -listen 127.0.0.1:0 \
     -output-dir "$store" -target "127.0.0.1:$port" -webhook-token "$whtoken" \
-    -lookback 30s 2>"$TK_TMP/watch.log" &
+    -lookback 30s -cooldown 1s 2>"$TK_TMP/watch.log" &
 WATCH_PID=$!
 EXTRA_PIDS+=("$WATCH_PID")
 wport=$(watch_port "$TK_TMP/watch.log")
@@ -174,6 +177,29 @@ curl -sS --max-time 30 -H "Authorization: Bearer $token" -o "$TK_TMP/now.pb.gz" 
 now_ms=$(produce_ms "$TK_TMP/now.pb.gz")
 check "a 2 s profile of the present, the burst over: ${now_ms} ms there (under 50)" \
     python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 50 else 1)' "$now_ms"
+
+# ---- less than asked: an alert straight to watch, lookback 1h ----
+now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+printf '{"version":"4","groupKey":"d","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"Direct","instance":"127.0.0.1:%s"},"annotations":{"takhin_profile_types":"cpu,wall","takhin_profile_seconds":"1","takhin_profile_lookback":"1h"},"startsAt":"%s","fingerprint":"d1"}]}' \
+    "$port" "$now" | curl -sS -o /dev/null --max-time 10 --data-binary @- \
+    -H "Authorization: Bearer $whtoken" "http://127.0.0.1:$wport/webhook"
+both() { [ "$(cat "$store"/*/*/index.jsonl | grep -c '"reason":"Direct"')" -ge 2 ]; }
+check "the direct alert's CPU and wall captures are in the index" eventually 60 both
+grep -F "(Direct)" "$TK_TMP/watch.log" | cut -c1-300 | sed 's/^/# /'
+check "its CPU window: what the ring holds, under the 3600 s asked, said so" python3 -c '
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1]) if "\"Direct\"" in l]
+w = [l for l in ls if l["type"] == "cpu"][0]["window"]
+assert w["past_asked"] == 3600 and 0 < w["past"] < 3600 and w["shortened"], w
+assert "flight recorder holds %ds, not the 3600s asked" % w["past"] in w["note"], w
+' "$(dirname "$cpu")/index.jsonl"
+check "its wall window: the wall recorder is off, only the second after, said so" python3 -c '
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1]) if "\"Direct\"" in l]
+l = [l for l in ls if l["type"] == "wall"][0]; w = l["window"]
+assert l["result"] == "ok" and w["past"] == 0 and w["shortened"], l
+assert "X-Takhin-Past-Available: 0; its profiler.flight_recorder.wall" in w["note"], w
+' "$(dirname "$cpu")/index.jsonl"
 
 stop_pid_rc() { kill -TERM "$1"; wait "$1"; }
 stop_pid_rc "$WATCH_PID"; rc=$?

@@ -240,7 +240,8 @@ static void test_past_answer(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         cli_past_result r = {cases[i].asked, cases[i].asked, false, ""};
-        int again = cli_past_answer(&r, cases[i].status, cases[i].hdr);
+        int again = cli_past_answer(&r, cases[i].status, cases[i].hdr,
+                                    "profiler.flight_recorder.seconds");
         if (again != cases[i].again || r.got != cases[i].got ||
             r.shortened != cases[i].shortened || strstr(r.note, cases[i].says) == NULL)
             fail_msg("case %zu: again %d got %ld shortened %d note \"%s\"", i, again, r.got,

@@ -90,13 +90,14 @@ typedef struct cli_past_result {
 } cli_past_result;
 
 /* Reads the answer to ?past=r->asked (status, and X-Takhin-Past-Available
- * avail, "" or NULL if absent; r->got == r->asked before). Returns 1 when
+ * avail, "" or NULL if absent; r->got == r->asked before; key: the
+ * target's setting that turns that recorder on, for the note). Returns 1 when
  * it is to be asked again with ?past=r->got (0: without ?past=, only the
  * seconds after now): a 400 naming less than asked, the ring off, or a
  * 400 that did not say. 0 when the answer is final: all of it got, a 2xx
  * without the header (the target ignored ?past=, r->got 0), or another
  * failure. r->shortened and r->note say what it got when less. */
-int cli_past_answer(cli_past_result *r, int status, const char *avail);
+int cli_past_answer(cli_past_result *r, int status, const char *avail, const char *key);
 
 /* What a CPU or wall capture covers, for its index line. */
 typedef struct cli_window {

@@ -107,7 +107,7 @@ static long past_available(const char *v)
     return isdigit((unsigned char)*v) && *end == '\0' && errno == 0 ? a : -1;
 }
 
-int cli_past_answer(cli_past_result *r, int status, const char *avail)
+int cli_past_answer(cli_past_result *r, int status, const char *avail, const char *key)
 {
     long a = past_available(avail ? avail : "");
     bool ok = status >= 200 && status <= 299;
@@ -124,8 +124,7 @@ int cli_past_answer(cli_past_result *r, int status, const char *avail)
                  "%lds asked: got its last %lds", a, r->asked, a);
     else if (a == 0)
         snprintf(r->note, sizeof r->note, "the target's flight recorder is off "
-                 "(X-Takhin-Past-Available: 0; its profiler.flight_recorder.seconds): only the "
-                 "seconds after the alert");
+                 "(X-Takhin-Past-Available: 0; its %s): only the seconds after the alert", key);
     else if (a < 0)
         snprintf(r->note, sizeof r->note, "the target refused ?past=%ld (400 without "
                  "X-Takhin-Past-Available): only the seconds after the alert", r->asked);

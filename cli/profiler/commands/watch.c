@@ -431,7 +431,9 @@ static int fetch_past(cjob *j, cli_kind k, cli_store_file *f, cli_fetch_info *in
     pr.asked = pr.got = cli_past_seconds(now, j->starts, j->lookback);
     int rc = fetch_window(j, k, pr.asked, f, info, err, errlen);
     char rn[300];
-    if (cli_past_answer(&pr, info->status, info->past_available) == 1) {
+    const char *key = k == CLI_WALL ? "profiler.flight_recorder.wall"
+                                    : "profiler.flight_recorder.seconds";
+    if (cli_past_answer(&pr, info->status, info->past_available, key) == 1) {
         wlog("capture %s of %s (%s): %s; asking again", cli_kind_name(k), j->t.hostport,
              esc(j->reason, rn, sizeof rn), pr.note);
         now = real_now();
