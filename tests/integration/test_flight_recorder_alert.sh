@@ -201,6 +201,13 @@ assert l["result"] == "ok" and w["past"] == 0 and w["shortened"], l
 assert "X-Takhin-Past-Available: 0; its profiler.flight_recorder.wall" in w["note"], w
 ' "$(dirname "$cpu")/index.jsonl"
 
+# a bad annotation: named in the log, -lookback used
+printf '{"version":"4","groupKey":"d","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"BadLookback","instance":"127.0.0.1:%s"},"annotations":{"takhin_profile_types":"heap","takhin_profile_lookback":"-5m"},"startsAt":"%s","fingerprint":"d2"}]}' \
+    "$port" "$now" | curl -sS -o /dev/null --max-time 10 --data-binary @- \
+    -H "Authorization: Bearer $whtoken" "http://127.0.0.1:$wport/webhook"
+check "a bad takhin_profile_lookback is named in the log, -lookback used" eventually 10 \
+    grep -q 'alert BadLookback: annotation takhin_profile_lookback="-5m": "-5m" is not a duration from 0 to 3600s.*; using -lookback' "$TK_TMP/watch.log"
+
 stop_pid_rc() { kill -TERM "$1"; wait "$1"; }
 stop_pid_rc "$WATCH_PID"; rc=$?
 check "watch exits 0 on SIGTERM (exit $rc)" test "$rc" -eq 0
