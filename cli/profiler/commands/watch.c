@@ -10,7 +10,9 @@
  * -listen port and hands complete requests to civetweb on 127.0.0.1:0,
  * whose threads answer them (a webhook is answered at once, never after a
  * capture); each accepted capture runs on a thread of its own, at most
- * -max-inflight at a time, through collect.c's fetch into store.c.
+ * -max-inflight at a time, through collect.c's fetch into store.c. An
+ * alert's CPU and wall profiles reach back into the target's flight
+ * recorder, to its startsAt minus -lookback (lookback.c).
  *
  * Nothing a request says is connected to: an alert's instance label only
  * selects one of the configured targets, whose address, token and TLS
