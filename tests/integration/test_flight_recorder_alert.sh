@@ -159,6 +159,10 @@ assert l["result"] == "ok" and l["labels"]["alertname"] == "TakhindBurst", l
 assert w["past_asked"] >= 8 and w["past"] > 0, w
 assert t(w["start"]) < t(l["starts_at"]) < t(w["end"]), (w, l["starts_at"])
 ' "$line"
+out=$("$BUILD/takhin-profiler" ls "$store")
+echo "$out" | sed 's/^/# ls: /'
+check "takhin-profiler ls shows the past the CPU profile got" \
+    bash -c 'grep "TakhindBurst" <<<"$1" | grep -qE "cpu:[0-9.]+KiB,past=[0-9]+s"' _ "$out"
 # The burst's CPU in produce_handle, in ms. At 1 record a second the
 # producers spend about 0.1 ms a second there (the flight recorder's
 # sampler weighs every thread's CPU clock, so even that shows); the alert

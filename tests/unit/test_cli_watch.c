@@ -343,6 +343,16 @@ static void test_store(void **state)
                                  "\"start\":\"2025-12-02T16:10:36.123Z\",\"end\":"
                                  "\"2025-12-02T16:11:38.000Z\",\"past_asked\":95,\"past\":45,"
                                  "\"shortened\":true,\"note\":\"held 45s\"}"));
+    /* ls: the past got of what was asked */
+    FILE *ls = tmpfile();
+    assert_non_null(ls);
+    assert_int_equal(cli_store_list(root, ls), 0);
+    rewind(ls);
+    char all[4096] = "";
+    size_t n = fread(all, 1, sizeof all - 1, ls);
+    all[n] = '\0';
+    fclose(ls);
+    assert_non_null(strstr(all, "cpu:7B,past=45s/95s"));
     assert_int_equal(cli_store_retain(s, 0, 14, &total, NULL), 1); /* the oldest of three goes */
     /* retention by bytes: the oldest go */
     assert_int_equal(cli_store_retain(s, 0, 10, &total, NULL), 1);

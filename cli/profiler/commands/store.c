@@ -616,6 +616,15 @@ static void ls_add(const char *dir, json_t *o)
         human((uint64_t)json_integer_value(json_object_get(o, "bytes")), size, sizeof size);
         snprintf(item, sizeof item, "%s:%s%s", type, size,
                  file && stat(path, &st) != 0 ? "(deleted)" : "");
+        json_t *w = json_object_get(o, "window");
+        json_int_t got = json_integer_value(json_object_get(w, "past"));
+        json_int_t asked = json_integer_value(json_object_get(w, "past_asked"));
+        size_t n = strlen(item);
+        if (asked > 0 && got == asked) /* the flight recorder's seconds before the capture */
+            snprintf(item + n, sizeof item - n, ",past=%llds", (long long)got);
+        else if (asked > 0)
+            snprintf(item + n, sizeof item - n, ",past=%llds/%llds", (long long)got,
+                     (long long)asked);
     }
     for (size_t i = 0; i < ls_acc.n; i++) {
         row *r = &ls_acc.v[i];
