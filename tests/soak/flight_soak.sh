@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make soak, part of it: the flight recorder under churning stacks for
 # FLIGHT_SOAK_SECONDS (default 600). takhind serves takhin-kload on its
-# Kafka listener, each load run (20 s) with 16 topics of fresh random
-# names (every topic is a request-context label: many distinct label sets
-# per bucket, folded past profiler.labels.max_series), and the demo
+# Kafka listener, each load run (20 s) with 16 topics drawn at random
+# from 256 random names (every topic is a request-context label: label
+# sets churn from bucket to bucket, folded past profiler.labels.max_series), and the demo
 # workload beside it, CPU at 1000 Hz; the recorder keeps 300 s in a
 # small budget (FLIGHT_SOAK_MAX_BYTES, default 4 MiB) so that it must
 # evict. Checked every 2 s: the history's bytes (status, the bucket under
@@ -20,7 +20,9 @@ mkdir -p "$BUILD/soak"
 export HOME=$TK_TMP PPROF_TMPDIR=$TK_TMP/pprof
 
 write_config "$TK_TMP/soak.yaml" "kafka:
-  listen: 127.0.0.1:0"
+  listen: 127.0.0.1:0
+  default_partitions: 1
+  retain_bytes: 65536"
 sed -i "s/^  port: 0\$/  port: 0\n  cpu_hz: 1000\n  flight_recorder:\n    seconds: 300\n    max_bytes: $MAX/" \
     "$TK_TMP/soak.yaml"
 start_server fsoak "$TK_TMP/soak.yaml" || { not_ok "takhind starts"; finish; }
@@ -29,16 +31,17 @@ fr() { admin profiler status | python3 -c 'import json,sys
 f = json.load(sys.stdin)["flight_recorder"]
 print(f["bytes"], f["span_seconds"], f["buckets"], f["dropped_samples"], f["evicted_buckets"])'; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"; }
-topics() { # 16 fresh random topic names
-    local i out=""
-    for i in $(seq 16); do out+="${out:+,}t$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'):1"; done
-    echo "$out"
-}
+# A pool of 256 random topic names; each run takes 16 of them at random:
+# the label sets churn from bucket to bucket while the topics, and so
+# the Kafka log (1 partition each, kafka.retain_bytes 64 KiB), stay
+# bounded, so RSS shows the recorder's memory, not the log's.
+mapfile -t pool < <(for _ in $(seq 256); do echo "t$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"; done)
+topics() { shuf -n 16 -e "${pool[@]}" | sed 's/$/:1/' | paste -sd, -; }
 
 end=$((SECONDS + SECS)) third=$((SECONDS + SECS / 3))
 max_seen=0 over=0 polls=0 runs=0 failed_runs=0 rss_third=""
 while [ "$SECONDS" -lt "$end" ]; do
-    "$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 0 -rate 2000 -duration 20 \
+    "$BUILD/takhin-kload" -b "$broker" -producers 2 -consumers 0 -rate 2000 -duration 20 -size 200 \
         -topics "$(topics)" >"$TK_TMP/kload.out" 2>&1 &
     kpid=$!
     while kill -0 "$kpid" 2>/dev/null; do
@@ -74,6 +77,6 @@ check "takhind stops cleanly (exit $rc)" test "$rc" -eq 0
     echo
     echo "## Flight recorder soak (tests/soak/flight_soak.sh), $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
-    echo "$SECS s, max_bytes $MAX, cpu_hz 1000, $runs takhin-kload runs of 20 s (2 producers at 2000 records/s, 16 fresh random topics each) beside the demo workload: the history held at most $max_seen bytes ($polls polls, every 2 s); at the end $bytes bytes, $span s, $buckets buckets; $dropped samples dropped, $evicted buckets evicted; takhind RSS $rss_third KiB at a third of the soak, $rss_end KiB at the end. $((tk_n - tk_failed)) of $tk_n checks passed."
+    echo "$SECS s, max_bytes $MAX, cpu_hz 1000, $runs takhin-kload runs of 20 s (2 producers at 2000 records/s of 200 B, 16 topics each drawn from 256 random names) beside the demo workload: the history held at most $max_seen bytes ($polls polls, every 2 s); at the end $bytes bytes, $span s, $buckets buckets; $dropped samples dropped, $evicted buckets evicted; takhind RSS $rss_third KiB at a third of the soak, $rss_end KiB at the end. $((tk_n - tk_failed)) of $tk_n checks passed."
 } >>"$BUILD/soak/report.md"
 finish
