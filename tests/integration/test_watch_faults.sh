@@ -195,6 +195,9 @@ err=$("$WATCH" watch -output-dir "$TK_TMP/x" 2>&1); rc=$?
 check "no target: exit 2 naming -target ($err)" bash -c "[ $rc = 2 ] && [[ '$err' == *'-target HOST:PORT'* ]]"
 err=$("$WATCH" watch -output-dir "$TK_TMP/x" -target 127.0.0.1:1 -type cpu,nope 2>&1)
 check "a bad -type is named ($err)" contains "$err" '-type cpu,nope: "nope" is not a profile type'
+err=$("$WATCH" watch -output-dir "$TK_TMP/x" -target 127.0.0.1:1 -lookback 2h 2>&1); rc=$?
+check "a -lookback over 1h: exit 2, naming it and the bound ($err)" \
+    bash -c "[ $rc = 2 ] && [[ '$err' == *'-lookback 2h: \"2h\" is not a duration from 0 to 3600s'* ]]"
 err=$("$WATCH" watch -output-dir "$TK_TMP/x" -target 'http://[bad' 2>&1)
 check "a bad -target is named ($err)" contains "$err" "-target http://[bad"
 err=$("$WATCH" watch -output-dir "$TK_TMP/x" -targets "$TK_TMP/none" 2>&1)

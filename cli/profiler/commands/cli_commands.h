@@ -9,6 +9,7 @@
 #define CLI_COMMANDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "input/cli_prof.h"
@@ -18,14 +19,23 @@
 /* -remote: fetches profiles from the server (collect.c). */
 int cli_collect(const cli_opts *o);
 
-/* Fetches one profile of kind k (seconds: cpu and trace) from r into f
- * (tmp: its path, for the check that it parses). *cancel set ends it;
- * so does the deadline: seconds (cpu and trace) + margin for the whole
- * transfer, whatever the target trickles.
- * Exit code; err says what went wrong. (collect.c, for watch.c) */
+/* What a fetch learned besides the file. */
+typedef struct cli_fetch_info {
+    size_t bytes;
+    int status;                /* the HTTP status (0: no answer) */
+    char past_available[32];   /* X-Takhin-Past-Available, "" if absent */
+    int64_t time_nanos, duration_nanos; /* the profile's window (0: not said) */
+} cli_fetch_info;
+
+/* Fetches one profile of kind k (seconds: cpu, wall and trace; past > 0:
+ * ?past= of cpu and wall, the flight recorder's last seconds) from r into
+ * f (tmp: its path, for the check that it parses). *cancel set ends it;
+ * so does the deadline: seconds (cpu, wall and trace) + margin for the
+ * whole transfer, whatever the target trickles. Exit code (info filled
+ * in any case); err says what went wrong. (collect.c, for watch.c) */
 int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
-                   double margin, FILE *f, const char *tmp, volatile int *cancel,
-                   size_t *bytes, char *err, size_t errlen);
+                   long past, double margin, FILE *f, const char *tmp, volatile int *cancel,
+                   cli_fetch_info *info, char *err, size_t errlen);
 
 /* Reads one profile file and does what the options ask: the report
  * (-analyze, or -input alone), -format folded, -flamegraph. kind_hint names

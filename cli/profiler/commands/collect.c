@@ -43,6 +43,10 @@ typedef struct job {
     size_t bytes, samples;
     volatile int *cancel;
     double total_timeout;   /* watch: the whole transfer's limit (0: none) */
+    long past;              /* watch: ?past= of cpu and wall (0: none) */
+    int status;             /* the answer's HTTP status */
+    char past_available[32];/* its X-Takhin-Past-Available */
+    int64_t time_nanos, duration_nanos; /* the profile's window */
     bool too_big;           /* the answer passed answer_limit: cut off */
 } job;
 
@@ -109,7 +113,10 @@ static int sink(void *ctx, const void *data, size_t len)
 static void request_path(const job *j, char *buf, size_t len)
 {
     double d = j->o->duration;
-    if (j->kind == CLI_CPU || j->kind == CLI_WALL)
+    if ((j->kind == CLI_CPU || j->kind == CLI_WALL) && j->past > 0)
+        snprintf(buf, len, "/debug/pprof/%s?past=%ld&seconds=%ld", endpoint[j->kind], j->past,
+                 (long)ceil(d < 1 ? 1 : d));
+    else if (j->kind == CLI_CPU || j->kind == CLI_WALL)
         snprintf(buf, len, "/debug/pprof/%s?seconds=%ld", endpoint[j->kind],
                  (long)ceil(d < 1 ? 1 : d));
     else if (j->kind == CLI_TRACE)
@@ -191,8 +198,11 @@ static int check_file(job *j)
         if (p == NULL) {
             snprintf(j->err, sizeof j->err, "the server sent an unreadable profile: %s", err);
             rc = CLI_EXIT_SERVER;
-        } else
+        } else {
             j->samples = (size_t)pf_decoded_samples(p);
+            j->time_nanos = p->time_nanos;
+            j->duration_nanos = p->duration_nanos;
+        }
         pf_decoded_free(p);
     }
     free(data);
@@ -247,6 +257,8 @@ static int fetch(job *j)
         rc = CLI_EXIT_SERVER;
     }
     snprintf(j->cpu_hz, sizeof j->cpu_hz, "%s", rs.cpu_hz);
+    j->status = rs.status;
+    snprintf(j->past_available, sizeof j->past_available, "%s", rs.past_available);
     return rc;
 }
 
@@ -471,8 +483,8 @@ int cli_collect(const cli_opts *o)
 }
 
 int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, double seconds,
-                   double margin, FILE *f, const char *tmp, volatile int *cancel,
-                   size_t *bytes, char *err, size_t errlen)
+                   long past, double margin, FILE *f, const char *tmp, volatile int *cancel,
+                   cli_fetch_info *info, char *err, size_t errlen)
 {
     cli_opts o = {.kind = k, .duration = seconds, .read_margin = margin};
     job *j = malloc(sizeof *j);
@@ -483,6 +495,7 @@ int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, doub
     init_job(j, k, &o, r, c, time(NULL), false);
     j->f = f;
     j->cancel = cancel;
+    j->past = past;
     j->total_timeout = (timed(k) ? seconds : 0) + margin; /* a slow target never holds on */
     snprintf(j->tmp, sizeof j->tmp, "%s", tmp);
     int rc = fetch(j);
@@ -492,7 +505,8 @@ int cli_fetch_into(const cli_remote *r, const cli_http_conf *c, cli_kind k, doub
     }
     if (rc == CLI_OK)
         rc = check_file(j);
-    *bytes = j->bytes;
+    *info = (cli_fetch_info){j->bytes, j->status, "", j->time_nanos, j->duration_nanos};
+    snprintf(info->past_available, sizeof info->past_available, "%s", j->past_available);
     snprintf(err, errlen, "%s", rc == CLI_OK ? "" : j->err);
     free(j);
     return rc;

@@ -338,6 +338,32 @@ static int s3_put(cli_store *s, const char *path, const char *key, const char *c
 
 /* ---- the index ---- */
 
+void cli_store_utc_ns(int64_t ns, char *buf, size_t len)
+{
+    char s[32];
+    utc((time_t)(ns / 1000000000), "%Y-%m-%dT%H:%M:%S", s, sizeof s);
+    snprintf(buf, len, "%s.%03dZ", s, (int)(ns % 1000000000 / 1000000));
+}
+
+static json_t *utc_ns(int64_t ns)
+{
+    char buf[40];
+    cli_store_utc_ns(ns, buf, sizeof buf);
+    return json_string(buf);
+}
+
+/* What a CPU or wall capture covers: its start and end, the past asked
+ * and got, whether that was less, and why. */
+static json_t *window_json(const cli_window *w)
+{
+    json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:b}", "start", utc_ns(w->start_ns),
+                          "end", utc_ns(w->end_ns), "past_asked", (json_int_t)w->past.asked,
+                          "past", (json_int_t)w->past.got, "shortened", w->past.shortened);
+    if (o && w->past.shortened)
+        json_object_set_new(o, "note", json_string(w->past.note));
+    return o;
+}
+
 /* Appends one line to the day's index (and uploads it, S3). Holds s->lock. */
 static int index_append(cli_store *s, const cli_store_file *f, const char *file, uint64_t bytes,
                         const char *sha, const char *error, char *err, size_t errlen)
@@ -354,6 +380,10 @@ static int index_append(cli_store *s, const cli_store_file *f, const char *file,
         json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
         json_object_set_new(o, "sha256", json_string(sha));
     }
+    if (o && f->starts_at && f->starts_at[0])
+        json_object_set_new(o, "starts_at", json_string(f->starts_at));
+    if (o && f->window.set)
+        json_object_set_new(o, "window", window_json(&f->window));
     if (o && error)
         json_object_set_new(o, "error", json_string(error));
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -586,6 +616,15 @@ static void ls_add(const char *dir, json_t *o)
         human((uint64_t)json_integer_value(json_object_get(o, "bytes")), size, sizeof size);
         snprintf(item, sizeof item, "%s:%s%s", type, size,
                  file && stat(path, &st) != 0 ? "(deleted)" : "");
+        json_t *w = json_object_get(o, "window");
+        json_int_t got = json_integer_value(json_object_get(w, "past"));
+        json_int_t asked = json_integer_value(json_object_get(w, "past_asked"));
+        size_t n = strlen(item);
+        if (asked > 0 && got == asked) /* the flight recorder's seconds before the capture */
+            snprintf(item + n, sizeof item - n, ",past=%llds", (long long)got);
+        else if (asked > 0)
+            snprintf(item + n, sizeof item - n, ",past=%llds/%llds", (long long)got,
+                     (long long)asked);
     }
     for (size_t i = 0; i < ls_acc.n; i++) {
         row *r = &ls_acc.v[i];

@@ -10,7 +10,9 @@
  * -listen port and hands complete requests to civetweb on 127.0.0.1:0,
  * whose threads answer them (a webhook is answered at once, never after a
  * capture); each accepted capture runs on a thread of its own, at most
- * -max-inflight at a time, through collect.c's fetch into store.c.
+ * -max-inflight at a time, through collect.c's fetch into store.c. An
+ * alert's CPU and wall profiles reach back into the target's flight
+ * recorder, to its startsAt minus -lookback (lookback.c).
  *
  * Nothing a request says is connected to: an alert's instance label only
  * selects one of the configured targets, whose address, token and TLS
@@ -88,6 +90,7 @@ static struct watch {
     const char *webhook_token_flag, *webhook_token_file;
     const char *token, *ca, *cert, *key;
     bool token_from_env, insecure;
+    double lookback; /* -lookback: CPU and wall from this long before an alert's startsAt */
     double duration, cooldown, every, retain, shutdown_timeout, connect_timeout, read_margin;
     long max_seconds, max_inflight;
     long max_bytes;
@@ -357,6 +360,9 @@ typedef struct cjob {
     target t;
     cli_kinds kinds;
     double seconds;
+    double lookback;     /* seconds before starts the CPU and wall profiles reach back */
+    double starts;       /* the alert's startsAt, Unix seconds (-1: none) */
+    char starts_at[64];  /* as the alert said it ("": none) */
     char reason[128];
     char *labels;
     time_t when;
@@ -394,14 +400,63 @@ static int symbolize_capture(cli_store_file *f, const char *hostport, cli_kind k
     return rc;
 }
 
-static void capture_one(cjob *j, cli_kind k)
+/* One fetch into f (emptied first): ?past=past and the profile seconds. */
+static int fetch_window(cjob *j, cli_kind k, long past, cli_store_file *f,
+                        cli_fetch_info *info, char *err, size_t errlen)
 {
     cli_http_conf c = {W.token, W.token_from_env, W.ca, W.cert, W.key, W.insecure, false,
                        W.connect_timeout};
+    bool timed = k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
+    if (fflush(f->f) != 0 || ftruncate(fileno(f->f), 0) != 0 || fseeko(f->f, 0, SEEK_SET) != 0) {
+        snprintf(err, errlen, "cannot write %.1000s: %s", f->tmp, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    return cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, past, W.read_margin, f->f,
+                          f->tmp, &W.cancel, info, err, errlen);
+}
+
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A CPU or wall capture reaches back into the target's flight recorder
+ * (lookback.c): asked again once with what the target says it holds, or
+ * without the past when it holds none. f->window says what it covers. */
+static int fetch_past(cjob *j, cli_kind k, cli_store_file *f, cli_fetch_info *info, char *err,
+                      size_t errlen)
+{
+    cli_past_result pr = {0};
+    double now = real_now();
+    pr.asked = pr.got = cli_past_seconds(now, j->starts, j->lookback);
+    int rc = fetch_window(j, k, pr.asked, f, info, err, errlen);
+    char rn[300];
+    const char *key = k == CLI_WALL ? "profiler.flight_recorder.wall"
+                                    : "profiler.flight_recorder.seconds";
+    if (cli_past_answer(&pr, info->status, info->past_available, key) == 1) {
+        wlog("capture %s of %s (%s): %s; asking again", cli_kind_name(k), j->t.hostport,
+             esc(j->reason, rn, sizeof rn), pr.note);
+        now = real_now();
+        rc = fetch_window(j, k, pr.got, f, info, err, errlen);
+    }
+    /* the window: the profile's own, else the request's on this clock */
+    int64_t start = info->time_nanos, end = start + info->duration_nanos;
+    if (start <= 0 || end < start) {
+        start = (int64_t)((now - (double)pr.got) * 1e9);
+        end = (int64_t)(real_now() * 1e9);
+    }
+    f->window = (cli_window){rc == CLI_OK, start, end, pr};
+    return rc;
+}
+
+static void capture_one(cjob *j, cli_kind k)
+{
     cli_store_file f;
-    char err[2048] = "", rn[300];
+    char err[2048] = "", rn[300], win[400] = "";
     uint64_t bytes = 0;
-    size_t got = 0;
+    cli_fetch_info info = {0};
     double t0 = pf_mono_s();
     int rc = cli_store_begin(W.store, &f, j->t.hostport, k, j->reason, j->labels, j->when, err,
                              sizeof err);
@@ -413,9 +468,11 @@ static void capture_one(cjob *j, cli_kind k)
         pthread_mutex_unlock(&W.lock);
         return;
     }
-    bool timed = k == CLI_CPU || k == CLI_TRACE || k == CLI_WALL;
-    rc = cli_fetch_into(&j->t.r, &c, k, timed ? j->seconds : 0, W.read_margin, f.f, f.tmp,
-                        &W.cancel, &got, err, sizeof err);
+    f.starts_at = j->starts_at;
+    if (k == CLI_CPU || k == CLI_WALL)
+        rc = fetch_past(j, k, &f, &info, err, sizeof err);
+    else
+        rc = fetch_window(j, k, 0, &f, &info, err, sizeof err);
     if (rc == CLI_OK && W.symbolize != NULL && k != CLI_TRACE &&
         symbolize_capture(&f, j->t.hostport, k, err, sizeof err) != 0)
         rc = CLI_EXIT_FAIL;
@@ -423,9 +480,19 @@ static void capture_one(cjob *j, cli_kind k)
         rc = CLI_EXIT_FAIL; /* the file is gone; say so in the index if it can be */
     if (rc != CLI_OK)
         cli_store_fail(W.store, &f, err);
+    if (f.window.set) {
+        char a[40], b[40];
+        cli_store_utc_ns(f.window.start_ns, a, sizeof a);
+        cli_store_utc_ns(f.window.end_ns, b, sizeof b);
+        snprintf(win, sizeof win, ", window %s to %s (past %lds of %lds asked)%s%s", a, b,
+                 f.window.past.got, f.window.past.asked,
+                 f.window.past.shortened ? ": less than asked: " : "",
+                 f.window.past.shortened ? f.window.past.note : "");
+    }
     if (rc == CLI_OK)
-        wlog("captured %s of %s (%s): %s, %llu bytes, %.1fs", cli_kind_name(k), j->t.hostport,
-             esc(j->reason, rn, sizeof rn), f.path, (unsigned long long)bytes, pf_mono_s() - t0);
+        wlog("captured %s of %s (%s): %s, %llu bytes, %.1fs%s", cli_kind_name(k), j->t.hostport,
+             esc(j->reason, rn, sizeof rn), f.path, (unsigned long long)bytes,
+             pf_mono_s() - t0, win);
     else
         wlog("capture %s of %s (%s) failed: %s; marked failed in the index, not retried",
              cli_kind_name(k), j->t.hostport, esc(j->reason, rn, sizeof rn), err);
@@ -458,9 +525,11 @@ static void *capture_thread(void *arg)
 }
 
 /* Starts a capture thread unless -max-inflight of t are running (W.lock
- * held). Takes labels (malloc'd). 0, or -1 (busy). */
+ * held). Takes labels (malloc'd). starts_at: the alert's startsAt, whose
+ * CPU and wall profiles reach lookback seconds before it (NULL: a
+ * periodic capture, none). 0, or -1 (busy). */
 static int launch(const target *t, cli_kinds kinds, double seconds, const char *reason,
-                  char *labels)
+                  char *labels, const char *starts_at, double lookback)
 {
     last_capture *l = last_for(t->hostport);
     cjob *j = calloc(1, sizeof *j);
@@ -472,6 +541,10 @@ static int launch(const target *t, cli_kinds kinds, double seconds, const char *
     j->t = *t;
     j->kinds = kinds;
     j->seconds = seconds;
+    j->lookback = starts_at ? lookback : 0;
+    snprintf(j->starts_at, sizeof j->starts_at, "%s", starts_at ? starts_at : "");
+    if (cli_parse_rfc3339(j->starts_at, &j->starts) != 0)
+        j->starts = -1; /* none, or not a time: the lookback from now */
     snprintf(j->reason, sizeof j->reason, "%s", reason);
     j->labels = labels;
     j->when = time(NULL);
@@ -531,6 +604,12 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
         else
             seconds = (double)secs;
     }
+    double lookback = W.lookback;
+    if (a->ann_lookback && cli_parse_lookback(a->ann_lookback, &lookback, err, sizeof err) != 0) {
+        wlog("alert %s: annotation takhin_profile_lookback=\"%s\": %s; using -lookback", name,
+             esc(a->ann_lookback, v, sizeof v), err);
+        lookback = W.lookback;
+    }
     pthread_mutex_lock(&W.lock);
     int result;
     const target *t = NULL;
@@ -553,7 +632,7 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
     else if (last && now - last->at < W.cooldown)
         result = AL_COOLDOWN;
     else if (launch(t, kinds, seconds, a->alertname[0] ? a->alertname : "alert",
-                    strdup(a->labels_json)) != 0)
+                    strdup(a->labels_json), a->starts_at, lookback) != 0)
         result = AL_BUSY;
     else {
         result = AL_CAPTURE;
@@ -590,7 +669,11 @@ static void on_alert(const cli_webhook *wh, const cli_wh_alert *a, const char *p
              "(-max-inflight), nothing captured", name, inst, W.max_inflight);
         break;
     default:
-        wlog("alert %s (instance %s): capturing for %.0fs", name, inst, seconds);
+        if (kinds & (CLI_KIND_BIT(CLI_CPU) | CLI_KIND_BIT(CLI_WALL)) && lookback > 0)
+            wlog("alert %s (instance %s): capturing for %.0fs, CPU and wall from %.0fs before "
+                 "its startsAt %s", name, inst, seconds, lookback, esc(a->starts_at, v, sizeof v));
+        else
+            wlog("alert %s (instance %s): capturing for %.0fs", name, inst, seconds);
     }
 }
 
@@ -838,6 +921,10 @@ static void watch_usage(FILE *out)
 "                        annotation takhin_profile_types overrides it\n"
 "  -duration D           CPU profile and trace length (default 30s); annotation\n"
 "                        takhin_profile_seconds overrides it, up to -max-seconds (120)\n"
+"  -lookback D           an alert's CPU (and wall) profile reaches back to D before its\n"
+"                        startsAt when the target's flight recorder holds it (default\n"
+"                        60s, at most 1h; 0: off); annotation takhin_profile_lookback\n"
+"                        overrides it\n"
 "  -cooldown D           per target, no new alert capture for D after one (default 5m)\n"
 "  -max-inflight N       captures at once per target (default 2); more alerts for it\n"
 "                        are skipped, logged\n"
@@ -955,6 +1042,11 @@ static int parse_args(int argc, char **argv)
             rc = parse_dur_flag(name, v, &W.duration);
         else if (!strcmp(name, "cooldown"))
             rc = parse_dur_flag(name, v, &W.cooldown);
+        else if (!strcmp(name, "lookback")) {
+            char e[256];
+            if (cli_parse_lookback(v, &W.lookback, e, sizeof e) != 0)
+                return cli_usage_error("watch", "-lookback %s: %s", v, e);
+        }
         else if (!strcmp(name, "every"))
             rc = parse_dur_flag(name, v, &W.every);
         else if (!strcmp(name, "retain"))
@@ -985,6 +1077,7 @@ static void defaults(void)
     pthread_mutex_init(&W.lock, NULL);
     pthread_cond_init(&W.idle, NULL);
     W.duration = 30;
+    W.lookback = 60;
     W.cooldown = 300;
     W.shutdown_timeout = 10;
     W.connect_timeout = 5;
@@ -1061,7 +1154,7 @@ static void periodic_round(void)
 {
     pthread_mutex_lock(&W.lock);
     for (size_t i = 0; i < W.ntargets; i++)
-        if (launch(&W.targets[i], W.types, W.duration, "periodic", NULL) != 0)
+        if (launch(&W.targets[i], W.types, W.duration, "periodic", NULL, NULL, 0) != 0)
             wlog("periodic capture of %s skipped: %ld captures of it in flight (-max-inflight)",
                  W.targets[i].hostport, W.max_inflight);
     pthread_mutex_unlock(&W.lock);

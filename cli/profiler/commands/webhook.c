@@ -3,8 +3,8 @@
  * jansson (Debian's libjansson-dev) into plain C strings. Only what watch
  * uses is kept: groupKey, status, and per alert its status, labels
  * (alertname, instance, all of them as compact JSON), the annotations
- * takhin_profile_types and takhin_profile_seconds, fingerprint and
- * startsAt. A field of the wrong type is an error naming it; unknown
+ * takhin_profile_types, takhin_profile_seconds and
+ * takhin_profile_lookback, fingerprint and startsAt. A field of the wrong type is an error naming it; unknown
  * fields are ignored (Alertmanager adds some now and then).
  */
 #include "commands/cli_watch.h"
@@ -76,6 +76,7 @@ static int one_alert(json_t *a, size_t i, cli_wh_alert *out, char *err, size_t e
         return -1;
     }
     const char *status, *fp, *starts, *name = NULL, *inst = NULL, *types = NULL, *secs = NULL;
+    const char *back = NULL;
     json_t *labels, *ann;
     if (str_member(a, "status", where, &status, err, errlen) != 0 ||
         str_member(a, "fingerprint", where, &fp, err, errlen) != 0 ||
@@ -101,6 +102,7 @@ static int one_alert(json_t *a, size_t i, cli_wh_alert *out, char *err, size_t e
             return -1;
         types = json_string_value(json_object_get(ann, "takhin_profile_types"));
         secs = json_string_value(json_object_get(ann, "takhin_profile_seconds"));
+        back = json_string_value(json_object_get(ann, "takhin_profile_lookback"));
     }
     out->firing = strcmp(status, "firing") == 0;
     out->alertname = strdup(name ? name : "");
@@ -111,8 +113,10 @@ static int one_alert(json_t *a, size_t i, cli_wh_alert *out, char *err, size_t e
                               : strdup("{}");
     out->ann_types = dup_or_null(types);
     out->ann_seconds = dup_or_null(secs);
+    out->ann_lookback = dup_or_null(back);
     if (!out->alertname || !out->fingerprint || !out->starts_at || !out->labels_json ||
-        (inst && !out->instance) || (types && !out->ann_types) || (secs && !out->ann_seconds)) {
+        (inst && !out->instance) || (types && !out->ann_types) || (secs && !out->ann_seconds) ||
+        (back && !out->ann_lookback)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -220,6 +224,7 @@ void cli_webhook_free(cli_webhook *wh)
         free(a->labels_json);
         free(a->ann_types);
         free(a->ann_seconds);
+        free(a->ann_lookback);
     }
     free(wh->alerts);
     free(wh->group_key);

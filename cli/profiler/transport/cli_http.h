@@ -86,6 +86,8 @@ typedef struct cli_http_resp {
     char reason[64];
     char content_type[128];
     char cpu_hz[128];   /* X-Takhin-Cpu-Hz, "" if absent */
+    char past_available[32]; /* X-Takhin-Past-Available (the flight recorder's
+                                seconds), "" if absent */
     char location[1024];/* Location of a 3xx */
     bool go_pprof;      /* X-Go-Pprof: the profiler's own error */
     size_t body_bytes;

@@ -489,6 +489,8 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
         snprintf(rs->content_type, sizeof rs->content_type, "%s", v);
     else if (strcasecmp(line, "X-Takhin-Cpu-Hz") == 0)
         snprintf(rs->cpu_hz, sizeof rs->cpu_hz, "%s", v);
+    else if (strcasecmp(line, "X-Takhin-Past-Available") == 0)
+        snprintf(rs->past_available, sizeof rs->past_available, "%s", v);
     else if (strcasecmp(line, "Location") == 0)
         snprintf(rs->location, sizeof rs->location, "%s", v);
     else if (strcasecmp(line, "X-Go-Pprof") == 0)

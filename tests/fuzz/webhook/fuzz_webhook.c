@@ -42,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(k != 0 && k < CLI_KIND_BIT(CLI_NKINDS), "kinds %#x", k);
         if (a->ann_seconds && cli_parse_seconds(a->ann_seconds, 120, &s, err, sizeof err) == 0)
             FUZZ_ASSERT(s >= 1 && s <= 120, "seconds %ld", s);
+        double back = 60, at = -1;
+        if (a->ann_lookback && cli_parse_lookback(a->ann_lookback, &back, err, sizeof err) == 0)
+            FUZZ_ASSERT(back >= 0 && back <= CLI_LOOKBACK_MAX, "lookback %g", back);
+        if (cli_parse_rfc3339(a->starts_at, &at) != 0)
+            at = -1;
+        long past = cli_past_seconds(1.8e9, at, back);
+        FUZZ_ASSERT(past >= 0 && past <= CLI_PAST_MAX, "past %ld", past);
         sane_name(a->alertname);
         if (a->instance)
             sane_name(a->instance);
