@@ -7,6 +7,8 @@
  *   none        an empty loop's cost (subtract it by eye)
  *   set3        tkh_context_set of 3 known pairs (kafka_api, topic,
  *               client_id: interning finds them) + tkh_context_clear
+ *   set3x64     the same over 64 client ids in turn (ids that differ in
+ *               their last bytes, as many clients' would)
  *   enter       tkh_context_enter of an interned context + clear
  *   set3+prof   set3 while a 100 Hz CPU timer's signal handler reads the
  *               context (what the CPU sampler's handler adds)
@@ -31,7 +33,8 @@
 #define OPS 2000000L
 #define HOOK_OPS 200000L
 #define MAX_RUNS 64
-#define VARIANTS 5
+#define VARIANTS 6
+#define IDS 64
 
 /* The thread's own CPU time: the machine is shared, and other processes'
  * time would count otherwise. */
@@ -46,6 +49,8 @@ static const tk_context_pair pairs[2][3] = {
     {{"kafka_api", "Produce"}, {"topic", "orders"}, {"client_id", "producer-0"}},
     {{"kafka_api", "Produce"}, {"topic", "audit"}, {"client_id", "producer-1"}},
 };
+static char ids[IDS][24];
+static tk_context_pair many[IDS][3];
 static const tk_context *interned[2];
 static volatile const tk_context *sink;
 
@@ -67,6 +72,16 @@ static double run_set(long ops)
     double t0 = now_ns();
     for (long i = 0; i < ops; i++) {
         tkh_context_set(pairs[i & 1], 3);
+        tkh_context_clear();
+    }
+    return (now_ns() - t0) / (double)ops;
+}
+
+static double run_set64(long ops)
+{
+    double t0 = now_ns();
+    for (long i = 0; i < ops; i++) {
+        tkh_context_set(many[i % IDS], 3);
         tkh_context_clear();
     }
     return (now_ns() - t0) / (double)ops;
@@ -111,6 +126,12 @@ int main(int argc, char **argv)
     int runs = argc > 1 ? atoi(argv[1]) : 11;
     if (runs < 1 || runs > MAX_RUNS)
         runs = 11;
+    for (int i = 0; i < IDS; i++) {
+        snprintf(ids[i], sizeof ids[i], "kload-producer-%d", 100 + i);
+        many[i][0] = pairs[0][0];
+        many[i][1] = pairs[0][1];
+        many[i][2] = (tk_context_pair){"client_id", ids[i]};
+    }
     interned[0] = tkh_context_intern(pairs[0], 3);
     interned[1] = tkh_context_intern(pairs[1], 3);
     struct sigaction sa = {.sa_handler = on_prof, .sa_flags = SA_RESTART};
@@ -123,9 +144,10 @@ int main(int argc, char **argv)
         return 1;
     }
     static const char *const names[VARIANTS] = {"none", "set3", "enter", "set3+prof",
-                                                "set3+hook"};
+                                                "set3+hook", "set3x64"};
     double r[VARIANTS][MAX_RUNS];
     run_set(OPS); /* warm up */
+    run_set64(OPS);
     for (int k = 0; k < runs; k++) {
         r[0][k] = run_none(OPS);
         r[1][k] = run_set(OPS);
@@ -136,6 +158,7 @@ int main(int argc, char **argv)
         tkh_set_context_hook(empty_hook, NULL);
         r[4][k] = run_set(HOOK_OPS);
         tkh_set_context_hook(NULL, NULL);
+        r[5][k] = run_set64(OPS);
     }
     printf("| variant | ns per set+clear, min | median | max |\n|---|---|---|---|\n");
     for (int v = 0; v < VARIANTS; v++) {

@@ -110,6 +110,47 @@ static void test_bounds(void **state)
     assert_string_equal(c->pairs[0].key, "");
 }
 
+/* Pairs are told apart by every string and where each ends. */
+static void test_distinct(void **state)
+{
+    (void)state;
+    tk_context_pair ab_c[] = {{"ab", "c"}}, a_bc[] = {{"a", "bc"}};
+    tk_context_pair two[] = {{"a", ""}, {"", ""}}, one[] = {{"a", ""}};
+    assert_ptr_not_equal(tkh_context_intern(ab_c, 1), tkh_context_intern(a_bc, 1));
+    assert_ptr_not_equal(tkh_context_intern(two, 2), tkh_context_intern(one, 1));
+    assert_int_equal(tkh_context_intern(two, 2)->npairs, 2);
+
+    /* 63 bytes as given, and 63 bytes cut from 70: two contexts */
+    char exact[64], longer[71];
+    memset(exact, 'x', 63), exact[63] = '\0';
+    memset(longer, 'x', 70), longer[70] = '\0';
+    tk_context_pair e[] = {{"topic", exact}}, l[] = {{"topic", longer}};
+    const tk_context *ce = tkh_context_intern(e, 1), *cl = tkh_context_intern(l, 1);
+    assert_ptr_not_equal(ce, cl);
+    assert_int_equal(ce->flags, 0);
+    assert_true(cl->flags & TK_CONTEXT_TRUNCATED);
+    assert_ptr_equal(tkh_context_intern(l, 1), cl);
+
+    /* ids that differ in their last bytes only, each found again */
+    const tk_context *seen[300];
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 300; i++) {
+            char v[32];
+            snprintf(v, sizeof v, "kload-producer-%d", i);
+            tk_context_pair p[] = {{"kafka_api", "Produce"}, {"topic", "orders"},
+                                   {"client_id", v}};
+            const tk_context *c = tkh_context_intern(p, 3);
+            if (round == 0) {
+                assert_string_equal(c->pairs[2].value, v);
+                for (int j = 0; j < i; j++)
+                    assert_ptr_not_equal(seen[j], c);
+                seen[i] = c;
+            } else {
+                assert_ptr_equal(seen[i], c);
+            }
+        }
+}
+
 /* ---- another thread ---- */
 
 static _Atomic int other_tid;
@@ -303,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_set_read_clear),
         cmocka_unit_test(test_interned_copy),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_distinct),
         cmocka_unit_test(test_of_thread),
         cmocka_unit_test(test_signal_handler),
         cmocka_unit_test(test_cpu_hook),
