@@ -255,3 +255,40 @@ extendedKeyUsage=serverAuth" &&
         pki_cert stranger otherca "extendedKeyUsage=clientAuth" &&
         chmod 600 "$pki"/*.key
 }
+
+# start_alertmanager PORT: a real Alertmanager on 127.0.0.1:PORT with the
+# config $TK_TMP/alertmanager.yml, no cluster port. Sets AM_PID; the
+# caller stops it.
+start_alertmanager() {
+    mkdir -p "$TK_TMP/am"
+    prometheus-alertmanager --config.file="$TK_TMP/alertmanager.yml" \
+        --storage.path="$TK_TMP/am" --web.listen-address="127.0.0.1:$1" \
+        --cluster.listen-address= >"$TK_TMP/alertmanager.log" 2>&1 &
+    AM_PID=$!
+}
+
+# start_alerting_prometheus PORT AM_PORT TARGET_PORT TOKEN: a real
+# Prometheus on 127.0.0.1:PORT scraping takhind's profiler port
+# TARGET_PORT with TOKEN every second, evaluating $TK_TMP/rules.yml and
+# alerting to the Alertmanager on AM_PORT. Sets PROM_PID; the caller
+# stops it.
+start_alerting_prometheus() {
+    cat >"$TK_TMP/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [$TK_TMP/rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: ['127.0.0.1:$2']}]
+scrape_configs:
+  - job_name: takhind
+    authorization: {credentials: $4}
+    static_configs: [{targets: ['127.0.0.1:$3']}]
+YAML
+    mkdir -p "$TK_TMP/tsdb"
+    prometheus --config.file="$TK_TMP/prometheus.yml" --storage.tsdb.path="$TK_TMP/tsdb" \
+        --web.listen-address="127.0.0.1:$1" >"$TK_TMP/prometheus.log" 2>&1 &
+    PROM_PID=$!
+}

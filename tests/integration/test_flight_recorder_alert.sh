@@ -70,11 +70,8 @@ receivers:
           authorization:
             credentials: $whtoken
 YAML
-mkdir -p "$TK_TMP/am"
-prometheus-alertmanager --config.file="$TK_TMP/alertmanager.yml" \
-    --storage.path="$TK_TMP/am" --web.listen-address="127.0.0.1:$amport" \
-    --cluster.listen-address= >"$TK_TMP/alertmanager.log" 2>&1 &
-EXTRA_PIDS+=("$!")
+start_alertmanager "$amport"
+EXTRA_PIDS+=("$AM_PID")
 
 # The rule: a tenth of a CPU over 3 s, at any time in the last 30 s (at 1
 # record a second takhind uses about a hundredth of a CPU; at 5000 about
@@ -94,24 +91,8 @@ groups:
           takhin_profile_seconds: "2"
           takhin_profile_lookback: "8s"
 YAML
-cat >"$TK_TMP/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [$TK_TMP/rules.yml]
-alerting:
-  alertmanagers:
-    - static_configs: [{targets: ['127.0.0.1:$amport']}]
-scrape_configs:
-  - job_name: takhind
-    authorization: {credentials: $token}
-    static_configs: [{targets: ['127.0.0.1:$port']}]
-YAML
-mkdir -p "$TK_TMP/tsdb"
-prometheus --config.file="$TK_TMP/prometheus.yml" --storage.tsdb.path="$TK_TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$pport" >"$TK_TMP/prometheus.log" 2>&1 &
-EXTRA_PIDS+=("$!")
+start_alerting_prometheus "$pport" "$amport" "$port" "$token"
+EXTRA_PIDS+=("$PROM_PID")
 
 # prom_says PATH PYTHON_EXPR: Prometheus' API answer at PATH, as `d`, makes
 # the expression true.

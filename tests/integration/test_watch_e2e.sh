@@ -61,11 +61,8 @@ receivers:
           authorization:
             credentials: $whtoken
 YAML
-mkdir -p "$TK_TMP/am"
-prometheus-alertmanager --config.file="$TK_TMP/alertmanager.yml" \
-    --storage.path="$TK_TMP/am" --web.listen-address="127.0.0.1:$amport" \
-    --cluster.listen-address= >"$TK_TMP/alertmanager.log" 2>&1 &
-EXTRA_PIDS+=("$!")
+start_alertmanager "$amport"
+EXTRA_PIDS+=("$AM_PID")
 
 # Two alerts on the same instance: the second finds the target in cooldown.
 cat >"$TK_TMP/rules.yml" <<'YAML'
@@ -84,25 +81,9 @@ groups:
         annotations:
           takhin_profile_seconds: "3"
 YAML
-cat >"$TK_TMP/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [$TK_TMP/rules.yml]
-alerting:
-  alertmanagers:
-    - static_configs: [{targets: ['127.0.0.1:$amport']}]
-scrape_configs:
-  - job_name: takhind
-    authorization: {credentials: $token}
-    static_configs: [{targets: ['127.0.0.1:$port']}]
-YAML
-mkdir -p "$TK_TMP/tsdb"
 t0=$(date +%s.%N)
-prometheus --config.file="$TK_TMP/prometheus.yml" --storage.tsdb.path="$TK_TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$pport" >"$TK_TMP/prometheus.log" 2>&1 &
-EXTRA_PIDS+=("$!")
+start_alerting_prometheus "$pport" "$amport" "$port" "$token"
+EXTRA_PIDS+=("$PROM_PID")
 
 # ---- a CPU profile in storage within 90 s ----
 cpu=
